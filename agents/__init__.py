@@ -1,0 +1,1 @@
+"""RL and supervised recommendation agents, and serving-time re-rankers."""

@@ -1,0 +1,31 @@
+"""Slate diversity used in the per-step reward (no validation: inputs come from the catalogue).
+
+The evaluation metrics with full input checks live in :mod:`divrec_rl.metrics`; both use
+:func:`divrec_rl.metrics.mean_pairwise_dot`, so reward and report agree by construction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from divrec_rl.metrics import mean_pairwise_dot
+
+
+def ild_embedding(unit_vectors: np.ndarray) -> np.ndarray:
+    """Intra-list diversity ``1 − mean_{i<j} cos(e_i, e_j)`` of unit item vectors ``(N, k, d)``.
+
+    Ziegler et al., WWW 2005.  Range [0, 2]; a slate of one item has diversity 0.
+    """
+    if unit_vectors.shape[1] < 2:
+        return np.zeros(unit_vectors.shape[0])
+    return 1.0 - mean_pairwise_dot(unit_vectors.astype(np.float64))
+
+
+def ild_category(category_weights: np.ndarray) -> np.ndarray:
+    """Category intra-list diversity ``1 − mean_{i<j} w_i·w_j`` of category distributions.
+
+    For single-category items: the share of item pairs from different categories, in [0, 1].
+    """
+    if category_weights.shape[1] < 2:
+        return np.zeros(category_weights.shape[0])
+    return 1.0 - mean_pairwise_dot(category_weights.astype(np.float64))

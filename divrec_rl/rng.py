@@ -1,0 +1,82 @@
+"""Counter-based random numbers, one independent stream per simulated user.
+
+Why not one ``numpy.random.Generator`` for the batch?  Then a user's draws would depend on which
+other users share the batch, and the batched core could not reproduce N single-user envs.  Why not
+one Generator per user?  Then every step would need a Python loop over users.
+
+Instead every draw is a pure function of ``(user key, step counter, stream, index)``: the
+SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom number generators",
+OOPSLA 2014) hashes the tuple to 64 bits, whose top 53 bits become a float in [0, 1).  Hashing is
+vectorised over users, so a batch of N users costs a handful of array operations, and user ``u``
+sees exactly the same numbers whether simulated alone or in a batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TO_UNIT = 1.0 / float(1 << 53)
+
+# Stream identifiers: one per kind of draw, so adding a draw never shifts another one.
+STREAM_INIT = 1
+STREAM_HISTORY = 2
+STREAM_CANDIDATES = 3
+STREAM_CHOICE = 4
+STREAM_RETURN = 5
+STREAM_CUSTOM = 100  # first stream free for plug-in behaviours
+
+
+_OFFSETS: dict[int, np.ndarray] = {}
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic is intended)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def uniforms(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
+    """Uniform floats in [0, 1), shape ``(len(keys), n)``.
+
+    Row ``u`` depends only on ``keys[u]``, ``counters[u]``, ``stream`` and ``n``'s index, never on
+    the other rows.  ``counters`` is usually the user's step number within the episode.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    counters = np.asarray(counters).astype(np.uint64)
+    offsets = _OFFSETS.get(n)
+    if offsets is None:
+        with np.errstate(over="ignore"):
+            offsets = _OFFSETS.setdefault(n, np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN)
+    with np.errstate(over="ignore"):
+        base = _splitmix(keys ^ _splitmix(counters * np.uint64(1024) + np.uint64(stream)))
+        z = _splitmix(base[:, None] + offsets)
+    return (z >> _S11).astype(np.float64) * _TO_UNIT
+
+
+def normals(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
+    """Standard normal draws, shape ``(len(keys), n)``, by the Box–Muller transform."""
+    half = (n + 1) // 2
+    u = uniforms(keys, counters, stream, 2 * half)
+    r = np.sqrt(-2.0 * np.log1p(-u[:, :half]))  # 1 - u in (0, 1], so the log is finite
+    theta = 2.0 * np.pi * u[:, half:]
+    return np.concatenate([r * np.cos(theta), r * np.sin(theta)], axis=1)[:, :n]
+
+
+def gumbel_top_k(logits: np.ndarray, k: int, u: np.ndarray) -> np.ndarray:
+    """Sample ``k`` distinct columns per row without replacement, P ∝ softmax(logits).
+
+    Gumbel-top-k (Kool, van Hoof & Welling, ICML 2019): ``argtop_k(logits + G)`` with
+    ``G = -log(-log u)``.  ``u`` holds uniforms of the same shape as ``logits``.
+    """
+    g = logits - np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
+    idx = np.argpartition(-g, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(g, idx, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1)

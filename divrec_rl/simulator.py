@@ -1,0 +1,247 @@
+"""The one batched simulator core.  Every face (Gymnasium Env, Gymnasium VectorEnv, SB3 VecEnv,
+the evaluator) drives this class; none re-implements the dynamics.
+
+One step for N users, all array operations:
+
+    slate  = builder(action)                                  (N, k) distinct items
+    logits = response.attraction(state, slate)                (N, k)
+    choice ~ behaviour (MNL / cascade with boredom)           click position or none
+    engagement = σ(satisfaction logit − boredom) if clicked   [0, 1]
+    reward = engagement + λ · diversity(slate)
+    state ← behaviour.update(...); leave when patience ≤ 0; optional return; truncate at max_steps
+
+Randomness comes from per-user counter-based streams (:mod:`divrec_rl.rng`), so user ``u`` has the
+same trajectory alone or inside any batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+
+from divrec_rl.diversity import ild_category, ild_embedding
+from divrec_rl.scenario import Scenario
+from divrec_rl.slate import validate_slates
+from divrec_rl.users.population import SPLITS
+from divrec_rl.users.state import UserState
+
+
+@dataclass
+class StepResult:
+    """Outcome of one batched step; arrays have one row per user.
+
+    ``info`` keys: ``engagement`` (value of the consumed item, 0 without a click), ``diversity``
+    (slate diversity used in the reward), ``slate`` (``(N, k)`` public item ids, best slot first),
+    ``clicked`` (public item id or −1), ``position`` (slot clicked or −1), ``left`` (the user ended
+    a session this step), ``returned`` (…and came back for another), ``patience`` (left after the
+    step), ``session``, ``t`` (steps taken in the episode), ``active`` (the user was stepped).
+    """
+
+    observation: dict[str, np.ndarray]
+    reward: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    info: dict[str, np.ndarray]
+
+
+class SlateSimulator:
+    """Batched simulation of ``n_users`` independent users of one scenario.
+
+    Parameters
+    ----------
+    scenario:
+        A built :class:`~divrec_rl.scenario.Scenario`.
+    n_users:
+        Batch size N (one row per user).
+    split:
+        User split: ``train`` (agents learn), ``val`` (baselines are tuned), ``eval`` (held out).
+    diversity_weight:
+        λ of the reward; ``None`` takes the scenario's ``reward.diversity_weight``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        n_users: int,
+        split: str = "train",
+        diversity_weight: float | None = None,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split: must be one of {', '.join(SPLITS)}, got {split!r}")
+        if n_users < 1:
+            raise ValueError(f"n_users: must be ≥ 1, got {n_users}")
+        if diversity_weight is not None and not (0.0 <= diversity_weight <= 100.0):
+            raise ValueError(f"diversity_weight: must be in [0, 100], got {diversity_weight}")
+        cfg = scenario.config
+        self.scenario = scenario
+        self.config = cfg
+        self.catalog = scenario.catalog
+        self.n_users = n_users
+        self.split = split
+        self.k = cfg.slate.size
+        self.max_steps = cfg.episode.max_steps
+        self.max_sessions = (
+            cfg.behaviour.return_model.max_sessions if cfg.behaviour.return_model.enabled else 1
+        )
+        self.diversity_weight = (
+            cfg.reward.diversity_weight if diversity_weight is None else float(diversity_weight)
+        )
+        self.builder = scenario.builder_factory()
+        self.builder.allocate(n_users)
+        self.behaviour = scenario.behaviour
+        self.response = scenario.response
+        self.population = scenario.population
+        cat = self.catalog
+        self.state = UserState.empty(
+            n_users, cat.embedding_dim, cat.n_categories, scenario.population.n_features
+        )
+        self.user_dim = (
+            cat.embedding_dim + 2 * cat.n_categories + 4 + scenario.population.n_features
+        )
+        # Every entry is bounded: vectors are EMAs of unit vectors ([-1, 1]), histograms and
+        # fractions lie in [0, 1]; user features declare their own bounds.
+        low = np.zeros(self.user_dim, dtype=np.float32)
+        high = np.ones(self.user_dim, dtype=np.float32)
+        low[: cat.embedding_dim] = -1.0
+        f_low, f_high = scenario.population.feature_bounds()
+        low[self.user_dim - len(f_low) :] = f_low
+        high[self.user_dim - len(f_high) :] = f_high
+        self.observation_space = spaces.Dict(
+            {"user": spaces.Box(low, high, dtype=np.float32), **self.builder.observation_spaces()}
+        )
+        self.action_space = self.builder.action_space
+        self._scores = getattr(self.response, "scores", None)
+        self._all_rows = np.arange(n_users)
+
+    def reset_users(self, rows: np.ndarray, keys: np.ndarray) -> None:
+        """Start new episodes for ``rows`` with per-user random ``keys`` (uint64)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return
+        fresh = self.population.initial_state(np.asarray(keys, dtype=np.uint64), self.split)
+        self.state.assign(rows, fresh)
+        self.behaviour.start_session(self.state, rows)
+        self.builder.prepare(self.state, rows)
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """Observations of all users: ``user`` summary plus the builder's entries (no text)."""
+        st, cat = self.state, self.catalog
+        d, c = cat.embedding_dim, cat.n_categories
+        user = np.empty((self.n_users, self.user_dim), dtype=np.float32)
+        user[:, :d] = st.history
+        user[:, d : d + c] = st.category_history
+        user[:, d + c : d + 2 * c] = st.exposure
+        o = d + 2 * c
+        user[:, o] = st.patience / self.config.behaviour.patience.maximum
+        user[:, o + 1] = st.t / self.max_steps
+        user[:, o + 2] = st.session / self.max_sessions
+        user[:, o + 3] = st.last_click
+        user[:, o + 4 :] = st.features
+        return {"user": user, **self.builder.observe(st)}
+
+    def step(
+        self,
+        actions: np.ndarray,
+        reset_rows: np.ndarray | None = None,
+        reset_keys: np.ndarray | None = None,
+    ) -> StepResult:
+        """Advance every active user by one step given agent actions ``(N, …)``.
+
+        ``reset_rows``/``reset_keys``: users (inactive ones) to start a new episode *after* the
+        step, so that the returned observation already shows them fresh (autoreset).
+        """
+        return self._advance(self.builder.build(actions), reset_rows, reset_keys)
+
+    def step_slates(
+        self,
+        slates: np.ndarray,
+        reset_rows: np.ndarray | None = None,
+        reset_keys: np.ndarray | None = None,
+    ) -> StepResult:
+        """Advance with explicit slates ``(N, k)`` of catalogue rows (distinct, in range)."""
+        return self._advance(
+            validate_slates(slates, self.catalog.n_items, self.k), reset_rows, reset_keys
+        )
+
+    def _advance(
+        self, slates: np.ndarray, reset_rows: np.ndarray | None, reset_keys: np.ndarray | None
+    ) -> StepResult:
+        st, cat, beh = self.state, self.catalog, self.behaviour
+        stepped = st.active.copy()
+        vecs = cat.embeddings[slates]
+        cw = cat.category_weights[slates]
+        if self._scores is not None:
+            attraction, sat_logit = self._scores(st, slates)
+        else:
+            attraction = self.response.attraction(st, slates)
+            sat_logit = self.response.satisfaction_logit(st, slates)
+        response = beh.respond(st, slates, attraction, sat_logit, cw)
+        beh.update(st, slates, response, vecs, cw)
+        st.t += stepped
+        st.session_step += stepped
+
+        left = beh.leaves(st) & stepped
+        returned = beh.returns(st) & left
+        terminated = left & ~returned
+        if returned.any():
+            back = np.flatnonzero(returned)
+            st.session[back] += 1
+            beh.start_session(st, back)
+        truncated = stepped & ~terminated & (st.t >= self.max_steps)
+        st.active &= ~(terminated | truncated)
+
+        if self.config.reward.diversity == "ild_category":
+            diversity = ild_category(cw)
+        else:
+            diversity = ild_embedding(vecs)
+        engagement = np.where(stepped, response.engagement, 0.0)
+        diversity = np.where(stepped, diversity, 0.0)
+        reward = engagement + self.diversity_weight * diversity
+
+        self.builder.prepare(st, np.flatnonzero(st.active))
+        if reset_rows is not None and len(reset_rows):
+            if np.any(stepped[reset_rows]):
+                raise ValueError("reset_rows: only users whose episode has ended can be reset")
+            self.reset_users(reset_rows, reset_keys)
+        info = {
+            "engagement": engagement,
+            "diversity": diversity,
+            "slate": cat.item_ids[slates],
+            "clicked": np.where(response.item >= 0, cat.item_ids[np.maximum(response.item, 0)], -1),
+            "position": response.position,
+            "left": left,
+            "returned": returned,
+            "patience": st.patience.copy(),
+            "session": st.session.copy(),
+            "t": st.t.copy(),
+            "active": stepped,
+        }
+        return StepResult(self.observe(), reward, terminated, truncated, info)
+
+
+class UserSeeds:
+    """One ``numpy.random.Generator`` per user row, seeded like Gymnasium seeds a single env.
+
+    ``reseed(rows, seeds)`` mirrors ``Env.reset(seed=s)``; ``draw_keys(rows)`` draws each row's
+    next episode key from its generator, exactly as a single env draws from ``self.np_random``.
+    Row ``i`` of a batch seeded with ``s`` therefore replays a single env seeded with ``s + i``.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.generators = [np.random.default_rng() for _ in range(n)]
+
+    def reseed(self, rows: np.ndarray, seeds: list[int | None]) -> None:
+        """Re-create the generators of ``rows`` from ``seeds`` (``None`` = fresh entropy)."""
+        for r, s in zip(rows, seeds, strict=True):
+            self.generators[r] = np.random.default_rng(s)
+
+    def draw_keys(self, rows: np.ndarray) -> np.ndarray:
+        """Next episode key of each row in ``rows``."""
+        return np.array([draw_episode_key(self.generators[r]) for r in rows], dtype=np.uint64)
+
+
+def draw_episode_key(generator: np.random.Generator) -> np.uint64:
+    """The 64-bit key of a new episode, drawn from a Gymnasium-style ``np_random``."""
+    return np.uint64(generator.integers(0, 2**63 - 1, dtype=np.int64))

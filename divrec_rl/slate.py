@@ -1,0 +1,257 @@
+"""Slate builders: turn an agent's action into k distinct valid items per user.
+
+Both built-in builders have a policy output whose size does not grow with the catalogue:
+
+* :class:`CandidateSlateBuilder` — each step a retrieval stage proposes ``n_candidates`` distinct
+  items per user (in O(n_candidates), independent of catalogue size); the action is one score per
+  candidate in [-1, 1] and the slate is the top-k candidates (ties → earlier candidate).
+* :class:`QuerySlateBuilder` — the action is a query vector ``a ∈ [-1, 1]^d`` in item space; the
+  slate is the top-k items by ``a·e_i`` over the whole catalogue (O(M·d) per step).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from math import gcd
+
+import numpy as np
+from gymnasium import spaces
+
+from divrec_rl import rng
+from divrec_rl.catalog import Catalog
+from divrec_rl.config import SlateConfig
+from divrec_rl.users.state import UserState
+
+
+class SlateBuilder(ABC):
+    """Maps actions to slates.  ``prepare`` runs for users whose next observation is needed."""
+
+    def __init__(self, catalog: Catalog, config: SlateConfig) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.k = config.size
+
+    @property
+    @abstractmethod
+    def action_space(self) -> spaces.Box:
+        """Action space of one user."""
+
+    def observation_spaces(self) -> dict[str, spaces.Box]:
+        """Extra observation entries this builder contributes (per user)."""
+        return {}
+
+    def allocate(self, n_users: int) -> None:
+        """Allocate per-user buffers for a batch of ``n_users``."""
+
+    def prepare(self, state: UserState, rows: np.ndarray) -> None:
+        """Refresh per-user inputs (e.g. candidates) of ``rows`` for their next action."""
+
+    def observe(self, state: UserState) -> dict[str, np.ndarray]:
+        """Extra observation arrays ``(N, …)``."""
+        return {}
+
+    @abstractmethod
+    def build(self, actions: np.ndarray) -> np.ndarray:
+        """Slates ``(N, k)`` of catalogue row indices from actions ``(N, …)``."""
+
+
+def _top_k_stable(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the k largest scores per row, best first, ties → lower index.
+
+    Float32 scores are lifted to float64 and lowered by ``index·1e-12`` (far below float32
+    resolution), which makes every score distinct without reordering unequal ones; a partial
+    partition then costs O(n) per row instead of a full sort.
+    """
+    n = scores.shape[1]
+    key = scores.astype(np.float64) - _tie_break(n)
+    if k < n:
+        part = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n), key.shape)
+    rows = np.arange(len(key))[:, None]
+    order = np.argsort(-key[rows, part], axis=1)
+    return part[rows, order]
+
+
+_TIE_BREAKS: dict[int, np.ndarray] = {}
+
+
+def _tie_break(n: int) -> np.ndarray:
+    if n not in _TIE_BREAKS:
+        _TIE_BREAKS[n] = np.arange(n, dtype=np.float64) * 1e-12
+    return _TIE_BREAKS[n]
+
+
+def _largest_remainder(raw: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Integers ≥ 0 per row summing to ``total`` with each within 1 of ``raw`` (Hamilton method)."""
+    base = np.floor(raw).astype(np.int64)
+    left = total - base.sum(axis=1)
+    rank = np.argsort(np.argsort(base - raw, axis=1, kind="stable"), axis=1, kind="stable")
+    return base + (rank < left[:, None])
+
+
+class CandidateSlateBuilder(SlateBuilder):
+    """Personalised retrieval of distinct candidates, then top-k of the agent's scores.
+
+    Retrieval quota per category: ``n · ((1−ε)·π_u + ε/C)`` rounded by largest remainder and capped
+    at the pool size (overflow redistributed to categories with room), where π_u is the user's
+    observed category history (the catalogue's category shares when empty) and ε the
+    ``explore_fraction``.  Within category c, items are taken along an arithmetic progression
+    ``(r + j·s) mod |pool_c|`` over a fixed random permutation of the pool, with random start r
+    and random stride s coprime to |pool_c|: distinct by construction, O(1) per candidate.
+    Candidates come grouped by category (ascending category index); ties in the agent's scores
+    go to the earlier candidate.
+
+    Candidate features (per user, per candidate): item vector, standardised log-popularity, the
+    user's observed history share and recent exposure share of the item's category.
+    """
+
+    def __init__(self, catalog: Catalog, config: SlateConfig) -> None:
+        super().__init__(catalog, config)
+        if config.n_candidates > catalog.n_items:
+            from divrec_rl.config import ScenarioError
+
+            raise ScenarioError(
+                f"field 'slate.n_candidates': must be ≤ the catalogue size ({catalog.n_items}), "
+                f"got {config.n_candidates}"
+            )
+        if config.size > catalog.n_items:
+            from divrec_rl.config import ScenarioError
+
+            raise ScenarioError(
+                f"field 'slate.size': must be ≤ the catalogue size ({catalog.n_items}), "
+                f"got {config.size}"
+            )
+        self.n_candidates = config.n_candidates
+        perm_rng = np.random.default_rng(0xC0FFEE)
+        pools = [perm_rng.permutation(p) for p in catalog.category_pools()]
+        self.pool_size = np.array([len(p) for p in pools], dtype=np.int64)
+        self.pool_offset = np.concatenate([[0], np.cumsum(self.pool_size)[:-1]]).astype(np.int64)
+        self.pool_items = np.concatenate(pools).astype(np.int64)
+        strides = [
+            [s for s in range(1, max(2, n)) if gcd(s, n) == 1] or [1] for n in self.pool_size
+        ]
+        width = max(len(s) for s in strides)
+        self.stride_table = np.array([s + [1] * (width - len(s)) for s in strides], dtype=np.int64)
+        self.stride_count = np.array([len(s) for s in strides], dtype=np.int64)
+        share = catalog.category_weights.sum(axis=0) + 1e-9
+        self.prior = share / share.sum()
+        self.candidates = np.zeros((0, self.n_candidates), dtype=np.int64)
+        d = catalog.embedding_dim
+        self.feature_dim = d + 3
+        self._cat_index = np.arange(catalog.n_categories)
+        # Per-item columns of the candidate features, gathered in one take; the last two columns
+        # (user-dependent) are overwritten in observe().
+        self._item_features = np.concatenate(
+            [catalog.embeddings, catalog.log_popularity_z[:, None], np.zeros((catalog.n_items, 2))],
+            axis=1,
+        ).astype(np.float32)
+
+    @property
+    def action_space(self) -> spaces.Box:
+        return spaces.Box(-1.0, 1.0, shape=(self.n_candidates,), dtype=np.float32)
+
+    def observation_spaces(self) -> dict[str, spaces.Box]:
+        """``candidates``: ``n_candidates × feature_dim`` features, flattened row-major (SB3 wants
+        1-D vectors); reshape to ``(n_candidates, feature_dim)`` to score candidates jointly."""
+        d = self.catalog.embedding_dim
+        low = np.zeros(self.feature_dim, dtype=np.float32)
+        high = np.ones(self.feature_dim, dtype=np.float32)
+        low[:d] = -1.0
+        low[d] = float(self.catalog.log_popularity_z.min())
+        high[d] = float(self.catalog.log_popularity_z.max())
+        n = self.n_candidates
+        return {"candidates": spaces.Box(np.tile(low, n), np.tile(high, n), dtype=np.float32)}
+
+    def allocate(self, n_users: int) -> None:
+        self.candidates = np.zeros((n_users, self.n_candidates), dtype=np.int64)
+
+    def quotas(self, category_history: np.ndarray) -> np.ndarray:
+        """Candidates per category ``(N, C)``, each row summing to ``n_candidates``."""
+        n_cat = self.catalog.n_categories
+        mass = category_history.sum(axis=1, keepdims=True)
+        personal = np.where(mass > 0, category_history / np.where(mass > 0, mass, 1.0), self.prior)
+        eps = self.config.explore_fraction
+        p = (1.0 - eps) * personal + eps / n_cat
+        total = np.full(len(p), self.n_candidates, dtype=np.int64)
+        q = _largest_remainder(self.n_candidates * p, total)
+        over = np.maximum(q - self.pool_size, 0).sum(axis=1)
+        if over.any():
+            q = np.minimum(q, self.pool_size)
+            spare = (self.pool_size - q).astype(np.float64)
+            extra = _largest_remainder(
+                over[:, None] * spare / np.maximum(spare.sum(1, keepdims=True), 1), over
+            )
+            q = q + extra
+        return q
+
+    def prepare(self, state: UserState, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        n_cat, n = self.catalog.n_categories, self.n_candidates
+        r = len(rows)
+        q = self.quotas(state.category_history[rows])
+        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 2 * n_cat)
+        start = (u[:, :n_cat] * self.pool_size).astype(np.int64)
+        stride = self.stride_table[
+            self._cat_index, (u[:, n_cat:] * self.stride_count).astype(np.int64)
+        ]
+        # Each row's quotas sum to n, so repeating per (row, category) yields exactly r·n slots.
+        counts = q.ravel()
+        flat_cat = np.repeat(np.tile(self._cat_index, r), counts)
+        first_slot = (np.cumsum(q, axis=1) - q).ravel()
+        rank = np.tile(np.arange(n), r) - np.repeat(first_slot, counts)
+        flat_rc = np.repeat(np.arange(r * n_cat), counts)
+        pos = (start.ravel()[flat_rc] + rank * stride.ravel()[flat_rc]) % self.pool_size[flat_cat]
+        self.candidates[rows] = self.pool_items[self.pool_offset[flat_cat] + pos].reshape(r, n)
+
+    def observe(self, state: UserState) -> dict[str, np.ndarray]:
+        cand = self.candidates
+        n_users = cand.shape[0]
+        d = self.catalog.embedding_dim
+        feats = np.take(self._item_features, cand, axis=0)
+        flat = (
+            self._cat_index.size * np.arange(n_users)[:, None] + self.catalog.primary_category[cand]
+        )
+        feats[..., d + 1] = state.category_history.ravel()[flat]
+        feats[..., d + 2] = state.exposure.ravel()[flat]
+        return {"candidates": feats.reshape(n_users, -1)}
+
+    def build(self, actions: np.ndarray) -> np.ndarray:
+        scores = np.asarray(actions, dtype=np.float32).reshape(
+            len(self.candidates), self.n_candidates
+        )
+        top = _top_k_stable(scores, self.k)
+        return self.candidates[np.arange(len(top))[:, None], top]
+
+
+class QuerySlateBuilder(SlateBuilder):
+    """Action = query vector in item space; slate = top-k of ``a·e_i`` over the catalogue."""
+
+    def __init__(self, catalog: Catalog, config: SlateConfig) -> None:
+        super().__init__(catalog, config)
+        self._embeddings_t = np.ascontiguousarray(catalog.embeddings.T, dtype=np.float64)
+
+    @property
+    def action_space(self) -> spaces.Box:
+        return spaces.Box(-1.0, 1.0, shape=(self.catalog.embedding_dim,), dtype=np.float32)
+
+    def build(self, actions: np.ndarray) -> np.ndarray:
+        q = np.asarray(actions, dtype=np.float64).reshape(-1, self.catalog.embedding_dim)
+        scores = q @ self._embeddings_t
+        return _top_k_stable(scores, self.k)
+
+
+def validate_slates(slates: np.ndarray, n_items: int, k: int) -> np.ndarray:
+    """Check agent-given slates ``(N, k)``: integer catalogue rows, in range, distinct per row."""
+    s = np.asarray(slates)
+    if s.ndim != 2 or s.shape[1] != k:
+        raise ValueError(f"slates: expected shape (n_users, {k}), got {s.shape}")
+    if not np.issubdtype(s.dtype, np.integer):
+        raise ValueError(f"slates: expected integer item rows, got dtype {s.dtype}")
+    if s.size and (s.min() < 0 or s.max() >= n_items):
+        raise ValueError(f"slates: item rows must be in [0, {n_items - 1}]")
+    srt = np.sort(s, axis=1)
+    if k > 1 and np.any(srt[:, 1:] == srt[:, :-1]):
+        raise ValueError("slates: items within a slate must be distinct")
+    return s.astype(np.int64)

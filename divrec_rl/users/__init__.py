@@ -1,0 +1,1 @@
+"""Simulated users: state, choice models, behaviour dynamics and populations."""

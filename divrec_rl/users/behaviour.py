@@ -1,0 +1,210 @@
+"""User behaviour: how users choose, what consumption is worth, how state evolves, when they leave.
+
+The contract (:class:`UserBehaviour`) is batched over users and split into the RecSim pieces:
+response to a slate (choice + engagement), next state, and done.  :class:`StandardBehaviour`
+combines swappable parts configured by :class:`~divrec_rl.config.BehaviourConfig`:
+
+* choice — multinomial logit with a no-click option (optional position bias) or cascade;
+* boredom — fatigue per category
+  ``F_c ← decay·F_c + w_exp·(slots of the slate in c) + w_cons·[consumed c]``
+  lowers click logits by ``attraction_penalty·F`` and satisfaction logits by
+  ``satisfaction_penalty·F`` (diminishing returns of repetition);
+* engagement — a consumed item is worth ``s = σ(satisfaction_logit − satisfaction_penalty·F)``;
+* drift — ``θ ← normalise((1−ρ)·θ + ρ·e_consumed)``: interest moves toward what is consumed;
+* patience — ``p ← min(p_max, p − step_cost − no_click_cost·[no click] + refill·s)``, the user
+  leaves when ``p ≤ 0``: a myopic policy that exhausts one category loses the user;
+* return — optionally the user comes back for another session with probability
+  ``σ(base + w·s̄)``, ``s̄`` the mean satisfaction per step of the session just ended.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from divrec_rl import rng
+from divrec_rl.catalog import normalise_rows
+from divrec_rl.config import BehaviourConfig
+from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
+from divrec_rl.users.state import UserState
+
+
+@dataclass
+class SlateResponse:
+    """What N users did with their slates this step.
+
+    ``position``: slot clicked (0..k−1) or −1; ``item``: row index of the consumed item or −1;
+    ``engagement``: value of the consumption in [0, 1] (0 without a click); ``probabilities``:
+    ``(N, k+1)`` choice probabilities, last column no click.
+    """
+
+    position: np.ndarray
+    item: np.ndarray
+    engagement: np.ndarray
+    probabilities: np.ndarray
+
+
+class UserBehaviour(ABC):
+    """Batched user-behaviour contract.  Implementations must be pure functions of the state and
+    the per-user random streams (``divrec_rl.rng``) so that batches reproduce single users."""
+
+    @abstractmethod
+    def respond(
+        self,
+        state: UserState,
+        slates: np.ndarray,
+        attraction: np.ndarray,
+        satisfaction_logit: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> SlateResponse:
+        """Choose and consume.  ``attraction``/``satisfaction_logit``: ``(N, k)`` from the
+        response model; ``category_weights``: ``(N, k, C)`` of the slate items."""
+
+    @abstractmethod
+    def update(
+        self,
+        state: UserState,
+        slates: np.ndarray,
+        response: SlateResponse,
+        item_vectors: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> None:
+        """Advance ``state`` in place for the rows where ``state.active``."""
+
+    @abstractmethod
+    def leaves(self, state: UserState) -> np.ndarray:
+        """``(N,)`` bool: the user ends the current session now."""
+
+    def returns(self, state: UserState) -> np.ndarray:
+        """``(N,)`` bool: a user whose session ended starts another.  Default: never."""
+        return np.zeros(state.n, dtype=bool)
+
+    def start_session(self, state: UserState, rows: np.ndarray) -> None:
+        """Reset per-session fields of ``rows`` (patience etc.) for a new session."""
+
+
+class StandardBehaviour(UserBehaviour):
+    """The configurable behaviour described in the module docstring."""
+
+    def __init__(self, config: BehaviourConfig, history_decay: float) -> None:
+        self.config = config
+        self.history_decay = history_decay
+
+    def boredom(self, state: UserState, category_weights: np.ndarray) -> np.ndarray:
+        """Fatigue of each slate item's categories, ``(N, k)``: ``Σ_c w_ic F_uc``."""
+        return (category_weights * state.fatigue[:, None, :]).sum(axis=-1)
+
+    def choice_probabilities(self, attraction: np.ndarray) -> np.ndarray:
+        """``(N, k+1)`` outcome probabilities from boredom-adjusted click logits."""
+        c = self.config.choice
+        if c.model == "cascade":
+            return cascade_probabilities(attraction, c.no_click_logit, c.cascade_continue)
+        return mnl_probabilities(attraction, c.no_click_logit, c.position_bias)
+
+    def respond(
+        self,
+        state: UserState,
+        slates: np.ndarray,
+        attraction: np.ndarray,
+        satisfaction_logit: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> SlateResponse:
+        n, k = slates.shape
+        bored = self.boredom(state, category_weights)
+        probs = self.choice_probabilities(
+            attraction - self.config.boredom.attraction_penalty * bored
+        )
+        u = rng.uniforms(state.key, state.t, rng.STREAM_CHOICE, 1)[:, 0]
+        pos = sample_choice(probs, u)
+        clicked = (pos < k) & state.active
+        position = np.where(clicked, pos, -1)
+        rows = np.arange(n)
+        safe = np.minimum(pos, k - 1)
+        item = np.where(clicked, slates[rows, safe], -1)
+        s_logit = (
+            satisfaction_logit[rows, safe]
+            - self.config.boredom.satisfaction_penalty * bored[rows, safe]
+        )
+        engagement = np.where(clicked, 1.0 / (1.0 + np.exp(-s_logit)), 0.0)
+        return SlateResponse(
+            position=position, item=item, engagement=engagement, probabilities=probs
+        )
+
+    def update(
+        self,
+        state: UserState,
+        slates: np.ndarray,
+        response: SlateResponse,
+        item_vectors: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> None:
+        cfg = self.config
+        act = state.active
+        everyone = bool(act.all())
+        clicked = response.position >= 0
+        k = slates.shape[1]
+        rows = np.arange(state.n)
+        safe = np.maximum(response.position, 0)
+        consumed_vec = item_vectors[rows, safe]  # (N, d), meaningful where clicked
+        consumed_cat = category_weights[rows, safe]  # (N, C)
+        shown = category_weights.sum(axis=1)  # (N, C) slots per category
+        click_col = clicked[:, None].astype(np.float32)
+
+        def put(field: np.ndarray, value: np.ndarray) -> None:
+            # Users who already left keep their state; the common all-active case skips the mask.
+            if everyone:
+                field[...] = value
+            else:
+                field[act] = value[act]
+
+        b = cfg.boredom
+        put(
+            state.fatigue,
+            b.decay * state.fatigue
+            + b.exposure_weight * shown
+            + b.consume_weight * click_col * consumed_cat,
+        )
+
+        rho = cfg.drift.rate * click_col
+        put(state.interest, normalise_rows((1.0 - rho) * state.interest + rho * consumed_vec))
+
+        h = self.history_decay
+        hist_rate = (1.0 - h) * click_col
+        put(state.history, state.history + hist_rate * (consumed_vec - state.history))
+        put(
+            state.category_history,
+            state.category_history + hist_rate * (consumed_cat - state.category_history),
+        )
+        put(state.exposure, h * state.exposure + ((1.0 - h) / k) * shown)
+
+        p = cfg.patience
+        patience = state.patience + (
+            p.refill * response.engagement - p.step_cost - p.no_click_cost * (~clicked)
+        )
+        put(state.patience, np.clip(patience, 0.0, p.maximum))
+        put(state.last_click, click_col[:, 0])
+        put(state.session_satisfaction, state.session_satisfaction + response.engagement)
+        put(state.session_clicks, state.session_clicks + clicked)
+
+    def leaves(self, state: UserState) -> np.ndarray:
+        return state.active & (state.patience <= 0.0)
+
+    def returns(self, state: UserState) -> np.ndarray:
+        r = self.config.return_model
+        if not r.enabled:
+            return np.zeros(state.n, dtype=bool)
+        mean_sat = state.session_satisfaction / np.maximum(state.session_step, 1)
+        p_return = 1.0 / (1.0 + np.exp(-(r.base_logit + r.satisfaction_weight * mean_sat)))
+        u = rng.uniforms(state.key, state.t, rng.STREAM_RETURN, 1)[:, 0]
+        return (u < p_return) & (state.session + 1 < r.max_sessions)
+
+    def start_session(self, state: UserState, rows: np.ndarray) -> None:
+        state.patience[rows] = self.config.patience.initial
+        state.session_step[rows] = 0
+        state.session_satisfaction[rows] = 0.0
+        state.session_clicks[rows] = 0
+        state.last_click[rows] = 0.0
+        if self.config.return_model.enabled:
+            state.fatigue[rows] *= 1.0 - self.config.return_model.fatigue_recovery

@@ -1,0 +1,100 @@
+"""User populations: who a new episode's user is (initial interest, warm-start history)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from divrec_rl import rng
+from divrec_rl.catalog import Catalog, normalise_rows
+from divrec_rl.config import UsersConfig
+from divrec_rl.users.state import UserState
+
+SPLITS = ("train", "val", "eval")
+
+
+class UserPopulation(ABC):
+    """Draws initial user states from per-user random keys.
+
+    ``split`` separates the users agents train on (``train``), the users baselines are tuned on
+    (``val``) and the held-out users everything is evaluated on (``eval``).
+    """
+
+    n_features: int = 0
+
+    def feature_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the ``n_features`` static user features."""
+        return np.zeros(self.n_features, dtype=np.float32), np.ones(
+            self.n_features, dtype=np.float32
+        )
+
+    @abstractmethod
+    def initial_state(self, keys: np.ndarray, split: str) -> UserState:
+        """State of ``len(keys)`` new users (``active`` True, patience not yet set)."""
+
+
+def consume_history(state: UserState, catalog: Catalog, items: np.ndarray, decay: float) -> None:
+    """Fold a warm-start history ``items (N, L)`` (oldest first) into the observed EMAs.
+
+    ``h ← decay·h + (1−decay)·e_item`` over the sequence, the same rule as during the episode.
+    """
+    for j in range(items.shape[1]):
+        e = catalog.embeddings[items[:, j]]
+        c = catalog.category_weights[items[:, j]]
+        state.history[:] = decay * state.history + (1.0 - decay) * e
+        state.category_history[:] = decay * state.category_history + (1.0 - decay) * c
+
+
+class SyntheticPopulation(UserPopulation):
+    """Generated users: interest is a mixture of 1..K favourite categories plus noise.
+
+    ``θ = normalise(Σ_c w_c·μ_c + σ·ε)`` with ``μ_c`` the normalised mean vector of category c,
+    favourites drawn without replacement with probability ∝ category popularity share, weights
+    ``w`` uniform-random and normalised, ``ε ~ N(0, I/d)``.  The warm-start history is
+    ``history_length`` items drawn without replacement ∝ ``exp(4·cos(θ, e_i) + log pop_i)``.
+    The split enters each user's key, so train, val and eval users never coincide.
+    """
+
+    def __init__(self, catalog: Catalog, config: UsersConfig) -> None:
+        self.catalog = catalog
+        self.config = config
+        w = catalog.category_weights
+        self.centroids = normalise_rows(w.T @ catalog.embeddings).astype(np.float32)
+        share = (w * catalog.popularity[:, None]).sum(axis=0) + 1.0
+        self.log_category_share = np.log(share / share.sum())
+        self.log_pop = np.log(catalog.popularity_prob)
+
+    def initial_state(self, keys: np.ndarray, split: str) -> UserState:
+        cat, cfg = self.catalog, self.config
+        n, c, d = len(keys), cat.n_categories, cat.embedding_dim
+        salted = keys ^ np.uint64(0x5F3759DF * (SPLITS.index(split) + 1))
+        zeros = np.zeros(n, dtype=np.uint64)
+        u = rng.uniforms(salted, zeros, rng.STREAM_INIT, 2 * c + 1)
+        n_fav_max = min(cfg.max_favourite_categories, c)
+        n_fav_min = min(cfg.min_favourite_categories, n_fav_max)
+        n_fav = n_fav_min + np.floor(u[:, 0] * (n_fav_max - n_fav_min + 1)).astype(int)
+        ranked = rng.gumbel_top_k(
+            np.broadcast_to(self.log_category_share, (n, c)), c, u[:, 1 : c + 1]
+        )
+        weights = np.zeros((n, c))
+        raw = u[:, c + 1 : 2 * c + 1] + 0.2
+        rank_mask = np.arange(c)[None, :] < n_fav[:, None]
+        np.put_along_axis(weights, ranked, np.where(rank_mask, raw, 0.0), axis=1)
+        weights /= weights.sum(axis=1, keepdims=True)
+        noise = rng.normals(salted, zeros, rng.STREAM_INIT + 64, d) / np.sqrt(d)
+        # Sum over categories written out (not a matmul) so a row never depends on the batch size.
+        mix = (weights[:, :, None] * self.centroids[None, :, :]).sum(axis=1)
+        interest = normalise_rows(mix + cfg.interest_noise * noise)
+
+        state = UserState.empty(n, d, c)
+        state.key[:] = keys
+        state.interest[:] = interest
+        state.active[:] = True
+        if cfg.history_length > 0:
+            logits = 4.0 * (interest @ cat.embeddings.T.astype(np.float64)) + self.log_pop
+            L = min(cfg.history_length, cat.n_items)
+            uh = rng.uniforms(salted, zeros, rng.STREAM_HISTORY, cat.n_items)
+            items = rng.gumbel_top_k(logits, L, uh)[:, ::-1]  # most likely item consumed last
+            consume_history(state, cat, items, cfg.history_decay)
+        return state

@@ -1,0 +1,75 @@
+"""Batched user state: one row per simulated user, plain numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+@dataclass
+class UserState:
+    """State of N users.  Hidden fields drive the dynamics; observed ones feed the observation.
+
+    Hidden: ``interest`` (true taste, unit vector in item space), ``fatigue`` (boredom per
+    category), ``patience``.  Observed (what a platform logs): ``history`` (EMA of consumed item
+    vectors), ``category_history`` (EMA of consumed categories), ``exposure`` (EMA of shown
+    categories), ``last_click``.  Bookkeeping: ``key`` (per-user random stream), ``t`` (step
+    within the episode), ``session``, ``session_step``, ``session_satisfaction``,
+    ``session_clicks``, ``active`` (False once the user left for good), ``user_index`` (row of a
+    data-backed population, -1 for generated users), ``features`` (static user features).
+    """
+
+    key: np.ndarray
+    t: np.ndarray
+    session: np.ndarray
+    session_step: np.ndarray
+    interest: np.ndarray
+    history: np.ndarray
+    category_history: np.ndarray
+    exposure: np.ndarray
+    fatigue: np.ndarray
+    patience: np.ndarray
+    last_click: np.ndarray
+    session_satisfaction: np.ndarray
+    session_clicks: np.ndarray
+    active: np.ndarray
+    user_index: np.ndarray
+    features: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int, dim: int, n_categories: int, n_features: int = 0) -> UserState:
+        """Zeroed state for ``n`` users (inactive until reset)."""
+        f32 = np.float32
+        return cls(
+            key=np.zeros(n, dtype=np.uint64),
+            t=np.zeros(n, dtype=np.int64),
+            session=np.zeros(n, dtype=np.int64),
+            session_step=np.zeros(n, dtype=np.int64),
+            interest=np.zeros((n, dim), dtype=f32),
+            history=np.zeros((n, dim), dtype=f32),
+            category_history=np.zeros((n, n_categories), dtype=f32),
+            exposure=np.zeros((n, n_categories), dtype=f32),
+            fatigue=np.zeros((n, n_categories), dtype=f32),
+            patience=np.zeros(n, dtype=np.float64),
+            last_click=np.zeros(n, dtype=f32),
+            session_satisfaction=np.zeros(n, dtype=np.float64),
+            session_clicks=np.zeros(n, dtype=np.int64),
+            active=np.zeros(n, dtype=bool),
+            user_index=np.full(n, -1, dtype=np.int64),
+            features=np.zeros((n, n_features), dtype=f32),
+        )
+
+    @property
+    def n(self) -> int:
+        """Number of users."""
+        return len(self.key)
+
+    def assign(self, rows: np.ndarray, other: UserState) -> None:
+        """Copy every field of ``other`` (len(rows) users) into ``rows`` of this state."""
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(other, f.name)
+
+    def take(self, rows: np.ndarray) -> UserState:
+        """A copy holding only ``rows``."""
+        return UserState(**{f.name: getattr(self, f.name)[rows].copy() for f in fields(self)})

@@ -1,0 +1,154 @@
+"""Single-user ``gymnasium.Env`` face: the batched core with N = 1."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from divrec_rl.config import ScenarioConfig
+from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
+from divrec_rl.scenario import Scenario, build_scenario
+from divrec_rl.simulator import SlateSimulator, StepResult, draw_episode_key
+
+ScenarioSpec = str | ScenarioConfig | Mapping[str, Any] | Scenario
+
+
+def make_simulator(
+    scenario: ScenarioSpec,
+    n_users: int,
+    split: str = "train",
+    diversity_weight: float | None = None,
+    config: Mapping[str, Any] | None = None,
+    config_files: list[str | Path] | None = None,
+) -> SlateSimulator:
+    """Resolve, layer, validate and build a scenario, then wrap it in a batched simulator.
+
+    ``config`` is a nested mapping of overrides (highest precedence); ``config_files`` are extra
+    YAML files applied before it.
+    """
+    if isinstance(scenario, Scenario):
+        built = scenario
+        if config or config_files:
+            built = build_scenario(resolve_scenario(scenario.config, config_files, config))
+    else:
+        built = build_scenario(resolve_scenario(scenario, config_files, config))
+    return SlateSimulator(built, n_users, split=split, diversity_weight=diversity_weight)
+
+
+def row_info(info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    """The ``info`` of user ``i`` as Python scalars (``slate`` stays an array)."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        v = value[i]
+        out[key] = v.copy() if isinstance(v, np.ndarray) else v.item()
+    return out
+
+
+class SlateRecEnv(gym.Env):
+    """One simulated user receiving slates.  Registered as ``divrec_rl/SlateRec-v0``.
+
+    Parameters
+    ----------
+    scenario:
+        Scenario name, ``module:attr``, YAML path, :class:`ScenarioConfig`, mapping or built
+        :class:`Scenario` (default ``synthetic-shop``).
+    split:
+        ``train``, ``val`` or ``eval`` users.
+    diversity_weight:
+        λ of ``r = engagement + λ·diversity``; ``None`` = the scenario's value.
+    config:
+        Nested overrides of scenario fields, e.g. ``{"slate": {"size": 5}}``.
+    config_files:
+        Extra YAML files layered between the scenario and ``config``.
+
+    Observation: ``Dict(user=Box(U), [candidates=Box(n, f)])``; action: the slate builder's Box.
+    ``info`` after a step: ``engagement``, ``diversity``, ``slate`` (item ids), ``clicked`` (item id
+    or −1), ``position``, ``left``, ``returned``, ``patience``, ``session``, ``t``.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: ScenarioSpec = DEFAULT_SCENARIO,
+        split: str = "train",
+        diversity_weight: float | None = None,
+        config: Mapping[str, Any] | None = None,
+        config_files: list[str | Path] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode: must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
+        self.simulator = make_simulator(scenario, 1, split, diversity_weight, config, config_files)
+        self.observation_space = self.simulator.observation_space
+        self.action_space = self.simulator.action_space
+        self.render_mode = render_mode
+        self._needs_reset = True
+        self._last: StepResult | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        """The built scenario."""
+        return self.simulator.scenario
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        key = draw_episode_key(self.np_random)
+        self.simulator.reset_users(np.zeros(1, dtype=np.int64), np.array([key], dtype=np.uint64))
+        self._needs_reset = False
+        self._last = None
+        obs = self.simulator.observe()
+        return {k: v[0] for k, v in obs.items()}, {}
+
+    def step(
+        self, action: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise gym.error.ResetNeeded(
+                "the user left or the episode ended: call reset() before step()"
+            )
+        result = self.simulator.step(np.asarray(action)[None])
+        return self._unpack(result)
+
+    def step_slate(
+        self, slate: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Step with an explicit slate of ``k`` distinct catalogue rows (for non-RL agents)."""
+        if self._needs_reset:
+            raise gym.error.ResetNeeded(
+                "the user left or the episode ended: call reset() before step_slate()"
+            )
+        return self._unpack(self.simulator.step_slates(np.asarray(slate)[None]))
+
+    def _unpack(
+        self, r: StepResult
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        terminated, truncated = bool(r.terminated[0]), bool(r.truncated[0])
+        self._needs_reset = terminated or truncated
+        self._last = r
+        obs = {k: v[0] for k, v in r.observation.items()}
+        return obs, float(r.reward[0]), terminated, truncated, row_info(r.info, 0)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self._last is None:
+            return "(no step yet)"
+        info = row_info(self._last.info, 0)
+        texts = self.simulator.catalog.texts
+        lines = [
+            f"t={info['t']} patience={info['patience']:.2f} engagement={info['engagement']:.2f}"
+        ]
+        for pos, item in enumerate(info["slate"]):
+            mark = "*" if item == info["clicked"] else " "
+            lines.append(f"{mark}{pos:2d} {texts[int(item)]}")
+        return "\n".join(lines)
