@@ -14,7 +14,8 @@ class Catalog:
     Parameters
     ----------
     item_ids:
-        ``(M,)`` int64 public ids; index ``i`` of every other array describes ``item_ids[i]``.
+        ``(M,)`` int64, exactly ``0..M-1``: an item's id is its catalogue row (datasets map their
+        raw ids to rows when they build the catalogue); every other array is indexed the same way.
     texts:
         ``M`` strings the language model reads (title, attributes, genres).  Never used per step.
     category_names:
@@ -64,6 +65,8 @@ class Catalog:
             )
         if m == 0:
             raise ValueError("catalog: must hold at least one item")
+        if not np.array_equal(self.item_ids, np.arange(m)):
+            raise ValueError("catalog.item_ids: must be 0..M-1 (item id = catalogue row)")
         if np.any(self.popularity < 0):
             raise ValueError("catalog.popularity: must be non-negative")
         # Derived, read-only views used by every step; computed once here.

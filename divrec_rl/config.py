@@ -145,25 +145,25 @@ class BoredomConfig(_Section):
     """Diminishing returns of repeated exposure to one category."""
 
     decay: float = Field(
-        0.8,
+        0.85,
         ge=0.0,
         lt=1.0,
         description="Per-step decay of the fatigue F_c ← decay·F_c + exposure + consumption.",
     )
     exposure_weight: float = Field(
-        0.05, ge=0.0, le=10.0, description="Fatigue added per slate slot showing the category."
+        0.03, ge=0.0, le=10.0, description="Fatigue added per slate slot showing the category."
     )
     consume_weight: float = Field(
-        0.6, ge=0.0, le=10.0, description="Fatigue added when an item of the category is consumed."
+        0.5, ge=0.0, le=10.0, description="Fatigue added when an item of the category is consumed."
     )
     attraction_penalty: float = Field(
-        1.0,
+        0.8,
         ge=0.0,
         le=20.0,
         description="Click-logit penalty per unit of fatigue of the item's category.",
     )
     satisfaction_penalty: float = Field(
-        1.0,
+        0.8,
         ge=0.0,
         le=20.0,
         description="Satisfaction-logit penalty per unit of fatigue of the item's category.",
@@ -352,8 +352,16 @@ class ScenarioConfig(_Section):
         return self
 
 
-def _format_error(err: dict[str, Any], prefix: str) -> str:
+def _format_error(
+    err: dict[str, Any], prefix: str, lines: dict[tuple[str, ...], int] | None
+) -> str:
     loc = ".".join(str(p) for p in err["loc"])
+    if lines:
+        path = tuple(str(p) for p in err["loc"])
+        while path and path not in lines:
+            path = path[:-1]
+        if path:
+            prefix = f"{prefix[:-2]}:{lines[path]}: " if prefix else f"line {lines[path]}: "
     msg = err["msg"]
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -381,10 +389,13 @@ def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def parse_scenario(data: dict[str, Any], source: str = "") -> ScenarioConfig:
+def parse_scenario(
+    data: dict[str, Any], source: str = "", lines: dict[tuple[str, ...], int] | None = None
+) -> ScenarioConfig:
     """Validate a raw mapping into a :class:`ScenarioConfig`, raising :class:`ScenarioError`.
 
-    Every problem becomes one line ``"<source>: field 'a.b': <what is allowed> (got …)"``.
+    Every problem becomes one line ``"<source>[:line]: field 'a.b': <what is allowed> (got …)"``;
+    ``lines`` maps field paths to line numbers of the file they came from, when known.
     """
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -394,7 +405,7 @@ def parse_scenario(data: dict[str, Any], source: str = "") -> ScenarioConfig:
         return ScenarioConfig.model_validate(data)
     except ValidationError as exc:
         prefix = f"{source}: " if source else ""
-        raise ScenarioError([_format_error(e, prefix) for e in exc.errors()]) from None
+        raise ScenarioError([_format_error(e, prefix, lines) for e in exc.errors()]) from None
 
 
 def merge_overrides(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

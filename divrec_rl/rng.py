@@ -4,9 +4,10 @@ Why not one ``numpy.random.Generator`` for the batch?  Then a user's draws would
 other users share the batch, and the batched core could not reproduce N single-user envs.  Why not
 one Generator per user?  Then every step would need a Python loop over users.
 
-Instead every draw is a pure function of ``(user key, step counter, stream, index)``: the
-SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom number generators",
-OOPSLA 2014) hashes the tuple to 64 bits, whose top 53 bits become a float in [0, 1).  Hashing is
+Instead every draw is a pure function of ``(user key, step counter, stream, index)``: a linear
+combination of the four is hashed by the SplitMix64 finaliser (Steele, Lea & Flood, "Fast
+splittable pseudorandom number generators", OOPSLA 2014) to 64 bits, whose top 53 bits become a
+float in [0, 1).  Hashing is
 vectorised over users, so a batch of N users costs a handful of array operations, and user ``u``
 sees exactly the same numbers whether simulated alone or in a batch.
 """
@@ -33,32 +34,57 @@ STREAM_RETURN = 5
 STREAM_CUSTOM = 100  # first stream free for plug-in behaviours
 
 
+_K_KEY = np.uint64(0xD1B54A32D192ED03)
+_K_COUNTER = np.uint64(0xAEF17502108EF2D9)
+_K_STREAM_INT = 0xDB4F0B9175AE2165
+_MASK64 = (1 << 64) - 1
 _OFFSETS: dict[int, np.ndarray] = {}
 
 
 def _splitmix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic is intended)."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """SplitMix64 finaliser applied in place to a uint64 array (wrapping arithmetic intended)."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
+
+
+def _offsets(n: int) -> np.ndarray:
+    off = _OFFSETS.get(n)
+    if off is None:
+        off = _OFFSETS.setdefault(n, np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN)
+    return off
 
 
 def uniforms(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
     """Uniform floats in [0, 1), shape ``(len(keys), n)``.
 
-    Row ``u`` depends only on ``keys[u]``, ``counters[u]``, ``stream`` and ``n``'s index, never on
-    the other rows.  ``counters`` is usually the user's step number within the episode.
+    ``z = SplitMix64(K₁·key + K₂·counter + K₃·stream + (j+1)·γ)`` for ``j < n`` (odd constants
+    ``K``; γ the golden-ratio increment of SplitMix64); the top 53 bits of ``z`` give the float.
+    Row ``u`` depends only on ``keys[u]``, ``counters[u]``, ``stream`` and ``j`` — never on other
+    rows.  ``counters`` is usually the user's step number within the episode.
     """
-    keys = np.asarray(keys, dtype=np.uint64)
-    counters = np.asarray(counters).astype(np.uint64)
-    offsets = _OFFSETS.get(n)
-    if offsets is None:
-        with np.errstate(over="ignore"):
-            offsets = _OFFSETS.setdefault(n, np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN)
-    with np.errstate(over="ignore"):
-        base = _splitmix(keys ^ _splitmix(counters * np.uint64(1024) + np.uint64(stream)))
-        z = _splitmix(base[:, None] + offsets)
-    return (z >> _S11).astype(np.float64) * _TO_UNIT
+    base = np.asarray(keys, dtype=np.uint64) * _K_KEY
+    base += np.asarray(counters).astype(np.uint64) * _K_COUNTER
+    base += np.uint64((stream * _K_STREAM_INT) & _MASK64)
+    z = _splitmix(base[:, None] + _offsets(n))
+    z >>= _S11
+    return z.astype(np.float64) * _TO_UNIT
+
+
+_ARANGES: dict[int, np.ndarray] = {}
+
+
+def arange_cached(n: int) -> np.ndarray:
+    """A shared read-only ``np.arange(n)`` (row indices are needed on every step)."""
+    a = _ARANGES.get(n)
+    if a is None:
+        a = np.arange(n)
+        a.setflags(write=False)
+        _ARANGES[n] = a
+    return a
 
 
 def normals(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:

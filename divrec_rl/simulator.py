@@ -196,20 +196,22 @@ class SlateSimulator:
             diversity = ild_category(cw)
         else:
             diversity = ild_embedding(vecs)
-        engagement = np.where(stepped, response.engagement, 0.0)
-        diversity = np.where(stepped, diversity, 0.0)
+        engagement = response.engagement  # 0 for users who did not click (incl. inactive ones)
+        if not stepped.all():
+            diversity = np.where(stepped, diversity, 0.0)
         reward = engagement + self.diversity_weight * diversity
 
-        self.builder.prepare(st, np.flatnonzero(st.active))
+        self.builder.prepare(st, self._all_rows if st.active.all() else np.flatnonzero(st.active))
         if reset_rows is not None and len(reset_rows):
             if np.any(stepped[reset_rows]):
                 raise ValueError("reset_rows: only users whose episode has ended can be reset")
             self.reset_users(reset_rows, reset_keys)
+        # Item ids are catalogue rows, so slates and clicks need no translation.
         info = {
             "engagement": engagement,
             "diversity": diversity,
-            "slate": cat.item_ids[slates],
-            "clicked": np.where(response.item >= 0, cat.item_ids[np.maximum(response.item, 0)], -1),
+            "slate": slates,
+            "clicked": response.item,
             "position": response.position,
             "left": left,
             "returned": returned,

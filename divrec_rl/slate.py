@@ -20,6 +20,7 @@ from gymnasium import spaces
 from divrec_rl import rng
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import SlateConfig
+from divrec_rl.rng import arange_cached
 from divrec_rl.users.state import UserState
 
 
@@ -55,7 +56,7 @@ class SlateBuilder(ABC):
         """Slates ``(N, k)`` of catalogue row indices from actions ``(N, …)``."""
 
 
-def _top_k_stable(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first, ties → lower index.
 
     Float32 scores are lifted to float64 and lowered by ``index·1e-12`` (far below float32
@@ -68,7 +69,7 @@ def _top_k_stable(scores: np.ndarray, k: int) -> np.ndarray:
         part = np.argpartition(-key, k - 1, axis=1)[:, :k]
     else:
         part = np.broadcast_to(np.arange(n), key.shape)
-    rows = np.arange(len(key))[:, None]
+    rows = arange_cached(len(key))[:, None]
     order = np.argsort(-key[rows, part], axis=1)
     return part[rows, order]
 
@@ -82,21 +83,14 @@ def _tie_break(n: int) -> np.ndarray:
     return _TIE_BREAKS[n]
 
 
-def _largest_remainder(raw: np.ndarray, total: np.ndarray) -> np.ndarray:
-    """Integers ≥ 0 per row summing to ``total`` with each within 1 of ``raw`` (Hamilton method)."""
-    base = np.floor(raw).astype(np.int64)
-    left = total - base.sum(axis=1)
-    rank = np.argsort(np.argsort(base - raw, axis=1, kind="stable"), axis=1, kind="stable")
-    return base + (rank < left[:, None])
-
-
 class CandidateSlateBuilder(SlateBuilder):
     """Personalised retrieval of distinct candidates, then top-k of the agent's scores.
 
-    Retrieval quota per category: ``n · ((1−ε)·π_u + ε/C)`` rounded by largest remainder and capped
-    at the pool size (overflow redistributed to categories with room), where π_u is the user's
-    observed category history (the catalogue's category shares when empty) and ε the
-    ``explore_fraction``.  Within category c, items are taken along an arithmetic progression
+    Retrieval share per category: ``p_c = (1−ε)·π_u + ε/C`` capped at what the category's pool
+    can supply (the excess redistributed to categories with room), where π_u is the user's observed
+    category history (the catalogue's category shares when empty) and ε the ``explore_fraction``;
+    systematic sampling turns the shares into ⌊n·p_c⌋ or ⌈n·p_c⌉ slots per category.  Within
+    category c, items are taken along an arithmetic progression
     ``(r + j·s) mod |pool_c|`` over a fixed random permutation of the pool, with random start r
     and random stride s coprime to |pool_c|: distinct by construction, O(1) per candidate.
     Candidates come grouped by category (ascending category index); ties in the agent's scores
@@ -140,6 +134,18 @@ class CandidateSlateBuilder(SlateBuilder):
         d = catalog.embedding_dim
         self.feature_dim = d + 3
         self._cat_index = np.arange(catalog.n_categories)
+        self._slot_index = np.arange(self.n_candidates)
+        # ⌈n·p_c⌉ ≤ |pool_c| whenever p_c ≤ (|pool_c| − 1)/n, so capping shares there keeps every
+        # category's draws distinct; the caps must leave room for all n candidates.
+        self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
+        if self._share_cap.sum() < 1.0:
+            from divrec_rl.config import ScenarioError
+
+            raise ScenarioError(
+                "field 'slate.n_candidates': must be ≤ "
+                f"{int(np.maximum(self.pool_size - 1, 0).sum())} for this catalogue "
+                f"(items minus categories), got {self.n_candidates}"
+            )
         # Per-item columns of the candidate features, gathered in one take; the last two columns
         # (user-dependent) are overwritten in observe().
         self._item_features = np.concatenate(
@@ -166,44 +172,56 @@ class CandidateSlateBuilder(SlateBuilder):
     def allocate(self, n_users: int) -> None:
         self.candidates = np.zeros((n_users, self.n_candidates), dtype=np.int64)
 
-    def quotas(self, category_history: np.ndarray) -> np.ndarray:
-        """Candidates per category ``(N, C)``, each row summing to ``n_candidates``."""
-        n_cat = self.catalog.n_categories
-        mass = category_history.sum(axis=1, keepdims=True)
-        personal = np.where(mass > 0, category_history / np.where(mass > 0, mass, 1.0), self.prior)
+    def category_shares(self, category_history: np.ndarray) -> np.ndarray:
+        """Retrieval share per category ``(N, C)``: ``(1−ε)·π_u + ε/C``, capped so no category
+        asks for more items than its pool holds (the excess goes to categories with room)."""
+        hist = category_history.astype(np.float64)
+        mass = hist.sum(axis=1, keepdims=True)
+        personal = np.where(mass > 0, hist / np.where(mass > 0, mass, 1.0), self.prior)
         eps = self.config.explore_fraction
-        p = (1.0 - eps) * personal + eps / n_cat
-        total = np.full(len(p), self.n_candidates, dtype=np.int64)
-        q = _largest_remainder(self.n_candidates * p, total)
-        over = np.maximum(q - self.pool_size, 0).sum(axis=1)
-        if over.any():
-            q = np.minimum(q, self.pool_size)
-            spare = (self.pool_size - q).astype(np.float64)
-            extra = _largest_remainder(
-                over[:, None] * spare / np.maximum(spare.sum(1, keepdims=True), 1), over
+        p = (1.0 - eps) * personal + eps / self.catalog.n_categories
+        excess = p - self._share_cap
+        if (excess > 0).any():
+            p = np.minimum(p, self._share_cap)
+            room = self._share_cap - p
+            p += (
+                np.maximum(excess, 0).sum(axis=1, keepdims=True)
+                * room
+                / room.sum(axis=1, keepdims=True)
             )
-            q = q + extra
-        return q
+        return p
 
     def prepare(self, state: UserState, rows: np.ndarray) -> None:
         if len(rows) == 0:
             return
         n_cat, n = self.catalog.n_categories, self.n_candidates
         r = len(rows)
-        q = self.quotas(state.category_history[rows])
-        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 2 * n_cat)
-        start = (u[:, :n_cat] * self.pool_size).astype(np.int64)
-        stride = self.stride_table[
-            self._cat_index, (u[:, n_cat:] * self.stride_count).astype(np.int64)
-        ]
-        # Each row's quotas sum to n, so repeating per (row, category) yields exactly r·n slots.
-        counts = q.ravel()
-        flat_cat = np.repeat(np.tile(self._cat_index, r), counts)
-        first_slot = (np.cumsum(q, axis=1) - q).ravel()
-        rank = np.tile(np.arange(n), r) - np.repeat(first_slot, counts)
-        flat_rc = np.repeat(np.arange(r * n_cat), counts)
-        pos = (start.ravel()[flat_rc] + rank * stride.ravel()[flat_rc]) % self.pool_size[flat_cat]
-        self.candidates[rows] = self.pool_items[self.pool_offset[flat_cat] + pos].reshape(r, n)
+        p = self.category_shares(state.category_history[rows])
+        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n)
+        # Systematic sampling of slot categories: points (j + u₀)/n against each row's CDF give
+        # every category ⌊n·p_c⌋ or ⌈n·p_c⌉ slots, grouped and in category order; one
+        # searchsorted serves all rows (row r's CDF is shifted by r).
+        offset = np.arange(r)[:, None]
+        cdf = np.cumsum(p, axis=1)
+        cdf[:, -1] = 1.0 + 1e-9
+        points = (self._slot_index + u[:, :1]) / n + offset
+        flat = np.searchsorted((cdf + offset).ravel(), points.ravel(), side="right")
+        cat = flat.reshape(r, n) - offset * n_cat
+        changed = np.empty((r, n), dtype=bool)
+        changed[:, 0] = True
+        np.not_equal(cat[:, 1:], cat[:, :-1], out=changed[:, 1:])
+        first_slot = np.maximum.accumulate(np.where(changed, self._slot_index, 0), axis=1)
+        rank = self._slot_index - first_slot
+        size = self.pool_size[cat]
+        start = (u[:, 1 : n + 1] * size).astype(np.int64)
+        stride = self.stride_table[cat, (u[:, n + 1 :] * self.stride_count[cat]).astype(np.int64)]
+        # Slots of one category share the first slot's start and stride (an arithmetic
+        # progression over the pool): take them from the category's first slot.
+        row = arange_cached(r)[:, None]
+        start = start[row, first_slot]
+        stride = stride[row, first_slot]
+        pos = (start + rank * stride) % size
+        self.candidates[rows] = self.pool_items[self.pool_offset[cat] + pos]
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
@@ -221,8 +239,8 @@ class CandidateSlateBuilder(SlateBuilder):
         scores = np.asarray(actions, dtype=np.float32).reshape(
             len(self.candidates), self.n_candidates
         )
-        top = _top_k_stable(scores, self.k)
-        return self.candidates[np.arange(len(top))[:, None], top]
+        top = top_k_rows(scores, self.k)
+        return self.candidates[arange_cached(len(top))[:, None], top]
 
 
 class QuerySlateBuilder(SlateBuilder):
@@ -239,7 +257,7 @@ class QuerySlateBuilder(SlateBuilder):
     def build(self, actions: np.ndarray) -> np.ndarray:
         q = np.asarray(actions, dtype=np.float64).reshape(-1, self.catalog.embedding_dim)
         scores = q @ self._embeddings_t
-        return _top_k_stable(scores, self.k)
+        return top_k_rows(scores, self.k)
 
 
 def validate_slates(slates: np.ndarray, n_items: int, k: int) -> np.ndarray:

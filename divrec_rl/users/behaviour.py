@@ -27,6 +27,7 @@ import numpy as np
 from divrec_rl import rng
 from divrec_rl.catalog import normalise_rows
 from divrec_rl.config import BehaviourConfig
+from divrec_rl.rng import arange_cached
 from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
 from divrec_rl.users.state import UserState
 
@@ -112,24 +113,21 @@ class StandardBehaviour(UserBehaviour):
         category_weights: np.ndarray,
     ) -> SlateResponse:
         n, k = slates.shape
+        b = self.config.boredom
         bored = self.boredom(state, category_weights)
-        probs = self.choice_probabilities(
-            attraction - self.config.boredom.attraction_penalty * bored
-        )
+        probs = self.choice_probabilities(attraction - b.attraction_penalty * bored)
         u = rng.uniforms(state.key, state.t, rng.STREAM_CHOICE, 1)[:, 0]
         pos = sample_choice(probs, u)
         clicked = (pos < k) & state.active
-        position = np.where(clicked, pos, -1)
-        rows = np.arange(n)
+        rows = arange_cached(n)
         safe = np.minimum(pos, k - 1)
-        item = np.where(clicked, slates[rows, safe], -1)
-        s_logit = (
-            satisfaction_logit[rows, safe]
-            - self.config.boredom.satisfaction_penalty * bored[rows, safe]
-        )
-        engagement = np.where(clicked, 1.0 / (1.0 + np.exp(-s_logit)), 0.0)
+        s_logit = satisfaction_logit[rows, safe] - b.satisfaction_penalty * bored[rows, safe]
+        item = slates[rows, safe]
         return SlateResponse(
-            position=position, item=item, engagement=engagement, probabilities=probs
+            position=np.where(clicked, pos, -1),
+            item=np.where(clicked, item, -1),
+            engagement=np.where(clicked, 1.0 / (1.0 + np.exp(-s_logit)), 0.0),
+            probabilities=probs,
         )
 
     def update(
@@ -145,7 +143,7 @@ class StandardBehaviour(UserBehaviour):
         everyone = bool(act.all())
         clicked = response.position >= 0
         k = slates.shape[1]
-        rows = np.arange(state.n)
+        rows = arange_cached(state.n)
         safe = np.maximum(response.position, 0)
         consumed_vec = item_vectors[rows, safe]  # (N, d), meaningful where clicked
         consumed_cat = category_weights[rows, safe]  # (N, C)

@@ -52,7 +52,8 @@ class SyntheticPopulation(UserPopulation):
     ``θ = normalise(Σ_c w_c·μ_c + σ·ε)`` with ``μ_c`` the normalised mean vector of category c,
     favourites drawn without replacement with probability ∝ category popularity share, weights
     ``w`` uniform-random and normalised, ``ε ~ N(0, I/d)``.  The warm-start history is
-    ``history_length`` items drawn without replacement ∝ ``exp(4·cos(θ, e_i) + log pop_i)``.
+    ``history_length`` items, each from a favourite category drawn ∝ ``w`` and, within it, an item
+    drawn ∝ popularity (O(L·log M) per user, so resets stay cheap for large catalogues).
     The split enters each user's key, so train, val and eval users never coincide.
     """
 
@@ -63,7 +64,16 @@ class SyntheticPopulation(UserPopulation):
         self.centroids = normalise_rows(w.T @ catalog.embeddings).astype(np.float32)
         share = (w * catalog.popularity[:, None]).sum(axis=0) + 1.0
         self.log_category_share = np.log(share / share.sum())
-        self.log_pop = np.log(catalog.popularity_prob)
+        # Items sorted by primary category; within category c the normalised cumulative popularity
+        # is shifted by c, so one searchsorted of ``c + u`` draws an item of c ∝ popularity.
+        order = np.argsort(catalog.primary_category, kind="stable")
+        self._items_by_category = order
+        cat_sorted = catalog.primary_category[order]
+        pop = catalog.popularity[order] + 1.0
+        totals = np.bincount(cat_sorted, weights=pop, minlength=catalog.n_categories)
+        cum = np.cumsum(pop) - np.concatenate([[0.0], np.cumsum(totals)])[cat_sorted]
+        self._cum_popularity = cat_sorted + cum / totals[cat_sorted]
+        self._has_items = totals > 0
 
     def initial_state(self, keys: np.ndarray, split: str) -> UserState:
         cat, cfg = self.catalog, self.config
@@ -92,9 +102,12 @@ class SyntheticPopulation(UserPopulation):
         state.interest[:] = interest
         state.active[:] = True
         if cfg.history_length > 0:
-            logits = 4.0 * (interest @ cat.embeddings.T.astype(np.float64)) + self.log_pop
-            L = min(cfg.history_length, cat.n_items)
-            uh = rng.uniforms(salted, zeros, rng.STREAM_HISTORY, cat.n_items)
-            items = rng.gumbel_top_k(logits, L, uh)[:, ::-1]  # most likely item consumed last
+            L = cfg.history_length
+            uh = rng.uniforms(salted, zeros, rng.STREAM_HISTORY, 2 * L)
+            w = np.where(self._has_items, weights, 0.0)
+            cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+            slot_cat = (uh[:, :L, None] > cdf[:, None, :]).sum(axis=2).clip(max=c - 1)
+            pick = np.searchsorted(self._cum_popularity, slot_cat + uh[:, L:])
+            items = self._items_by_category[np.minimum(pick, cat.n_items - 1)]
             consume_history(state, cat, items, cfg.history_decay)
         return state

@@ -1,0 +1,1 @@
+"""Subcommands of the ``divrec-rl`` CLI (each module adds its parsers)."""

@@ -1,0 +1,120 @@
+"""``divrec-rl scenarios list | show NAME | validate FILE… | schema``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from divrec_rl.config import ScenarioConfig, ScenarioError, schema_reference
+from divrec_rl.resolve import (
+    _raw_scenario,
+    read_yaml,
+    resolve_scenario,
+    scenario_names,
+    yaml_field_lines,
+)
+from divrec_rl.scenario import (
+    BEHAVIOURS,
+    CATALOG_SOURCES,
+    POPULATIONS,
+    RESPONSE_MODELS,
+    SLATE_BUILDERS,
+)
+
+
+def add_scenario_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``scenarios`` command group."""
+    p = subparsers.add_parser("scenarios", help="list, show, validate scenarios; print the schema")
+    sub = p.add_subparsers(dest="scenarios_command", metavar="ACTION", parser_class=type(p))
+    sub.add_parser("list", help="registered scenarios").set_defaults(func=_list)
+    show = sub.add_parser("show", help="the resolved scenario as YAML")
+    show.add_argument("name", help="scenario name, module:attr or YAML path")
+    show.set_defaults(func=_show)
+    val = sub.add_parser("validate", help="check scenario files; report every error at once")
+    val.add_argument("files", nargs="+", help="scenario YAML files")
+    val.set_defaults(func=_validate)
+    sch = sub.add_parser("schema", help="the scenario field reference (Markdown)")
+    sch.set_defaults(func=_schema)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name in scenario_names():
+        try:
+            desc = resolve_scenario(name).description
+        except ScenarioError as exc:
+            desc = f"(invalid: {exc.errors[0]})"
+        first = desc.split(". ")[0].strip()
+        print(f"{name:24s} {first}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    config = resolve_scenario(args.name)
+    print(
+        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True), end=""
+    )
+    return 0
+
+
+def registry_errors(config: ScenarioConfig, source: str) -> list[str]:
+    """Names in ``config`` that no registry knows, one line each."""
+    checks = [
+        (CATALOG_SOURCES, config.catalog.source),
+        (POPULATIONS, config.users.population),
+        (BEHAVIOURS, config.behaviour.model),
+        (RESPONSE_MODELS, config.response.model),
+        (SLATE_BUILDERS, config.slate.builder),
+    ]
+    return [
+        f"{source}: field '{reg.kind}': {reg.unknown_message(name)}"
+        for reg, name in checks
+        if name not in reg
+    ]
+
+
+def validate_file(path: Path) -> list[str]:
+    """Every problem in one scenario file (empty list = valid)."""
+    try:
+        data = read_yaml(path)
+        text = path.read_text(encoding="utf-8")
+        layered = _raw_scenario(str(path)) if data else {}
+    except ScenarioError as exc:
+        return exc.errors
+    from divrec_rl.config import parse_scenario
+
+    try:
+        config = parse_scenario(layered, str(path), yaml_field_lines(text))
+    except ScenarioError as exc:
+        return exc.errors
+    return registry_errors(config, str(path))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    errors: list[str] = []
+    for f in args.files:
+        problems = validate_file(Path(f))
+        errors.extend(problems)
+        if not problems:
+            print(f"{f}: ok")
+    if errors:
+        from divrec_rl.cli import report_errors
+
+        return report_errors(errors)
+    return 0
+
+
+def schema_markdown() -> str:
+    """The field reference table generated from the schema."""
+    rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    for field, tname, default, desc in schema_reference():
+        cells = [f"`{field}`", tname, f"`{default}`", desc]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(schema_markdown(), end="")
+    return 0
