@@ -1,7 +1,8 @@
 """Slate diversity used in the per-step reward (no validation: inputs come from the catalogue).
 
-The evaluation metrics with full input checks live in :mod:`divrec_rl.metrics`; both use
-:func:`divrec_rl.metrics.mean_pairwise_dot`, so reward and report agree by construction.
+The evaluation metrics with full input checks live in :mod:`divrec_rl.metrics`; these reward-side
+versions use the same pair-sum identity (:func:`divrec_rl.metrics.mean_pairwise_dot`) and a test
+checks that both agree.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ def ild_embedding(unit_vectors: np.ndarray) -> np.ndarray:
 
     Ziegler et al., WWW 2005.  Range [0, 2]; a slate of one item has diversity 0.
     """
-    if unit_vectors.shape[1] < 2:
+    k = unit_vectors.shape[1]
+    if k < 2:
         return np.zeros(unit_vectors.shape[0])
-    return 1.0 - mean_pairwise_dot(unit_vectors.astype(np.float64))
+    # For unit vectors Σ_i |e_i|² = k, so the pair sum needs only |Σ_i e_i|² (see
+    # mean_pairwise_dot): 1 − (|Σe|² − k) / (k(k−1)).
+    total = unit_vectors.sum(axis=1, dtype=np.float64)
+    return 1.0 - ((total * total).sum(axis=1) - k) / (k * (k - 1))
 
 
 def ild_category(category_weights: np.ndarray) -> np.ndarray:

@@ -170,3 +170,24 @@ def test_explicit_slates_are_validated() -> None:
         sim.step_slates(np.array([[1, 2, 5000]]))
     with pytest.raises(ValueError, match="shape"):
         sim.step_slates(np.array([[1, 2]]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 5), st.integers(2, 9), st.integers(2, 6)),
+        elements=st.floats(-5, 5),
+    )
+)
+def test_reward_diversity_matches_metrics(x: np.ndarray) -> None:
+    from divrec_rl import metrics
+    from divrec_rl.diversity import ild_category, ild_embedding
+
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    unit = np.where(norms > 1e-6, x / np.where(norms > 1e-6, norms, 1), 0)
+    unit[np.all(unit == 0, axis=-1)] = np.eye(x.shape[-1])[0]  # keep every vector unit-norm
+    np.testing.assert_allclose(ild_embedding(unit), metrics.intra_list_diversity(unit), atol=1e-9)
+    mass = np.abs(x).sum(axis=-1, keepdims=True)
+    w = np.where(mass > 1e-9, np.abs(x) / np.where(mass > 1e-9, mass, 1.0), 1.0 / x.shape[-1])
+    np.testing.assert_allclose(ild_category(w), metrics.category_ild(w), atol=1e-9)
