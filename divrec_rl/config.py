@@ -232,6 +232,10 @@ class BehaviourConfig(_Section):
     """The user model; every part is swappable."""
 
     model: str = Field("standard", description="Registered user-behaviour model.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form parameters for a plug-in behaviour model (validated by the plug-in).",
+    )
     choice: ChoiceConfig = Field(default_factory=ChoiceConfig, description="Choice model.")
     drift: DriftConfig = Field(default_factory=DriftConfig, description="Interest drift.")
     boredom: BoredomConfig = Field(default_factory=BoredomConfig, description="Boredom / fatigue.")

@@ -34,8 +34,11 @@ _loaded_builtins = False
 
 
 def register_scenario(name: str, factory: ScenarioFactory | None = None) -> Any:
-    """Register a scenario factory under ``name``; usable as ``@register_scenario("name")``."""
-    return SCENARIOS.register(name, factory)
+    """Register a scenario factory under ``name``; usable as ``@register_scenario("name")``.
+
+    Registering a name again replaces the factory (re-importing a plug-in module is harmless).
+    """
+    return SCENARIOS.register(name, factory, overwrite=True)
 
 
 def _load_builtins() -> None:

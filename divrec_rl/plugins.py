@@ -1,0 +1,194 @@
+"""Public plug-in API: register your own parts of a scenario, or prototype a behaviour per user.
+
+Registration (each also accepts ``obj`` directly instead of decorating)::
+
+    @register_behaviour("my-users")        # factory(config: ScenarioConfig) -> UserBehaviour
+    @register_population("my-population")  # factory(catalog, config) -> UserPopulation
+    @register_response_model("my-model")   # factory(catalog, config) -> ResponseModel
+    @register_catalog_source("my-items")   # factory(catalog_config, response_config) -> Catalog
+    @register_slate_builder("my-builder")  # factory(catalog, config) -> SlateBuilder
+    @register_scenario("my-scenario")      # factory() -> ScenarioConfig | mapping
+
+A scenario then selects the part by name (``behaviour.model: my-users``), and
+``gymnasium.make("divrec_rl/SlateRec-v0", scenario=...)`` or ``train_agent.py --scenario`` use it
+with no change to the library.  The module that registers must be imported first: name it in a
+scenario file's ``factory: pkg.mod:attr``, pass ``--scenario pkg.mod:attr``, or expose it as a
+``divrec_rl.scenarios`` entry point of an installed package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from divrec_rl import rng
+from divrec_rl.resolve import register_scenario
+from divrec_rl.scenario import (
+    BEHAVIOURS,
+    CATALOG_SOURCES,
+    POPULATIONS,
+    RESPONSE_MODELS,
+    SLATE_BUILDERS,
+)
+from divrec_rl.users.behaviour import SlateResponse, UserBehaviour
+from divrec_rl.users.state import UserState
+
+__all__ = [
+    "PerUserBehaviour",
+    "UserView",
+    "register_behaviour",
+    "register_catalog_source",
+    "register_population",
+    "register_response_model",
+    "register_scenario",
+    "register_slate_builder",
+]
+
+
+def register_behaviour(name: str, obj: Callable[..., UserBehaviour] | None = None) -> Any:
+    """Register a behaviour factory (e.g. a class taking the ScenarioConfig)."""
+    return BEHAVIOURS.register(name, obj, overwrite=True)
+
+
+def register_population(name: str, obj: Callable[..., Any] | None = None) -> Any:
+    """Register a population factory ``(catalog, config) -> UserPopulation``."""
+    return POPULATIONS.register(name, obj, overwrite=True)
+
+
+def register_response_model(name: str, obj: Callable[..., Any] | None = None) -> Any:
+    """Register a response-model factory ``(catalog, config)`` as ``response.model``."""
+    return RESPONSE_MODELS.register(name, obj, overwrite=True)
+
+
+def register_catalog_source(name: str, obj: Callable[..., Any] | None = None) -> Any:
+    """Register a catalogue factory ``(catalog_config, response_config)`` as ``catalog.source``."""
+    return CATALOG_SOURCES.register(name, obj, overwrite=True)
+
+
+def register_slate_builder(name: str, obj: Callable[..., Any] | None = None) -> Any:
+    """Register a slate-builder factory ``(catalog, config)`` as ``slate.builder``."""
+    return SLATE_BUILDERS.register(name, obj, overwrite=True)
+
+
+class UserView:
+    """One user's row of a :class:`UserState`: scalar fields read and write as Python numbers,
+    vector fields (``interest``, ``fatigue``, …) are writable row views."""
+
+    __slots__ = ("_i", "_state")
+
+    def __init__(self, state: UserState, i: int) -> None:
+        object.__setattr__(self, "_state", state)
+        object.__setattr__(self, "_i", i)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._state, name)[self._i]
+        return value.item() if np.ndim(value) == 0 else value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        getattr(self._state, name)[self._i] = value
+
+
+class PerUserBehaviour(UserBehaviour):
+    """Lift a behaviour written for ONE user into the batched contract, for prototyping.
+
+    Implement :meth:`respond_user`, :meth:`update_user` and :meth:`leaves_user`; this class loops
+    over the users in Python.  Cost: one Python call chain per user per step, so a batch of N
+    costs ~N× a single user instead of one vectorised pass — ``benchmarks/plugin_overhead.py``
+    measures it (write the batched version once the behaviour is settled).  Randomness must come
+    from the ``u`` passed in (a per-user uniform), so batches still reproduce single users.
+    """
+
+    def respond_user(
+        self,
+        user: UserView,
+        slate: np.ndarray,
+        attraction: np.ndarray,
+        satisfaction_logit: np.ndarray,
+        category_weights: np.ndarray,
+        u: float,
+    ) -> tuple[int, float]:
+        """Return ``(position clicked or -1, engagement in [0, 1])`` for one user."""
+        raise NotImplementedError
+
+    def update_user(
+        self,
+        user: UserView,
+        slate: np.ndarray,
+        position: int,
+        engagement: float,
+        item_vectors: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> None:
+        """Advance one user's state in place (``user.patience = …``, ``user.fatigue[c] += …``)."""
+        raise NotImplementedError
+
+    def leaves_user(self, user: UserView) -> bool:
+        """Whether the user ends the session now."""
+        raise NotImplementedError
+
+    def respond(
+        self,
+        state: UserState,
+        slates: np.ndarray,
+        attraction: np.ndarray,
+        satisfaction_logit: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> SlateResponse:
+        n, k = slates.shape
+        u = rng.uniforms(state.key, state.t, rng.STREAM_CUSTOM, 1)[:, 0]
+        position = np.full(n, -1, dtype=np.int64)
+        engagement = np.zeros(n)
+        for i in np.flatnonzero(state.active):
+            pos, eng = self.respond_user(
+                UserView(state, i),
+                slates[i],
+                attraction[i],
+                satisfaction_logit[i],
+                category_weights[i],
+                float(u[i]),
+            )
+            if not -1 <= pos < k:
+                raise ValueError(f"respond_user: position must be in [-1, {k - 1}], got {pos}")
+            position[i], engagement[i] = pos, (eng if pos >= 0 else 0.0)
+        item = np.where(position >= 0, slates[np.arange(n), np.maximum(position, 0)], -1)
+        return SlateResponse(
+            position=position, item=item, engagement=engagement, probabilities=np.zeros((n, k + 1))
+        )
+
+    def update(
+        self,
+        state: UserState,
+        slates: np.ndarray,
+        response: SlateResponse,
+        item_vectors: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> None:
+        for i in np.flatnonzero(state.active):
+            self.update_user(
+                UserView(state, i),
+                slates[i],
+                int(response.position[i]),
+                float(response.engagement[i]),
+                item_vectors[i],
+                category_weights[i],
+            )
+        state.session_satisfaction += np.where(state.active, response.engagement, 0.0)
+        state.session_clicks += state.active & (response.position >= 0)
+
+    def leaves(self, state: UserState) -> np.ndarray:
+        out = np.zeros(state.n, dtype=bool)
+        for i in np.flatnonzero(state.active):
+            out[i] = bool(self.leaves_user(UserView(state, i)))
+        return out
+
+    def start_user_session(self, user: UserView) -> None:
+        """Set one user's per-session fields (e.g. ``user.patience = 1.0``)."""
+
+    def start_session(self, state: UserState, rows: np.ndarray) -> None:
+        state.session_step[rows] = 0
+        state.session_satisfaction[rows] = 0.0
+        state.session_clicks[rows] = 0
+        for i in rows:
+            self.start_user_session(UserView(state, int(i)))
