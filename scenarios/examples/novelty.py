@@ -32,7 +32,8 @@ class NoveltySeekingBehaviour(StandardBehaviour):
         bonus = config.behaviour.params.get("novelty_bonus", 1.0)
         if not isinstance(bonus, int | float) or not 0.0 <= bonus <= 10.0:
             raise ScenarioError(
-                f"field 'behaviour.params.novelty_bonus': must be a number in [0, 10], got {bonus!r}"
+                "field 'behaviour.params.novelty_bonus': must be a number in [0, 10], "
+                f"got {bonus!r}"
             )
         self.novelty_bonus = float(bonus)
 
