@@ -116,17 +116,18 @@ class StandardBehaviour(UserBehaviour):
         b = self.config.boredom
         bored = self.boredom(state, category_weights)
         probs = self.choice_probabilities(attraction - b.attraction_penalty * bored)
-        u = rng.uniforms(state.key, state.t, rng.STREAM_CHOICE, 1)[:, 0]
-        pos = sample_choice(probs, u)
-        clicked = (pos < k) & state.active
+        u = rng.uniforms(state.key, state.t, rng.STREAM_CHOICE, 1)
+        pos = sample_choice(probs, u[:, 0])
+        clicked = pos < k
+        if not state.active.all():
+            clicked &= state.active
         rows = arange_cached(n)
         safe = np.minimum(pos, k - 1)
         s_logit = satisfaction_logit[rows, safe] - b.satisfaction_penalty * bored[rows, safe]
-        item = slates[rows, safe]
         return SlateResponse(
             position=np.where(clicked, pos, -1),
-            item=np.where(clicked, item, -1),
-            engagement=np.where(clicked, 1.0 / (1.0 + np.exp(-s_logit)), 0.0),
+            item=np.where(clicked, slates[rows, safe], -1),
+            engagement=clicked / (1.0 + np.exp(-s_logit)),
             probabilities=probs,
         )
 
@@ -139,52 +140,46 @@ class StandardBehaviour(UserBehaviour):
         category_weights: np.ndarray,
     ) -> None:
         cfg = self.config
-        act = state.active
-        everyone = bool(act.all())
         clicked = response.position >= 0
         k = slates.shape[1]
-        rows = arange_cached(state.n)
-        safe = np.maximum(response.position, 0)
-        consumed_vec = item_vectors[rows, safe]  # (N, d), meaningful where clicked
-        consumed_cat = category_weights[rows, safe]  # (N, C)
+        # Update everyone in place (no temporaries for the common all-active batch), then put
+        # back the rows of users who already left: they must keep their final state.
+        inactive = None if state.active.all() else np.flatnonzero(~state.active)
+        saved = state.take(inactive) if inactive is not None else None
         shown = category_weights.sum(axis=1)  # (N, C) slots per category
-        click_col = clicked[:, None].astype(np.float32)
-
-        def put(field: np.ndarray, value: np.ndarray) -> None:
-            # Users who already left keep their state; the common all-active case skips the mask.
-            if everyone:
-                field[...] = value
-            else:
-                field[act] = value[act]
 
         b = cfg.boredom
-        put(
-            state.fatigue,
-            b.decay * state.fatigue
-            + b.exposure_weight * shown
-            + b.consume_weight * click_col * consumed_cat,
-        )
-
-        rho = cfg.drift.rate * click_col
-        put(state.interest, normalise_rows((1.0 - rho) * state.interest + rho * consumed_vec))
-
+        state.fatigue *= b.decay
+        state.fatigue += b.exposure_weight * shown
         h = self.history_decay
-        hist_rate = (1.0 - h) * click_col
-        put(state.history, state.history + hist_rate * (consumed_vec - state.history))
-        put(
-            state.category_history,
-            state.category_history + hist_rate * (consumed_cat - state.category_history),
-        )
-        put(state.exposure, h * state.exposure + ((1.0 - h) / k) * shown)
+        state.exposure *= h
+        state.exposure += ((1.0 - h) / k) * shown
+        if clicked.any():
+            rows = arange_cached(state.n)
+            safe = np.maximum(response.position, 0)
+            consumed_vec = item_vectors[rows, safe]  # (N, d), meaningful where clicked
+            consumed_cat = category_weights[rows, safe]  # (N, C)
+            click_col = clicked[:, None].astype(np.float32)
+            state.fatigue += (b.consume_weight * click_col) * consumed_cat
+            rho = cfg.drift.rate * click_col
+            interest = state.interest
+            interest += rho * (consumed_vec - interest)
+            # Re-normalise only the rows that moved: a row's result must not depend on whether
+            # another user in the batch clicked (batches reproduce single users bit for bit).
+            norm = np.sqrt((interest * interest).sum(axis=1, keepdims=True)).clip(min=1e-12)
+            np.divide(interest, norm, out=interest, where=click_col > 0)
+            hist_rate = (1.0 - h) * click_col
+            state.history += hist_rate * (consumed_vec - state.history)
+            state.category_history += hist_rate * (consumed_cat - state.category_history)
 
         p = cfg.patience
-        patience = state.patience + (
-            p.refill * response.engagement - p.step_cost - p.no_click_cost * (~clicked)
-        )
-        put(state.patience, np.clip(patience, 0.0, p.maximum))
-        put(state.last_click, click_col[:, 0])
-        put(state.session_satisfaction, state.session_satisfaction + response.engagement)
-        put(state.session_clicks, state.session_clicks + clicked)
+        state.patience += p.refill * response.engagement - p.no_click_cost * ~clicked - p.step_cost
+        np.clip(state.patience, 0.0, p.maximum, out=state.patience)
+        state.last_click[:] = clicked
+        state.session_satisfaction += response.engagement
+        state.session_clicks += clicked
+        if saved is not None:
+            state.assign(inactive, saved)
 
     def leaves(self, state: UserState) -> np.ndarray:
         return state.active & (state.patience <= 0.0)

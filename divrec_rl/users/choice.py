@@ -57,6 +57,6 @@ def cascade_probabilities(
 
 def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF sample per row: index in ``0..k`` (``k`` = no click), uniforms ``u (N,)``."""
-    cdf = np.cumsum(probs, axis=1)
-    choice = (cdf < u[:, None] * cdf[:, -1:]).sum(axis=1)
+    # Rows sum to 1 up to rounding; the clamp keeps a u above the last CDF value on "no click".
+    choice = (np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1)
     return np.minimum(choice, probs.shape[1] - 1)
