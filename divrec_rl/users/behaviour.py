@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from divrec_rl import rng
-from divrec_rl.catalog import normalise_rows
 from divrec_rl.config import BehaviourConfig
 from divrec_rl.rng import arange_cached
 from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
