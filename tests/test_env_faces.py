@@ -56,10 +56,27 @@ def test_single_env_same_seed_same_trajectory(small_overrides: dict) -> None:
     assert not np.array_equal(a[0][0], c[0][0]), "another seed must give another user"
 
 
-def test_vector_env_reproduces_single_envs(small_overrides: dict) -> None:
+VARIANTS = {
+    "default": {},
+    "returns+cascade": {
+        "behaviour": {
+            "choice": {"model": "cascade"},
+            "return_model": {"enabled": True, "max_sessions": 3},
+        }
+    },
+    "query-builder": {"slate": {"builder": "query"}},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_vector_env_reproduces_single_envs(small_overrides: dict, variant: str) -> None:
+    from divrec_rl.config import merge_overrides
+
+    small_overrides = merge_overrides(small_overrides, VARIANTS[variant])
     n, steps, seed = 6, 80, 11
     rng = np.random.default_rng(1)
-    actions = rng.uniform(-1, 1, (steps, n, 20)).astype(np.float32)
+    dim = SlateRecEnv(config=small_overrides).action_space.shape[0]
+    actions = rng.uniform(-1, 1, (steps, n, dim)).astype(np.float32)
     venv = gym.make_vec(
         divrec_rl.ENV_ID,
         num_envs=n,
@@ -73,8 +90,8 @@ def test_vector_env_reproduces_single_envs(small_overrides: dict) -> None:
     pending = [False] * n
     n_resets = 0
     for i in range(n):
-        np.testing.assert_array_equal(vobs["user"][i], sobs[i]["user"])
-        np.testing.assert_array_equal(vobs["candidates"][i], sobs[i]["candidates"])
+        for key in vobs:
+            np.testing.assert_array_equal(vobs[key][i], sobs[i][key])
     for t in range(steps):
         vobs, vr, vterm, vtrunc, vinfo = venv.step(actions[t])
         for i, env in enumerate(envs):
@@ -88,8 +105,8 @@ def test_vector_env_reproduces_single_envs(small_overrides: dict) -> None:
                 pending[i] = term or trunc
                 assert vinfo["clicked"][i] == info["clicked"]
                 np.testing.assert_array_equal(vinfo["slate"][i], info["slate"])
-            np.testing.assert_array_equal(vobs["user"][i], o["user"])
-            np.testing.assert_array_equal(vobs["candidates"][i], o["candidates"])
+            for key in vobs:
+                np.testing.assert_array_equal(vobs[key][i], o[key])
             assert vr[i] == r and vterm[i] == term and vtrunc[i] == trunc
     assert n_resets > 0, "the test should cover autoresets"
 
