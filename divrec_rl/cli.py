@@ -19,6 +19,7 @@ COMMAND_PROVIDERS: list[str] = [
     "divrec_rl.commands.scenarios:add_scenario_commands",
     "divrec_rl.commands.simulate:add_simulate_command",
     "divrec_rl.data.commands:add_data_commands",
+    "divrec_rl.train:add_train_command",
 ]
 
 

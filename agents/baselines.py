@@ -1,0 +1,143 @@
+"""Reference agents that need no training: uniform random scores, myopic greedy-by-attraction,
+popularity, and the noisy-popularity logging policy that produces the supervised baseline's logs.
+
+Every agent has the project's face ``act(observation, simulator) -> actions``: ``observation`` is
+the batched observation dict of ``simulator`` (a :class:`~divrec_rl.simulator.SlateSimulator`)
+and ``actions`` is ``(N, …)`` inside the simulator's action space, so one evaluator runs any of
+them, the PPO agent included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from divrec_rl.slate import CandidateSlateBuilder
+
+__all__ = [
+    "Agent",
+    "GreedyAttractionAgent",
+    "NoisyPopularityAgent",
+    "PopularityAgent",
+    "RandomAgent",
+    "scores_to_actions",
+]
+
+
+class Agent(Protocol):
+    """Anything that maps a batch of observations to a batch of actions."""
+
+    name: str
+
+    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
+        """Actions ``(N, …)`` for the ``N`` users of ``simulator``."""
+        ...
+
+
+def scores_to_actions(scores: np.ndarray) -> np.ndarray:
+    """Map per-row scores to actions in ``[-1, 1]`` with exactly the same order (ties → earlier).
+
+    Ranks rather than a squashing function: no two distinct scores can collide at a bound.
+    """
+    n = scores.shape[1]
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(n)[None, :], axis=1)
+    return (1.0 - 2.0 * ranks / max(n - 1, 1)).astype(np.float32)
+
+
+class RandomAgent:
+    """Uniform random actions: a uniformly random slate of the candidates (or a random query).
+
+    Parameters
+    ----------
+    seed:
+        Seed of the agent's own generator (the simulator's randomness is separate).
+    """
+
+    name = "random"
+
+    def __init__(self, seed: int | None = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
+        space = simulator.action_space
+        shape = (simulator.n_users, *space.shape)
+        return self.rng.uniform(space.low, space.high, size=shape).astype(np.float32)
+
+
+class GreedyAttractionAgent:
+    """Myopic oracle: rank candidates by their true click logit for the current user state.
+
+    With the ``candidates`` builder each candidate is scored with
+    ``simulator.response.attraction(state, candidates)`` (it reads the hidden interest, so it is an
+    upper bound on any myopic click-through ranker, yet blind to boredom and patience).  With the
+    ``query`` builder the query is the user's hidden interest vector.
+    """
+
+    name = "greedy"
+
+    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
+        builder = simulator.builder
+        if isinstance(builder, CandidateSlateBuilder):
+            logits = simulator.response.attraction(simulator.state, builder.candidates)
+            return scores_to_actions(logits)
+        return np.clip(simulator.state.interest, -1.0, 1.0).astype(np.float32)
+
+
+def _popularity_query(catalog: Any) -> np.ndarray:
+    """Query vector (``query`` builder) pointing at the popular items: ``Σ_i p_i e_i``, normalised
+    to the largest coordinate 1 so it lies in the action box."""
+    q = catalog.popularity_prob @ catalog.embeddings
+    return (q / max(float(np.abs(q).max()), 1e-12)).astype(np.float32)
+
+
+class PopularityAgent:
+    """Most popular first: candidates ranked by the catalogue's (public) popularity.
+
+    Uses only what a platform knows without any user model: the item interaction counts.  With
+    the ``query`` builder the query is the popularity-weighted mean item vector.
+    """
+
+    name = "popularity"
+
+    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
+        builder = simulator.builder
+        if isinstance(builder, CandidateSlateBuilder):
+            return scores_to_actions(simulator.catalog.log_popularity_z[builder.candidates])
+        return np.tile(_popularity_query(simulator.catalog), (simulator.n_users, 1))
+
+
+class NoisyPopularityAgent:
+    """Logging policy: popularity plus Gumbel noise, ``score_i = z(log(1+pop_i)) + τ·G_i``.
+
+    With the top-k of these scores the slate is a Plackett–Luce sample ∝ ``exp(z_i / τ)`` without
+    replacement, so every candidate has a non-zero chance to be shown (the logs then hold
+    clicks on unpopular items too).  ``τ`` is the ``temperature``.
+
+    Parameters
+    ----------
+    temperature:
+        Noise scale τ > 0 (in standard deviations of log-popularity).
+    seed:
+        Seed of the agent's own generator.
+    """
+
+    name = "noisy-popularity"
+
+    def __init__(self, temperature: float = 1.0, seed: int | None = 0) -> None:
+        if not temperature > 0:
+            raise ValueError(f"temperature: must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
+        builder = simulator.builder
+        if not isinstance(builder, CandidateSlateBuilder):
+            raise ValueError("NoisyPopularityAgent: needs the 'candidates' slate builder")
+        cands = builder.candidates
+        noise = self.rng.gumbel(size=cands.shape)
+        return scores_to_actions(
+            simulator.catalog.log_popularity_z[cands] + self.temperature * noise
+        )

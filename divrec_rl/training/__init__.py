@@ -1,0 +1,1 @@
+"""Training machinery behind ``divrec-rl train``: run directories, callbacks, checkpoints."""

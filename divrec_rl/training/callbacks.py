@@ -1,0 +1,255 @@
+"""SB3 callbacks of a training run: our ``rollout/*`` and ``eval/*`` keys, hyperparameters,
+checkpoints and the progress bar.
+
+Order matters at each rollout boundary (``on_rollout_start``, after PPO's update): the held-out
+evaluation records ``eval/*``, :class:`RolloutMetricsCallback` writes everything pending (the
+update's ``train/*`` included) at the current step, and only then :class:`CheckpointCallback`
+saves.  So a checkpoint at step S follows every event up to S and precedes every event after
+it, which is what lets a resumed run continue the TensorBoard curve without gaps or repeats.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HParam
+from tqdm.auto import tqdm
+
+from divrec_rl.agents.ppo import PPOAgent
+from divrec_rl.simulator import SlateSimulator
+from divrec_rl.training.checkpoint import capture_env_state, capture_rng, save_checkpoint
+from divrec_rl.training.episodes import SlateTracker, run_episodes
+
+__all__ = [
+    "CheckpointCallback",
+    "EvalCallback",
+    "HParamsCallback",
+    "ProgressCallback",
+    "RolloutMetricsCallback",
+    "is_due",
+]
+
+_ONLY_TENSORBOARD = ("stdout", "log", "json", "csv")
+
+
+def is_due(step: int, last: int, every: int) -> bool:
+    """True when ``(last, step]`` crosses a multiple of ``every`` (``every`` = 0: never)."""
+    return every > 0 and step // every > last // every
+
+
+class RolloutMetricsCallback(BaseCallback):
+    """``rollout/ep_engagement_mean``, ``rollout/ep_diversity_mean``, ``rollout/ep_ild_mean``
+    over the last ``window`` finished training episodes (like SB3's ``rollout/ep_rew_mean``),
+    and ``rollout/coverage``: the share of the catalogue shown during the rollout.
+
+    Engagement and diversity are episode sums of the two reward terms, so
+    ``ep_rew_mean = ep_engagement_mean + λ·ep_diversity_mean``; ILD is the episode's mean slate
+    ILD by item vectors, whatever diversity the reward uses.  Also writes any pending logged
+    values at each rollout start (see the module docstring).
+    """
+
+    def __init__(self, window: int = 100) -> None:
+        super().__init__()
+        self.window = window
+        self.episodes: deque[tuple[float, float, float]] = deque(maxlen=window)
+        self.running: np.ndarray | None = None  # (n_envs, 4): engagement, diversity, ild, steps
+        self.tracker: SlateTracker | None = None
+
+    def _on_training_start(self) -> None:
+        inner = self.training_env.unwrapped
+        self.tracker = SlateTracker(inner.simulator.catalog)  # type: ignore[attr-defined]
+        if self.running is None:
+            self.running = np.zeros((self.training_env.num_envs, 4))
+
+    def _on_rollout_start(self) -> None:
+        self._flush()
+        assert self.tracker is not None
+        self.tracker.clear()
+
+    def _on_step(self) -> bool:
+        assert self.tracker is not None and self.running is not None
+        info = self.training_env.unwrapped.last_info  # type: ignore[attr-defined]
+        ild = self.tracker.observe(info["slate"])
+        self.running += np.stack(
+            [info["engagement"], info["diversity"], ild, np.ones_like(ild)], axis=1
+        )
+        for i in np.flatnonzero(self.locals["dones"]):
+            eng, div, ild_sum, steps = self.running[i]
+            self.episodes.append((eng, div, ild_sum / max(steps, 1.0)))
+            self.running[i] = 0.0
+        return True
+
+    def _on_rollout_end(self) -> None:
+        assert self.tracker is not None
+        if self.episodes:
+            eng, div, ild = np.mean(np.array(self.episodes), axis=0)
+            self.logger.record("rollout/ep_engagement_mean", float(eng))
+            self.logger.record("rollout/ep_diversity_mean", float(div))
+            self.logger.record("rollout/ep_ild_mean", float(ild))
+        self.logger.record("rollout/coverage", self.tracker.coverage())
+
+    def _on_training_end(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.logger.name_to_value:
+            self.logger.dump(self.num_timesteps)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs: finished episodes in the window and running sums."""
+        return {"episodes": list(self.episodes), "running": self.running}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Undo :meth:`state_dict`."""
+        self.episodes = deque(state["episodes"], maxlen=self.window)
+        self.running = None if state["running"] is None else np.array(state["running"])
+
+
+class EvalCallback(BaseCallback):
+    """Deterministic policy on held-out users every ``every`` steps and at the end: ``eval/*``.
+
+    Keys: ``eval/mean_reward``, ``eval/mean_ep_length`` (SB3's names), ``eval/mean_engagement``,
+    ``eval/mean_diversity``, ``eval/mean_ild``, ``eval/coverage``.  ``simulator`` holds the
+    held-out users (split ``eval``); user i is seeded ``seed + i`` every time, so every point of
+    the curve is measured on the same users.
+    """
+
+    def __init__(self, simulator: SlateSimulator, every: int, seed: int) -> None:
+        super().__init__()
+        self.simulator = simulator
+        self.every = every
+        self.seed = seed
+        self._last = 0
+        self._last_eval: int | None = None
+        self.last_stats: dict[str, float] | None = None
+
+    def _on_training_start(self) -> None:
+        # A fresh run evaluates its initial policy; a resumed one already evaluated at its step.
+        self._last = self.num_timesteps if self.num_timesteps > 0 else -1
+
+    def _on_rollout_start(self) -> None:
+        if is_due(self.num_timesteps, self._last, self.every):
+            self.evaluate()
+        self._last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.every > 0 and self._last_eval != self.num_timesteps:
+            self.evaluate()
+
+    def evaluate(self) -> dict[str, float]:
+        """Run the held-out episodes now and record ``eval/*``; return the summary."""
+        stats = run_episodes(PPOAgent(self.model), self.simulator, self.seed).summary()  # type: ignore[arg-type]
+        for key, value in stats.items():
+            self.logger.record(f"eval/{key}", value)
+        self._last_eval = self.num_timesteps
+        self.last_stats = stats
+        return stats
+
+
+class HParamsCallback(BaseCallback):
+    """At the start of a fresh run: the hyperparameters as a text table and as TensorBoard
+    hparams (with ``eval/mean_reward`` and ``rollout/ep_rew_mean`` as their metrics)."""
+
+    def __init__(self, hparams: dict[str, Any], table: str) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self.table = table
+
+    def _on_training_start(self) -> None:
+        if self.num_timesteps > 0:
+            return
+        metrics = {"eval/mean_reward": 0.0, "rollout/ep_rew_mean": 0.0}
+        self.logger.record("hyperparameters", self.table, exclude=_ONLY_TENSORBOARD)
+        self.logger.record("hparams", HParam(self.hparams, metrics), exclude=_ONLY_TENSORBOARD)
+        self.logger.dump(0)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class CheckpointCallback(BaseCallback):
+    """Resumable checkpoint every ``every`` steps (at rollout boundaries) and at the end.
+
+    ``extra_state`` returns the callbacks' state to store with the model, the random generators
+    and the users mid-episode (see :mod:`divrec_rl.training.checkpoint`).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        every: int,
+        keep: int,
+        extra_state: Callable[[], dict[str, Any]],
+    ) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.every = every
+        self.keep = keep
+        self.extra_state = extra_state
+        self._last = 0
+        self.last_path: Path | None = None
+
+    def _on_training_start(self) -> None:
+        self._last = self.num_timesteps
+
+    def _on_rollout_start(self) -> None:
+        if is_due(self.num_timesteps, self._last, self.every):
+            self.save()
+        self._last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        self.save()
+
+    def save(self) -> Path:
+        """Write a checkpoint of the current state now."""
+        state = {
+            "num_timesteps": self.num_timesteps,
+            "rng": capture_rng(),
+            "env": capture_env_state(self.training_env),
+            "callbacks": self.extra_state(),
+        }
+        self.last_path = save_checkpoint(self.model, self.run_dir, state, self.keep)
+        return self.last_path
+
+
+class ProgressCallback(BaseCallback):
+    """A tqdm progress bar over the run's total steps (a resumed run starts where it stopped),
+    with the latest ``rollout/ep_rew_mean`` as postfix."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__()
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(
+            total=self.locals["total_timesteps"],
+            initial=self.num_timesteps,
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            disable=not self.enabled,
+        )
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        buffer = self.model.ep_info_buffer
+        if buffer:
+            self.bar.set_postfix(ep_rew=f"{np.mean([e['r'] for e in buffer]):.2f}", refresh=False)
+
+    def _on_training_end(self) -> None:
+        self.bar.close()

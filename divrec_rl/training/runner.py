@@ -1,0 +1,310 @@
+"""Build, run, resume and save a PPO training run.
+
+A run lives in ``LOGDIR/{scenario}__ppo__{seed}__{timestamp}/``:
+
+* ``config.yaml`` — the resolved scenario and the ``train:`` settings (reusable as ``--config``);
+* ``events.out.tfevents.*`` — TensorBoard (one event directory per run; a resumed run adds a
+  file here that starts with a purge marker at the checkpoint's step);
+* ``checkpoints/step_N.zip`` — resumable checkpoints; ``model.zip`` — the final SB3 model.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import stable_baselines3
+import torch as th
+import yaml
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger
+from stable_baselines3.common.logger import TensorBoardOutputFormat as _SB3TensorBoardFormat
+from stable_baselines3.common.vec_env import VecMonitor
+from torch.utils.tensorboard import SummaryWriter
+
+import divrec_rl
+from divrec_rl.agents.ppo import make_ppo
+from divrec_rl.config import ScenarioConfig, parse_scenario
+from divrec_rl.envs import SlateRecVecEnv, make_simulator
+from divrec_rl.resolve import resolve_scenario
+from divrec_rl.scenario import Scenario, build_scenario
+from divrec_rl.train import TrainConfig, TrainError, resumed_config
+from divrec_rl.training.callbacks import (
+    CheckpointCallback,
+    EvalCallback,
+    HParamsCallback,
+    ProgressCallback,
+    RolloutMetricsCallback,
+)
+from divrec_rl.training.checkpoint import (
+    atomic_write_text,
+    find_checkpoint,
+    read_resume_state,
+    restore_env_state,
+    restore_rng,
+    save_model,
+)
+
+__all__ = [
+    "AGENT_NAME",
+    "RunResult",
+    "make_run_dir",
+    "read_run_config",
+    "resolve_device",
+    "resume_run",
+    "train_run",
+]
+
+AGENT_NAME = "ppo"
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.zip"
+
+
+@dataclass
+class RunResult:
+    """Where a run ended: its directory, final model, step count and last held-out evaluation."""
+
+    run_dir: Path
+    model_path: Path
+    num_timesteps: int
+    final_eval: dict[str, float] | None
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one is an error."""
+    cuda = th.cuda.is_available()
+    if device == "auto":
+        return "cuda" if cuda else "cpu"
+    if device == "cuda" and not cuda:
+        raise TrainError("field 'device' (--device): cuda is not available here; use auto or cpu")
+    return device
+
+
+def make_run_dir(logdir: str | Path, scenario: str, seed: int) -> Path:
+    """A new ``{scenario}__ppo__{seed}__{timestamp}`` directory under ``logdir``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario).strip("-") or "scenario"
+    base = Path(logdir) / f"{safe}__{AGENT_NAME}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+class _TensorBoardFormat(_SB3TensorBoardFormat):
+    """SB3's TensorBoard writer, opened with a ``purge_step``: TensorBoard then drops every event
+    of earlier files in this directory at or after that step (what a killed run wrote after its
+    last checkpoint), so a resumed run's curve continues without repeats."""
+
+    def __init__(self, folder: str, purge_step: int | None = None) -> None:
+        self.writer = SummaryWriter(log_dir=folder, purge_step=purge_step)
+        self._is_closed = False
+
+
+def _make_logger(run_dir: Path, verbose: int, purge_step: int | None) -> Logger:
+    formats: list[KVWriter] = [_TensorBoardFormat(str(run_dir), purge_step)]
+    if verbose:
+        formats.append(HumanOutputFormat(sys.stdout))
+    return Logger(folder=str(run_dir), output_formats=formats)
+
+
+def _config_text(config: TrainConfig, scenario: ScenarioConfig, header: list[str]) -> str:
+    body = {"train": config.train_section(), **scenario.model_dump(mode="json")}
+    comments = "".join(f"# {line}\n" for line in header)
+    return comments + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+
+
+def _write_config(
+    run_dir: Path, config: TrainConfig, scenario: ScenarioConfig, device: str, command: str
+) -> None:
+    header = [
+        f"divrec-rl training run {run_dir.name}",
+        f"command: {command}" if command else "command: (library call)",
+        f"versions: divrec-rl {divrec_rl.__version__}, stable-baselines3 "
+        f"{stable_baselines3.__version__}, torch {th.__version__}; device {device}",
+        "Repeat this run: divrec-rl train --config THIS_FILE",
+    ]
+    atomic_write_text(run_dir / CONFIG_FILE, _config_text(config, scenario, header))
+
+
+def read_run_config(run_dir: Path) -> tuple[dict[str, Any], ScenarioConfig]:
+    """The saved ``train:`` section and the scenario of a run directory."""
+    path = run_dir / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TrainError(f"--resume: cannot read '{path}' ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
+        raise TrainError(f"--resume: '{path}' has no 'train:' section")
+    train = data.pop("train")
+    return train, parse_scenario(data, str(path))
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}{key}.", inner, out)
+    else:
+        out[prefix.rstrip(".")] = value
+
+
+def _hyperparameters(
+    config: TrainConfig, scenario: ScenarioConfig, device: str
+) -> tuple[dict[str, Any], str]:
+    """(hparams for TensorBoard's HPARAMS tab, a markdown table of every setting)."""
+    train = config.train_section()
+    hparams: dict[str, Any] = {
+        k: ("unset" if v is None else v) for k, v in train.items() if not isinstance(v, list)
+    }
+    hparams.update(
+        {
+            "device_used": device,
+            "scenario.name": scenario.name,
+            "reward.diversity_weight": scenario.reward.diversity_weight,
+            "catalog.n_items": scenario.catalog.n_items,
+            "slate.size": scenario.slate.size,
+            "slate.builder": scenario.slate.builder,
+        }
+    )
+    rows: dict[str, Any] = {f"train.{k}": v for k, v in train.items()}
+    rows["train.device_used"] = device
+    _flatten("", scenario.model_dump(mode="json"), rows)
+    table = "| setting | value |\n|---|---|\n" + "\n".join(
+        f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows.items()
+    )
+    return hparams, table
+
+
+def _build(config: TrainConfig, scenario_config: ScenarioConfig) -> tuple[VecMonitor, Any]:
+    built: Scenario = build_scenario(scenario_config)
+    env = VecMonitor(SlateRecVecEnv(config.n_envs, scenario=built, split="train"))
+    eval_sim = make_simulator(built, config.eval_users, split="eval")
+    return env, eval_sim
+
+
+def _ppo_kwargs(config: TrainConfig) -> dict[str, Any]:
+    names = (
+        "n_steps",
+        "batch_size",
+        "n_epochs",
+        "learning_rate",
+        "gamma",
+        "gae_lambda",
+        "clip_range",
+        "ent_coef",
+        "vf_coef",
+        "max_grad_norm",
+        "target_kl",
+    )
+    return {name: getattr(config, name) for name in names}
+
+
+def _learn(
+    model: PPO,
+    config: TrainConfig,
+    scenario: ScenarioConfig,
+    run_dir: Path,
+    eval_sim: Any,
+    device: str,
+    metrics: RolloutMetricsCallback,
+) -> RunResult:
+    hparams, table = _hyperparameters(config, scenario, device)
+    evaluation = EvalCallback(eval_sim, config.eval_every, config.eval_seed)
+    checkpoints = CheckpointCallback(
+        run_dir,
+        config.checkpoint_every,
+        config.keep_checkpoints,
+        lambda: {"rollout_metrics": metrics.state_dict()},
+    )
+    callbacks = CallbackList(
+        [
+            ProgressCallback(config.progress_bar),
+            HParamsCallback(hparams, table),
+            evaluation,
+            metrics,
+            checkpoints,
+        ]
+    )
+    remaining = config.total_timesteps - model.num_timesteps
+    model.learn(remaining, callback=callbacks, reset_num_timesteps=model.num_timesteps == 0)
+    model.logger.close()
+    model_path = run_dir / MODEL_FILE
+    save_model(model, model_path)
+    return RunResult(run_dir, model_path, model.num_timesteps, evaluation.last_stats)
+
+
+def train_run(
+    config: TrainConfig,
+    scenario_overrides: dict[str, Any] | None = None,
+    *,
+    command: str = "",
+) -> RunResult:
+    """Train a fresh PPO agent as ``config`` says; return where everything was saved."""
+    scenario = resolve_scenario(config.scenario, overrides=scenario_overrides)
+    device = resolve_device(config.device)
+    th.set_num_threads(config.torch_threads)
+    env, eval_sim = _build(config, scenario)
+    run_dir = make_run_dir(config.logdir, scenario.name, config.seed)
+    _write_config(run_dir, config, scenario, device, command)
+    print(f"run directory: {run_dir}", flush=True)
+    model = make_ppo(
+        env,
+        seed=config.seed,
+        device=device,
+        hidden_size=config.hidden_size,
+        log_std_init=config.log_std_init,
+        **_ppo_kwargs(config),
+    )
+    model.set_logger(_make_logger(run_dir, config.verbose, purge_step=None))
+    result = _learn(model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback())
+    print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
+    return result
+
+
+def resume_run(path: str | Path, args: Any = None, *, command: str = "") -> RunResult:
+    """Continue the run of ``path`` (run directory or checkpoint) from its latest checkpoint.
+
+    ``args`` holds the flags given with ``--resume`` (only resumable fields may change).  The
+    step count, random generators, users mid-episode and TensorBoard curve all continue.
+    """
+    checkpoint, run_dir = find_checkpoint(path)
+    saved, scenario = read_run_config(run_dir)
+    config = resumed_config(saved, args or {})
+    state = read_resume_state(checkpoint)
+    device = resolve_device(config.device)
+    th.set_num_threads(config.torch_threads)
+    env, eval_sim = _build(config, scenario)
+    try:
+        model = PPO.load(checkpoint, env=env, device=device, force_reset=False)
+    except Exception as exc:  # SB3 raises many kinds on a damaged or foreign zip
+        raise TrainError(
+            f"--resume: cannot load the model in '{checkpoint}' ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]})"
+        ) from None
+    if model.num_timesteps != state["num_timesteps"]:
+        raise TrainError(f"--resume: checkpoint '{checkpoint}' is inconsistent (step counts)")
+    restore_env_state(env, state["env"])
+    restore_rng(state["rng"])
+    metrics = RolloutMetricsCallback()
+    metrics.load_state_dict(state["callbacks"]["rollout_metrics"])
+    _write_config(run_dir, config, scenario, device, command or " ".join(sys.argv))
+    print(f"run directory: {run_dir} (resuming at step {model.num_timesteps})", flush=True)
+    if model.num_timesteps >= config.total_timesteps:
+        print(
+            f"nothing to do: the run is at {model.num_timesteps} steps ≥ --total-timesteps "
+            f"{config.total_timesteps}",
+            flush=True,
+        )
+        return RunResult(run_dir, run_dir / MODEL_FILE, model.num_timesteps, None)
+    model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
+    result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics)
+    print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
+    return result
