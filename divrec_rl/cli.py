@@ -20,6 +20,7 @@ COMMAND_PROVIDERS: list[str] = [
     "divrec_rl.commands.simulate:add_simulate_command",
     "divrec_rl.data.commands:add_data_commands",
     "divrec_rl.train:add_train_command",
+    "divrec_rl.evaluation.command:add_evaluate_command",
 ]
 
 

@@ -1,105 +1,158 @@
-"""Run a fixed group of users through whole episodes with any scoring policy, and log each step.
+"""Run any agent through whole episodes of a fixed group of users and record every step.
 
-Policies here score the items a user may be shown this step (the retrieved candidates for the
-``candidates`` builder, the whole catalogue otherwise); the slate is the top-k.  Every user gets
-exactly one episode; a user who left is not stepped again.
+The one rollout mechanism behind ``divrec-rl simulate``, ``divrec-rl evaluate``, the supervised
+baseline's logs and its tuning: agents have the project's face ``act(observation, simulator) ->
+actions`` (:mod:`divrec_rl.agents.baselines`), the simulator turns actions into slates, and every
+user gets exactly one episode (a user who left is not stepped again).
+
+Common random numbers: the users and all of the simulator's randomness are fixed by the per-user
+``keys`` (:func:`user_keys`), so two agents run with the same keys meet the same users, and a
+difference between them is the agents' doing, never the dice's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
-from divrec_rl import metrics
-from divrec_rl.simulator import SlateSimulator
-from divrec_rl.slate import CandidateSlateBuilder, top_k_rows
+from divrec_rl.simulator import SlateSimulator, StepResult
 
-ScoreFn = Callable[[SlateSimulator, np.ndarray], np.ndarray]
+__all__ = ["StepHook", "Trajectories", "rollout", "user_keys"]
 
-
-def candidate_rows(sim: SlateSimulator) -> np.ndarray:
-    """``(N, n)`` catalogue rows each user may be shown now."""
-    if isinstance(sim.builder, CandidateSlateBuilder):
-        return sim.builder.candidates
-    return np.broadcast_to(np.arange(sim.catalog.n_items), (sim.n_users, sim.catalog.n_items))
+#: ``hook(observation, actions, result)``: called after every step with the observation the agent
+#: acted on, its actions and the step's result (e.g. to log interactions for supervised training).
+StepHook = Callable[[dict[str, np.ndarray], np.ndarray, StepResult], None]
 
 
-def random_scores(seed: int) -> ScoreFn:
-    """Uniform random scores (a fresh generator seeded with ``seed``)."""
-    gen = np.random.default_rng(seed)
-    return lambda sim, rows: gen.random(rows.shape)
+def user_keys(seed: int, n_users: int) -> np.ndarray:
+    """Episode keys (uint64) of users ``0..n_users−1`` of seed ``seed``.
 
-
-def popularity_scores(sim: SlateSimulator, rows: np.ndarray) -> np.ndarray:
-    """Most popular first."""
-    return sim.catalog.popularity[rows]
-
-
-def attraction_scores(sim: SlateSimulator, rows: np.ndarray) -> np.ndarray:
-    """Oracle myopic policy: the simulator's own click logits (ignores boredom and the future)."""
-    return sim.response.attraction(sim.state, rows)
-
-
-POLICIES: dict[str, Callable[[int], ScoreFn]] = {
-    "random": random_scores,
-    "popularity": lambda seed: popularity_scores,
-    "greedy": lambda seed: attraction_scores,
-}
+    User i's key is the i-th draw of ``numpy.random.default_rng(seed)``, so the first m users of
+    a larger group are the same m users, and different seeds give different users.  The split
+    (train / val / eval) is mixed into the key by the population, so the same key names different
+    users in different splits.
+    """
+    if n_users < 1:
+        raise ValueError(f"n_users: must be ≥ 1, got {n_users}")
+    draws = np.random.default_rng(seed).integers(0, 2**63 - 1, n_users, dtype=np.int64)
+    return draws.astype(np.uint64)
 
 
 @dataclass
-class RolloutLog:
-    """Step records of a rollout: one entry per (user, step) actually simulated."""
+class Trajectories:
+    """Every simulated step of one rollout, one row per (user, step), sorted by user then step.
 
-    user: list[np.ndarray] = field(default_factory=list)
-    step: list[np.ndarray] = field(default_factory=list)
-    slate: list[np.ndarray] = field(default_factory=list)
-    clicked: list[np.ndarray] = field(default_factory=list)
-    engagement: list[np.ndarray] = field(default_factory=list)
-    diversity: list[np.ndarray] = field(default_factory=list)
-    left: list[np.ndarray] = field(default_factory=list)
+    Row arrays (length T): ``user`` (row of the user in the group), ``step`` (0-based step of the
+    episode), ``session`` (0-based session the slate was shown in), ``slate`` ``(T, k)`` item ids,
+    best slot first, ``clicked`` (item id or −1), ``position`` (slot or −1), ``engagement``,
+    ``diversity`` (the reward's slate diversity), ``reward`` (engagement + λ·diversity),
+    ``left`` (the user ended a session at this step).
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Concatenated records."""
-        return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.__dict__.items()}
+    Per-user arrays (length ``n_users``): ``majority_category`` — the category the user consumed
+    most in the warm-start history seen at the start of the episode, −1 when it was empty (used by
+    the filter-bubble metric MCD).
+    """
+
+    n_users: int
+    user: np.ndarray
+    step: np.ndarray
+    session: np.ndarray
+    slate: np.ndarray
+    clicked: np.ndarray
+    position: np.ndarray
+    engagement: np.ndarray
+    diversity: np.ndarray
+    reward: np.ndarray
+    left: np.ndarray
+    majority_category: np.ndarray
+
+    ROW_FIELDS = (
+        "user",
+        "step",
+        "session",
+        "slate",
+        "clicked",
+        "position",
+        "engagement",
+        "diversity",
+        "reward",
+        "left",
+    )
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def take(self, rows: np.ndarray) -> Trajectories:
+        """The rows ``rows`` (a boolean mask or indices); per-user arrays are kept whole."""
+        data: dict[str, Any] = {f: getattr(self, f)[rows] for f in self.ROW_FIELDS}
+        return Trajectories(self.n_users, majority_category=self.majority_category, **data)
+
+    @classmethod
+    def concatenate(
+        cls, parts: list[dict[str, np.ndarray]], n_users: int, majority: np.ndarray
+    ) -> Trajectories:
+        """Join per-step chunks and sort the rows by (user, step)."""
+        data = {f: np.concatenate([p[f] for p in parts]) for f in cls.ROW_FIELDS}
+        order = np.lexsort((data["step"], data["user"]))
+        return cls(n_users, majority_category=majority, **{k: v[order] for k, v in data.items()})
+
+    def validate(self) -> None:
+        """Check shapes and id ranges (used when trajectories are read back from a file)."""
+        t = len(self.user)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in self.ROW_FIELDS and len(value) != t:
+                raise ValueError(f"trajectories.{f.name}: expected {t} rows, got {len(value)}")
+        if self.slate.ndim != 2:
+            raise ValueError(f"trajectories.slate: expected (T, k), got shape {self.slate.shape}")
+        if t and (self.user.min() < 0 or self.user.max() >= self.n_users):
+            raise ValueError(f"trajectories.user: ids must be in [0, {self.n_users - 1}]")
+        if len(self.majority_category) != self.n_users:
+            raise ValueError("trajectories.majority_category: expected one entry per user")
 
 
-def run_episodes(sim: SlateSimulator, score: ScoreFn, keys: np.ndarray) -> RolloutLog:
-    """One episode for each of ``sim.n_users`` users started from ``keys``; returns the log."""
-    sim.reset_users(np.arange(sim.n_users), keys)
-    log = RolloutLog()
-    while sim.state.active.any():
-        rows = candidate_rows(sim)
-        slates = np.take_along_axis(rows, top_k_rows(score(sim, rows), sim.k), axis=1)
-        t = sim.state.t.copy()
-        r = sim.step_slates(slates)
-        who = np.flatnonzero(r.info["active"])
-        log.user.append(who)
-        log.step.append(t[who])
-        log.slate.append(r.info["slate"][who])
-        log.clicked.append(r.info["clicked"][who])
-        log.engagement.append(r.info["engagement"][who])
-        log.diversity.append(r.info["diversity"][who])
-        log.left.append(r.info["left"][who])
-    return log
+def rollout(
+    agent: Any, simulator: SlateSimulator, keys: np.ndarray, hook: StepHook | None = None
+) -> Trajectories:
+    """One episode for each of the ``simulator.n_users`` users started from ``keys``.
 
-
-def summarise(sim: SlateSimulator, log: RolloutLog) -> dict[str, float]:
-    """Headline metrics of a rollout (means over users; see :mod:`divrec_rl.metrics`)."""
-    a = log.arrays()
-    n = sim.n_users
-    cat = sim.catalog
-    steps = np.bincount(a["user"], minlength=n)
-    shown = a["slate"]
-    exposure = metrics.exposure_counts(shown.ravel(), cat.n_items)
-    return {
-        "users": float(n),
-        "engagement": float(metrics.cumulative_engagement(a["engagement"], a["user"], n).mean()),
-        "session_length": float(steps.mean()),
-        "ctr": float(metrics.ctr(a["clicked"] >= 0)),
-        "ild": float(a["diversity"].mean()),
-        "catalog_coverage": float(metrics.catalog_coverage(shown.ravel(), cat.n_items)),
-        "gini": float(metrics.gini_exposure(exposure)),
-    }
+    ``agent.act(observation, simulator)`` is called once per step for the whole batch (the rows
+    of users who already left are ignored by the simulator).  ``hook`` sees every step.
+    """
+    n = simulator.n_users
+    keys = np.asarray(keys, dtype=np.uint64)
+    if keys.shape != (n,):
+        raise ValueError(f"keys: expected {n} keys (one per user), got shape {keys.shape}")
+    simulator.reset_users(np.arange(n), keys)
+    history = simulator.state.category_history
+    majority = np.where(history.sum(axis=1) > 0, history.argmax(axis=1), -1).astype(np.int64)
+    observation = simulator.observe()
+    parts: list[dict[str, np.ndarray]] = []
+    while simulator.state.active.any():
+        step = simulator.state.t.copy()
+        session = simulator.state.session.copy()
+        actions = agent.act(observation, simulator)
+        result = simulator.step(actions)
+        if hook is not None:
+            hook(observation, actions, result)
+        info = result.info
+        who = np.flatnonzero(info["active"])
+        parts.append(
+            {
+                "user": who,
+                "step": step[who],
+                "session": session[who],
+                "slate": info["slate"][who],
+                "clicked": info["clicked"][who],
+                "position": info["position"][who],
+                "engagement": info["engagement"][who],
+                "diversity": info["diversity"][who],
+                "reward": result.reward[who],
+                "left": info["left"][who],
+            }
+        )
+        observation = result.observation
+    return Trajectories.concatenate(parts, n, majority)

@@ -1,0 +1,280 @@
+"""Agent names → agents: the one table behind ``--agents`` of ``divrec-rl evaluate`` and
+``--policy`` of ``divrec-rl simulate``.
+
+``--agents ppo=runs/NAME,baseline,greedy,popularity,random`` is parsed by :func:`parse_agents`
+into :class:`AgentSpec` entries; :func:`make_agent` builds one fresh agent per (spec, seed).
+A PPO entry takes a path (``ppo=PATH``; further PPO runs as ``ppo-LABEL=PATH``); every other name
+stands alone.  Unknown names get "did you mean" suggestions; a missing or unreadable PPO path,
+or a model trained for other observations, is a :class:`~divrec_rl.config.ScenarioError` (one
+line, exit code 2 on the command line).
+
+Third parties add agents with ``AGENTS.register("name", factory)``; a factory is called as
+``factory(context, spec, seed)`` and returns anything with ``act(observation, simulator)``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
+from divrec_rl.config import ScenarioError
+from divrec_rl.registry import Registry
+
+__all__ = [
+    "AGENTS",
+    "DESCRIPTIONS",
+    "AgentContext",
+    "AgentSpec",
+    "PPORun",
+    "check_compatible",
+    "load_ppo_run",
+    "make_agent",
+    "parse_agents",
+]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One ``--agents`` entry: ``label`` (unique, shown in reports), registry ``kind``, ``path``."""
+
+    label: str
+    kind: str
+    path: str | None = None
+
+
+@dataclass
+class PPORun:
+    """A trained PPO agent and what its run directory says about it."""
+
+    model: Any
+    model_path: Path
+    run_dir: Path | None
+    diversity_weight: float | None
+    scenario: str | None
+    seed: int | None
+    num_timesteps: int
+
+
+@dataclass
+class AgentContext:
+    """What factories may use: the objective's λ, PPO runs (loaded once per path) and the
+    supervised baseline (built once, on first use, by ``baseline_factory``)."""
+
+    objective_weight: float
+    baseline_factory: Callable[[], Any] | None = None
+    ppo_runs: dict[str, PPORun] = field(default_factory=dict)
+    _baseline: Any = None
+
+    def baseline(self) -> Any:
+        """The fitted and tuned :class:`~divrec_rl.evaluation.baseline.Baseline`."""
+        if self._baseline is None:
+            if self.baseline_factory is None:
+                raise ScenarioError("the supervised baseline is not available in this context")
+            self._baseline = self.baseline_factory()
+        return self._baseline
+
+    @property
+    def built_baseline(self) -> Any:
+        """The baseline if some agent needed it, else ``None``."""
+        return self._baseline
+
+    def ppo(self, path: str) -> PPORun:
+        """The PPO run at ``path`` (loaded on first use)."""
+        if path not in self.ppo_runs:
+            self.ppo_runs[path] = load_ppo_run(path)
+        return self.ppo_runs[path]
+
+
+AgentFactory = Callable[[AgentContext, AgentSpec, int], Any]
+AGENTS: Registry[AgentFactory] = Registry("agent")
+
+#: One line per built-in agent for reports (what it is, what it may know).
+DESCRIPTIONS = {
+    "random": "uniformly random slate of the retrieved candidates (seeded per evaluation seed)",
+    "popularity": "most popular candidates first (catalogue interaction counts only)",
+    "greedy": "ORACLE myopic policy: ranks candidates by the simulator's own click logits, "
+    "reading the hidden user interest — an upper bound for myopic rankers, blind to boredom "
+    "and patience; not a deployable policy",
+    "supervised": "the click model trained on the logs without the diversity term and without "
+    "re-ranking (plain supervised ranker)",
+    "baseline": "supervised diversity-regularised ranker, best of MMR and DPP re-ranking, "
+    "trade-off tuned on validation users",
+    "baseline-mmr": "supervised diversity-regularised ranker with MMR re-ranking, tuned on "
+    "validation users",
+    "baseline-dpp": "supervised diversity-regularised ranker with DPP (greedy MAP) re-ranking, "
+    "tuned on validation users",
+    "ppo": "PPO slate agent (Stable-Baselines3), deterministic (mean scores)",
+}
+
+
+def _random(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    return RandomAgent(seed=seed)
+
+
+def _popularity(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    return PopularityAgent()
+
+
+def _greedy(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    return GreedyAttractionAgent()
+
+
+def _baseline_variant(method: str | None) -> AgentFactory:
+    def factory(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+        baseline = ctx.baseline()
+        return baseline.agent(baseline.best(method), spec.label)
+
+    return factory
+
+
+def _supervised(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    return ctx.baseline().plain_agent(spec.label)
+
+
+def _ppo(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    from divrec_rl.agents.ppo import PPOAgent
+
+    if not spec.path:
+        raise ScenarioError(f"agent '{spec.label}': needs a path, e.g. {spec.label}=runs/NAME")
+    return PPOAgent(ctx.ppo(spec.path).model, deterministic=True)
+
+
+AGENTS.register("random", _random)
+AGENTS.register("popularity", _popularity)
+AGENTS.register("greedy", _greedy)
+AGENTS.register("supervised", _supervised)
+AGENTS.register("baseline", _baseline_variant(None))
+AGENTS.register("baseline-mmr", _baseline_variant("mmr"))
+AGENTS.register("baseline-dpp", _baseline_variant("dpp"))
+AGENTS.register("ppo", _ppo)
+
+_PPO_LABEL = re.compile(r"^ppo(-[A-Za-z0-9_.]+)?$")
+
+
+def parse_agents(text: str, flag: str = "--agents") -> list[AgentSpec]:
+    """``"ppo=PATH,baseline,greedy"`` → specs.  Raises :class:`ScenarioError` on bad entries,
+    naming the command-line ``flag`` they came from."""
+    specs: list[AgentSpec] = []
+    entries = [e.strip() for e in text.split(",")]
+    if not text.strip() or any(not e for e in entries):
+        raise ScenarioError(
+            f"{flag} {text!r}: expected comma-separated names, e.g. ppo=runs/NAME,baseline,random"
+        )
+    for entry in entries:
+        name, sep, path = (part.strip() for part in entry.partition("="))
+        if _PPO_LABEL.match(name):
+            if not sep or not path:
+                raise ScenarioError(f"{flag}: '{name}' needs a path: {name}=RUN_DIR_OR_ZIP")
+            specs.append(AgentSpec(name, "ppo", path))
+            continue
+        if name not in AGENTS:
+            raise ScenarioError(f"{flag}: " + AGENTS.unknown_message(name))
+        if sep:
+            raise ScenarioError(f"{flag}: '{name}' takes no '=VALUE' (only ppo=PATH does)")
+        specs.append(AgentSpec(name, name))
+    labels = [s.label for s in specs]
+    duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if duplicates:
+        raise ScenarioError(
+            f"{flag}: {', '.join(duplicates)} given twice (name further PPO runs ppo-LABEL=PATH)"
+        )
+    return specs
+
+
+def make_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """A fresh agent for ``spec`` and evaluation seed ``seed``."""
+    return AGENTS.get(spec.kind)(ctx, spec, seed)
+
+
+def _model_file(path: Path) -> tuple[Path, Path | None]:
+    """(model zip, run directory or None) for a run directory or a zip file."""
+    if path.is_dir():
+        if (path / "model.zip").is_file():
+            return path / "model.zip", path
+        steps = sorted(
+            (int(m.group(1)), p)
+            for p in (path / "checkpoints").glob("step_*.zip")
+            if (m := re.match(r"step_(\d+)\.zip$", p.name))
+        )
+        if not steps:
+            raise ScenarioError(
+                f"agent 'ppo': no model in '{path}' (expected model.zip or checkpoints/step_N.zip)"
+            )
+        return steps[-1][1], path
+    if path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return path, run_dir if (run_dir / "config.yaml").is_file() else None
+    raise ScenarioError(f"agent 'ppo': '{path}' does not exist (give a run directory or a .zip)")
+
+
+def load_ppo_run(path: str | Path) -> PPORun:
+    """Load a PPO model saved by ``divrec-rl train`` (a run directory, its ``model.zip`` or a
+    checkpoint), on the CPU, for inference only."""
+    from stable_baselines3 import PPO
+
+    model_path, run_dir = _model_file(Path(path))
+    if not zipfile.is_zipfile(model_path):
+        raise ScenarioError(f"agent 'ppo': '{model_path}' is not a model zip (corrupt?)")
+    # Schedules are pickled closures; inference needs none of them.
+    constant = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": lambda _: 0.0}
+    try:
+        model = PPO.load(model_path, device="cpu", custom_objects=constant)
+    except Exception as exc:  # SB3 raises many kinds on a damaged or foreign zip
+        detail = " ".join(str(exc).split())[:160]
+        raise ScenarioError(
+            f"agent 'ppo': cannot load '{model_path}' ({type(exc).__name__}: {detail})"
+        ) from None
+    weight = scenario = seed = None
+    if run_dir is not None and (run_dir / "config.yaml").is_file():
+        try:
+            config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            config = {}
+        if isinstance(config, dict):
+            reward = config.get("reward") or {}
+            train = config.get("train") or {}
+            weight = reward.get("diversity_weight") if isinstance(reward, dict) else None
+            scenario = config.get("name")
+            seed = train.get("seed") if isinstance(train, dict) else None
+    return PPORun(
+        model=model,
+        model_path=model_path,
+        run_dir=run_dir,
+        diversity_weight=None if weight is None else float(weight),
+        scenario=scenario,
+        seed=None if seed is None else int(seed),
+        num_timesteps=int(model.num_timesteps),
+    )
+
+
+def check_compatible(run: PPORun, simulator: Any, label: str = "ppo") -> None:
+    """Raise :class:`ScenarioError` unless ``run``'s model takes ``simulator``'s observations
+    and acts in its action space."""
+    want = simulator.observation_space
+    have = run.model.observation_space
+    mismatch = []
+    for key in set(want.spaces) | set(getattr(have, "spaces", {})):
+        a = want.spaces.get(key)
+        b = getattr(have, "spaces", {}).get(key)
+        if a is None or b is None or a.shape != b.shape:
+            mismatch.append(
+                f"{key}: model {None if b is None else b.shape}, scenario "
+                f"{None if a is None else a.shape}"
+            )
+    if run.model.action_space.shape != simulator.action_space.shape:
+        mismatch.append(
+            f"action: model {run.model.action_space.shape}, scenario {simulator.action_space.shape}"
+        )
+    if mismatch:
+        trained = f" (trained on '{run.scenario}')" if run.scenario else ""
+        raise ScenarioError(
+            f"agent '{label}': the model at '{run.model_path}'{trained} does not fit scenario "
+            f"'{simulator.scenario.name}': " + "; ".join(mismatch)
+        )

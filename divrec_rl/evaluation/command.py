@@ -1,0 +1,153 @@
+"""``divrec-rl evaluate`` / ``scripts/evaluate.py``: parse → run → write.  The work lives in
+:mod:`divrec_rl.evaluation.runner` and :mod:`divrec_rl.evaluation.report`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from divrec_rl.commands.simulate import add_scenario_arguments, parse_assignments
+from divrec_rl.config import ScenarioError
+from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
+
+# The runner pulls in torch, scipy and pandas: imported by the handler, not at parser build time,
+# so every other ``divrec-rl`` command starts fast.
+
+__all__ = ["add_evaluate_arguments", "add_evaluate_command", "main", "run_evaluate_command"]
+
+DEFAULT_AGENTS = "baseline,greedy,popularity,random"
+_DESCRIPTION = (
+    "Compare agents on the same held-out users with the same seeds (common random numbers): "
+    "writes OUT/results.csv (one row per agent and seed), OUT/report.md (protocol, means with "
+    "95%% bootstrap intervals, PPO vs baseline paired test, cross-simulator check) and PNG "
+    "plots; with --save-trajectories also OUT/trajectories.csv (one row per step)."
+)
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    """Every flag of ``evaluate``."""
+    add_scenario_arguments(p)
+    p.add_argument(
+        "--agents",
+        default=DEFAULT_AGENTS,
+        metavar="LIST",
+        help="comma-separated agents: ppo=RUN_DIR_OR_ZIP (more PPO runs as ppo-LABEL=PATH), "
+        "baseline, baseline-mmr, baseline-dpp, supervised, greedy, popularity, random "
+        f"(default: {DEFAULT_AGENTS})",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
+    p.add_argument(
+        "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
+    )
+    p.add_argument("--save-trajectories", action="store_true", help="also write trajectories.csv")
+    p.add_argument(
+        "--cross-sim",
+        default=CROSS_MODEL,
+        metavar="MODEL",
+        help=f"response model of the cross-simulator check, or 'none' (default: {CROSS_MODEL})",
+    )
+    p.add_argument(
+        "--ppo-sweep",
+        default="",
+        metavar="PATHS",
+        help="comma-separated PPO runs trained with other reward λ, for the frontier plot",
+    )
+    p.add_argument(
+        "--no-frontier", action="store_true", help="skip the frontier sweep and its plot"
+    )
+    p.add_argument(
+        "--val-users",
+        type=int,
+        default=BaselineSettings.val_users,
+        metavar="N",
+        help=f"validation users for tuning the baseline (default {BaselineSettings.val_users})",
+    )
+    p.add_argument(
+        "--log-users",
+        type=int,
+        default=BaselineSettings.log_users,
+        metavar="N",
+        help=f"training users served by the logging policy (default {BaselineSettings.log_users})",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the contents of a non-empty --out"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def add_evaluate_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``evaluate`` (``divrec-rl evaluate``)."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="compare agents on held-out users, write a report",
+        description=_DESCRIPTION,
+    )
+    add_evaluate_arguments(p)
+    p.set_defaults(func=run_evaluate_command)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~divrec_rl.evaluation.runner.EvaluationConfig` of parsed arguments (raises
+    :class:`ScenarioError`)."""
+    from divrec_rl.agents.registry import parse_agents
+    from divrec_rl.evaluation.runner import EvaluationConfig
+
+    cross = None if args.cross_sim.strip().lower() in ("none", "") else args.cross_sim.strip()
+    if cross is not None:
+        from divrec_rl.evaluation import cross_sim  # noqa: F401  (registers 'mf')
+        from divrec_rl.scenario import RESPONSE_MODELS
+
+        RESPONSE_MODELS.get(cross)  # unknown names fail now, with suggestions
+    sweep = [s.strip() for s in args.ppo_sweep.split(",") if s.strip()]
+    return EvaluationConfig(
+        agents=parse_agents(args.agents),
+        scenario=args.scenario,
+        config_files=list(args.config),
+        overrides=parse_assignments(args.set),
+        seeds=args.seeds,
+        users=args.users,
+        save_trajectories=args.save_trajectories,
+        cross_sim=cross,
+        ppo_sweep=sweep,
+        frontier=not args.no_frontier,
+        baseline=BaselineSettings(val_users=args.val_users, log_users=args.log_users),
+    )
+
+
+def run_evaluate_command(args: argparse.Namespace) -> int:
+    """Handler: 0 on success; bad input raises :class:`ScenarioError` (exit 2 in the CLI)."""
+    from divrec_rl.evaluation.io import check_output_dir
+    from divrec_rl.evaluation.report import write_evaluation
+    from divrec_rl.evaluation.runner import evaluate
+
+    config = config_from_args(args)
+    check_output_dir(args.out, args.overwrite)
+    result = evaluate(config, progress=not args.quiet)
+    program = sys.argv[0]
+    head = ["python", program] if program.endswith(".py") else [Path(program).name]
+    command = shlex.join([*head, *sys.argv[1:]])
+    out = write_evaluation(result, args.out, command, args.overwrite)
+    if not args.quiet:
+        print(f"wrote {out}/results.csv and {out}/report.md ({result.timings['total']:.1f} s)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Stand-alone entry point of ``scripts/evaluate.py`` (same flags as ``divrec-rl evaluate``)."""
+    from divrec_rl.cli import _Parser, report_errors
+
+    parser = _Parser(prog=prog, description=_DESCRIPTION)
+    add_evaluate_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_evaluate_command(args)
+    except ScenarioError as exc:
+        return report_errors(exc.errors)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130

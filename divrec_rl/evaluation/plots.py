@@ -1,0 +1,183 @@
+"""The report's figures: frontier, session lengths, Lorenz curves and the cross-simulator bars.
+
+Each function writes one PNG and returns its path.  Figures are plain
+:class:`matplotlib.figure.Figure` objects (no pyplot state, no GUI backend), so plotting works
+headless and never leaks figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from divrec_rl import metrics
+
+__all__ = ["agent_colours", "cross_sim_plot", "frontier_plot", "lorenz_plot", "session_plot"]
+
+_DPI = 120
+
+
+def agent_colours(labels: list[str]) -> dict[str, str]:
+    """A fixed colour per agent label, the same in every figure."""
+    palette = matplotlib.colormaps["tab10"].colors
+    return {label: matplotlib.colors.to_hex(palette[i % 10]) for i, label in enumerate(labels)}
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    return path
+
+
+def frontier_plot(points: list, colours: dict[str, str], path: Path, title: str) -> Path:
+    """Engagement (y) against mean slate ILD (x): baselines swept over their re-ranking trade-off,
+    PPO runs over λ, and every evaluated agent as a labelled marker."""
+    fig, ax = _figure(7.5, 5.5)
+    styles = {"baseline-mmr": ("o-", "#1f77b4"), "baseline-dpp": ("s-", "#9467bd")}
+    for family, (style, colour) in styles.items():
+        pts = [p for p in points if p.family == family]
+        if not pts:
+            continue
+        ax.plot(
+            [p.ild for p in pts],
+            [p.engagement for p in pts],
+            style,
+            color=colour,
+            alpha=0.6,
+            ms=4,
+            label=f"{family} (sweep of λ)",
+        )
+        for p in pts:
+            ax.annotate(
+                p.parameter,
+                (p.ild, p.engagement),
+                fontsize=7,
+                color=colour,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    sweep = sorted((p for p in points if p.family == "ppo-sweep"), key=lambda p: p.ild)
+    if sweep:
+        ax.plot(
+            [p.ild for p in sweep],
+            [p.engagement for p in sweep],
+            "^--",
+            color="#d62728",
+            alpha=0.7,
+            ms=6,
+            label="PPO (runs over reward λ)",
+        )
+        for p in sweep:
+            ax.annotate(
+                f"λ={p.parameter}",
+                (p.ild, p.engagement),
+                fontsize=7,
+                color="#d62728",
+                xytext=(3, -10),
+                textcoords="offset points",
+            )
+    for p in (p for p in points if p.family == "agent"):
+        ax.scatter(
+            [p.ild],
+            [p.engagement],
+            s=90,
+            marker="*",
+            color=colours.get(p.label, "k"),
+            edgecolor="k",
+            linewidth=0.6,
+            zorder=5,
+        )
+        ax.annotate(
+            p.label,
+            (p.ild, p.engagement),
+            fontsize=8,
+            weight="bold",
+            xytext=(5, 4),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("mean intra-list diversity of slates (ILD, cosine)")
+    ax.set_ylabel("mean cumulative engagement per user")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _save(fig, path)
+
+
+def session_plot(
+    lengths: dict[str, np.ndarray], colours: dict[str, str], path: Path, max_steps: int, title: str
+) -> Path:
+    """Distribution of episode lengths (slates per user) per agent: violins with the mean."""
+    labels = list(lengths)
+    fig, ax = _figure(max(6.0, 1.2 * len(labels) + 2), 4.5)
+    data = [np.asarray(lengths[label], dtype=float) for label in labels]
+    parts = ax.violinplot(data, showmeans=True, showextrema=True, widths=0.8)
+    for body, label in zip(parts["bodies"], labels, strict=True):
+        body.set_facecolor(colours[label])
+        body.set_alpha(0.55)
+    ax.set_xticks(np.arange(1, len(labels) + 1), labels, rotation=20)
+    ax.set_ylabel("slates per user (episode length)")
+    ax.set_ylim(0, max_steps + 1)
+    ax.axhline(max_steps, color="grey", lw=0.8, ls=":")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def lorenz_plot(
+    exposure: dict[str, np.ndarray], colours: dict[str, str], path: Path, title: str
+) -> Path:
+    """Lorenz curves of item exposure (share of impressions held by the least-shown items)."""
+    fig, ax = _figure(6.0, 5.5)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="equal exposure")
+    for label, counts in exposure.items():
+        x = np.sort(np.asarray(counts, dtype=float))
+        total = x.sum()
+        if total == 0:
+            continue
+        cum = np.concatenate([[0.0], np.cumsum(x) / total])
+        share = np.linspace(0.0, 1.0, len(cum))
+        gini = metrics.gini_exposure(x)
+        ax.plot(share, cum, color=colours[label], lw=1.6, label=f"{label} (Gini {gini:.2f})")
+    ax.set_xlabel("share of catalogue items (least exposed first)")
+    ax.set_ylabel("share of impressions")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
+def cross_sim_plot(
+    primary: dict[str, tuple[float, float, float]],
+    cross: dict[str, tuple[float, float, float]],
+    names: tuple[str, str],
+    path: Path,
+    metric: str,
+) -> Path:
+    """Grouped bars of one metric per agent under both user models, with 95% intervals."""
+    labels = list(primary)
+    x = np.arange(len(labels))
+    fig, ax = _figure(max(6.0, 1.2 * len(labels) + 2), 4.5)
+    for offset, values, name, colour in (
+        (-0.2, primary, names[0], "#4c72b0"),
+        (0.2, cross, names[1], "#dd8452"),
+    ):
+        means = np.array([values[lab][0] for lab in labels])
+        err = np.array(
+            [[values[lab][0] - values[lab][1], values[lab][2] - values[lab][0]] for lab in labels]
+        ).T
+        ax.bar(x + offset, means, 0.4, yerr=err, capsize=3, color=colour, label=name)
+    ax.set_xticks(x, labels, rotation=20)
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} per agent under two user models (95% bootstrap CI)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

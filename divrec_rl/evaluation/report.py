@@ -1,0 +1,440 @@
+"""Write an evaluation to disk: CSV files, PNG figures and ``report.md``.
+
+Every number in the report is computed from the run by :mod:`divrec_rl.evaluation.runner`; the
+report also states the protocol and the seeds, and the command that regenerates it.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats as sps
+
+import divrec_rl
+from divrec_rl.agents.registry import DESCRIPTIONS
+from divrec_rl.evaluation.io import results_frame, staged_directory, trajectories_frame
+from divrec_rl.evaluation.plots import (
+    agent_colours,
+    cross_sim_plot,
+    frontier_plot,
+    lorenz_plot,
+    session_plot,
+)
+from divrec_rl.evaluation.runner import EvaluationResult, SimulatorOutcome
+from divrec_rl.evaluation.stats import MetricCI
+from divrec_rl.evaluation.summary import METRICS
+
+__all__ = ["write_evaluation"]
+
+TABLE_METRICS = (
+    "engagement",
+    "return",
+    "session_length",
+    "ctr",
+    "ild",
+    "category_coverage",
+    "catalog_coverage",
+    "gini",
+    "tail_share",
+    "novelty",
+    "mcd",
+)
+CROSS_DIR = "cross_simulator"
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if not np.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}f}" if abs(x) < 100 else f"{x:.1f}"
+
+
+def _p(p: float) -> str:
+    return "< 1e-4" if p < 1e-4 else f"{p:.4f}"
+
+
+def _display(result: EvaluationResult, label: str) -> str:
+    kind = next(s.kind for s in result.config.agents if s.label == label)
+    return f"{label} (oracle)" if kind == "greedy" else label
+
+
+def _means_table(result: EvaluationResult, outcome: SimulatorOutcome) -> list[str]:
+    head = "| agent | " + " | ".join(TABLE_METRICS) + " |"
+    lines = [head, "|---" * (len(TABLE_METRICS) + 1) + "|"]
+    for label, agent in outcome.agents.items():
+        cells = []
+        for m in TABLE_METRICS:
+            ci = agent.summary[m]
+            cells.append(f"{_fmt(ci.mean)} [{_fmt(ci.low)}, {_fmt(ci.high)}]")
+        lines.append(f"| {_display(result, label)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _paired_section(result: EvaluationResult, key: str) -> list[str]:
+    comparisons = result.paired.get(key, [])
+    if not comparisons:
+        return [
+            "No paired test: it needs a PPO agent and one of baseline / baseline-mmr / "
+            "baseline-dpp / supervised among `--agents`.",
+            "",
+        ]
+    lines = []
+    for comp in comparisons:
+        n = comp.tests[0].n_pairs
+        lines += [
+            f"**{comp.a} − {comp.b}**, paired over the same {n} (seed, user) pairs:",
+            "",
+            f"| metric | {comp.a} | {comp.b} | difference [95% CI] | {comp.a} better | "
+            f"{comp.b} better | Wilcoxon p | paired t p |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for t in comp.tests:
+            lines.append(
+                f"| {t.metric} | {_fmt(t.mean_a)} | {_fmt(t.mean_b)} | {_fmt(t.mean_diff)} "
+                f"[{_fmt(t.ci_low)}, {_fmt(t.ci_high)}] | {t.share_a_better:.1%} | "
+                f"{t.share_b_better:.1%} | {_p(t.wilcoxon_p)} | {_p(t.ttest_p)} |"
+            )
+        ret = next(t for t in comp.tests if t.metric == "return")
+        if ret.ci_low > 0:
+            verdict = f"{comp.a} earns a higher return than {comp.b} (the 95% interval excludes 0)."
+        elif ret.ci_high < 0:
+            verdict = f"{comp.b} earns a higher return than {comp.a} (the 95% interval excludes 0)."
+        else:
+            verdict = f"No detectable difference in return between {comp.a} and {comp.b}."
+        lines += ["", verdict, ""]
+    return lines
+
+
+def _ranking(outcome: SimulatorOutcome, metric: str) -> list[str]:
+    return sorted(outcome.agents, key=lambda lab: -outcome.agents[lab].summary[metric].mean)
+
+
+def _swaps(a: list[str], b: list[str]) -> list[tuple[str, str]]:
+    """Pairs ranked x above y in ``a`` but below in ``b``."""
+    return [(x, y) for i, x in enumerate(a) for y in a[i + 1 :] if b.index(x) > b.index(y)]
+
+
+def _overlap(p: MetricCI, q: MetricCI) -> bool:
+    return not (p.low > q.high or q.low > p.high)
+
+
+def _cross_section(result: EvaluationResult) -> list[str]:
+    cross = result.cross
+    if cross is None:
+        return ["Not run (`--cross-sim none`).", ""]
+    primary = result.primary
+    lines = [
+        f"The same agents — nothing retrained or re-tuned — meet the same held-out users under a "
+        f"second user model: response model `{cross.response_model}` instead of "
+        f"`{primary.response_model}` (see `docs/evaluation.md`; everything else — catalogue, "
+        "behaviour dynamics, users, seeds — unchanged).  The greedy oracle reads the response "
+        "model it is evaluated in, so it stays an oracle in both.",
+        "",
+        f"| agent | engagement ({primary.response_model}) | engagement ({cross.response_model}) "
+        f"| return ({primary.response_model}) | return ({cross.response_model}) |",
+        "|---|---|---|---|---|",
+    ]
+    for label in primary.agents:
+        p, c = primary.agents[label].summary, cross.agents[label].summary
+        lines.append(
+            f"| {_display(result, label)} | {_fmt(p['engagement'].mean)} "
+            f"[{_fmt(p['engagement'].low)}, {_fmt(p['engagement'].high)}] | "
+            f"{_fmt(c['engagement'].mean)} [{_fmt(c['engagement'].low)}, "
+            f"{_fmt(c['engagement'].high)}] | {_fmt(p['return'].mean)} | {_fmt(c['return'].mean)} |"
+        )
+    lines.append("")
+    for metric in ("engagement", "return"):
+        a, b = _ranking(primary, metric), _ranking(cross, metric)
+        labels = list(primary.agents)
+        if len(labels) >= 2:
+            tau = sps.kendalltau([a.index(x) for x in labels], [b.index(x) for x in labels])
+            tau_text = f"Kendall τ = {tau.statistic:.2f}"
+        else:
+            tau_text = "one agent"
+        holds = "**holds**" if a == b else "**changes**"
+        lines.append(
+            f"- Ranking by {metric}: {' > '.join(a)} ({primary.response_model}) vs "
+            f"{' > '.join(b)} ({cross.response_model}) — the ranking {holds} ({tau_text})."
+        )
+        for x, y in _swaps(a, b):
+            px, py = primary.agents[x].summary[metric], primary.agents[y].summary[metric]
+            cx, cy = cross.agents[x].summary[metric], cross.agents[y].summary[metric]
+            lines.append(
+                f"  - swapped: {x} vs {y} — {_fmt(px.mean)} vs {_fmt(py.mean)} "
+                f"({primary.response_model}), {_fmt(cx.mean)} vs {_fmt(cy.mean)} "
+                f"({cross.response_model}); intervals overlap under {cross.response_model}: "
+                f"{'yes' if _overlap(cx, cy) else 'no'}."
+            )
+    lines.append("")
+    lines += ["Paired PPO-vs-baseline test under the second user model:", ""]
+    lines += _paired_section(result, "cross")
+    return lines
+
+
+def _protocol(result: EvaluationResult) -> list[str]:
+    cfg, sc = result.config, result.scenario
+    lines = [
+        f"- **Scenario** `{sc.name}` — {sc.description.strip() or '(no description)'}  "
+        f"Response model `{sc.response.model}`, slate of {sc.slate.size} from "
+        f"`{sc.slate.builder}`, at most {sc.episode.max_steps} steps per episode.",
+        f"- **Held-out users**: {cfg.users} users of the `eval` split per seed, seeds "
+        f"{result.seeds}; user i of seed s has episode key = i-th draw of "
+        "`numpy.random.default_rng(s)`.  Every agent meets the same users with the same random "
+        "streams (common random numbers), so differences between agents are paired."
+        + (
+            ""
+            if sc.users.population == "synthetic"
+            else f"  Population `{sc.users.population}` maps each key to one of the split's "
+            "real users, so with more episodes than users a person appears several times (with "
+            "other random streams); the bootstrap treats the repeats as independent, which makes "
+            "the intervals somewhat optimistic."
+        ),
+        f"- **Objective**: return = Σ_t engagement_t + λ·diversity_t with λ = "
+        f"{result.objective_weight:g} ({result.objective_source}); diversity = "
+        f"`{sc.reward.diversity}`.  Engagement is the primary outcome.",
+        "- **Agents**:",
+    ]
+    for spec in cfg.agents:
+        desc = DESCRIPTIONS.get(spec.kind, "")
+        if spec.kind == "ppo":
+            run = result.ppo_runs[spec.path]  # type: ignore[index]
+            lam = "unknown" if run.diversity_weight is None else f"{run.diversity_weight:g}"
+            desc += (
+                f"; model `{run.model_path}`, {run.num_timesteps} training steps on the `train` "
+                f"split, training seed {run.seed}, reward λ = {lam}"
+            )
+        lines.append(f"  - `{spec.label}`: {desc}")
+    if result.baseline is not None:
+        b = result.baseline
+        s = b.settings
+        best = {m: b.best(m if m != "any" else None) for m in ("any", "mmr", "dpp")}
+        lines += [
+            f"- **Supervised baseline**: logging policy *noisy popularity* (candidates ranked by "
+            f"standardised log-popularity + {s.logging_temperature:g}·Gumbel noise, i.e. a "
+            f"Plackett–Luce sample) served {s.log_users} users of the `train` split (seed "
+            f"{s.log_seed}): {int(b.log_stats['logged_steps'])} logged slates, "
+            f"{int(b.log_stats['logged_clicks'])} clicks.  A click model (MNL with a no-click "
+            "option over the logged slate) is trained on these logs only — user observation and "
+            "candidate features, never the simulator's hidden state — with a diversity "
+            "regulariser β·E[cos(i, j)] over its own choice distribution "
+            f"(β ∈ {list(s.regularisers)}; the `supervised` agent, if evaluated, is the β = 0 "
+            "model without re-ranking), and served with MMR (λ ∈ "
+            f"{[0.0, *s.mmr_tradeoffs]}) or DPP greedy MAP (λ ∈ {[0.0, *s.dpp_tradeoffs]}).",
+            f"- **Tuning**: every (β, re-ranker, λ) served the same {s.val_users} users of the "
+            f"`val` split (seed {s.val_seed}); the highest mean return (λ = "
+            f"{result.objective_weight:g}) wins.  `baseline` = {best['any'].label()}; "
+            f"`baseline-mmr` = {best['mmr'].label()}; `baseline-dpp` = {best['dpp'].label()}.  "
+            "The eval users are never used for fitting or tuning.",
+        ]
+    lines += [
+        "- **Uncertainty**: means over seeds; 95% percentile intervals from a seed-stratified "
+        f"bootstrap over users ({cfg.n_boot} resamples, resampling seed {cfg.boot_seed}, the "
+        "same resamples for every agent); catalog_coverage and gini, which describe the whole "
+        "set of slates, get a Student-t interval over the seeds instead (n/a with one seed).  "
+        "Paired tests: per-user differences over all (seed, user) pairs, paired bootstrap "
+        "interval, Wilcoxon signed-rank and paired t-test (scipy).",
+        "- **Metrics** (definitions in `docs/evaluation.md`): engagement and return per user; "
+        "session_length = slates per session; ctr = clicks per slate; ild = mean cosine ILD of "
+        "slates; category_coverage = share of categories a user was shown (mean over users); "
+        "catalog_coverage and gini over all slates of a seed; tail_share = long-tail share of "
+        "slots (80/20 popularity split); novelty = mean −log2 p(item) in bits; mcd = share of a "
+        "user's shown items from the category they consumed most before the episode.",
+    ]
+    return lines
+
+
+def _frontier_table(result: EvaluationResult) -> list[str]:
+    lines = ["| family | point | engagement | ILD | return |", "|---|---|---|---|---|"]
+    for p in result.frontier:
+        lines.append(
+            f"| {p.family} | {p.label} | {_fmt(p.engagement)} | {_fmt(p.ild)} | {_fmt(p.return_)} |"
+        )
+    return lines
+
+
+def _tuning_table(result: EvaluationResult) -> list[str]:
+    b = result.baseline
+    if b is None:
+        return []
+    lines = [
+        "| β | re-ranker | λ | return | engagement | ILD | session length | CTR |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    best = b.best()
+    for r in b.tuning:
+        mark = " **(chosen)**" if r == best else ""
+        lines.append(
+            f"| {r.regulariser:g} | {r.method} | {r.tradeoff:g} | {_fmt(r.return_)}{mark} | "
+            f"{_fmt(r.engagement)} | {_fmt(r.ild)} | {_fmt(r.session_length)} | {_fmt(r.ctr)} |"
+        )
+    lines += ["", "Click model fit (held-out 10% of the logged users):", ""]
+    lines += ["| β | held-out NLL | held-out E[cos] of choice distribution |", "|---|---|---|"]
+    for beta, stats in sorted(b.fit_stats.items()):
+        lines.append(
+            f"| {beta:g} | {stats['heldout_nll']:.4f} | "
+            f"{stats['heldout_expected_similarity']:.4f} |"
+        )
+    return lines
+
+
+def _results(outcome: SimulatorOutcome, seeds: list[int], n_users: int) -> pd.DataFrame:
+    points = {
+        (label, seed): agent.points[i]
+        for label, agent in outcome.agents.items()
+        for i, seed in enumerate(seeds)
+    }
+    return results_frame(points, n_users)
+
+
+def write_evaluation(
+    result: EvaluationResult, out: str | Path, command: str = "", overwrite: bool = False
+) -> Path:
+    """Write ``results.csv``, ``report.md``, the figures and (if kept) ``trajectories.csv``."""
+    cfg = result.config
+    with staged_directory(out, overwrite) as tmp:
+        _results(result.primary, result.seeds, cfg.users).to_csv(tmp / "results.csv", index=False)
+        if cfg.save_trajectories:
+            trajectories_frame(result.primary.trajectories).to_csv(
+                tmp / "trajectories.csv", index=False
+            )
+        if result.cross is not None:
+            (tmp / CROSS_DIR).mkdir()
+            _results(result.cross, result.seeds, cfg.users).to_csv(
+                tmp / CROSS_DIR / "results.csv", index=False
+            )
+            if cfg.save_trajectories:
+                trajectories_frame(result.cross.trajectories).to_csv(
+                    tmp / CROSS_DIR / "trajectories.csv", index=False
+                )
+        if result.baseline is not None:
+            pd.DataFrame([vars(r) for r in result.baseline.tuning]).rename(
+                columns={"return_": "return"}
+            ).to_csv(tmp / "baseline_tuning.csv", index=False)
+        if result.frontier:
+            pd.DataFrame([vars(p) for p in result.frontier]).rename(
+                columns={"return_": "return"}
+            ).to_csv(tmp / "frontier.csv", index=False)
+        figures = _figures(result, tmp)
+        (tmp / "report.md").write_text(_report(result, command, figures), encoding="utf-8")
+    return Path(out)
+
+
+def _figures(result: EvaluationResult, tmp: Path) -> dict[str, str]:
+    labels = list(result.primary.agents)
+    colours = agent_colours(labels)
+    sc = result.scenario
+    out: dict[str, str] = {}
+    if result.frontier:
+        frontier_plot(
+            result.frontier,
+            colours,
+            tmp / "frontier.png",
+            f"{sc.name}: engagement–diversity frontier "
+            f"({min(result.config.users, result.config.frontier_users)} eval users, seed 0)",
+        )
+        out["frontier"] = "frontier.png"
+    session_plot(
+        {lab: a.episode_lengths for lab, a in result.primary.agents.items()},
+        colours,
+        tmp / "session_lengths.png",
+        sc.episode.max_steps,
+        f"{sc.name}: slates per user before leaving (all seeds)",
+    )
+    out["sessions"] = "session_lengths.png"
+    lorenz_plot(
+        {lab: a.item_exposure for lab, a in result.primary.agents.items()},
+        colours,
+        tmp / "lorenz.png",
+        f"{sc.name}: exposure Lorenz curves (all seeds pooled)",
+    )
+    out["lorenz"] = "lorenz.png"
+    if result.cross is not None:
+
+        def triple(o: SimulatorOutcome, lab: str) -> tuple[float, float, float]:
+            ci = o.agents[lab].summary["engagement"]
+            return ci.mean, ci.low, ci.high
+
+        cross_sim_plot(
+            {lab: triple(result.primary, lab) for lab in labels},
+            {lab: triple(result.cross, lab) for lab in labels},
+            (result.primary.response_model, result.cross.response_model),
+            tmp / "cross_simulator.png",
+            "engagement",
+        )
+        out["cross"] = "cross_simulator.png"
+    return out
+
+
+def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> str:
+    cfg, sc = result.config, result.scenario
+    lines = [
+        f"# Evaluation on `{sc.name}`",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by divrec-rl {divrec_rl.__version__} "
+        f"(Python {platform.python_version()}).  Regenerate with:",
+        "",
+        "```",
+        command or "(library call)",
+        "```",
+        "",
+        "## Protocol",
+        "",
+        *_protocol(result),
+        "",
+        "## Results (held-out users)",
+        "",
+        f"Mean over {len(result.seeds)} seed(s) × {cfg.users} users, 95% bootstrap interval in "
+        "brackets.  One row per (agent, seed) in `results.csv`"
+        + (", every step in `trajectories.csv`." if cfg.save_trajectories else "."),
+        "",
+        *_means_table(result, result.primary),
+        "",
+        "## PPO against the supervised baseline (paired)",
+        "",
+        *_paired_section(result, "primary"),
+    ]
+    if "frontier" in figures:
+        lines += [
+            "## Engagement–diversity frontier",
+            "",
+            "The supervised ranker (at the tuned β) swept over the MMR and DPP trade-off λ, PPO "
+            "runs trained with different reward λ (`--ppo-sweep`), and every evaluated agent; all "
+            f"on the same {min(cfg.users, cfg.frontier_users)} eval users (the first users of "
+            "seed 0).  Nothing is selected here — the baseline's λ was chosen on validation "
+            "users.  Data: `frontier.csv`.",
+            "",
+            f"![frontier]({figures['frontier']})",
+            "",
+            *_frontier_table(result),
+            "",
+        ]
+    lines += [
+        "## Session lengths",
+        "",
+        f"![session lengths]({figures['sessions']})",
+        "",
+        "## Exposure concentration",
+        "",
+        f"![Lorenz curves]({figures['lorenz']})",
+        "",
+        "## Cross-simulator check",
+        "",
+        *_cross_section(result),
+    ]
+    if "cross" in figures:
+        lines += [f"![cross-simulator]({figures['cross']})", ""]
+    if result.baseline is not None:
+        lines += [
+            "## Baseline tuning (validation users)",
+            "",
+            *_tuning_table(result),
+            "",
+        ]
+    if result.notes:
+        lines += ["## Notes", "", *[f"- {n}" for n in result.notes], ""]
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    lines += ["## Run", "", f"Wall-clock: {timing}.  Metric columns: {', '.join(METRICS)}.", ""]
+    return "\n".join(lines)

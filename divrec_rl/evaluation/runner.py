@@ -1,0 +1,409 @@
+"""Run the comparison: every agent meets the same held-out users with the same seeds.
+
+Protocol (also written into ``report.md``):
+
+* **Users.** Seed s ∈ {0, …, S−1} selects N users of the *eval* split (:func:`user_keys`); every
+  agent meets exactly these users with exactly the same per-user random streams (common random
+  numbers).  PPO was trained on the *train* split; the supervised baseline is logged on *train*
+  users and tuned on *val* users (:mod:`divrec_rl.evaluation.baseline`).
+* **Objective.** Return = Σ_t engagement_t + λ·diversity_t with the λ the evaluated PPO run was
+  trained with (the scenario's λ when no PPO run is given); the baseline is tuned for the same.
+* **Uncertainty.** Seed-stratified user bootstrap for every metric; per-user paired tests for PPO
+  against the baseline (:mod:`divrec_rl.evaluation.stats`).
+* **Cross-simulator.** The same agents (nothing retrained or re-tuned) meet the same users under
+  a second response model (:mod:`divrec_rl.evaluation.cross_sim`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch as th
+
+from divrec_rl.agents.registry import (
+    AgentContext,
+    AgentSpec,
+    PPORun,
+    check_compatible,
+    load_ppo_run,
+    make_agent,
+)
+from divrec_rl.config import ScenarioConfig, ScenarioError
+from divrec_rl.evaluation import cross_sim  # noqa: F401  (registers the 'mf' response model)
+from divrec_rl.evaluation.baseline import Baseline, train_baseline
+from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
+from divrec_rl.evaluation.stats import (
+    MetricCI,
+    PairedTest,
+    bootstrap_metrics,
+    paired_test,
+    resample_weights,
+)
+from divrec_rl.evaluation.summary import UserRecords
+from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
+from divrec_rl.rollout import Trajectories, rollout, user_keys
+from divrec_rl.scenario import Scenario, build_scenario
+from divrec_rl.simulator import SlateSimulator
+
+__all__ = [
+    "AgentOutcome",
+    "Comparison",
+    "EvaluationConfig",
+    "EvaluationResult",
+    "FrontierPoint",
+    "SimulatorOutcome",
+    "evaluate",
+]
+
+BASELINE_KINDS = ("baseline", "baseline-mmr", "baseline-dpp", "supervised")
+PAIRED_METRICS = ("return", "engagement", "episode_length", "user_mean_ild")
+
+
+@dataclass
+class EvaluationConfig:
+    """Everything one evaluation depends on (written into the report)."""
+
+    agents: list[AgentSpec]
+    scenario: str = DEFAULT_SCENARIO
+    config_files: list[str] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    seeds: int = 3
+    users: int = 1000
+    save_trajectories: bool = False
+    cross_sim: str | None = CROSS_MODEL
+    ppo_sweep: list[str] = field(default_factory=list)
+    frontier: bool = True
+    frontier_users: int = 500
+    n_boot: int = 1000
+    boot_seed: int = 12_345
+    baseline: BaselineSettings = field(default_factory=BaselineSettings)
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ScenarioError(f"--seeds: must be ≥ 1, got {self.seeds}")
+        if self.users < 2:
+            raise ScenarioError(f"--users: must be ≥ 2, got {self.users}")
+        if not self.agents:
+            raise ScenarioError("--agents: name at least one agent")
+        if self.n_boot < 10:
+            raise ScenarioError(f"n_boot: must be ≥ 10, got {self.n_boot}")
+
+
+@dataclass
+class AgentOutcome:
+    """One agent under one simulator: per-seed records, per-user paired values, summary."""
+
+    label: str
+    points: list[dict[str, float]]
+    summary: dict[str, MetricCI]
+    per_user: dict[str, np.ndarray]
+    episode_lengths: np.ndarray
+    item_exposure: np.ndarray
+    first_seed: UserRecords
+
+
+@dataclass
+class SimulatorOutcome:
+    """All agents under one user model."""
+
+    name: str
+    response_model: str
+    agents: dict[str, AgentOutcome]
+    trajectories: dict[tuple[str, int], Trajectories]
+
+
+@dataclass
+class Comparison:
+    """Paired tests of agent ``a`` against agent ``b`` (differences a − b)."""
+
+    a: str
+    b: str
+    tests: list[PairedTest]
+
+
+@dataclass
+class FrontierPoint:
+    """One point of the engagement–diversity frontier (the first ``frontier_users`` eval users of
+    seed 0)."""
+
+    family: str
+    label: str
+    parameter: str
+    engagement: float
+    ild: float
+    return_: float
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` produced; :mod:`divrec_rl.evaluation.report` writes it out."""
+
+    config: EvaluationConfig
+    scenario: ScenarioConfig
+    objective_weight: float
+    objective_source: str
+    seeds: list[int]
+    primary: SimulatorOutcome
+    cross: SimulatorOutcome | None
+    paired: dict[str, list[Comparison]]
+    frontier: list[FrontierPoint]
+    baseline: Baseline | None
+    ppo_runs: dict[str, PPORun]
+    sweep_runs: list[PPORun]
+    timings: dict[str, float]
+    notes: list[str]
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        print(text, flush=True)
+
+
+def _load_ppo(
+    config: EvaluationConfig, sim: SlateSimulator
+) -> tuple[dict[str, PPORun], list[PPORun]]:
+    runs: dict[str, PPORun] = {}
+    for spec in config.agents:
+        if spec.kind == "ppo":
+            runs[spec.path] = load_ppo_run(spec.path)  # type: ignore[index]
+            check_compatible(runs[spec.path], sim, spec.label)  # type: ignore[index]
+    sweep = []
+    for path in config.ppo_sweep:
+        run = load_ppo_run(path)
+        check_compatible(run, sim, f"--ppo-sweep {path}")
+        sweep.append(run)
+    return runs, sweep
+
+
+def _objective(
+    config: EvaluationConfig, scenario: ScenarioConfig, runs: dict[str, PPORun], notes: list[str]
+) -> tuple[float, str]:
+    first = next((s for s in config.agents if s.kind == "ppo"), None)
+    if first is None:
+        return scenario.reward.diversity_weight, "scenario reward.diversity_weight (no PPO run)"
+    weights = {s.label: runs[s.path].diversity_weight for s in config.agents if s.kind == "ppo"}  # type: ignore[index]
+    weight = weights[first.label]
+    if weight is None:
+        notes.append(
+            f"{first.label}: the run's config.yaml gives no λ; the scenario's λ was used "
+            "for the objective."
+        )
+        return scenario.reward.diversity_weight, "scenario reward.diversity_weight"
+    if len({w for w in weights.values() if w is not None}) > 1:
+        notes.append(
+            "PPO runs trained with different λ: the objective (and the baseline's tuning) uses "
+            f"{first.label}'s λ = {weight:g}."
+        )
+    if weight != scenario.reward.diversity_weight:
+        notes.append(
+            f"{first.label} was trained with λ = {weight:g}, the scenario says "
+            f"{scenario.reward.diversity_weight:g}; returns use λ = {weight:g}."
+        )
+    return weight, f"λ of the PPO run '{first.label}'"
+
+
+def _run_simulator(
+    name: str,
+    scenario: Scenario,
+    config: EvaluationConfig,
+    ctx: AgentContext,
+    weight: float,
+    weights: list[np.ndarray],
+    progress: bool,
+) -> SimulatorOutcome:
+    sim = SlateSimulator(scenario, config.users, "eval", weight)
+    outcomes: dict[str, AgentOutcome] = {}
+    kept: dict[tuple[str, int], Trajectories] = {}
+    for spec in config.agents:
+        started = time.perf_counter()
+        records: list[UserRecords] = []
+        lengths, exposure = [], np.zeros(scenario.catalog.n_items, dtype=np.int64)
+        per_user: dict[str, list[np.ndarray]] = {m: [] for m in PAIRED_METRICS}
+        for seed in range(config.seeds):
+            agent = make_agent(ctx, spec, seed)
+            traj = rollout(agent, sim, user_keys(seed, config.users))
+            rec = UserRecords.from_trajectories(traj, scenario.catalog)
+            records.append(rec)
+            lengths.append(rec.columns["steps"])
+            exposure += rec.item_exposure()
+            steps = np.maximum(rec.columns["steps"], 1.0)
+            per_user["return"].append(rec.columns["return"])
+            per_user["engagement"].append(rec.columns["engagement"])
+            per_user["episode_length"].append(rec.columns["steps"])
+            per_user["user_mean_ild"].append(rec.columns["ild"] / steps)
+            if config.save_trajectories:
+                kept[(spec.label, seed)] = traj
+        summary = bootstrap_metrics(records, weights)
+        outcomes[spec.label] = AgentOutcome(
+            label=spec.label,
+            points=[r.point() for r in records],
+            summary=summary,
+            per_user={m: np.concatenate(v) for m, v in per_user.items()},
+            episode_lengths=np.concatenate(lengths),
+            item_exposure=exposure,
+            first_seed=records[0],
+        )
+        _say(
+            progress,
+            f"  {name}: {spec.label:14s} engagement {summary['engagement'].mean:7.3f}  "
+            f"return {summary['return'].mean:7.3f}  ({time.perf_counter() - started:.1f} s)",
+        )
+    return SimulatorOutcome(name, scenario.config.response.model, outcomes, kept)
+
+
+def _paired(config: EvaluationConfig, outcome: SimulatorOutcome, seed: int) -> list[Comparison]:
+    """Each PPO agent against the baseline (the first of baseline, baseline-mmr, baseline-dpp,
+    supervised that was evaluated)."""
+    labels = [s.label for s in config.agents]
+    reference = next((b for b in BASELINE_KINDS if b in labels), None)
+    if reference is None:
+        return []
+    out = []
+    for label in (s.label for s in config.agents if s.kind == "ppo"):
+        a, b = outcome.agents[label].per_user, outcome.agents[reference].per_user
+        out.append(
+            Comparison(
+                label, reference, [paired_test(m, a[m], b[m], seed=seed) for m in PAIRED_METRICS]
+            )
+        )
+    return out
+
+
+def _frontier(
+    config: EvaluationConfig,
+    scenario: Scenario,
+    ctx: AgentContext,
+    weight: float,
+    primary: SimulatorOutcome,
+    sweep: list[PPORun],
+    progress: bool,
+) -> list[FrontierPoint]:
+    from divrec_rl.agents.ppo import PPOAgent
+
+    n = min(config.users, config.frontier_users)
+    sim = SlateSimulator(scenario, n, "eval", weight)
+    keys = user_keys(0, n)
+    points: list[FrontierPoint] = []
+
+    def add(family: str, label: str, parameter: str, records: UserRecords, users: int) -> None:
+        mask = np.zeros((1, records.n_users))
+        mask[0, :users] = 1.0  # the first users of seed 0: the same users for every point
+        p = {m: float(v[0]) for m, v in records.weighted(mask).items()}
+        points.append(
+            FrontierPoint(family, label, parameter, p["engagement"], p["ild"], p["return"])
+        )
+
+    def run(agent: Any) -> UserRecords:
+        return UserRecords.from_trajectories(rollout(agent, sim, keys), scenario.catalog)
+
+    if any(s.kind in BASELINE_KINDS for s in config.agents):
+        baseline: Baseline = ctx.baseline()
+        beta = baseline.best().regulariser
+        rows = {(r.method, r.tradeoff): r for r in baseline.tuning if r.regulariser == beta}
+        plain = run(baseline.agent(rows[("none", 0.0)], ""))
+        for method, grid in (
+            ("mmr", baseline.settings.mmr_tradeoffs),
+            ("dpp", baseline.settings.dpp_tradeoffs),
+        ):
+            add(f"baseline-{method}", f"{method} λ=0", "0", plain, n)
+            for lam in grid:
+                records = run(baseline.agent(rows[(method, lam)], ""))
+                add(f"baseline-{method}", f"{method} λ={lam:g}", f"{lam:g}", records, n)
+    for run_ in sweep:
+        lam = "?" if run_.diversity_weight is None else f"{run_.diversity_weight:g}"
+        records = run(PPOAgent(run_.model, deterministic=True))
+        add("ppo-sweep", f"PPO λ={lam}", lam, records, n)
+    for label, outcome in primary.agents.items():
+        add("agent", label, "", outcome.first_seed, n)
+    _say(progress, f"  frontier: {len(points)} points")
+    return points
+
+
+def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResult:
+    """Run the whole comparison described by ``config`` (nothing is written to disk)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    notes: list[str] = []
+    scenario_config = resolve_scenario(config.scenario, config.config_files, config.overrides)
+    if config.cross_sim == scenario_config.response.model:
+        raise ScenarioError(
+            f"--cross-sim {config.cross_sim}: the scenario already uses this response model; "
+            "name another one (e.g. embedding) or none"
+        )
+    scenario = build_scenario(scenario_config)
+    probe = SlateSimulator(scenario, 1, "eval")
+    runs, sweep = _load_ppo(config, probe)
+    weight, source = _objective(config, scenario_config, runs, notes)
+    if any(s.kind in BASELINE_KINDS for s in config.agents):
+        probe_builder = probe.builder
+        if not hasattr(probe_builder, "feature_dim"):
+            raise ScenarioError(
+                "agents baseline/supervised need slate.builder = candidates "
+                f"(scenario has {scenario_config.slate.builder!r})"
+            )
+
+    def build_baseline() -> Baseline:
+        t0 = time.perf_counter()
+        _say(progress, "baseline: logging, fitting, tuning on validation users")
+        baseline = train_baseline(scenario, weight, config.baseline, progress)
+        timings["baseline"] = time.perf_counter() - t0
+        return baseline
+
+    ctx = AgentContext(weight, build_baseline, dict(runs))
+    threads = th.get_num_threads()
+    th.set_num_threads(1)
+    try:
+        gen = np.random.default_rng(config.boot_seed)
+        boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
+        t0 = time.perf_counter()
+        _say(
+            progress,
+            f"evaluating {len(config.agents)} agents × {config.seeds} seeds × "
+            f"{config.users} eval users on {scenario_config.name}",
+        )
+        primary = _run_simulator("primary", scenario, config, ctx, weight, boot, progress)
+        timings["evaluation"] = time.perf_counter() - t0 - timings.get("baseline", 0.0)
+        cross = None
+        if config.cross_sim:
+            t0 = time.perf_counter()
+            cross_config = resolve_scenario(
+                scenario_config, overrides={"response": {"model": config.cross_sim}}
+            )
+            cross_scenario = build_scenario(cross_config)
+            cross_probe = SlateSimulator(cross_scenario, 1, "eval")
+            for spec in config.agents:
+                if spec.kind == "ppo":
+                    check_compatible(runs[spec.path], cross_probe, spec.label)  # type: ignore[index]
+            _say(progress, f"cross-simulator: response model '{config.cross_sim}'")
+            cross = _run_simulator("cross", cross_scenario, config, ctx, weight, boot, progress)
+            timings["cross_simulator"] = time.perf_counter() - t0
+        frontier: list[FrontierPoint] = []
+        if config.frontier:
+            t0 = time.perf_counter()
+            frontier = _frontier(config, scenario, ctx, weight, primary, sweep, progress)
+            timings["frontier"] = time.perf_counter() - t0
+    finally:
+        th.set_num_threads(threads)
+    paired = {"primary": _paired(config, primary, config.boot_seed)}
+    if cross is not None:
+        paired["cross"] = _paired(config, cross, config.boot_seed)
+    timings["total"] = time.perf_counter() - started
+    return EvaluationResult(
+        config=config,
+        scenario=scenario_config,
+        objective_weight=weight,
+        objective_source=source,
+        seeds=list(range(config.seeds)),
+        primary=primary,
+        cross=cross,
+        paired=paired,
+        frontier=frontier,
+        baseline=ctx.built_baseline,
+        ppo_runs=runs,
+        sweep_runs=sweep,
+        timings=timings,
+        notes=notes,
+    )

@@ -1,0 +1,144 @@
+"""Uncertainty: bootstrap confidence intervals and the paired PPO-vs-baseline test.
+
+Units are users.  An agent is evaluated on S seeds × N users; a bootstrap replicate resamples the
+N users of every seed with replacement (stratified by seed), recomputes each seed's metric from
+the resampled users (:meth:`~divrec_rl.evaluation.summary.UserRecords.weighted`) and averages over
+seeds — the same estimator as the point estimate.  Percentile intervals (Efron and Tibshirani,
+*An Introduction to the Bootstrap*, 1993, ch. 13).  Catalogue coverage and the exposure Gini are
+properties of the whole set of slates, which a resample with repeated users biases (fewer
+distinct users show fewer items); their interval is a t-interval over the independent seeds.
+
+Paired test: under common random numbers user u of seed s is the same user with the same random
+streams for both agents, so the per-user differences ``d = x_A − x_B`` are paired observations.
+Reported: mean difference, its paired-bootstrap 95% interval, the share of users better off,
+Wilcoxon's signed-rank test and the paired t-test (``scipy.stats``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from divrec_rl.evaluation.summary import METRICS, SET_LEVEL, UserRecords
+
+__all__ = ["MetricCI", "PairedTest", "bootstrap_metrics", "paired_test", "resample_weights"]
+
+
+@dataclass(frozen=True)
+class MetricCI:
+    """Mean over seeds of one metric and its bootstrap percentile interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def resample_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_boot, n)`` resample counts: each row is a multinomial draw of n users out of n."""
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+
+
+def bootstrap_metrics(
+    per_seed: Sequence[UserRecords],
+    weights: Sequence[np.ndarray],
+    level: float = 0.95,
+) -> dict[str, MetricCI]:
+    """Mean over seeds of every metric with its interval.
+
+    Per-user metrics: percentile interval of a seed-stratified bootstrap over users.
+    ``per_seed`` holds one agent's records, one entry per seed; ``weights`` the resample counts
+    of each seed (``(B, N_s)``, :func:`resample_weights`; pass the same ones to every agent so
+    all agents are resampled on the same users).
+
+    Set-level metrics (:data:`~divrec_rl.evaluation.summary.SET_LEVEL`): Student-t interval over
+    the seeds, which are independent samples of N users (NaN with one seed).
+    """
+    if not per_seed or len(per_seed) != len(weights):
+        raise ValueError("per_seed, weights: need one entry per seed, at least one")
+    points = [records.point() for records in per_seed]
+    replicates: dict[str, np.ndarray] = {}
+    for records, w in zip(per_seed, weights, strict=True):
+        for m, values in records.weighted(w).items():
+            replicates[m] = replicates.get(m, 0.0) + values / len(per_seed)
+    alpha = (1.0 - level) / 2.0
+    out: dict[str, MetricCI] = {}
+    for m in METRICS:
+        values = np.array([p[m] for p in points])
+        mean = float(np.mean(values)) if np.isfinite(values).all() else float("nan")
+        if m in SET_LEVEL:
+            out[m] = _t_interval(values, level)
+            continue
+        reps = replicates[m][np.isfinite(replicates[m])]
+        if len(reps) == 0:
+            out[m] = MetricCI(mean, float("nan"), float("nan"))
+            continue
+        low, high = np.quantile(reps, [alpha, 1.0 - alpha])
+        out[m] = MetricCI(mean, float(low), float(high))
+    return out
+
+
+def _t_interval(values: np.ndarray, level: float) -> MetricCI:
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return MetricCI(mean, float("nan"), float("nan"))
+    half = sps.t.ppf(0.5 + level / 2.0, len(values) - 1) * np.std(values, ddof=1)
+    half /= np.sqrt(len(values))
+    return MetricCI(mean, mean - float(half), mean + float(half))
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Paired comparison of agent A against agent B on the same users (A − B)."""
+
+    metric: str
+    n_pairs: int
+    mean_a: float
+    mean_b: float
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    share_a_better: float
+    share_b_better: float
+    wilcoxon_p: float
+    ttest_p: float
+
+
+def paired_test(
+    metric: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> PairedTest:
+    """Paired test of per-user values ``a`` and ``b`` (same users, same order)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"a, b: need two 1-D arrays of equal length ≥ 2, got {a.shape}, {b.shape}")
+    d = a - b
+    rng = np.random.default_rng(seed)
+    boots = resample_weights(len(d), n_boot, rng) @ d / len(d)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(boots, [alpha, 1.0 - alpha])
+    if np.all(d == 0):
+        wilcoxon_p = ttest_p = 1.0
+    else:
+        wilcoxon_p = float(sps.wilcoxon(a, b, zero_method="wilcox").pvalue)
+        ttest_p = float(sps.ttest_rel(a, b).pvalue)
+    return PairedTest(
+        metric=metric,
+        n_pairs=len(d),
+        mean_a=float(a.mean()),
+        mean_b=float(b.mean()),
+        mean_diff=float(d.mean()),
+        ci_low=float(low),
+        ci_high=float(high),
+        share_a_better=float((d > 0).mean()),
+        share_b_better=float((d < 0).mean()),
+        wilcoxon_p=wilcoxon_p,
+        ttest_p=ttest_p,
+    )
