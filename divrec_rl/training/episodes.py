@@ -14,7 +14,8 @@ import numpy as np
 from divrec_rl.catalog import Catalog
 from divrec_rl.diversity import ild_embedding
 from divrec_rl.metrics import catalog_coverage
-from divrec_rl.simulator import SlateSimulator, UserSeeds
+from divrec_rl.rollout import rollout, user_keys
+from divrec_rl.simulator import SlateSimulator
 
 __all__ = ["EpisodeStats", "SlateTracker", "run_episodes"]
 
@@ -78,33 +79,24 @@ class EpisodeStats:
 def run_episodes(agent: Any, simulator: SlateSimulator, seed: int) -> EpisodeStats:
     """Run ``agent`` (``act(observation, simulator)``) for one episode of each user.
 
-    User ``i`` is seeded with ``seed + i`` exactly as ``SlateRecVecEnv.seed(seed)`` does, so
-    agents compared with the same ``seed`` and simulator split meet the same users.
+    The users are :func:`divrec_rl.rollout.user_keys` of ``seed``, and the episodes are played by
+    :func:`divrec_rl.rollout.rollout` (the project's one rollout loop), so agents compared with
+    the same ``seed`` and simulator split meet the same users.
     """
     n = simulator.n_users
-    rows = np.arange(n)
-    seeds = UserSeeds(n)
-    seeds.reseed(rows, [seed + i for i in range(n)])
-    simulator.reset_users(rows, seeds.draw_keys(rows))
-    tracker = SlateTracker(simulator.catalog)
-    totals = {key: np.zeros(n) for key in ("reward", "engagement", "diversity", "ild")}
-    length = np.zeros(n, dtype=np.int64)
-    obs = simulator.observe()
-    while simulator.state.active.any():
-        step = simulator.step(agent.act(obs, simulator))
-        active = step.info["active"]
-        ild = tracker.observe(step.info["slate"], active)
-        totals["reward"] += np.where(active, step.reward, 0.0)
-        totals["engagement"] += step.info["engagement"]
-        totals["diversity"] += step.info["diversity"]
-        totals["ild"] += np.where(active, ild, 0.0)
-        length += active
-        obs = step.observation
+    traj = rollout(agent, simulator, user_keys(seed, n))
+    length = np.bincount(traj.user, minlength=n)
+
+    def per_user(values: np.ndarray) -> np.ndarray:
+        return np.bincount(traj.user, weights=values, minlength=n)
+
+    ild = ild_embedding(simulator.catalog.embeddings[traj.slate])
+    shown = np.unique(traj.slate)
     return EpisodeStats(
-        reward=totals["reward"],
-        engagement=totals["engagement"],
-        diversity=totals["diversity"],
-        ild=totals["ild"] / np.maximum(length, 1),
+        reward=per_user(traj.reward),
+        engagement=per_user(traj.engagement),
+        diversity=per_user(traj.diversity),
+        ild=per_user(ild) / np.maximum(length, 1),
         length=length,
-        coverage=tracker.coverage(),
+        coverage=float(catalog_coverage(shown, simulator.catalog.n_items)) if len(shown) else 0.0,
     )
