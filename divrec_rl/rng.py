@@ -66,12 +66,39 @@ def uniforms(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.
     Row ``u`` depends only on ``keys[u]``, ``counters[u]``, ``stream`` and ``j`` — never on other
     rows.  ``counters`` is usually the user's step number within the episode.
     """
+    if len(keys) * n <= _SCALAR_PATH_MAX:
+        return _uniforms_scalar(keys, counters, stream, n)
     base = np.asarray(keys, dtype=np.uint64) * _K_KEY
     base += np.asarray(counters).astype(np.uint64) * _K_COUNTER
     base += np.uint64((stream * _K_STREAM_INT) & _MASK64)
     z = _splitmix(base[:, None] + _offsets(n))
     z >>= _S11
-    return z.astype(np.float64) * _TO_UNIT
+    return z * _TO_UNIT  # uint64 × float → float64, exact for 53-bit integers
+
+
+_SCALAR_PATH_MAX = 4
+_GOLDEN_INT = 0x9E3779B97F4A7C15
+_K_KEY_INT = 0xD1B54A32D192ED03
+_K_COUNTER_INT = 0xAEF17502108EF2D9
+_M1_INT = 0xBF58476D1CE4E5B9
+_M2_INT = 0x94D049BB133111EB
+
+
+def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
+    """:func:`uniforms` for a handful of draws, in Python integers (same bits, less overhead:
+    array calls on one element cost more than the arithmetic)."""
+    out = np.empty((len(keys), n))
+    for r, (key, counter) in enumerate(
+        zip(np.asarray(keys).tolist(), np.asarray(counters).tolist(), strict=True)
+    ):
+        base = (key * _K_KEY_INT + counter * _K_COUNTER_INT + stream * _K_STREAM_INT) & _MASK64
+        for j in range(n):
+            z = (base + (j + 1) * _GOLDEN_INT) & _MASK64
+            z = ((z ^ (z >> 30)) * _M1_INT) & _MASK64
+            z = ((z ^ (z >> 27)) * _M2_INT) & _MASK64
+            z ^= z >> 31
+            out[r, j] = (z >> 11) * _TO_UNIT
+    return out
 
 
 _ARANGES: dict[int, np.ndarray] = {}

@@ -135,6 +135,7 @@ class CandidateSlateBuilder(SlateBuilder):
         self.feature_dim = d + 3
         self._cat_index = np.arange(catalog.n_categories)
         self._slot_index = np.arange(self.n_candidates)
+        self._pool_info = np.stack([self.pool_size, self.pool_offset])  # one gather per step
         # ⌈n·p_c⌉ ≤ |pool_c| whenever p_c ≤ (|pool_c| − 1)/n, so capping shares there keeps every
         # category's draws distinct; the caps must leave room for all n candidates.
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
@@ -197,7 +198,7 @@ class CandidateSlateBuilder(SlateBuilder):
         n_cat, n = self.catalog.n_categories, self.n_candidates
         r = len(rows)
         p = self.category_shares(state.category_history[rows])
-        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n)
+        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n_cat)
         # Systematic sampling of slot categories: points (j + u₀)/n against each row's CDF give
         # every category ⌊n·p_c⌋ or ⌈n·p_c⌉ slots, grouped and in category order; one
         # searchsorted serves all rows (row r's CDF is shifted by r).
@@ -210,18 +211,19 @@ class CandidateSlateBuilder(SlateBuilder):
         changed = np.empty((r, n), dtype=bool)
         changed[:, 0] = True
         np.not_equal(cat[:, 1:], cat[:, :-1], out=changed[:, 1:])
-        first_slot = np.maximum.accumulate(np.where(changed, self._slot_index, 0), axis=1)
-        rank = self._slot_index - first_slot
-        size = self.pool_size[cat]
-        start = (u[:, 1 : n + 1] * size).astype(np.int64)
-        stride = self.stride_table[cat, (u[:, n + 1 :] * self.stride_count[cat]).astype(np.int64)]
-        # Slots of one category share the first slot's start and stride (an arithmetic
-        # progression over the pool): take them from the category's first slot.
+        rank = self._slot_index - np.maximum.accumulate(
+            np.where(changed, self._slot_index, 0), axis=1
+        )
+        # The slots of category c walk its pool from start r_c with stride s_c (one uniform each
+        # per user and category): an arithmetic progression, so they are distinct.
+        start_c = (u[:, 1 : 1 + n_cat] * self.pool_size).astype(np.int64)
+        stride_c = self.stride_table[
+            self._cat_index, (u[:, 1 + n_cat :] * self.stride_count).astype(np.int64)
+        ]
         row = arange_cached(r)[:, None]
-        start = start[row, first_slot]
-        stride = stride[row, first_slot]
-        pos = (start + rank * stride) % size
-        self.candidates[rows] = self.pool_items[self.pool_offset[cat] + pos]
+        size, first_item = self._pool_info[:, cat]
+        pos = (start_c[row, cat] + rank * stride_c[row, cat]) % size
+        self.candidates[rows] = self.pool_items[first_item + pos]
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates

@@ -191,3 +191,15 @@ def test_reward_diversity_matches_metrics(x: np.ndarray) -> None:
     mass = np.abs(x).sum(axis=-1, keepdims=True)
     w = np.where(mass > 1e-9, np.abs(x) / np.where(mass > 1e-9, mass, 1.0), 1.0 / x.shape[-1])
     np.testing.assert_allclose(ild_category(w), metrics.category_ild(w), atol=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 10**6), st.integers(0, 200), st.integers(1, 4))
+def test_scalar_and_array_uniform_paths_agree(key: int, counter: int, stream: int, n: int) -> None:
+    from divrec_rl import rng
+
+    keys = np.array([key], dtype=np.uint64)
+    counters = np.array([counter])
+    fast = rng.uniforms(keys, counters, stream, n)  # n ≤ 4: the Python-integer path
+    wide = rng.uniforms(np.repeat(keys, 5), np.repeat(counters, 5), stream, n)  # the array path
+    np.testing.assert_array_equal(fast[0], wide[0])
