@@ -41,14 +41,16 @@ def register_scenario(name: str, factory: ScenarioFactory | None = None) -> Any:
     return SCENARIOS.register(name, factory, overwrite=True)
 
 
-def _load_builtins() -> None:
+def _load_builtins(rescan: bool = False) -> None:
+    """Register the built-in files and the entry points once; ``rescan`` looks for entry points
+    of packages installed since (a name that is not found triggers one rescan)."""
     global _loaded_builtins
-    if _loaded_builtins:
+    if _loaded_builtins and not rescan:
         return
     _loaded_builtins = True
     for entry in sorted(resources.files("divrec_rl.scenarios").iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".yaml") and entry.name not in SCENARIOS:
-            path = Path(str(entry))
+        path = Path(str(entry))
+        if entry.name.endswith(".yaml") and path.stem not in SCENARIOS:
             SCENARIOS.register(path.stem, lambda p=path: _read_yaml_layers(p))
     for ep in metadata.entry_points(group="divrec_rl.scenarios"):
         if ep.name not in SCENARIOS:
@@ -166,6 +168,8 @@ def _looks_like_path(spec: str) -> bool:
 
 def _raw_scenario(spec: str) -> dict[str, Any]:
     _load_builtins()
+    if spec not in SCENARIOS and not _looks_like_path(spec) and ":" not in spec:
+        _load_builtins(rescan=True)
     if spec in SCENARIOS:
         data = _from_object(SCENARIOS.get(spec), f"scenario '{spec}'")
         data.setdefault("name", spec)
