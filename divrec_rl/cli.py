@@ -21,6 +21,7 @@ COMMAND_PROVIDERS: list[str] = [
     "divrec_rl.data.commands:add_data_commands",
     "divrec_rl.train:add_train_command",
     "divrec_rl.evaluation.command:add_evaluate_command",
+    "divrec_rl.bert.commands:add_user_model_commands",
 ]
 
 

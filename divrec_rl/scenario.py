@@ -111,3 +111,4 @@ __all__ = [
     "Scenario",
     "build_scenario",
 ]
+import divrec_rl.bert.register  # noqa: E402,F401  registers the movielens sources, population, bert

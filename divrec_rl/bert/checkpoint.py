@@ -1,0 +1,307 @@
+"""User-model checkpoints: safetensors + JSON, validated on load, never unpickled.
+
+A checkpoint directory holds
+
+* ``config.json`` -- format and version, training settings, the encoder architecture, the
+  dataset identity (fingerprint, sizes), feature names, progress (``step``, ``complete``),
+  validation history, wall time, and the sha256 of every weight file;
+* ``tables.safetensors`` -- the numpy runtime tables (:class:`UserModelTables`), all a
+  simulation needs; read without importing torch;
+* ``model.safetensors`` -- the torch state of the two towers (encoder included), for resuming
+  and re-evaluation;
+* ``optimizer.pt`` -- optimiser and scheduler state, written by ``torch.save`` and read only with
+  ``torch.load(weights_only=True)``;
+* ``tokenizer/`` -- the tokenizer files, so the model reloads without its base folder;
+* ``tb/`` -- TensorBoard logs.
+
+Files are written to a temporary name and renamed; ``config.json`` is written last, so a crash
+never leaves a checkpoint whose config describes weights that are not there.  Any problem on
+load -- missing file, unreadable JSON, wrong format, checksum mismatch, wrong shapes, a dataset
+other than the one asked for -- raises :class:`CheckpointError` with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from divrec_rl.config import ScenarioError
+
+FORMAT = "divrec-rl-user-model"
+VERSION = 1
+CONFIG_FILE = "config.json"
+TABLES_FILE = "tables.safetensors"
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.pt"
+TOKENIZER_DIR = "tokenizer"
+
+TABLE_NAMES = (
+    "item_vectors",
+    "item_attr",
+    "item_sat",
+    "attr_bias",
+    "sat_bias",
+    "user_attr",
+    "user_sat",
+    "user_features",
+)
+
+
+class CheckpointError(ScenarioError):
+    """A checkpoint is missing, corrupt, incomplete or does not match what it is used with."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save(path: Path, save: Any) -> None:
+    """Call ``save(tmp_path)`` then rename the result to ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class UserModelTables:
+    """The runtime of a trained user model: cached item vectors and per-user feature terms.
+
+    ``item_vectors (M, d)`` unit item-tower vectors e; ``item_attr``/``item_sat (M, d)`` the
+    item sides of the θ-terms; ``attr_bias``/``sat_bias (M,)``; ``user_attr``/``user_sat
+    (U + 1, d)`` feature terms (last row: the mean-feature user); ``user_features (U, F)``.
+    """
+
+    item_vectors: np.ndarray
+    item_attr: np.ndarray
+    item_sat: np.ndarray
+    attr_bias: np.ndarray
+    sat_bias: np.ndarray
+    user_attr: np.ndarray
+    user_sat: np.ndarray
+    user_features: np.ndarray
+
+    @property
+    def n_items(self) -> int:
+        """M."""
+        return int(self.item_vectors.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        """U (dataset users; the feature tables hold one more row)."""
+        return int(self.user_features.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """d."""
+        return int(self.item_vectors.shape[1])
+
+    def logits(
+        self, theta: np.ndarray, user_rows: np.ndarray, items: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Attraction and satisfaction logits for users ``theta (n, d)`` / ``user_rows (n,)``
+        and item columns ``items (M',)``, as ``(n, M')`` float64 (offline evaluation).
+        """
+        th = theta.astype(np.float64)
+        ia, is_ = self.item_attr[items].astype(np.float64), self.item_sat[items].astype(np.float64)
+        e = self.item_vectors[items].astype(np.float64)
+        attr = th @ ia.T + self.user_attr[user_rows].astype(np.float64) @ e.T
+        sat = th @ is_.T + self.user_sat[user_rows].astype(np.float64) @ e.T
+        return attr + self.attr_bias[items], sat + self.sat_bias[items]
+
+    def pair_logits(
+        self, theta: np.ndarray, user_rows: np.ndarray, items: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits of matched pairs ``(theta[j], user_rows[j], items[j])``, ``(n,)`` each."""
+        th = theta.astype(np.float64)
+        e = self.item_vectors[items].astype(np.float64)
+        attr = (th * self.item_attr[items]).sum(-1) + (self.user_attr[user_rows] * e).sum(-1)
+        sat = (th * self.item_sat[items]).sum(-1) + (self.user_sat[user_rows] * e).sum(-1)
+        return attr + self.attr_bias[items], sat + self.sat_bias[items]
+
+
+def check_tables(tables: dict[str, np.ndarray], where: str) -> None:
+    """Raise :class:`CheckpointError` unless the tables have consistent shapes and finite values."""
+    missing = [n for n in TABLE_NAMES if n not in tables]
+    if missing:
+        raise CheckpointError(f"{where}: missing table(s) {', '.join(missing)}")
+    m, d = tables["item_vectors"].shape
+    u = tables["user_features"].shape[0]
+    expected = {
+        "item_attr": (m, d),
+        "item_sat": (m, d),
+        "attr_bias": (m,),
+        "sat_bias": (m,),
+        "user_attr": (u + 1, d),
+        "user_sat": (u + 1, d),
+    }
+    for name, shape in expected.items():
+        if tables[name].shape != shape:
+            raise CheckpointError(
+                f"{where}: table '{name}' has shape {tables[name].shape}, expected {shape} "
+                f"(M={m} items, d={d}, U={u} users)"
+            )
+    for name in TABLE_NAMES:
+        if not np.all(np.isfinite(tables[name])):
+            raise CheckpointError(f"{where}: table '{name}' holds non-finite values")
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The validated ``config.json`` of a checkpoint directory."""
+    d = Path(directory)
+    path = d / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{d}: no user-model checkpoint here ({CONFIG_FILE} not found)")
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a divrec-rl user-model config (format != '{FORMAT}')")
+    if cfg.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {cfg.get('version')!r} is not supported "
+            f"(this divrec-rl reads version {VERSION})"
+        )
+    for key in ("train", "encoder", "dataset", "files", "step", "complete"):
+        if key not in cfg:
+            raise CheckpointError(f"{path}: missing key '{key}'")
+    return cfg
+
+
+def verify_file(directory: Path, cfg: dict[str, Any], name: str) -> Path:
+    """Path of weight file ``name`` after checking it exists and matches its recorded sha256."""
+    path = directory / name
+    expected = cfg["files"].get(name)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (the checkpoint is incomplete)")
+    if expected is None:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: no checksum recorded for {name}")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise CheckpointError(
+            f"{path}: checksum mismatch (config.json says {expected[:12]}…, file is "
+            f"{actual[:12]}…): the file is corrupt or belongs to another checkpoint"
+        )
+    return path
+
+
+def load_tables(directory: str | Path, require_complete: bool = True) -> UserModelTables:
+    """Read and validate the runtime tables of a checkpoint (no torch import)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    d = Path(directory)
+    cfg = read_config(d)
+    if require_complete and not cfg["complete"]:
+        total = cfg["train"].get("steps")
+        raise CheckpointError(
+            f"{d}: training stopped at step {cfg['step']} of {total}; finish it with "
+            f"`divrec-rl finetune --out {d} --resume`"
+        )
+    path = verify_file(d, cfg, TABLES_FILE)
+    try:
+        tables = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    check_tables(tables, str(path))
+    ds = cfg["dataset"]
+    if tables["item_vectors"].shape[0] != ds.get("n_items") or (
+        tables["user_features"].shape[0] != ds.get("n_users")
+    ):
+        raise CheckpointError(
+            f"{path}: tables hold {tables['item_vectors'].shape[0]} items / "
+            f"{tables['user_features'].shape[0]} users but config.json describes "
+            f"{ds.get('n_items')} / {ds.get('n_users')}"
+        )
+    return UserModelTables(**{n: np.ascontiguousarray(tables[n]) for n in TABLE_NAMES})
+
+
+def write_checkpoint(
+    directory: Path,
+    config: dict[str, Any],
+    tables: dict[str, np.ndarray],
+    state_dict: dict[str, Any] | None,
+    optimizer_state: dict[str, Any] | None,
+) -> None:
+    """Write weight files atomically, then ``config.json`` with their checksums."""
+    from safetensors.numpy import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    check_tables(tables, "tables to save")
+    files: dict[str, str] = {}
+    atomic_save(
+        directory / TABLES_FILE,
+        lambda p: save_file({k: np.ascontiguousarray(v) for k, v in tables.items()}, p),
+    )
+    files[TABLES_FILE] = sha256_file(directory / TABLES_FILE)
+    if state_dict is not None:
+        from safetensors.torch import save_file as save_torch
+
+        contiguous = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+        atomic_save(directory / MODEL_FILE, lambda p: save_torch(contiguous, p))
+        files[MODEL_FILE] = sha256_file(directory / MODEL_FILE)
+    if optimizer_state is not None:
+        import torch
+
+        atomic_save(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer_state, p))
+        files[OPTIMIZER_FILE] = sha256_file(directory / OPTIMIZER_FILE)
+    out = {**config, "format": FORMAT, "version": VERSION, "files": files}
+    atomic_write_bytes(
+        directory / CONFIG_FILE, (json.dumps(out, indent=2, sort_keys=False) + "\n").encode()
+    )
+
+
+def load_state_dict(directory: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The torch state of the towers (safetensors, checksum verified)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = verify_file(directory, cfg, MODEL_FILE)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def load_optimizer_state(directory: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Optimiser/scheduler state, read with ``torch.load(weights_only=True)`` (no unpickling of
+    arbitrary objects)."""
+    import pickle
+
+    import torch
+
+    path = verify_file(directory, cfg, OPTIMIZER_FILE)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot be read as weights-only state ({first})") from None

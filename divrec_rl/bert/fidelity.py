@@ -1,0 +1,223 @@
+"""Offline fidelity of a user model on a held-out period: the evaluation protocol and its metrics.
+
+Protocol (one per target period, ``val`` or ``test`` of the per-user temporal split):
+
+* **history** -- for ``val`` the user's training ratings, for ``test`` training + validation
+  ratings (everything before the target period);
+* **pointwise set** -- every rating of the target period, labelled ``rating ≥ 4``, plus
+  ``neg_ratio`` items per rating drawn uniformly from the items the user never rated (in any
+  period), labelled 0 (seeded).  AUC, log-loss and ECE are computed on the pooled set;
+* **ranking** -- for every user with at least one positive (``rating ≥ 4``) target rating: score
+  every item not in the history, rank, NDCG@10 and HR@10 with the positive target items as the
+  relevant set (binary relevance, :func:`divrec_rl.metrics.ndcg_at_k`), averaged over users.
+
+A model is anything with ``prob(users, items) -> (n,)`` engagement probabilities of matched
+pairs and ``rank_scores(users) -> (n_users, M)`` scores; it is told the history through
+:class:`EvalSplit`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from divrec_rl.bert.prepare import POSITIVE_RATING, PreparedData, history_csr, seen_matrix
+from divrec_rl.metrics import hit_rate_at_k, ndcg_at_k
+
+#: Bins of the reliability diagram and of the ECE.
+N_BINS = 15
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U, ties counted half): P(s₊ > s₋) + ½P(s₊ = s₋)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels.astype(int), scores))
+
+
+def log_loss(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy ``−mean(y log p + (1−y) log(1−p))``, p clipped to [ε, 1−ε]."""
+    p = np.clip(probs, eps, 1.0 - eps)
+    return float(-np.mean(labels * np.log(p) + (1.0 - labels) * np.log1p(-p)))
+
+
+def reliability(
+    labels: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width probability bin: ``(mean predicted p, observed positive rate, count)``.
+
+    Empty bins hold NaN rates and count 0.
+    """
+    bins = np.clip((probs * n_bins).astype(int), 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins).astype(np.float64)
+    p_sum = np.bincount(bins, weights=probs, minlength=n_bins)
+    y_sum = np.bincount(bins, weights=labels.astype(np.float64), minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return p_sum / count, y_sum / count, count
+
+
+def expected_calibration_error(
+    labels: np.ndarray, probs: np.ndarray, n_bins: int = N_BINS
+) -> float:
+    """ECE = Σ_b (n_b / n) · |ȳ_b − p̄_b| over equal-width bins (Naeini et al., AAAI 2015)."""
+    conf, acc, count = reliability(labels, probs, n_bins)
+    used = count > 0
+    return float(np.sum(count[used] / count.sum() * np.abs(acc[used] - conf[used])))
+
+
+@dataclass
+class EvalSplit:
+    """One target period: its history, pointwise set and ranking targets.
+
+    ``hist_indptr``/``hist_items``: each user's history (time order) for user-state models;
+    ``history_seen (U, M)``: items excluded from ranking; ``users``/``items``/``labels``: the
+    pointwise set, whose first ``len(ratings)`` rows are the target period's ratings
+    ``ratings`` (the rest are sampled negatives); ``rank_users``/``relevant (n, M)``: the
+    ranking targets.
+    """
+
+    name: str
+    hist_indptr: np.ndarray
+    hist_items: np.ndarray
+    history_seen: np.ndarray
+    history_frame: pd.DataFrame
+    users: np.ndarray
+    items: np.ndarray
+    labels: np.ndarray
+    ratings: np.ndarray
+    rank_users: np.ndarray
+    relevant: np.ndarray
+
+
+def make_eval_split(prep: PreparedData, period: str, neg_ratio: int, seed: int) -> EvalSplit:
+    """Build the ``val`` or ``test`` evaluation of the module docstring (negatives seeded)."""
+    if period not in ("val", "test"):
+        raise ValueError(f"period: must be 'val' or 'test', got {period!r}")
+    u, m = prep.n_users, prep.n_items
+    hist = prep.train if period == "val" else pd.concat([prep.train, prep.val])
+    hist = hist.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    target = prep.val if period == "val" else prep.test
+    indptr, items = history_csr(hist, u)
+    history_seen = seen_matrix([hist], u, m)
+    ever = seen_matrix([prep.train, prep.val, prep.test], u, m)
+
+    t_users = target["user_id"].to_numpy().astype(np.int64)
+    t_items = target["item_id"].to_numpy().astype(np.int64)
+    t_labels = (target["rating"].to_numpy() >= POSITIVE_RATING).astype(np.float64)
+    rng = np.random.default_rng([seed, 0 if period == "val" else 1])
+    neg_users = np.repeat(t_users, neg_ratio)
+    neg_items = _sample_unseen(rng, neg_users, ever, m)
+    users = np.concatenate([t_users, neg_users])
+    items_all = np.concatenate([t_items, neg_items])
+    labels = np.concatenate([t_labels, np.zeros(len(neg_users))])
+
+    pos = target[target["rating"] >= POSITIVE_RATING]
+    rank_users = np.unique(pos["user_id"].to_numpy()).astype(np.int64)
+    row = {int(v): j for j, v in enumerate(rank_users)}
+    relevant = np.zeros((len(rank_users), m), dtype=bool)
+    relevant[[row[int(v)] for v in pos["user_id"]], pos["item_id"].to_numpy()] = True
+    relevant &= ~history_seen[rank_users]
+    return EvalSplit(
+        name=period,
+        hist_indptr=indptr,
+        hist_items=items,
+        history_seen=history_seen,
+        history_frame=hist,
+        users=users,
+        items=items_all,
+        labels=labels,
+        ratings=target["rating"].to_numpy(dtype=np.float64),
+        rank_users=rank_users,
+        relevant=relevant,
+    )
+
+
+def _sample_unseen(
+    rng: np.random.Generator, users: np.ndarray, seen: np.ndarray, n_items: int
+) -> np.ndarray:
+    """One uniformly drawn item per entry of ``users`` that the user never rated."""
+    out = rng.integers(0, n_items, len(users))
+    bad = seen[users, out]
+    while bad.any():  # rejection sampling; every user has unrated items in MovieLens
+        out[bad] = rng.integers(0, n_items, int(bad.sum()))
+        bad = seen[users, out]
+    return out
+
+
+def rating_rmse(sat_logits: np.ndarray, ratings: np.ndarray) -> float:
+    """RMSE in rating units of the predicted rating ``1 + 4·σ(s)`` (1–5 scale)."""
+    pred = 1.0 + 4.0 / (1.0 + np.exp(-sat_logits))
+    return float(np.sqrt(np.mean((pred - ratings) ** 2)))
+
+
+class Scorer(Protocol):
+    """What :func:`evaluate` needs from a model."""
+
+    def prob(self, split: EvalSplit, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Engagement probabilities of matched ``(user, item)`` pairs."""
+
+    def rank_scores(self, split: EvalSplit, users: np.ndarray) -> np.ndarray:
+        """``(len(users), M)`` ranking scores (higher = more likely to engage)."""
+
+
+def evaluate(model: Scorer, split: EvalSplit, k: int = 10) -> dict[str, float]:
+    """``{"auc", "logloss", "ece", "ndcg@k", "hr@k"}`` of ``model`` on ``split``."""
+    p = np.asarray(model.prob(split, split.users, split.items), dtype=np.float64)
+    ndcg, hr = [], []
+    for s in range(0, len(split.rank_users), 256):
+        users = split.rank_users[s : s + 256]
+        scores = np.array(model.rank_scores(split, users), dtype=np.float64)
+        scores[split.history_seen[users]] = -np.inf  # history items are never recommended
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        rel = split.relevant[s : s + 256]
+        ndcg.append(ndcg_at_k(top, rel, k, ranked=True))
+        hr.append(hit_rate_at_k(top, rel, k, ranked=True))
+    return {
+        "auc": roc_auc(split.labels, p),
+        "logloss": log_loss(split.labels, p),
+        "ece": expected_calibration_error(split.labels, p),
+        f"ndcg@{k}": float(np.nanmean(np.concatenate(ndcg))),
+        f"hr@{k}": float(np.nanmean(np.concatenate(hr))),
+    }
+
+
+class TablesScorer:
+    """A trained two-tower model evaluated through its numpy runtime tables (the simulator's
+    own arithmetic), with θ = the mean direction of the split's history item vectors."""
+
+    def __init__(self, tables: object) -> None:
+        from divrec_rl.bert.checkpoint import UserModelTables
+
+        assert isinstance(tables, UserModelTables)
+        self.tables = tables
+        self._theta: dict[str, np.ndarray] = {}
+
+    def theta(self, split: EvalSplit) -> np.ndarray:
+        """``(U, d)`` user states of the split's history."""
+        from divrec_rl.bert.prepare import mean_history_vectors
+
+        if split.name not in self._theta:
+            self._theta[split.name] = mean_history_vectors(
+                self.tables.item_vectors, split.hist_indptr, split.hist_items
+            )
+        return self._theta[split.name]
+
+    def prob(self, split: EvalSplit, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        attr, _ = self.tables.pair_logits(self.theta(split)[users], users, items)
+        return 1.0 / (1.0 + np.exp(-attr))
+
+    def satisfaction_rmse(self, split: EvalSplit) -> float:
+        """:func:`rating_rmse` of the satisfaction head on the target period's ratings."""
+        n = len(split.ratings)
+        users, items = split.users[:n], split.items[:n]
+        _, sat = self.tables.pair_logits(self.theta(split)[users], users, items)
+        return rating_rmse(sat, split.ratings)
+
+    def rank_scores(self, split: EvalSplit, users: np.ndarray) -> np.ndarray:
+        attr, _ = self.tables.logits(
+            self.theta(split)[users], users, np.arange(self.tables.n_items)
+        )
+        return attr

@@ -1,0 +1,139 @@
+"""The two towers (torch).
+
+Item tower: text → encoder (frozen bottom, fine-tuned top) → mean pool → linear → unit vector
+``e_i ∈ R^d``; item biases from ``[e_i, z_i]`` with ``z_i`` the item's training statistics
+(standardised log popularity and shrunk mean rating).
+
+User tower: the history summary ``θ_u = normalise(Σ_{j ∈ history} e_j)`` (mean direction of the
+items the user rated before, the simulator's hidden interest) and static features ``x_u``:
+
+    attraction   a_ui = (A θ_u + g_A(x_u)) · e_i + b_A(e_i, z_i)
+    satisfaction s_ui = (S θ_u + g_S(x_u)) · e_i + b_S(e_i, z_i)
+
+``A``, ``S`` are d×d matrices, ``g = (g_A, g_S)`` a small MLP.  Both logits are *linear in θ*:
+``(A θ)·e = θ·(Aᵀe)``, so after training every item-side quantity (``e``, ``Aᵀe``, ``Sᵀe``,
+biases) and every user-feature term is tabulated (:func:`runtime_tables`) and a simulation step
+is a handful of elementwise products on cached vectors — the transformer never runs per step,
+and θ can drift during an episode exactly as the simulator's behaviour moves it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from divrec_rl.bert.encoder import ItemEncoder
+
+
+class TwoTowerModel(nn.Module):
+    """Fine-tuned text tower + history/feature user tower with attraction and satisfaction heads.
+
+    Parameters
+    ----------
+    encoder:
+        The :class:`ItemEncoder` (its top layers are the fine-tuned part).
+    dim:
+        Dimension d of item and user vectors.
+    n_user_features:
+        F, size of the static user feature vector.
+    n_item_features:
+        Size of the item statistics vector ``z``.
+    feature_hidden:
+        Hidden units of the user-feature MLP.
+    """
+
+    def __init__(
+        self,
+        encoder: ItemEncoder,
+        dim: int,
+        n_user_features: int,
+        n_item_features: int,
+        feature_hidden: int,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dim = dim
+        self.proj = nn.Linear(encoder.hidden_size, dim)
+        self.theta_attr = nn.Linear(dim, dim, bias=False)
+        self.theta_sat = nn.Linear(dim, dim, bias=False)
+        # θ and e are unit vectors: start from a scaled identity so the initial logit is a
+        # cosine with a useful range.
+        with torch.no_grad():
+            self.theta_attr.weight.copy_(2.0 * torch.eye(dim))
+            self.theta_sat.weight.copy_(1.0 * torch.eye(dim))
+        self.user_mlp = nn.Sequential(
+            nn.Linear(max(n_user_features, 1), feature_hidden),
+            nn.GELU(),
+            nn.Linear(feature_hidden, 2 * dim),
+        )
+        with torch.no_grad():
+            self.user_mlp[-1].weight.mul_(0.1)
+            self.user_mlp[-1].bias.zero_()
+        self.item_bias = nn.Linear(dim + n_item_features, 2)
+        self.n_user_features = n_user_features
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """Everything trained that is not the encoder."""
+        enc = {id(p) for p in self.encoder.parameters()}
+        return [p for p in self.parameters() if id(p) not in enc]
+
+    def item_vectors(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Unit item vectors ``e`` ``(B, d)`` from pooled encoder outputs."""
+        return functional.normalize(self.proj(pooled), dim=-1)
+
+    def item_biases(self, e: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``(B, 2)``: attraction and satisfaction biases."""
+        return self.item_bias(torch.cat([e, z], dim=-1))
+
+    def feature_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g_A(x), g_S(x))``, each ``(B, d)``."""
+        if self.n_user_features == 0:
+            x = torch.zeros((x.shape[0], 1), dtype=torch.float32, device=x.device)
+        g = self.user_mlp(x)
+        return g[:, : self.dim], g[:, self.dim :]
+
+    def user_vectors(
+        self, theta: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A θ + g_A(x), S θ + g_S(x))``, each ``(B, d)``."""
+        g_attr, g_sat = self.feature_terms(x)
+        return self.theta_attr(theta) + g_attr, self.theta_sat(theta) + g_sat
+
+
+@torch.no_grad()
+def runtime_tables(
+    model: TwoTowerModel,
+    pooled: torch.Tensor,
+    item_features: np.ndarray,
+    user_features: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Every quantity a simulation step needs, as float32 numpy arrays.
+
+    ``item_vectors`` e ``(M, d)`` unit rows; ``item_attr`` = ``e Wᴀ`` (so ``θ·item_attr_i`` =
+    ``(A θ)·e_i``) and ``item_sat`` = ``e Wꜱ``; ``attr_bias``/``sat_bias`` ``(M,)``;
+    ``user_attr``/``user_sat`` ``(U + 1, d)`` the feature terms of every user, the last row
+    for the mean feature vector (users without a dataset row, ``user_index = -1``);
+    ``user_features`` ``(U, F)``.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    e = model.item_vectors(pooled.to(device))
+    z = torch.as_tensor(item_features, dtype=torch.float32, device=device)
+    bias = model.item_biases(e, z)
+    x = torch.as_tensor(user_features, dtype=torch.float32, device=device)
+    x_all = torch.cat([x, x.mean(dim=0, keepdim=True)], dim=0)
+    g_attr, g_sat = model.feature_terms(x_all)
+    out = {
+        "item_vectors": e,
+        "item_attr": e @ model.theta_attr.weight,
+        "item_sat": e @ model.theta_sat.weight,
+        "attr_bias": bias[:, 0],
+        "sat_bias": bias[:, 1],
+        "user_attr": g_attr,
+        "user_sat": g_sat,
+    }
+    tables = {k: v.detach().float().cpu().numpy().copy() for k, v in out.items()}
+    tables["user_features"] = np.asarray(user_features, dtype=np.float32).copy()
+    return tables

@@ -1,0 +1,301 @@
+"""The fidelity report of a trained user model: ``OUT/report.md``, ``OUT/metrics.json``,
+``OUT/reliability.png`` and ``OUT/details.json``.
+
+Four models are evaluated on the held-out test period with the protocol of
+:mod:`divrec_rl.bert.fidelity`:
+
+* ``finetuned`` -- the checkpoint, through its runtime tables (the simulator's arithmetic);
+* ``frozen`` -- the same architecture and training with ``finetune_layers = 0`` (encoder not
+  fine-tuned), trained here from the checkpoint's base encoder into ``OUT/frozen-model``;
+* ``popularity`` -- training-period rating counts, Platt-scaled on validation;
+* ``mf`` -- BPR matrix factorisation, Platt-scaled on validation.
+
+Every number is computed by this run; seeds are recorded in ``details.json`` and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from divrec_rl.bert import checkpoint as ckpt
+from divrec_rl.bert.baselines import BPRConfig, BPRModel, PopularityModel
+from divrec_rl.bert.fidelity import (
+    N_BINS,
+    EvalSplit,
+    TablesScorer,
+    evaluate,
+    make_eval_split,
+    reliability,
+)
+from divrec_rl.bert.prepare import dataset_fingerprint, prepare
+from divrec_rl.bert.settings import TrainConfig
+
+MODELS = ("finetuned", "frozen", "popularity", "mf")
+METRICS = ("auc", "logloss", "ece", "ndcg@10", "hr@10")
+
+
+def _load_data(spec: str, fingerprint: str, where: Path) -> Any:
+    from divrec_rl.data import load_dataset
+
+    data = load_dataset(spec)
+    if dataset_fingerprint(data) != fingerprint:
+        raise ckpt.CheckpointError(
+            f"{where}: the checkpoint was trained on another version of dataset {spec!r} "
+            "(fingerprint mismatch); pass --dataset with the directory it was trained on"
+        )
+    return data
+
+
+def plot_reliability(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path
+) -> None:
+    """Reliability diagram: observed positive rate against mean predicted probability per bin,
+    one line per model, marker area ∝ bin count; the diagonal is perfect calibration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, hx) = plt.subplots(
+        2, 1, figsize=(6.0, 7.0), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
+    )
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    for name, (conf, acc, count) in curves.items():
+        used = count > 0
+        size = 10 + 200 * count[used] / count.sum()
+        (line,) = ax.plot(conf[used], acc[used], marker="", linewidth=1.5, label=name)
+        ax.scatter(conf[used], acc[used], s=size, color=line.get_color(), alpha=0.7)
+        hx.step(edges[:-1], count / count.sum(), where="post", color=line.get_color())
+    ax.set_ylabel("observed engagement rate")
+    ax.set_title("Reliability on the test period (15 equal-width bins)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    hx.set_yscale("log")
+    hx.set_xlabel("predicted engagement probability")
+    hx.set_ylabel("share of pairs")
+    fig.tight_layout()
+    ckpt.atomic_save(path, lambda p: fig.savefig(p, dpi=120, format="png"))
+    plt.close(fig)
+
+
+def _table(rows: dict[str, dict[str, float]], keys: tuple[str, ...]) -> str:
+    head = "| model | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
+    body = "\n".join(
+        f"| {name} | " + " | ".join(f"{vals[k]:.4f}" for k in keys) + " |"
+        for name, vals in rows.items()
+    )
+    return head + body
+
+
+def build_report(
+    model: str | Path,
+    out: str | Path,
+    base_model: str | None = None,
+    dataset: str | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    threads: int = 1,
+) -> dict[str, dict[str, float]]:
+    """Evaluate the checkpoint in ``model`` and its baselines; write the report to ``out``.
+
+    ``threads``: torch CPU threads for the frozen twin and BPR (see
+    :func:`~divrec_rl.bert.train.finetune`).  Returns the ``metrics.json`` mapping
+    ``{model: {auc, logloss, ece, ndcg@10, hr@10}}``.
+    """
+    from divrec_rl.bert.train import torch_threads
+
+    with torch_threads(threads):
+        return _build_report(model, out, base_model, dataset, device, seed, progress, log)
+
+
+def _build_report(
+    model: str | Path,
+    out: str | Path,
+    base_model: str | None,
+    dataset: str | None,
+    device: str,
+    seed: int | None,
+    progress: bool,
+    log: Callable[[str], None] | None,
+) -> dict[str, dict[str, float]]:
+    from divrec_rl.bert.train import finetune
+
+    say = log or (lambda s: None)
+    t0 = time.perf_counter()
+    model_dir = Path(model).expanduser()
+    out_dir = Path(out).expanduser()
+    cfg = ckpt.read_config(model_dir)
+    tables = ckpt.load_tables(model_dir)
+    train_cfg = TrainConfig.from_dict(cfg["train"])
+    spec = dataset or cfg["dataset"].get("spec") or train_cfg.dataset
+    data = _load_data(spec, cfg["dataset"]["fingerprint"], model_dir)
+    seed = train_cfg.seed if seed is None else seed
+    prep = prepare(
+        data, train_cfg.val_frac, train_cfg.test_frac, train_cfg.min_train, train_cfg.min_history
+    )
+    val = make_eval_split(prep, "val", train_cfg.neg_ratio, seed)
+    test = make_eval_split(prep, "test", train_cfg.neg_ratio, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    say("training the frozen-encoder twin")
+    frozen_cfg = replace(
+        train_cfg,
+        finetune_layers=0,
+        base_model=base_model or cfg["encoder"]["source"],
+        dataset=spec,
+    )
+    frozen_dir = out_dir / "frozen-model"
+    frozen_run = finetune(
+        frozen_cfg,
+        frozen_dir,
+        device=device,
+        resume=(frozen_dir / ckpt.CONFIG_FILE).is_file(),
+        progress=progress,
+        data=data,
+        threads=0,
+    )
+    frozen_tables = ckpt.load_tables(frozen_dir)
+
+    say("fitting popularity and BPR baselines")
+    scorers: dict[str, Any] = {
+        "finetuned": TablesScorer(tables),
+        "frozen": TablesScorer(frozen_tables),
+        "popularity": PopularityModel(prep.n_items),
+        "mf": BPRModel(prep.n_users, prep.n_items, BPRConfig(seed=seed)),
+    }
+    scorers["popularity"].calibrate(val)
+    scorers["mf"].calibrate(val)
+
+    metrics: dict[str, dict[str, float]] = {}
+    val_metrics: dict[str, dict[str, float]] = {}
+    curves = {}
+    for name in MODELS:
+        s = scorers[name]
+        metrics[name] = evaluate(s, test)
+        val_metrics[name] = evaluate(s, val)
+        curves[name] = reliability(test.labels, s.prob(test, test.users, test.items))
+    rmse = {n: scorers[n].satisfaction_rmse(test) for n in ("finetuned", "frozen")}
+
+    ckpt.atomic_write_bytes(
+        out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
+    )
+    plot_reliability(curves, out_dir / "reliability.png")
+    details = {
+        "model": str(model_dir),
+        "dataset": {**cfg["dataset"], "spec": spec},
+        "seed": seed,
+        "train": cfg["train"],
+        "finetune_wall_seconds": cfg.get("wall_seconds"),
+        "finetune_device": cfg.get("device"),
+        "frozen_wall_seconds": frozen_run.wall_seconds,
+        "bpr": asdict(scorers["mf"].config),
+        "platt": {
+            "popularity": asdict(scorers["popularity"].platt),
+            "mf": asdict(scorers["mf"].platt),
+        },
+        "test": metrics,
+        "val": val_metrics,
+        "rating_rmse_test": rmse,
+        "counts": _counts(val, test),
+        "report_seconds": time.perf_counter() - t0,
+    }
+    ckpt.atomic_write_bytes(
+        out_dir / "details.json", (json.dumps(details, indent=2) + "\n").encode()
+    )
+    ckpt.atomic_write_bytes(
+        out_dir / "report.md", render_markdown(details, model_dir, out_dir).encode("utf-8")
+    )
+    say(f"report written to {out_dir / 'report.md'}")
+    return metrics
+
+
+def _counts(val: EvalSplit, test: EvalSplit) -> dict[str, int]:
+    return {
+        "val_pairs": len(val.labels),
+        "val_positives": int(val.labels.sum()),
+        "val_rank_users": len(val.rank_users),
+        "test_pairs": len(test.labels),
+        "test_positives": int(test.labels.sum()),
+        "test_rank_users": len(test.rank_users),
+        "test_ratings": len(test.ratings),
+    }
+
+
+def render_markdown(details: dict[str, Any], model_dir: Path, out_dir: Path) -> str:
+    """``report.md`` from ``details.json``'s content."""
+    t = details["train"]
+    test, val = details["test"], details["val"]
+    c = details["counts"]
+    ds = details["dataset"]
+    wall = details.get("finetune_wall_seconds") or 0.0
+    beats = {
+        other: all(test["finetuned"][k] > test[other][k] for k in ("auc", "ndcg@10"))
+        for other in ("frozen", "popularity", "mf")
+    }
+    verdict = "\n".join(
+        f"- fine-tuned {'beats' if ok else 'does not beat'} `{o}` on both test AUC and NDCG@10"
+        for o, ok in beats.items()
+    )
+    return f"""# User-model fidelity report
+
+Checkpoint `{model_dir}` — dataset `{ds.get("name")}` ({ds.get("n_users")} users,
+{ds.get("n_items")} items, {ds.get("n_ratings")} ratings).  Fine-tuning took
+**{wall:.0f} s** ({wall / 60:.1f} min) on `{details.get("finetune_device")}` for {t["steps"]}
+steps ({t["finetune_layers"]} top encoder layers fine-tuned, d = {t["dim"]}, batch
+{t["batch_items"]} items × {t["ratings_per_item"]} ratings, seed {t["seed"]}).  Regenerate with
+`divrec-rl user-model-report --model {model_dir} --out {out_dir}`.
+
+## Test-period results
+
+{_table(test, METRICS)}
+
+{verdict}
+
+Satisfaction head, RMSE of the predicted rating 1 + 4·σ(s) on the test ratings:
+fine-tuned {details["rating_rmse_test"]["finetuned"]:.3f}, frozen
+{details["rating_rmse_test"]["frozen"]:.3f}.
+
+![reliability](reliability.png)
+
+## Protocol
+
+- **Split.** Per-user temporal split of the ratings (`temporal_split`): the oldest
+  {1 - t["val_frac"] - t["test_frac"]:.0%} train, the next {t["val_frac"]:.0%} validation, the
+  newest {t["test_frac"]:.0%} test (at least {t["min_train"]} training ratings per user).
+  Models are fitted on the training period; validation selects nothing but the Platt scaling of
+  the baselines; the test period is used once, here.
+- **History.** At test time a user's history is everything before the test period (train +
+  validation ratings); the two-tower models read it as θ = normalised mean of the history's
+  item vectors, popularity counts it, BPR is refitted on it.
+- **Pointwise set (AUC, log-loss, ECE).** Every test rating labelled `rating ≥ 4`
+  ({c["test_ratings"]} ratings) plus {t["neg_ratio"]} items per rating drawn uniformly from
+  the items the user never rated, labelled 0 (seed {details["seed"]}):
+  {c["test_pairs"]} pairs, {c["test_positives"]} positive.  ECE over {N_BINS} equal-width
+  bins.  The two-tower models output probabilities directly (trained for exactly this 1 :
+  {t["neg_ratio"]} mixture); popularity and BPR scores are Platt-scaled on the validation
+  period's pointwise set.
+- **Ranking (NDCG@10, HR@10).** For each of the {c["test_rank_users"]} users with at least one
+  positive test rating, every item outside their history is ranked; relevant = their positive
+  test items; binary-relevance NDCG@10 and HR@10 averaged over users.
+- **Baselines.** `frozen`: identical architecture, data, steps and seed with the encoder not
+  fine-tuned (`finetune_layers = 0`), trained by this report into `frozen-model/`.
+  `popularity`: log(1 + rating count) in the history period.  `mf`: BPR matrix factorisation
+  (dim {details["bpr"]["dim"]}, {details["bpr"]["epochs"]} epochs, lr {details["bpr"]["lr"]},
+  reg {details["bpr"]["reg"]}, seed {details["bpr"]["seed"]}) on ratings ≥ 4 with uniform
+  unrated negatives.
+
+## Validation-period results (for reference)
+
+{_table(val, METRICS)}
+"""
