@@ -39,21 +39,7 @@ __all__ = [
 ]
 
 RESULT_COLUMNS = ("agent", "seed", "users", *METRICS)
-TRAJECTORY_COLUMNS = (
-    "agent",
-    "seed",
-    "user",
-    "step",
-    "session",
-    "slate",
-    "clicked",
-    "position",
-    "engagement",
-    "diversity",
-    "reward",
-    "left",
-    "majority_category",
-)
+TRAJECTORY_COLUMNS = ("agent", "seed", *Trajectories.ROW_FIELDS, "majority_category")
 
 
 def results_frame(points: dict[tuple[str, int], dict[str, float]], n_users: int) -> pd.DataFrame:

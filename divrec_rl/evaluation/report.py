@@ -30,19 +30,8 @@ from divrec_rl.evaluation.summary import METRICS
 
 __all__ = ["write_evaluation"]
 
-TABLE_METRICS = (
-    "engagement",
-    "return",
-    "session_length",
-    "ctr",
-    "ild",
-    "category_coverage",
-    "catalog_coverage",
-    "gini",
-    "tail_share",
-    "novelty",
-    "mcd",
-)
+# The results table: engagement, then the return, then the rest of the results.csv schema.
+TABLE_METRICS = ("engagement", "return", *METRICS[1 : METRICS.index("mcd") + 1])
 CROSS_DIR = "cross_simulator"
 
 
