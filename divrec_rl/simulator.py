@@ -183,13 +183,17 @@ class SlateSimulator:
         st.session_step += stepped
 
         left = beh.leaves(st) & stepped
-        returned = beh.returns(st) & left
-        terminated = left & ~returned
-        if returned.any():
-            back = np.flatnonzero(returned)
-            st.session[back] += 1
-            beh.start_session(st, back)
-        truncated = stepped & ~terminated & (st.t >= self.max_steps)
+        if left.any():
+            returned = beh.returns(st) & left
+            terminated = left & ~returned
+            if returned.any():
+                back = np.flatnonzero(returned)
+                st.session[back] += 1
+                beh.start_session(st, back)
+        else:  # nobody left: skip the return model (the common step)
+            terminated = left
+            returned = np.zeros_like(left)
+        truncated = (st.t >= self.max_steps) & stepped & ~terminated
         st.active &= ~(terminated | truncated)
 
         if self.config.reward.diversity == "ild_category":

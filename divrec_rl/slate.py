@@ -178,7 +178,10 @@ class CandidateSlateBuilder(SlateBuilder):
         asks for more items than its pool holds (the excess goes to categories with room)."""
         hist = category_history.astype(np.float64)
         mass = hist.sum(axis=1, keepdims=True)
-        personal = np.where(mass > 0, hist / np.where(mass > 0, mass, 1.0), self.prior)
+        if (mass > 0).all():  # the usual case; users with no history fall back to the prior
+            personal = hist / mass
+        else:
+            personal = np.where(mass > 0, hist / np.where(mass > 0, mass, 1.0), self.prior)
         eps = self.config.explore_fraction
         p = (1.0 - eps) * personal + eps / self.catalog.n_categories
         excess = p - self._share_cap
