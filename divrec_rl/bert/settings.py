@@ -46,9 +46,9 @@ class TrainConfig:
     neg_ratio: int = _f(
         4, "unobserved negatives per observed rating the engagement probability is calibrated to"
     )
-    lr_encoder: float = _f(5e-5, "learning rate of the fine-tuned encoder layers")
+    lr_encoder: float = _f(2e-5, "learning rate of the fine-tuned encoder layers")
     lr_adapter: float = _f(
-        1e-3, "learning rate of the token adapter of the fine-tuned layers (0 = no adapter)"
+        3e-3, "learning rate of the token adapter of the fine-tuned layers (0 = no adapter)"
     )
     lr_heads: float = _f(5e-3, "learning rate of the projection, user tower and heads")
     weight_decay: float = _f(0.01, "AdamW weight decay")
@@ -60,9 +60,9 @@ class TrainConfig:
     test_frac: float = _f(0.1, "share of each user's latest ratings held out for the test")
     min_train: int = _f(5, "fewest ratings a user always keeps in the training period")
     eval_every: int = _f(
-        100, "steps between cache refresh, validation (TensorBoard val/*) and checkpoint"
+        250, "steps between cache refresh, validation (TensorBoard val/*) and checkpoint"
     )
-    seed: int = _f(0, "seed of batches, negatives, dropout and initialisation")
+    seed: int = _f(0, "seed of batches, negatives and head initialisation")
 
     def validate(self) -> None:
         """Raise ``ValueError("field: …")`` for the first out-of-range value."""
