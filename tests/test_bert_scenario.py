@@ -156,3 +156,17 @@ def test_bert_needs_a_movielens_catalogue() -> None:
         build_scenario(
             resolve_scenario("synthetic-shop", overrides={"response": {"model": "bert"}})
         )
+
+
+def test_registering_the_movielens_parts_stays_cheap() -> None:
+    """Building the scenario registries must not import torch or transformers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, divrec_rl.scenario as s; "
+        "assert 'bert' in s.RESPONSE_MODELS and 'movielens-100k' in s.CATALOG_SOURCES; "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

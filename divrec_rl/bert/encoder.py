@@ -112,14 +112,18 @@ class ItemEncoder(nn.Module):
         eager attention, so a layer takes an additive ``(B, 1, 1, T)`` mask.
     n_top:
         Number of top layers to fine-tune (0 = frozen encoder).
-    token_adapter:
-        With ``n_top > 0``: a trainable vector per vocabulary token, zero-initialised, added to
-        each token's hidden state where it enters the fine-tuned layers — the fine-tuned
-        counterpart of the (frozen, cached) input embeddings.  It lets items move apart by the
-        words of their titles (shared words move together) at the cost of the top layers only.
+    adapter_tokens:
+        With ``n_top > 0``: vocabulary ids (sorted, unique) that get a *token adapter* row — a
+        trainable vector, zero-initialised, added to the token's hidden state where it enters
+        the fine-tuned layers: the fine-tuned counterpart of the (frozen, cached) input
+        embeddings.  Items move apart by the words of their texts (items sharing words move
+        together) at the cost of the top layers only.  Only the tokens of the catalogue's texts
+        need rows; ``None`` = no adapter.
     """
 
-    def __init__(self, model: nn.Module, n_top: int, token_adapter: bool = False) -> None:
+    def __init__(
+        self, model: nn.Module, n_top: int, adapter_tokens: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.model = model
         n_layers = int(model.config.num_hidden_layers)
@@ -136,10 +140,11 @@ class ItemEncoder(nn.Module):
             for layer in _layers(model)[n_layers - n_top :]:
                 for p in layer.parameters():
                     p.requires_grad_(True)
-        self.token_adapter: nn.Embedding | None = None
-        if token_adapter and n_top:
-            self.token_adapter = nn.Embedding(int(model.config.vocab_size), self.hidden_size)
-            nn.init.zeros_(self.token_adapter.weight)
+        self.adapter: nn.Parameter | None = None
+        if adapter_tokens is not None and n_top:
+            tokens = torch.unique(torch.as_tensor(adapter_tokens, dtype=torch.long))
+            self.register_buffer("adapter_tokens", tokens)
+            self.adapter = nn.Parameter(torch.zeros(len(tokens), self.hidden_size))
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Parameters of the fine-tuned top layers."""
@@ -147,7 +152,14 @@ class ItemEncoder(nn.Module):
 
     def adapter_parameters(self) -> list[nn.Parameter]:
         """The token adapter's table (empty without one)."""
-        return [] if self.token_adapter is None else [self.token_adapter.weight]
+        return [] if self.adapter is None else [self.adapter]
+
+    def _adapter_shift(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``(B, T, H)`` adapter vectors of the tokens (zero for tokens without a row)."""
+        tokens = self.adapter_tokens
+        pos = torch.searchsorted(tokens, input_ids).clamp(max=len(tokens) - 1)
+        known = (tokens[pos] == input_ids).unsqueeze(-1)
+        return self.adapter[pos] * known
 
     @staticmethod
     def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -205,8 +217,8 @@ class ItemEncoder(nn.Module):
             width = max(int(lengths[idx].max()), 1)
             h = hidden[idx, :width]
             mask = attention_mask[idx, :width]
-            if self.token_adapter is not None:
-                h = h + self.token_adapter(input_ids[idx, :width])
+            if self.adapter is not None:
+                h = h + self._adapter_shift(input_ids[idx, :width])
             additive = (1.0 - mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
             for layer in _layers(self.model)[self.n_layers - self.n_top :]:
                 out = layer(h, additive)

@@ -140,18 +140,18 @@ class _Run:
         self,
         cfg: TrainConfig,
         prep: PreparedData,
-        tokenizer: Any,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
         model: TwoTowerModel,
         device: torch.device,
     ) -> None:
         self.cfg = cfg
         self.prep = prep
-        self.tokenizer = tokenizer
         self.model = model.to(device)
         self.device = device
-        ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
         self.ids = ids
         self.mask = mask
+        self._bank_update: tuple[torch.Tensor, torch.Tensor] | None = None
         self.cache = model.encoder.bottom(ids, mask)
         self.pooled = refresh_pooled(model.encoder, self.cache, mask, ids)
         self.z = torch.as_tensor(prep.item_features, device=device)
@@ -367,7 +367,16 @@ def _finetune(
     else:
         tokenizer, hf, folder = load_encoder(cfg.base_model)
         source = str(folder)
-    encoder = ItemEncoder(hf, cfg.finetune_layers, token_adapter=cfg.lr_adapter > 0)
+    ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
+    start = 0
+    history: list[dict[str, float]] = []
+    spent = 0.0
+    state: dict[str, torch.Tensor] | None = None
+    adapter_tokens = ids[mask.bool()] if cfg.lr_adapter > 0 else None
+    if saved is not None:
+        state = ckpt.load_state_dict(out, saved)
+        adapter_tokens = state.get("encoder.adapter_tokens")
+    encoder = ItemEncoder(hf, cfg.finetune_layers, adapter_tokens)
     model = TwoTowerModel(
         encoder,
         cfg.dim,
@@ -375,11 +384,7 @@ def _finetune(
         prep.item_features.shape[1],
         cfg.feature_hidden,
     )
-    start = 0
-    history: list[dict[str, float]] = []
-    spent = 0.0
-    if saved is not None:
-        state = ckpt.load_state_dict(out, saved)
+    if saved is not None and state is not None:
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -392,7 +397,7 @@ def _finetune(
         history = list(saved.get("history", []))
         spent = float(saved.get("wall_seconds", 0.0))
     say(f"encoding {prep.n_items} item texts (frozen bottom of {encoder.n_layers} layers)")
-    run = _Run(cfg, prep, tokenizer, model, dev)
+    run = _Run(cfg, prep, ids, mask, model, dev)
     if saved is not None:
         opt_state = ckpt.load_optimizer_state(out, saved)
         try:
@@ -513,10 +518,11 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
     cfg = ckpt.read_config(d)
     train_cfg = TrainConfig.from_dict(cfg["train"])
     tokenizer = AutoTokenizer.from_pretrained(str(d / ckpt.TOKENIZER_DIR), local_files_only=True)
+    state = ckpt.load_state_dict(d, cfg)
     encoder = ItemEncoder(
         encoder_from_config(cfg["encoder"]["config"]),
         train_cfg.finetune_layers,
-        token_adapter=train_cfg.lr_adapter > 0,
+        state.get("encoder.adapter_tokens"),
     )
     model = TwoTowerModel(
         encoder,
@@ -526,7 +532,7 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
         train_cfg.feature_hidden,
     )
     try:
-        model.load_state_dict(ckpt.load_state_dict(d, cfg), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(
