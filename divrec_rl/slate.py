@@ -19,7 +19,7 @@ from gymnasium import spaces
 
 from divrec_rl import rng
 from divrec_rl.catalog import Catalog
-from divrec_rl.config import SlateConfig
+from divrec_rl.config import ScenarioError, SlateConfig
 from divrec_rl.rng import arange_cached
 from divrec_rl.users.state import UserState
 
@@ -103,15 +103,11 @@ class CandidateSlateBuilder(SlateBuilder):
     def __init__(self, catalog: Catalog, config: SlateConfig) -> None:
         super().__init__(catalog, config)
         if config.n_candidates > catalog.n_items:
-            from divrec_rl.config import ScenarioError
-
             raise ScenarioError(
                 f"field 'slate.n_candidates': must be ≤ the catalogue size ({catalog.n_items}), "
                 f"got {config.n_candidates}"
             )
         if config.size > catalog.n_items:
-            from divrec_rl.config import ScenarioError
-
             raise ScenarioError(
                 f"field 'slate.size': must be ≤ the catalogue size ({catalog.n_items}), "
                 f"got {config.size}"
@@ -140,8 +136,6 @@ class CandidateSlateBuilder(SlateBuilder):
         # category's draws distinct; the caps must leave room for all n candidates.
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
         if self._share_cap.sum() < 1.0:
-            from divrec_rl.config import ScenarioError
-
             raise ScenarioError(
                 "field 'slate.n_candidates': must be ≤ "
                 f"{int(np.maximum(self.pool_size - 1, 0).sum())} for this catalogue "
