@@ -68,10 +68,14 @@ def uniforms(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.
     """
     if len(keys) * n <= _SCALAR_PATH_MAX:
         return _uniforms_scalar(keys, counters, stream, n)
-    base = np.asarray(keys, dtype=np.uint64) * _K_KEY
-    base += np.asarray(counters).astype(np.uint64) * _K_COUNTER
-    base += np.uint64((stream * _K_STREAM_INT) & _MASK64)
-    z = _splitmix(base[:, None] + _offsets(n))
+    if len(keys) == 1:  # one user: the base in Python integers (same bits, fewer array calls)
+        z = _offsets(n)[None, :] + np.uint64(_base_int(int(keys[0]), int(counters[0]), stream))
+    else:
+        base = np.asarray(keys, dtype=np.uint64) * _K_KEY
+        base += np.asarray(counters).astype(np.uint64) * _K_COUNTER
+        base += np.uint64((stream * _K_STREAM_INT) & _MASK64)
+        z = base[:, None] + _offsets(n)
+    _splitmix(z)
     z >>= _S11
     return z * _TO_UNIT  # uint64 × float → float64, exact for 53-bit integers
 
@@ -84,6 +88,11 @@ _M1_INT = 0xBF58476D1CE4E5B9
 _M2_INT = 0x94D049BB133111EB
 
 
+def _base_int(key: int, counter: int, stream: int) -> int:
+    """``K₁·key + K₂·counter + K₃·stream mod 2⁶⁴`` in Python integers."""
+    return (key * _K_KEY_INT + counter * _K_COUNTER_INT + stream * _K_STREAM_INT) & _MASK64
+
+
 def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
     """:func:`uniforms` for a handful of draws, in Python integers (same bits, less overhead:
     array calls on one element cost more than the arithmetic)."""
@@ -91,7 +100,7 @@ def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int
     for r, (key, counter) in enumerate(
         zip(np.asarray(keys).tolist(), np.asarray(counters).tolist(), strict=True)
     ):
-        base = (key * _K_KEY_INT + counter * _K_COUNTER_INT + stream * _K_STREAM_INT) & _MASK64
+        base = _base_int(key, counter, stream)
         for j in range(n):
             z = (base + (j + 1) * _GOLDEN_INT) & _MASK64
             z = ((z ^ (z >> 30)) * _M1_INT) & _MASK64
@@ -101,17 +110,21 @@ def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int
     return out
 
 
-_ARANGES: dict[int, np.ndarray] = {}
+_ARANGE = np.arange(1024)
+_ARANGE.setflags(write=False)
 
 
 def arange_cached(n: int) -> np.ndarray:
-    """A shared read-only ``np.arange(n)`` (row indices are needed on every step)."""
-    a = _ARANGES.get(n)
-    if a is None:
-        a = np.arange(n)
-        a.setflags(write=False)
-        _ARANGES[n] = a
-    return a
+    """A read-only view equal to ``np.arange(n)`` (row indices are needed on every step).
+
+    One shared array, grown by doubling, so memory stays O(largest n) whatever sizes are asked.
+    """
+    global _ARANGE
+    if n > len(_ARANGE):
+        grown = np.arange(max(n, 2 * len(_ARANGE)))
+        grown.setflags(write=False)
+        _ARANGE = grown
+    return _ARANGE[:n]
 
 
 def normals(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
@@ -127,9 +140,11 @@ def gumbel_top_k(logits: np.ndarray, k: int, u: np.ndarray) -> np.ndarray:
     """Sample ``k`` distinct columns per row without replacement, P ∝ softmax(logits).
 
     Gumbel-top-k (Kool, van Hoof & Welling, ICML 2019): ``argtop_k(logits + G)`` with
-    ``G = -log(-log u)``.  ``u`` holds uniforms of the same shape as ``logits``.
+    ``G = -log(-log u)``.  ``u`` holds uniforms of shape ``(N, n)``; ``logits`` broadcasts to it.
     """
     g = logits - np.log(-np.log(np.clip(u, 1e-300, 1.0 - 1e-16)))
+    if k >= g.shape[1]:  # a full ranking: no partition needed
+        return np.argsort(-g, axis=1, kind="stable")
     idx = np.argpartition(-g, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(g, idx, axis=1), axis=1, kind="stable")
     return np.take_along_axis(idx, order, axis=1)

@@ -114,6 +114,8 @@ class SlateSimulator:
         self.action_space = self.builder.action_space
         self._scores = getattr(self.response, "scores", None)
         self._all_rows = np.arange(n_users)
+        self._dims = (cat.embedding_dim, cat.n_categories)
+        self._max_patience = cfg.behaviour.patience.maximum
 
     def reset_users(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Start new episodes for ``rows`` with per-user random ``keys`` (uint64)."""
@@ -127,14 +129,14 @@ class SlateSimulator:
 
     def observe(self) -> dict[str, np.ndarray]:
         """Observations of all users: ``user`` summary plus the builder's entries (no text)."""
-        st, cat = self.state, self.catalog
-        d, c = cat.embedding_dim, cat.n_categories
+        st = self.state
+        d, c = self._dims
         user = np.empty((self.n_users, self.user_dim), dtype=np.float32)
         user[:, :d] = st.history
         user[:, d : d + c] = st.category_history
         user[:, d + c : d + 2 * c] = st.exposure
         o = d + 2 * c
-        user[:, o] = st.patience / self.config.behaviour.patience.maximum
+        user[:, o] = st.patience / self._max_patience
         user[:, o + 1] = st.t / self.max_steps
         user[:, o + 2] = st.session / self.max_sessions
         user[:, o + 3] = st.last_click
@@ -170,8 +172,8 @@ class SlateSimulator:
     ) -> StepResult:
         st, cat, beh = self.state, self.catalog, self.behaviour
         stepped = st.active.copy()
-        vecs = cat.embeddings[slates]
-        cw = cat.category_weights[slates]
+        vecs = cat.embeddings.take(slates, axis=0)
+        cw = cat.category_weights.take(slates, axis=0)
         if self._scores is not None:
             attraction, sat_logit = self._scores(st, slates)
         else:
@@ -190,19 +192,20 @@ class SlateSimulator:
                 back = np.flatnonzero(returned)
                 st.session[back] += 1
                 beh.start_session(st, back)
-        else:  # nobody left: skip the return model (the common step)
+            truncated = (st.t >= self.max_steps) & stepped & ~terminated
+            st.active &= ~(terminated | truncated)
+        else:  # nobody left (the common step): no return model, nobody terminated
             terminated = left
-            returned = np.zeros_like(left)
-        truncated = (st.t >= self.max_steps) & stepped & ~terminated
-        st.active &= ~(terminated | truncated)
+            returned = np.zeros(len(left), dtype=bool)
+            truncated = (st.t >= self.max_steps) & stepped
+            st.active &= ~truncated
 
         if self.config.reward.diversity == "ild_category":
             diversity = ild_category(cw)
         else:
             diversity = ild_embedding(vecs)
         engagement = response.engagement  # 0 for users who did not click (incl. inactive ones)
-        if not stepped.all():
-            diversity = np.where(stepped, diversity, 0.0)
+        diversity *= stepped  # 0 for users who were not stepped (diversity is finite)
         reward = engagement + self.diversity_weight * diversity
 
         self.builder.prepare(st, self._all_rows if st.active.all() else np.flatnonzero(st.active))

@@ -60,18 +60,23 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first, ties → lower index.
 
     Float32 scores are lifted to float64 and lowered by ``index·1e-12`` (far below float32
-    resolution), which makes every score distinct without reordering unequal ones; a partial
-    partition then costs O(n) per row instead of a full sort.
+    resolution), which makes every score distinct without reordering unequal ones, so any sort
+    gives the same answer: short rows are sorted outright, long ones partially partitioned first
+    (O(n) per row instead of a full sort).
     """
     n = scores.shape[1]
-    key = scores.astype(np.float64) - _tie_break(n)
-    if k < n:
-        part = np.argpartition(-key, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n), key.shape)
-    rows = arange_cached(len(key))[:, None]
-    order = np.argsort(-key[rows, part], axis=1)
-    return part[rows, order]
+    neg_key = _tie_break(n) - scores.astype(np.float64)  # ascending = best first
+    if k >= n or n <= _FULL_SORT_MAX:
+        return np.argsort(neg_key, axis=1)[:, :k]
+    part = np.argpartition(neg_key, k - 1, axis=1)[:, :k]
+    # Flat indices (row·width + column) gather with one ``take`` instead of 2-D fancy indexing.
+    rows = arange_cached(len(neg_key))[:, None]
+    order = np.argsort(neg_key.take(part + rows * n), axis=1)
+    return part.take(order + rows * k)
+
+
+# Up to this row length a full sort is cheaper than partition + sort of the top k.
+_FULL_SORT_MAX = 64
 
 
 _TIE_BREAKS: dict[int, np.ndarray] = {}
@@ -130,8 +135,6 @@ class CandidateSlateBuilder(SlateBuilder):
         d = catalog.embedding_dim
         self.feature_dim = d + 3
         self._cat_index = np.arange(catalog.n_categories)
-        self._slot_index = np.arange(self.n_candidates)
-        self._pool_info = np.stack([self.pool_size, self.pool_offset])  # one gather per step
         # ⌈n·p_c⌉ ≤ |pool_c| whenever p_c ≤ (|pool_c| − 1)/n, so capping shares there keeps every
         # category's draws distinct; the caps must leave room for all n candidates.
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
@@ -172,7 +175,7 @@ class CandidateSlateBuilder(SlateBuilder):
         asks for more items than its pool holds (the excess goes to categories with room)."""
         hist = category_history.astype(np.float64)
         mass = hist.sum(axis=1, keepdims=True)
-        if (mass > 0).all():  # the usual case; users with no history fall back to the prior
+        if mass.all():  # the usual case (mass ≥ 0); users with no history fall back to the prior
             personal = hist / mass
         else:
             personal = np.where(mass > 0, hist / np.where(mass > 0, mass, 1.0), self.prior)
@@ -196,40 +199,47 @@ class CandidateSlateBuilder(SlateBuilder):
         r = len(rows)
         p = self.category_shares(state.category_history[rows])
         u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n_cat)
-        # Systematic sampling of slot categories: points (j + u₀)/n against each row's CDF give
-        # every category ⌊n·p_c⌋ or ⌈n·p_c⌉ slots, grouped and in category order; one
-        # searchsorted serves all rows (row r's CDF is shifted by r).
-        offset = np.arange(r)[:, None]
-        cdf = np.cumsum(p, axis=1)
-        cdf[:, -1] = 1.0 + 1e-9
-        points = (self._slot_index + u[:, :1]) / n + offset
-        flat = np.searchsorted((cdf + offset).ravel(), points.ravel(), side="right")
-        cat = flat.reshape(r, n) - offset * n_cat
-        changed = np.empty((r, n), dtype=bool)
-        changed[:, 0] = True
-        np.not_equal(cat[:, 1:], cat[:, :-1], out=changed[:, 1:])
-        rank = self._slot_index - np.maximum.accumulate(
-            np.where(changed, self._slot_index, 0), axis=1
-        )
+        # Systematic sampling of slot categories: slot j of n belongs to category c when
+        # N_{c-1} ≤ j < N_c with N_c = min(n, ⌈n·P_c − u₀⌉), P the row's cumulative shares — every
+        # category gets ⌊n·p_c⌋ or ⌈n·p_c⌉ slots, grouped, in category order.  The bounds are
+        # integers, so shifting row r by r·n lets one flat searchsorted serve all rows exactly
+        # (no batch-dependent rounding); its result ``flat = r·C + c`` indexes per-(row, category)
+        # arrays directly.
+        bound = np.add.accumulate(p, axis=1)
+        bound *= n
+        bound -= u[:, :1]
+        counts = np.ceil(bound).astype(np.int64)
+        np.minimum(counts, n, out=counts)
+        counts[:, -1] = n
+        slot_offset = arange_cached(r)[:, None] * n
+        counts += slot_offset
+        slots = arange_cached(r * n)
+        flat = np.searchsorted(counts.ravel(), slots, side="right")
+        # Rank of a slot within its category: its index minus the category's first slot N_{c-1}.
+        first = np.empty_like(counts)
+        first[:, 0] = slot_offset[:, 0]
+        first[:, 1:] = counts[:, :-1]
+        rank = slots - first.ravel()[flat]
         # The slots of category c walk its pool from start r_c with stride s_c (one uniform each
         # per user and category): an arithmetic progression, so they are distinct.
         start_c = (u[:, 1 : 1 + n_cat] * self.pool_size).astype(np.int64)
         stride_c = self.stride_table[
             self._cat_index, (u[:, 1 + n_cat :] * self.stride_count).astype(np.int64)
         ]
-        row = arange_cached(r)[:, None]
-        size, first_item = self._pool_info[:, cat]
-        pos = (start_c[row, cat] + rank * stride_c[row, cat]) % size
-        self.candidates[rows] = self.pool_items[first_item + pos]
+        cat = flat % n_cat
+        size, first_item = self.pool_size.take(cat), self.pool_offset.take(cat)
+        pos = start_c.ravel()[flat] + rank * stride_c.ravel()[flat]
+        pos %= size
+        self.candidates[rows] = self.pool_items[first_item + pos].reshape(r, n)
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
         n_users = cand.shape[0]
         d = self.catalog.embedding_dim
-        feats = np.take(self._item_features, cand, axis=0)
-        flat = (
-            self._cat_index.size * np.arange(n_users)[:, None] + self.catalog.primary_category[cand]
-        )
+        feats = self._item_features.take(cand, axis=0)
+        flat = self.catalog.primary_category[cand]
+        if n_users > 1:
+            flat += self._cat_index.size * arange_cached(n_users)[:, None]
         feats[..., d + 1] = state.category_history.ravel()[flat]
         feats[..., d + 2] = state.exposure.ravel()[flat]
         return {"candidates": feats.reshape(n_users, -1)}
@@ -239,7 +249,8 @@ class CandidateSlateBuilder(SlateBuilder):
             len(self.candidates), self.n_candidates
         )
         top = top_k_rows(scores, self.k)
-        return self.candidates[arange_cached(len(top))[:, None], top]
+        top += arange_cached(len(top))[:, None] * self.n_candidates
+        return self.candidates.take(top)
 
 
 class QuerySlateBuilder(SlateBuilder):

@@ -41,11 +41,9 @@ def make_simulator(
 
 def row_info(info: dict[str, np.ndarray], i: int) -> dict[str, Any]:
     """The ``info`` of user ``i`` as Python scalars (``slate`` stays an array)."""
-    out: dict[str, Any] = {}
-    for key, value in info.items():
-        v = value[i]
-        out[key] = v.copy() if isinstance(v, np.ndarray) else v.item()
-    return out
+    return {
+        key: value.item(i) if value.ndim == 1 else value[i].copy() for key, value in info.items()
+    }
 
 
 class SlateRecEnv(gym.Env):

@@ -28,9 +28,10 @@ def mnl_probabilities(
     if position_bias:
         util[:, :k] -= position_penalty(k, position_bias)
     util[:, k] = no_click_logit
-    util -= util.max(axis=1, keepdims=True)
+    # ufunc reductions directly: the ndarray methods add a Python-level call per step.
+    util -= np.maximum.reduce(util, axis=1, keepdims=True)
     np.exp(util, out=util)
-    util /= util.sum(axis=1, keepdims=True)
+    util /= np.add.reduce(util, axis=1, keepdims=True)
     return util
 
 
@@ -58,5 +59,5 @@ def cascade_probabilities(
 def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF sample per row: index in ``0..k`` (``k`` = no click), uniforms ``u (N,)``."""
     # Rows sum to 1 up to rounding; the clamp keeps a u above the last CDF value on "no click".
-    choice = (np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1)
+    choice = np.add.reduce(np.add.accumulate(probs, axis=1) < u[:, None], axis=1)
     return np.minimum(choice, probs.shape[1] - 1)

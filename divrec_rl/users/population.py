@@ -37,13 +37,18 @@ class UserPopulation(ABC):
 def consume_history(state: UserState, catalog: Catalog, items: np.ndarray, decay: float) -> None:
     """Fold a warm-start history ``items (N, L)`` (oldest first) into the observed EMAs.
 
-    ``h ← decay·h + (1−decay)·e_item`` over the sequence, the same rule as during the episode.
+    The rule of the episode, ``h ← decay·h + (1−decay)·e_item``, applied over the sequence from
+    ``h = 0``, written out as one weighted sum ``h = Σ_j (1−decay)·decay^(L−1−j)·e_j`` (a sum
+    over each row's own items, so a row never depends on the batch).
     """
-    for j in range(items.shape[1]):
-        e = catalog.embeddings[items[:, j]]
-        c = catalog.category_weights[items[:, j]]
-        state.history[:] = decay * state.history + (1.0 - decay) * e
-        state.category_history[:] = decay * state.category_history + (1.0 - decay) * c
+    n_hist = items.shape[1]
+    weights = ((1.0 - decay) * decay ** np.arange(n_hist - 1, -1, -1, dtype=np.float64)).astype(
+        np.float32
+    )[None, :, None]
+    state.history[:] = np.add.reduce(weights * catalog.embeddings.take(items, axis=0), axis=1)
+    state.category_history[:] = np.add.reduce(
+        weights * catalog.category_weights.take(items, axis=0), axis=1
+    )
 
 
 class SyntheticPopulation(UserPopulation):
@@ -84,9 +89,7 @@ class SyntheticPopulation(UserPopulation):
         n_fav_max = min(cfg.max_favourite_categories, c)
         n_fav_min = min(cfg.min_favourite_categories, n_fav_max)
         n_fav = n_fav_min + np.floor(u[:, 0] * (n_fav_max - n_fav_min + 1)).astype(int)
-        ranked = rng.gumbel_top_k(
-            np.broadcast_to(self.log_category_share, (n, c)), c, u[:, 1 : c + 1]
-        )
+        ranked = rng.gumbel_top_k(self.log_category_share[None, :], c, u[:, 1 : c + 1])
         weights = np.zeros((n, c))
         raw = u[:, c + 1 : 2 * c + 1] + 0.2
         rank_mask = np.arange(c)[None, :] < n_fav[:, None]
