@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from divrec_rl.atomic import atomic_write, atomic_write_bytes
 from divrec_rl.config import ScenarioError
 
 FORMAT = "divrec-rl-user-model"
@@ -65,30 +64,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_save(path: Path, save: Any) -> None:
-    """Call ``save(tmp_path)`` then rename the result to ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -258,7 +233,7 @@ def write_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     check_tables(tables, "tables to save")
     files: dict[str, str] = {}
-    atomic_save(
+    atomic_write(
         directory / TABLES_FILE,
         lambda p: save_file({k: np.ascontiguousarray(v) for k, v in tables.items()}, p),
     )
@@ -267,12 +242,12 @@ def write_checkpoint(
         from safetensors.torch import save_file as save_torch
 
         contiguous = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-        atomic_save(directory / MODEL_FILE, lambda p: save_torch(contiguous, p))
+        atomic_write(directory / MODEL_FILE, lambda p: save_torch(contiguous, p))
         files[MODEL_FILE] = sha256_file(directory / MODEL_FILE)
     if optimizer_state is not None:
         import torch
 
-        atomic_save(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer_state, p))
+        atomic_write(directory / OPTIMIZER_FILE, lambda p: torch.save(optimizer_state, p))
         files[OPTIMIZER_FILE] = sha256_file(directory / OPTIMIZER_FILE)
     out = {**config, "format": FORMAT, "version": VERSION, "files": files}
     atomic_write_bytes(

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from divrec_rl.atomic import atomic_write, atomic_write_bytes
 from divrec_rl.bert import checkpoint as ckpt
 from divrec_rl.bert.baselines import PopularityModel, select_bpr
 from divrec_rl.bert.fidelity import (
@@ -83,7 +84,7 @@ def plot_reliability(
     hx.set_xlabel("predicted engagement probability")
     hx.set_ylabel("share of pairs")
     fig.tight_layout()
-    ckpt.atomic_save(path, lambda p: fig.savefig(p, dpi=120, format="png"))
+    atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
     plt.close(fig)
 
 
@@ -187,9 +188,7 @@ def _build_report(
         curves[name] = reliability(test.labels, s.prob(test, test.users, test.items))
     rmse = {n: scorers[n].satisfaction_rmse(test) for n in ("finetuned", "frozen")}
 
-    ckpt.atomic_write_bytes(
-        out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
-    )
+    atomic_write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     plot_reliability(curves, out_dir / "reliability.png")
     details = {
         "model": str(model_dir),
@@ -211,10 +210,8 @@ def _build_report(
         "counts": _counts(val, test),
         "report_seconds": time.perf_counter() - t0,
     }
-    ckpt.atomic_write_bytes(
-        out_dir / "details.json", (json.dumps(details, indent=2) + "\n").encode()
-    )
-    ckpt.atomic_write_bytes(
+    atomic_write_bytes(out_dir / "details.json", (json.dumps(details, indent=2) + "\n").encode())
+    atomic_write_bytes(
         out_dir / "report.md", render_markdown(details, model_dir, out_dir).encode("utf-8")
     )
     say(f"report written to {out_dir / 'report.md'}")

@@ -12,13 +12,10 @@ Checkpoints are trusted files (like every SB3 zip they contain pickled Python ob
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
-import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
+from divrec_rl.atomic import atomic_write, atomic_write_text
 from divrec_rl.train import TrainError
 
 __all__ = [
@@ -50,29 +48,6 @@ CHECKPOINT_DIR = "checkpoints"
 RESUME_MEMBER = "divrec_resume.pkl"
 _FORMAT = 1
 _NAME = re.compile(r"^step_(\d+)\.zip$")
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` to fill a temporary file next to ``path``, then rename it to ``path``.
-
-    The rename is atomic on POSIX file systems: readers see the old file or the complete new
-    one.  On any error the temporary file is removed and ``path`` is untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def save_model(

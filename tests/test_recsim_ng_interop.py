@@ -1,0 +1,365 @@
+"""RecSim NG interop: configuration mapping, statistics, error messages; one end-to-end run.
+
+Everything except the ``integration`` test runs without RecSim NG.  The integration test needs
+``.venv-recsim`` (``bash scripts/recsim_ng/setup.sh``, or ``$RECSIM_NG_PYTHON``) and is skipped
+without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from divrec_rl.catalog import Catalog
+from divrec_rl.config import ScenarioError
+from divrec_rl.interop import recsim_ng as rs
+from divrec_rl.rollout import Trajectories
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "scripts" / "recsim_ng" / "run_interest_evolution.py"
+SMALL = {"num_users": 12, "num_topics": 4, "num_docs": 40, "slate_size": 3, "horizon": 6}
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def runner() -> ModuleType:
+    """The RecSim NG runner as a module (its statistics are pure numpy; TF is imported lazily)."""
+    return _load(RUNNER, "recsim_ng_runner_under_test")
+
+
+@pytest.fixture(scope="module")
+def compare_script() -> ModuleType:
+    return _load(ROOT / "scripts" / "compare_recsim_ng.py", "compare_recsim_ng_under_test")
+
+
+# ------------------------------------------------------------------------------------------
+# configuration
+# ------------------------------------------------------------------------------------------
+
+
+def test_parse_config_defaults_and_policies() -> None:
+    cfg = rs.parse_config({})
+    assert cfg == rs.RecSimNGConfig()
+    assert rs.parse_config({"policies": "greedy, random,greedy"}).policies == ("greedy", "random")
+    assert rs.parse_config({"num_users": 3}).to_json()["num_users"] == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"num_user": 3}, "unknown field 'num_user'"),
+        ({"num_topics": 21}, "field 'num_topics': must be an integer in [1, 20]"),
+        ({"horizon": 0}, "field 'horizon'"),
+        ({"seed": "1"}, "field 'seed'"),
+        ({"num_users": True}, "field 'num_users'"),
+        ({"policies": ["random", "bandit"]}, "field 'policies'"),
+        ({"num_docs": 15, "num_topics": 10}, "field 'num_docs': must be ≥"),
+        ({"num_docs": 12, "num_topics": 4, "slate_size": 9}, "= 13"),
+    ],
+)
+def test_parse_config_names_the_bad_field(raw: dict, needle: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        rs.parse_config(raw)
+    assert len(err.value.errors) == 1 and needle in err.value.errors[0]
+
+
+def test_load_config_file_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"num_users": 7, "horizon": 9}))
+    cfg = rs.load_config(path, {"num_users": 3})
+    assert (cfg.num_users, cfg.horizon) == (3, 9)
+    path.write_text('{\n  "horizon": 9,,\n}')
+    with pytest.raises(ScenarioError, match=r"cfg.json:2: invalid JSON"):
+        rs.load_config(path)
+    path.write_text(json.dumps({"slate_size": -1}))
+    with pytest.raises(ScenarioError, match=r"cfg.json: field 'slate_size'"):
+        rs.load_config(path)
+
+
+def test_derive_scenario_matches_the_protocol_and_keeps_interest_evolution() -> None:
+    cfg = rs.parse_config(SMALL)
+    sc, rows = rs.derive_scenario(cfg)
+    assert sc.name == "interest-evolution"
+    assert (sc.catalog.n_items, sc.catalog.n_categories, sc.catalog.seed) == (40, 4, 0)
+    assert (sc.slate.size, sc.episode.max_steps) == (3, 6)
+    assert sc.slate.n_candidates == 40 - 4 and sc.slate.explore_fraction == 1.0
+    assert sc.behaviour.drift.rate == 0.2  # the scenario's own dynamics are untouched
+    assert {r[0] for r in rows} >= {"num_users", "num_topics", "num_docs", "slate_size"}
+    aspects = {r[0] for r in rs.model_differences(sc)}
+    assert {"leaving / time budget", "click model", "interest drift", "quality"} <= aspects
+
+
+# ------------------------------------------------------------------------------------------
+# statistics on a hand-computed trajectory
+# ------------------------------------------------------------------------------------------
+
+
+def _hand_log() -> rs.StepLog:
+    """2 users, 3 steps, k = 2, 3 topics; user 1 leaves after step 1."""
+    nan = np.nan
+    return rs.StepLog(
+        active=np.array([[1, 1, 1], [1, 1, 0]], dtype=bool),
+        clicked=np.array([[1, 0, 1], [1, 1, 0]], dtype=bool),
+        topic=np.array([[0, -1, 0], [1, 2, -1]]),
+        engagement=np.array([[0.5, 0.0, 1.0], [0.25, 0.75, 0.0]]),
+        quality_z=np.array([[1.0, nan, -1.0], [0.5, 0.5, nan]]),
+        slate_topics=np.array([[[0, 1], [1, 1], [0, 0]], [[1, 2], [2, 2], [0, 0]]]),
+        interest=np.array(
+            [[[1, 0], [1, 0], [0, 1], [0, 1]], [[1, 0], [1, 1], [1, 1], [1, 1]]], dtype=float
+        ),
+    ).validate()
+
+
+def test_statistics_by_hand() -> None:
+    stats = rs.statistics(_hand_log(), n_topics=3)
+    r = 1 / math.sqrt(2)
+    ps = stats["per_step"]
+    assert ps["active"] == [2, 2, 1]
+    assert ps["click_rate"] == pytest.approx([1.0, 0.5, 1.0])
+    assert ps["engagement"] == pytest.approx([0.375, 0.375, 1.0])
+    assert ps["drift_cosine"] == pytest.approx([(1 + r) / 2, r / 2, 0.0])
+    s = stats["summary"]
+    assert s["click_rate"] == pytest.approx(4 / 5)
+    assert s["engagement_per_step"] == pytest.approx(2.5 / 5)
+    assert s["engagement_per_click"] == pytest.approx(2.5 / 4)
+    assert s["cumulative_engagement_per_user"] == pytest.approx(1.25)
+    assert (s["session_length_mean"], s["retention_at_horizon"]) == (2.5, 0.5)
+    assert s["topic_entropy_bits"] == pytest.approx(1.5)  # p = (½, ¼, ¼)
+    assert s["topic_entropy_normalised"] == pytest.approx(1.5 / math.log2(3))
+    assert s["user_topic_entropy_bits"] == pytest.approx(0.5)  # 0 and 1 bit
+    assert s["top_topic_share"] == pytest.approx(0.5)
+    assert s["consumed_quality_z"] == pytest.approx(0.25)
+    assert s["distinct_topics_per_slate"] == pytest.approx(7 / 5)
+    assert s["interest_cosine_final"] == pytest.approx(r / 2)
+    assert stats["topic_distribution"] == pytest.approx([0.5, 0.25, 0.25])
+
+
+def test_per_step_rates_are_undefined_once_everybody_left() -> None:
+    log = _hand_log()
+    log.active[:, 2] = False
+    ps = rs.statistics(log, 3)["per_step"]
+    assert ps["active"][2] == 0 and ps["click_rate"][2] is None and ps["drift_cosine"][2] is None
+
+
+def test_runner_statistics_have_the_same_definitions(runner: ModuleType) -> None:
+    log = _hand_log()
+    raw = {f: getattr(log, f) for f in rs.StepLog.FIELDS}
+    theirs = runner.compute_statistics(raw, 3)
+    ours = rs.statistics(log, 3)
+    rs.check_same_statistics(theirs, ours)  # raises on any difference
+    rng = np.random.default_rng(1)
+    big = _random_log(rng, users=30, steps=8, k=4, topics=5)
+    rs.check_same_statistics(
+        runner.compute_statistics({f: getattr(big, f) for f in rs.StepLog.FIELDS}, 5),
+        rs.statistics(big, 5),
+    )
+
+
+def _random_log(
+    rng: np.random.Generator, users: int, steps: int, k: int, topics: int
+) -> rs.StepLog:
+    session = rng.integers(1, steps + 1, users)
+    active = np.arange(steps)[None, :] < session[:, None]
+    clicked = active & (rng.random((users, steps)) < 0.6)
+    return rs.StepLog(
+        active=active,
+        clicked=clicked,
+        topic=np.where(clicked, rng.integers(0, topics, (users, steps)), -1),
+        engagement=np.where(clicked, rng.random((users, steps)), 0.0),
+        quality_z=np.where(clicked, rng.normal(size=(users, steps)), np.nan),
+        slate_topics=rng.integers(0, topics, (users, steps, k)),
+        interest=rng.normal(size=(users, steps + 1, 3)),
+    ).validate()
+
+
+def test_check_same_statistics_reports_the_differing_entry() -> None:
+    ours = rs.statistics(_hand_log(), 3)
+    theirs = json.loads(json.dumps(ours))
+    theirs["summary"]["click_rate"] += 1e-6
+    with pytest.raises(rs.RecSimNGError, match=r"summary\.click_rate"):
+        rs.check_same_statistics(theirs, ours)
+
+
+def _tiny_catalog() -> Catalog:
+    emb = np.array([[1, 0], [0.6, 0.8], [0, 1], [-1, 0]], dtype=np.float32)
+    return Catalog(
+        item_ids=np.arange(4),
+        texts=["a", "b", "c", "d"],
+        category_names=["x", "y"],
+        category_weights=np.eye(2, dtype=np.float32)[[0, 0, 1, 1]],
+        popularity=np.array([5.0, 1.0, 1.0, 0.0]),
+        embeddings=emb,
+        quality=np.array([0.0, 1.0, -1.0, 0.0], dtype=np.float32),
+    )
+
+
+def test_step_log_from_our_trajectories() -> None:
+    z = np.zeros(3)
+    traj = Trajectories(
+        n_users=2,
+        user=np.array([0, 0, 1]),
+        step=np.array([0, 1, 0]),
+        session=np.zeros(3, dtype=np.int64),
+        slate=np.array([[0, 1], [2, 3], [1, 2]]),
+        clicked=np.array([1, -1, 2]),
+        position=np.array([1, -1, 1]),
+        engagement=np.array([0.5, 0.0, 0.8]),
+        diversity=z,
+        reward=z,
+        left=np.array([False, True, True]),
+        majority_category=np.array([-1, -1]),
+    )
+    interest = np.ones((2, 3, 2))
+    log = rs.StepLog.from_trajectories(traj, _tiny_catalog(), interest, horizon=2)
+    assert log.active.tolist() == [[True, True], [True, False]]
+    assert log.clicked.tolist() == [[True, False], [True, False]]
+    assert log.topic.tolist() == [[0, -1], [1, -1]]
+    assert log.engagement.tolist() == [[0.5, 0.0], [0.8, 0.0]]
+    sq2 = math.sqrt(2)  # quality (0, 1, −1, 0): mean 0, std 1/√2
+    np.testing.assert_allclose(log.quality_z, [[sq2, np.nan], [-sq2, np.nan]])
+    assert log.slate_topics[0].tolist() == [[0, 0], [1, 1]]
+    assert log.slate_topics[1, 0].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="horizon"):
+        rs.StepLog.from_trajectories(traj, _tiny_catalog(), interest, horizon=1)
+
+
+def test_run_divrec_small() -> None:
+    cfg = rs.parse_config(SMALL)
+    logs = {p: rs.run_divrec(cfg, p) for p in cfg.policies}
+    for log in logs.values():
+        assert log.active.shape == (12, 6) and log.interest.shape[:2] == (12, 7)
+        assert log.slate_topics.shape == (12, 6, 3)
+        assert (log.topic[log.clicked] >= 0).all() and (log.topic[~log.clicked] == -1).all()
+        assert np.allclose(np.linalg.norm(log.interest, axis=-1), 1.0)  # our interests are unit
+    rates = {p: rs.statistics(log, 4)["summary"]["click_rate"] for p, log in logs.items()}
+    assert rates["greedy"] > rates["random"]
+    again = rs.run_divrec(cfg, "random")
+    assert np.array_equal(again.clicked, logs["random"].clicked)  # seeded
+
+
+# ------------------------------------------------------------------------------------------
+# errors of the command line and of the subprocess launcher
+# ------------------------------------------------------------------------------------------
+
+
+def test_missing_environment_is_one_error_line(
+    compare_script: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope" / "python"
+    code = compare_script.main(["--out", str(tmp_path / "o"), "--recsim-python", str(missing)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: RecSim NG environment not found")
+    assert "scripts/recsim_ng/setup.sh" in err[0]
+
+
+def test_env_var_names_the_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(rs.PYTHON_ENV_VAR, str(tmp_path / "py"))
+    assert rs.default_python(ROOT) == tmp_path / "py"
+    monkeypatch.delenv(rs.PYTHON_ENV_VAR)
+    assert rs.default_python(ROOT) == ROOT / ".venv-recsim" / "bin" / "python"
+
+
+def test_bad_config_field_is_one_error_line(
+    compare_script: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"num_topics": 50}))
+    code = compare_script.main(["--out", str(tmp_path / "o"), "--config", str(path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: ") and "field 'num_topics'" in err[0]
+    assert compare_script.main(["--out", str(tmp_path / "o"), "--users", "0"]) == 2
+    assert "field 'num_users'" in capsys.readouterr().err
+
+
+def test_failing_runner_reports_its_last_stderr_line(tmp_path: Path) -> None:
+    fake = tmp_path / "runner.py"
+    fake.write_text("import sys\nprint('boom: no tensorflow', file=sys.stderr)\nsys.exit(3)\n")
+    cfg = rs.parse_config(SMALL)
+    with pytest.raises(rs.RecSimNGError, match=r"exit 3\): boom: no tensorflow"):
+        rs.run_recsim_ng(cfg, tmp_path / "o", Path(sys.executable), fake)
+
+
+def test_runner_validates_its_configuration(runner: ModuleType) -> None:
+    assert runner.validate_config({})["policies"] == ["random", "greedy"]
+    with pytest.raises(runner.ConfigError, match="field 'slate_size'"):
+        runner.validate_config({"slate_size": 500, "num_docs": 10})
+    with pytest.raises(runner.ConfigError, match="unknown field 'users'"):
+        runner.validate_config({"users": 3})
+
+
+def test_report_from_fake_recsim_statistics(tmp_path: Path) -> None:
+    cfg = rs.parse_config(SMALL)
+    sc, rows = rs.derive_scenario(cfg)
+    ours = {p: rs.statistics(rs.run_divrec(cfg, p, sc), 4) for p in cfg.policies}
+    c = rs.Comparison(cfg, sc, rows, recsim=ours, ours=ours, recsim_meta={})
+    paths = rs.write_report(c, tmp_path, plot=False)
+    assert {p.name for p in paths} == {
+        "report.md",
+        "comparison.csv",
+        "per_step.csv",
+        "divrec_rl_stats.json",
+    }
+    text = (tmp_path / "report.md").read_text()
+    assert "| random | click rate" in text and "What the configuration cannot match" in text
+    assert {r["direction"] for r in rs.effect_rows(c)} <= {"agree", "both flat"}
+    flipped = json.loads(json.dumps(ours))
+    flipped["greedy"]["summary"]["click_rate"] = flipped["random"]["summary"]["click_rate"] - 0.1
+    c.recsim = flipped
+    row = next(r for r in rs.effect_rows(c) if r["statistic"] == "click_rate")
+    assert row["direction"] == "disagree" and row["recsim_ng"] == pytest.approx(-0.1)
+    header = (tmp_path / "comparison.csv").read_text().splitlines()[0]
+    assert header == "policy,statistic,recsim_ng,divrec_rl"
+
+
+# ------------------------------------------------------------------------------------------
+# end to end with RecSim NG
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_compare_end_to_end_with_recsim_ng(tmp_path: Path) -> None:
+    python = rs.default_python(ROOT)
+    if not python.is_file():
+        pytest.skip(
+            f"RecSim NG environment absent ({python}); run `bash scripts/recsim_ng/setup.sh`"
+        )
+    cfg = rs.parse_config({**SMALL, "num_users": 16})
+    start = time.perf_counter()
+    result = rs.compare(cfg, tmp_path, python, RUNNER, plot=True)
+    assert time.perf_counter() - start < 60
+    for name in (
+        "report.md",
+        "comparison.csv",
+        "per_step.csv",
+        "comparison.png",
+        "recsim_ng_stats.json",
+        "recsim_ng_raw_random.npz",
+    ):
+        assert (tmp_path / name).is_file(), name
+    for policy in cfg.policies:
+        ng = result.recsim[policy]
+        assert ng["per_step"]["active"] == [16] * 6  # RecSim NG users never leave
+        assert 0.0 <= ng["summary"]["click_rate"] <= 1.0
+    assert result.recsim_meta["versions"]["recsim-ng"] == "0.1.2"
+    random_only = rs.parse_config({**SMALL, "num_users": 16, "policies": ["random"]})
+    again = rs.run_recsim_ng(random_only, tmp_path / "again", python, RUNNER)  # reproducible
+    first = json.loads((tmp_path / "recsim_ng_stats.json").read_text())
+    assert again["policies"]["random"]["summary"] == first["policies"]["random"]["summary"]
