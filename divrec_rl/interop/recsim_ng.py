@@ -45,7 +45,6 @@ import json
 import math
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from divrec_rl.agents.baselines import GreedyAttractionAgent, RandomAgent
+from divrec_rl.atomic import atomic_write_bytes, atomic_write_text
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioConfig, ScenarioError
 from divrec_rl.resolve import resolve_scenario
@@ -790,17 +790,6 @@ def markdown_report(c: Comparison) -> str:
     return "\n".join(out)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _csv_text(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     if rows:
@@ -838,10 +827,7 @@ def plot_comparison(c: Comparison, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def write_report(c: Comparison, out_dir: Path, plot: bool = True) -> list[Path]:
@@ -861,7 +847,7 @@ def write_report(c: Comparison, out_dir: Path, plot: bool = True) -> list[Path]:
     }
     paths = []
     for name, text in files.items():
-        _atomic_write_text(out_dir / name, text)
+        atomic_write_text(out_dir / name, text)
         paths.append(out_dir / name)
     if plot:
         plot_comparison(c, out_dir / "comparison.png")
