@@ -22,8 +22,8 @@ def ild_embedding(unit_vectors: np.ndarray) -> np.ndarray:
         return np.zeros(unit_vectors.shape[0])
     # For unit vectors Σ_i |e_i|² = k, so the pair sum needs only |Σ_i e_i|² (see
     # mean_pairwise_dot): 1 − (|Σe|² − k) / (k(k−1)).
-    total = unit_vectors.sum(axis=1, dtype=np.float64)
-    return 1.0 - ((total * total).sum(axis=1) - k) / (k * (k - 1))
+    total = np.add.reduce(unit_vectors, axis=1, dtype=np.float64)
+    return 1.0 - (np.add.reduce(total * total, axis=1) - k) / (k * (k - 1))
 
 
 def ild_category(category_weights: np.ndarray) -> np.ndarray:

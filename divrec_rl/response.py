@@ -54,8 +54,10 @@ class EmbeddingResponseModel(ResponseModel):
     def _cosine(self, state: UserState, items: np.ndarray) -> np.ndarray:
         # Elementwise product and a last-axis sum (not a matmul): each row is computed the same way
         # whatever the batch size, so N batched users reproduce N single-user runs exactly.
-        return (self.catalog.embeddings[items] * state.interest[:, None, :]).sum(
-            axis=-1, dtype=np.float64
+        return np.add.reduce(
+            self.catalog.embeddings.take(items, axis=0) * state.interest[:, None, :],
+            axis=-1,
+            dtype=np.float64,
         )
 
     def attraction(self, state: UserState, items: np.ndarray) -> np.ndarray:

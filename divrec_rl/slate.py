@@ -174,7 +174,7 @@ class CandidateSlateBuilder(SlateBuilder):
         """Retrieval share per category ``(N, C)``: ``(1−ε)·π_u + ε/C``, capped so no category
         asks for more items than its pool holds (the excess goes to categories with room)."""
         hist = category_history.astype(np.float64)
-        mass = hist.sum(axis=1, keepdims=True)
+        mass = np.add.reduce(hist, axis=1, keepdims=True)
         if mass.all():  # the usual case (mass ≥ 0); users with no history fall back to the prior
             personal = hist / mass
         else:

@@ -94,7 +94,7 @@ class StandardBehaviour(UserBehaviour):
 
     def boredom(self, state: UserState, category_weights: np.ndarray) -> np.ndarray:
         """Fatigue of each slate item's categories, ``(N, k)``: ``Σ_c w_ic F_uc``."""
-        return (category_weights * state.fatigue[:, None, :]).sum(axis=-1)
+        return np.add.reduce(category_weights * state.fatigue[:, None, :], axis=-1)
 
     def choice_probabilities(self, attraction: np.ndarray) -> np.ndarray:
         """``(N, k+1)`` outcome probabilities from boredom-adjusted click logits."""
