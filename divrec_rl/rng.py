@@ -110,23 +110,6 @@ def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int
     return out
 
 
-_ARANGE = np.arange(1024)
-_ARANGE.setflags(write=False)
-
-
-def arange_cached(n: int) -> np.ndarray:
-    """A read-only view equal to ``np.arange(n)`` (row indices are needed on every step).
-
-    One shared array, grown by doubling, so memory stays O(largest n) whatever sizes are asked.
-    """
-    global _ARANGE
-    if n > len(_ARANGE):
-        grown = np.arange(max(n, 2 * len(_ARANGE)))
-        grown.setflags(write=False)
-        _ARANGE = grown
-    return _ARANGE[:n]
-
-
 def normals(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
     """Standard normal draws, shape ``(len(keys), n)``, by the Box–Muller transform."""
     half = (n + 1) // 2

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
+from divrec_rl.arrays import all_true, any_true
 from divrec_rl.diversity import ild_category, ild_embedding
 from divrec_rl.scenario import Scenario
 from divrec_rl.slate import validate_slates
@@ -185,10 +186,10 @@ class SlateSimulator:
         st.session_step += stepped
 
         left = beh.leaves(st) & stepped
-        if left.any():
+        if any_true(left):
             returned = beh.returns(st) & left
             terminated = left & ~returned
-            if returned.any():
+            if any_true(returned):
                 back = np.flatnonzero(returned)
                 st.session[back] += 1
                 beh.start_session(st, back)
@@ -208,7 +209,8 @@ class SlateSimulator:
         diversity *= stepped  # 0 for users who were not stepped (diversity is finite)
         reward = engagement + self.diversity_weight * diversity
 
-        self.builder.prepare(st, self._all_rows if st.active.all() else np.flatnonzero(st.active))
+        live = self._all_rows if all_true(st.active) else np.flatnonzero(st.active)
+        self.builder.prepare(st, live)
         if reset_rows is not None and len(reset_rows):
             if np.any(stepped[reset_rows]):
                 raise ValueError("reset_rows: only users whose episode has ended can be reset")

@@ -18,9 +18,9 @@ import numpy as np
 from gymnasium import spaces
 
 from divrec_rl import rng
+from divrec_rl.arrays import all_true, any_true, arange_cached
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioError, SlateConfig
-from divrec_rl.rng import arange_cached
 from divrec_rl.users.state import UserState
 
 
@@ -67,7 +67,7 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     n = scores.shape[1]
     neg_key = _tie_break(n) - scores.astype(np.float64)  # ascending = best first
     if k >= n or n <= _FULL_SORT_MAX:
-        return np.argsort(neg_key, axis=1)[:, :k]
+        return neg_key.argsort(axis=1)[:, :k]
     part = np.argpartition(neg_key, k - 1, axis=1)[:, :k]
     # Flat indices (row·width + column) gather with one ``take`` instead of 2-D fancy indexing.
     rows = arange_cached(len(neg_key))[:, None]
@@ -135,6 +135,7 @@ class CandidateSlateBuilder(SlateBuilder):
         d = catalog.embedding_dim
         self.feature_dim = d + 3
         self._cat_index = np.arange(catalog.n_categories)
+        self._n_cat, self._dim = catalog.n_categories, catalog.embedding_dim  # per-step reads
         # ⌈n·p_c⌉ ≤ |pool_c| whenever p_c ≤ (|pool_c| − 1)/n, so capping shares there keeps every
         # category's draws distinct; the caps must leave room for all n candidates.
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
@@ -175,14 +176,14 @@ class CandidateSlateBuilder(SlateBuilder):
         asks for more items than its pool holds (the excess goes to categories with room)."""
         hist = category_history.astype(np.float64)
         mass = np.add.reduce(hist, axis=1, keepdims=True)
-        if mass.all():  # the usual case (mass ≥ 0); users with no history fall back to the prior
+        if all_true(mass):  # the usual case (mass ≥ 0); users without history get the prior
             personal = hist / mass
         else:
             personal = np.where(mass > 0, hist / np.where(mass > 0, mass, 1.0), self.prior)
         eps = self.config.explore_fraction
-        p = (1.0 - eps) * personal + eps / self.catalog.n_categories
+        p = (1.0 - eps) * personal + eps / self._n_cat
         excess = p - self._share_cap
-        if (excess > 0).any():
+        if any_true(excess > 0):
             p = np.minimum(p, self._share_cap)
             room = self._share_cap - p
             p += (
@@ -195,7 +196,7 @@ class CandidateSlateBuilder(SlateBuilder):
     def prepare(self, state: UserState, rows: np.ndarray) -> None:
         if len(rows) == 0:
             return
-        n_cat, n = self.catalog.n_categories, self.n_candidates
+        n_cat, n = self._n_cat, self.n_candidates
         r = len(rows)
         p = self.category_shares(state.category_history[rows])
         u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n_cat)
@@ -214,7 +215,7 @@ class CandidateSlateBuilder(SlateBuilder):
         slot_offset = arange_cached(r)[:, None] * n
         counts += slot_offset
         slots = arange_cached(r * n)
-        flat = np.searchsorted(counts.ravel(), slots, side="right")
+        flat = counts.ravel().searchsorted(slots, side="right")
         # Rank of a slot within its category: its index minus the category's first slot N_{c-1}.
         first = np.empty_like(counts)
         first[:, 0] = slot_offset[:, 0]
@@ -235,11 +236,11 @@ class CandidateSlateBuilder(SlateBuilder):
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
         n_users = cand.shape[0]
-        d = self.catalog.embedding_dim
+        d = self._dim
         feats = self._item_features.take(cand, axis=0)
-        flat = self.catalog.primary_category[cand]
+        flat = self.catalog.primary_category.take(cand)
         if n_users > 1:
-            flat += self._cat_index.size * arange_cached(n_users)[:, None]
+            flat += self._n_cat * arange_cached(n_users)[:, None]
         feats[..., d + 1] = state.category_history.ravel()[flat]
         feats[..., d + 2] = state.exposure.ravel()[flat]
         return {"candidates": feats.reshape(n_users, -1)}

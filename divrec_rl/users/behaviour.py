@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from divrec_rl import rng
+from divrec_rl.arrays import all_true, any_true, arange_cached
 from divrec_rl.config import BehaviourConfig
-from divrec_rl.rng import arange_cached
 from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
 from divrec_rl.users.state import UserState
 
@@ -143,7 +143,7 @@ class StandardBehaviour(UserBehaviour):
         k = slates.shape[1]
         # Update everyone in place (no temporaries for the common all-active batch), then put
         # back the rows of users who already left: they must keep their final state.
-        inactive = None if state.active.all() else np.flatnonzero(~state.active)
+        inactive = None if all_true(state.active) else np.flatnonzero(~state.active)
         saved = state.take(inactive) if inactive is not None else None
         shown = np.add.reduce(category_weights, axis=1)  # (N, C) slots per category
 
@@ -153,29 +153,46 @@ class StandardBehaviour(UserBehaviour):
         h = self.history_decay
         state.exposure *= h
         state.exposure += ((1.0 - h) / k) * shown
-        if clicked.any():
+        if any_true(clicked):
             # Flat row·k + slot indices gather the consumed item's rows with one take each.
             flat = arange_cached(state.n) * k
             flat += np.maximum(response.position, 0)
             # (N, d) and (N, C), meaningful where clicked
             consumed_vec = item_vectors.reshape(-1, item_vectors.shape[-1]).take(flat, axis=0)
             consumed_cat = category_weights.reshape(-1, shown.shape[1]).take(flat, axis=0)
-            click_col = clicked[:, None].astype(np.float32)
-            state.fatigue += (b.consume_weight * click_col) * consumed_cat
-            rho = cfg.drift.rate * click_col
+            if everyone_clicked := all_true(clicked):
+                # The same arithmetic as the masked form below without the 0/1 weights
+                # (x·1.0 = x exactly), so a batch where everybody clicked matches any other.
+                click_col = None
+                consume_w, drift_w, hist_w = b.consume_weight, cfg.drift.rate, 1.0 - h
+            else:
+                click_col = clicked[:, None].astype(np.float32)
+                consume_w = b.consume_weight * click_col
+                drift_w = cfg.drift.rate * click_col
+                hist_w = (1.0 - h) * click_col
+            state.fatigue += consume_w * consumed_cat
             interest = state.interest
-            interest += rho * (consumed_vec - interest)
+            interest += drift_w * (consumed_vec - interest)
             # Re-normalise only the rows that moved: a row's result must not depend on whether
             # another user in the batch clicked (batches reproduce single users bit for bit).
             norm = np.sqrt(np.add.reduce(interest * interest, axis=1, keepdims=True))
             np.maximum(norm, 1e-12, out=norm)
-            np.divide(interest, norm, out=interest, where=click_col > 0)
-            hist_rate = (1.0 - h) * click_col
-            state.history += hist_rate * (consumed_vec - state.history)
-            state.category_history += hist_rate * (consumed_cat - state.category_history)
+            if everyone_clicked:
+                interest /= norm
+            else:
+                np.divide(interest, norm, out=interest, where=click_col > 0)
+            state.history += hist_w * (consumed_vec - state.history)
+            state.category_history += hist_w * (consumed_cat - state.category_history)
+        else:
+            everyone_clicked = False
 
         p = cfg.patience
-        state.patience += p.refill * response.engagement - p.no_click_cost * ~clicked - p.step_cost
+        if everyone_clicked:  # the no-click cost term is exactly 0
+            state.patience += p.refill * response.engagement - p.step_cost
+        else:
+            state.patience += (
+                p.refill * response.engagement - p.no_click_cost * ~clicked - p.step_cost
+            )
         # min/max rather than np.clip: same values, a fraction of np.clip's call overhead.
         np.minimum(state.patience, p.maximum, out=state.patience)
         np.maximum(state.patience, 0.0, out=state.patience)

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from divrec_rl import rng
+from divrec_rl.arrays import arange_cached
 from divrec_rl.catalog import Catalog, normalise_rows
 from divrec_rl.config import UsersConfig
 from divrec_rl.users.state import UserState
@@ -92,8 +93,8 @@ class SyntheticPopulation(UserPopulation):
         ranked = rng.gumbel_top_k(self.log_category_share[None, :], c, u[:, 1 : c + 1])
         weights = np.zeros((n, c))
         raw = u[:, c + 1 : 2 * c + 1] + 0.2
-        rank_mask = rng.arange_cached(c)[None, :] < n_fav[:, None]
-        weights[rng.arange_cached(n)[:, None], ranked] = np.where(rank_mask, raw, 0.0)
+        rank_mask = arange_cached(c)[None, :] < n_fav[:, None]
+        weights[arange_cached(n)[:, None], ranked] = np.where(rank_mask, raw, 0.0)
         weights /= weights.sum(axis=1, keepdims=True)
         noise = rng.normals(salted, zeros, rng.STREAM_INIT + 64, d) / np.sqrt(d)
         # Sum over categories written out (not a matmul) so a row never depends on the batch size.
