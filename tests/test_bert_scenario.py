@@ -50,12 +50,11 @@ def test_scenario_builds_on_tiny_checkpoint(tiny: dict) -> None:
     assert sc.population.n_features == tables.user_features.shape[1]
 
 
-def test_gymnasium_make_and_check_env(tiny: dict) -> None:
+@pytest.mark.parametrize("name", ["movielens-100k", "movielens-1m"])
+def test_gymnasium_make_and_check_env(tiny: dict, name: str) -> None:
     from gymnasium.utils.env_checker import check_env
 
-    env = gymnasium.make(
-        "divrec_rl/SlateRec-v0", scenario="movielens-100k", config=tiny["overrides"]
-    )
+    env = gymnasium.make("divrec_rl/SlateRec-v0", scenario=name, config=tiny["overrides"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
@@ -67,12 +66,13 @@ def test_gymnasium_make_and_check_env(tiny: dict) -> None:
             break
 
 
-def test_sb3_check_env(tiny: dict) -> None:
+@pytest.mark.parametrize("name", ["movielens-100k", "movielens-1m"])
+def test_sb3_check_env(tiny: dict, name: str) -> None:
     from stable_baselines3.common.env_checker import check_env
 
     from divrec_rl.envs.slate_env import SlateRecEnv
 
-    env = SlateRecEnv("movielens-100k", config=tiny["overrides"])
+    env = SlateRecEnv(name, config=tiny["overrides"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env, warn=True)

@@ -1,4 +1,5 @@
-"""Every built-in (synthetic) scenario runs through the whole evaluation pipeline."""
+"""Every built-in scenario runs through the whole evaluation pipeline (the MovieLens ones on a
+tiny synthetic dataset and a tiny fine-tuned checkpoint, as the real ones need downloads)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ SYNTHETIC = [
 ]
 
 
-@pytest.mark.parametrize("scenario", SYNTHETIC)
-def test_builtin_scenario_evaluates(scenario: str, tmp_path: Path) -> None:
-    out = tmp_path / "eval"
-    code = cli_main(
+MOVIELENS = [n for n in divrec_rl.scenario_names() if n.startswith("movielens-")]
+
+
+def evaluate(scenario: str, out: Path, extra: list[str]) -> int:
+    """``divrec-rl evaluate`` of the non-PPO agents on a few users, no cross-sim or frontier."""
+    return cli_main(
         [
             "evaluate",
             "--scenario",
             scenario,
+            *extra,
             "--agents",
             "baseline,greedy,popularity,random",
             "--users",
@@ -43,8 +47,42 @@ def test_builtin_scenario_evaluates(scenario: str, tmp_path: Path) -> None:
             "--quiet",
         ]
     )
-    assert code == 0
+
+
+def check_results(out: Path) -> None:
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert {r["agent"] for r in rows} == {"baseline", "greedy", "popularity", "random"}
     assert all(float(r["session_length"]) > 0 for r in rows)
     assert (out / "report.md").is_file()
+
+
+@pytest.mark.parametrize("scenario", SYNTHETIC)
+def test_builtin_scenario_evaluates(scenario: str, tmp_path: Path) -> None:
+    assert evaluate(scenario, tmp_path / "eval", []) == 0
+    check_results(tmp_path / "eval")
+
+
+def test_every_builtin_scenario_is_covered() -> None:
+    assert set(SYNTHETIC) | set(MOVIELENS) == set(divrec_rl.scenario_names())
+    assert {"movielens-100k", "movielens-1m"} <= set(MOVIELENS)
+
+
+@pytest.mark.parametrize("scenario", MOVIELENS)
+def test_movielens_scenario_evaluates_on_a_tiny_checkpoint(scenario: str, tmp_path: Path) -> None:
+    from divrec_rl.bert.testing import shared_tiny_checkpoint
+
+    tiny = shared_tiny_checkpoint()
+    extra = [
+        "--set",
+        f"catalog.path={tiny['data']}",
+        "--set",
+        f"response.path={tiny['model']}",
+        "--set",
+        "slate.size=4",
+        "--set",
+        "slate.n_candidates=12",
+        "--set",
+        "episode.max_steps=8",
+    ]
+    assert evaluate(scenario, tmp_path / "eval", extra) == 0
+    check_results(tmp_path / "eval")
