@@ -153,38 +153,9 @@ class StandardBehaviour(UserBehaviour):
         h = self.history_decay
         state.exposure *= h
         state.exposure += ((1.0 - h) / k) * shown
-        if any_true(clicked):
-            # Flat row·k + slot indices gather the consumed item's rows with one take each.
-            flat = arange_cached(state.n) * k
-            flat += np.maximum(response.position, 0)
-            # (N, d) and (N, C), meaningful where clicked
-            consumed_vec = item_vectors.reshape(-1, item_vectors.shape[-1]).take(flat, axis=0)
-            consumed_cat = category_weights.reshape(-1, shown.shape[1]).take(flat, axis=0)
-            if everyone_clicked := all_true(clicked):
-                # The same arithmetic as the masked form below without the 0/1 weights
-                # (x·1.0 = x exactly), so a batch where everybody clicked matches any other.
-                click_col = None
-                consume_w, drift_w, hist_w = b.consume_weight, cfg.drift.rate, 1.0 - h
-            else:
-                click_col = clicked[:, None].astype(np.float32)
-                consume_w = b.consume_weight * click_col
-                drift_w = cfg.drift.rate * click_col
-                hist_w = (1.0 - h) * click_col
-            state.fatigue += consume_w * consumed_cat
-            interest = state.interest
-            interest += drift_w * (consumed_vec - interest)
-            # Re-normalise only the rows that moved: a row's result must not depend on whether
-            # another user in the batch clicked (batches reproduce single users bit for bit).
-            norm = np.sqrt(np.add.reduce(interest * interest, axis=1, keepdims=True))
-            np.maximum(norm, 1e-12, out=norm)
-            if everyone_clicked:
-                interest /= norm
-            else:
-                np.divide(interest, norm, out=interest, where=click_col > 0)
-            state.history += hist_w * (consumed_vec - state.history)
-            state.category_history += hist_w * (consumed_cat - state.category_history)
-        else:
-            everyone_clicked = False
+        everyone_clicked = any_true(clicked) and self._consume(
+            state, clicked, response.position, item_vectors, category_weights
+        )
 
         p = cfg.patience
         if everyone_clicked:  # the no-click cost term is exactly 0
@@ -201,6 +172,49 @@ class StandardBehaviour(UserBehaviour):
         state.session_clicks += clicked
         if saved is not None:
             state.assign(inactive, saved)
+
+    def _consume(
+        self,
+        state: UserState,
+        clicked: np.ndarray,
+        position: np.ndarray,
+        item_vectors: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> bool:
+        """Fold the consumed items into fatigue, interest (drift) and the observed histories of
+        the users who clicked; returns whether every user clicked."""
+        cfg, h = self.config, self.history_decay
+        n, k, n_cat = category_weights.shape
+        # Flat row·k + slot indices gather the consumed item's rows with one take each;
+        # (N, d) and (N, C), meaningful where clicked.
+        flat = arange_cached(n) * k
+        flat += np.maximum(position, 0)
+        consumed_vec = item_vectors.reshape(n * k, -1).take(flat, axis=0)
+        consumed_cat = category_weights.reshape(n * k, n_cat).take(flat, axis=0)
+        if everyone_clicked := all_true(clicked):
+            # The same arithmetic as the masked form below without the 0/1 weights
+            # (x·1.0 = x exactly), so a batch where everybody clicked matches any other.
+            click_col = None
+            consume_w, drift_w, hist_w = cfg.boredom.consume_weight, cfg.drift.rate, 1.0 - h
+        else:
+            click_col = clicked[:, None].astype(np.float32)
+            consume_w = cfg.boredom.consume_weight * click_col
+            drift_w = cfg.drift.rate * click_col
+            hist_w = (1.0 - h) * click_col
+        state.fatigue += consume_w * consumed_cat
+        interest = state.interest
+        interest += drift_w * (consumed_vec - interest)
+        # Re-normalise only the rows that moved: a row's result must not depend on whether
+        # another user in the batch clicked (batches reproduce single users bit for bit).
+        norm = np.sqrt(np.add.reduce(interest * interest, axis=1, keepdims=True))
+        np.maximum(norm, 1e-12, out=norm)
+        if click_col is None:
+            interest /= norm
+        else:
+            np.divide(interest, norm, out=interest, where=click_col > 0)
+        state.history += hist_w * (consumed_vec - state.history)
+        state.category_history += hist_w * (consumed_cat - state.category_history)
+        return everyone_clicked
 
     def leaves(self, state: UserState) -> np.ndarray:
         return state.active & (state.patience <= 0.0)
