@@ -1,4 +1,4 @@
-"""RecSim NG interop: configuration mapping, statistics, error messages; one end-to-end run.
+"""RecSim NG interop: configuration, statistics, error messages; one end-to-end run.
 
 Everything except the ``integration`` test runs without RecSim NG.  The integration test needs
 ``.venv-recsim`` (``bash scripts/recsim_ng/setup.sh``, or ``$RECSIM_NG_PYTHON``) and is skipped
@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ def _load(path: Path, name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def runner() -> ModuleType:
-    """The RecSim NG runner as a module (its statistics are pure numpy; TF is imported lazily)."""
+    """The RecSim NG runner as a module (TF is imported lazily)."""
     return _load(RUNNER, "recsim_ng_runner_under_test")
 
 
@@ -157,45 +158,6 @@ def test_per_step_rates_are_undefined_once_everybody_left() -> None:
     assert ps["active"][2] == 0 and ps["click_rate"][2] is None and ps["drift_cosine"][2] is None
 
 
-def test_runner_statistics_have_the_same_definitions(runner: ModuleType) -> None:
-    log = _hand_log()
-    raw = {f: getattr(log, f) for f in rs.StepLog.FIELDS}
-    theirs = runner.compute_statistics(raw, 3)
-    ours = rs.statistics(log, 3)
-    rs.check_same_statistics(theirs, ours)  # raises on any difference
-    rng = np.random.default_rng(1)
-    big = _random_log(rng, users=30, steps=8, k=4, topics=5)
-    rs.check_same_statistics(
-        runner.compute_statistics({f: getattr(big, f) for f in rs.StepLog.FIELDS}, 5),
-        rs.statistics(big, 5),
-    )
-
-
-def _random_log(
-    rng: np.random.Generator, users: int, steps: int, k: int, topics: int
-) -> rs.StepLog:
-    session = rng.integers(1, steps + 1, users)
-    active = np.arange(steps)[None, :] < session[:, None]
-    clicked = active & (rng.random((users, steps)) < 0.6)
-    return rs.StepLog(
-        active=active,
-        clicked=clicked,
-        topic=np.where(clicked, rng.integers(0, topics, (users, steps)), -1),
-        engagement=np.where(clicked, rng.random((users, steps)), 0.0),
-        quality_z=np.where(clicked, rng.normal(size=(users, steps)), np.nan),
-        slate_topics=rng.integers(0, topics, (users, steps, k)),
-        interest=rng.normal(size=(users, steps + 1, 3)),
-    ).validate()
-
-
-def test_check_same_statistics_reports_the_differing_entry() -> None:
-    ours = rs.statistics(_hand_log(), 3)
-    theirs = json.loads(json.dumps(ours))
-    theirs["summary"]["click_rate"] += 1e-6
-    with pytest.raises(rs.RecSimNGError, match=r"summary\.click_rate"):
-        rs.check_same_statistics(theirs, ours)
-
-
 def _tiny_catalog() -> Catalog:
     emb = np.array([[1, 0], [0.6, 0.8], [0, 1], [-1, 0]], dtype=np.float32)
     return Catalog(
@@ -297,12 +259,34 @@ def test_failing_runner_reports_its_last_stderr_line(tmp_path: Path) -> None:
         rs.run_recsim_ng(cfg, tmp_path / "o", Path(sys.executable), fake)
 
 
-def test_runner_validates_its_configuration(runner: ModuleType) -> None:
-    assert runner.validate_config({})["policies"] == ["random", "greedy"]
-    with pytest.raises(runner.ConfigError, match="field 'slate_size'"):
-        runner.validate_config({"slate_size": 500, "num_docs": 10})
-    with pytest.raises(runner.ConfigError, match="unknown field 'users'"):
-        runner.validate_config({"users": 3})
+def test_runner_uses_the_shared_module(runner: ModuleType) -> None:
+    assert Path(runner.shared.__file__) == ROOT / "divrec_rl" / "interop" / "recsim_ng_stats.py"
+    assert not hasattr(runner, "compute_statistics") and not hasattr(runner, "validate_config")
+    parse, error = runner.shared.parse_config, runner.shared.ConfigError
+    assert parse({}).to_json()["policies"] == ["random", "greedy"]
+    assert parse({"num_topics": 50}).num_topics == 50  # on its own: no catalogue limit
+    with pytest.raises(error, match="field 'slate_size': must be ≤ num_docs"):
+        parse({"slate_size": 500, "num_docs": 10})
+    with pytest.raises(error, match="unknown field 'users'"):
+        parse({"users": 3})
+
+
+def test_runner_never_imports_divrec_rl_and_reports_one_error_line(tmp_path: Path) -> None:
+    probe = (
+        "import runpy, sys\n"
+        "try:\n"
+        f"    runpy.run_path({str(RUNNER)!r}, run_name='__main__')\n"
+        "finally:\n"
+        "    print(sorted(m for m in sys.modules if m.split('.')[0] == 'divrec_rl'))\n"
+    )
+    argv = ["--out", str(tmp_path / "o"), "--num-topics", "0"]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.strip() == "[]"
+    err = done.stderr.strip().splitlines()
+    assert err == ["error: field 'num_topics': must be an integer in [1, 1000], got 0"]
 
 
 def test_report_from_fake_recsim_statistics(tmp_path: Path) -> None:

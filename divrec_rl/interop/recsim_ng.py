@@ -10,27 +10,12 @@ writes its statistics and the per-(user, step) arrays they come from; this modul
    differs and is listed by :func:`model_differences`);
 2. runs the same policy (``random``: uniform slates; ``greedy``: the myopic oracle, top-k by the
    true click logit) through our rollout machinery (:func:`run_divrec`);
-3. computes the same statistics with the same definitions for both (:func:`statistics`; the
-   RecSim NG runner's own numbers are recomputed from its arrays and must agree,
-   :func:`check_same_statistics`);
+3. computes the same statistics for both with one function,
+   :func:`~divrec_rl.interop.recsim_ng_stats.statistics` (the runner loads that module, which
+   also holds the configuration schema, by path);
 4. writes a report: ``report.md``, ``comparison.csv``, ``per_step.csv`` and ``comparison.png``.
 
-Statistics, for U users and H steps with ``a_ut`` = user u was stepped at step t, ``c_ut`` =
-clicked, ``e_ut`` ∈ [0, 1] the engagement of the click (0 without one), ``θ_u,t`` the interest
-before step t (``θ_u,t+1`` after it):
-
-* per step: ``active[t] = Σ_u a_ut``, ``click_rate[t] = Σ_u a_ut c_ut / active[t]``,
-  ``engagement[t] = Σ_u a_ut e_ut / active[t]``,
-  ``drift_cosine[t] = Σ_u a_ut cos(θ_u,0, θ_u,t+1) / active[t]`` (undefined, ``None``, once
-  ``active[t] = 0``);
-* summary: click rate ``Σ a c / Σ a``; engagement per step ``Σ a e / Σ a``; engagement per click;
-  cumulative engagement per user ``mean_u Σ_t a e``; mean session length ``mean_u Σ_t a_ut``;
-  retention at the horizon (share of users stepped H times); consumed-topic distribution
-  ``p_c`` = share of clicks on topic c, its entropy ``−Σ p_c log2 p_c`` (bits, and divided by
-  ``log2 T``) and largest share; per-user topic entropy averaged over users with a click;
-  consumed quality ``mean over clicks of (q − mean q)/std q`` (catalogue moments); distinct
-  topics per shown slate; final interest cosine ``mean_u cos(θ_u,0, θ_u,L_u)`` with ``L_u`` the
-  user's session length.
+The statistics are defined in :mod:`divrec_rl.interop.recsim_ng_stats`.
 
 Engagement of a click: RecSim NG's consumed fraction ``consumed_time / doc_length = σ(−q)``; ours
 the satisfaction ``σ(satisfaction logit − boredom)``.  A topic is RecSim NG's ``doc_topic`` and
@@ -42,11 +27,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +40,8 @@ from divrec_rl.agents.baselines import GreedyAttractionAgent, RandomAgent
 from divrec_rl.atomic import atomic_write_bytes, atomic_write_text
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioConfig, ScenarioError
+from divrec_rl.interop import recsim_ng_stats as shared
+from divrec_rl.interop.recsim_ng_stats import POLICIES, RecSimNGConfig, statistics
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.rollout import Trajectories, rollout, user_keys
 from divrec_rl.scenario import build_scenario
@@ -67,7 +53,6 @@ __all__ = [
     "RecSimNGConfig",
     "RecSimNGError",
     "StepLog",
-    "check_same_statistics",
     "compare",
     "default_python",
     "derive_scenario",
@@ -80,19 +65,10 @@ __all__ = [
     "write_report",
 ]
 
-POLICIES = ("random", "greedy")
 SCENARIO = "interest-evolution"
 SETUP_SCRIPT = "scripts/recsim_ng/setup.sh"
 PYTHON_ENV_VAR = "RECSIM_NG_PYTHON"
 STATS_FILE = "recsim_ng_stats.json"
-_INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "num_users": (1, 100_000),
-    "num_topics": (1, available_categories()),
-    "num_docs": (2, 1_000_000),
-    "slate_size": (1, 1000),
-    "horizon": (1, 100_000),
-    "seed": (0, 2**31 - 1),
-}
 
 
 class RecSimNGError(RuntimeError):
@@ -104,86 +80,23 @@ class RecSimNGError(RuntimeError):
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RecSimNGConfig:
-    """A RecSim NG interest-evolution configuration (the runner's fields) and the policies."""
-
-    num_users: int = 200
-    num_topics: int = 10
-    num_docs: int = 200
-    slate_size: int = 5
-    horizon: int = 40
-    seed: int = 0
-    policies: tuple[str, ...] = POLICIES
-
-    def to_json(self) -> dict[str, Any]:
-        """The runner's JSON configuration."""
-        data = asdict(self)
-        data["policies"] = list(self.policies)
-        return data
-
-
-def _check_int(name: str, value: Any, where: str) -> int:
-    low, high = _INT_BOUNDS[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        extra = " (our synthetic-shop catalogue has at most that many categories)"
-        hint = extra if name == "num_topics" else ""
-        raise ScenarioError(
-            f"{where}field '{name}': must be an integer in [{low}, {high}]{hint}, got {value!r}"
-        )
-    return value
-
-
-def _check_policies(value: Any, where: str) -> tuple[str, ...]:
-    items = value.split(",") if isinstance(value, str) else value
-    if isinstance(items, list | tuple):
-        names = [str(p).strip() for p in items if str(p).strip()]
-        if names and all(p in POLICIES for p in names):
-            return tuple(dict.fromkeys(names))
-    raise ScenarioError(
-        f"{where}field 'policies': must be a non-empty list of {', '.join(POLICIES)}, got {value!r}"
-    )
-
-
 def parse_config(raw: Mapping[str, Any], source: str = "") -> RecSimNGConfig:
-    """Validate a mapping of configuration fields (missing ones take the defaults).
-
-    Raises :class:`ScenarioError` naming the field.  Besides each field's range, our catalogue
-    must hold every category twice and the candidate set (``num_docs − num_topics`` items) a
-    slate: ``num_docs ≥ max(2·num_topics, num_topics + slate_size)``.
-    """
-    where = f"{source}: " if source else ""
-    allowed = list(RecSimNGConfig.__dataclass_fields__)
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise ScenarioError(f"{where}unknown field '{unknown[0]}' (allowed: {', '.join(allowed)})")
-    values: dict[str, Any] = {
-        k: _check_int(k, v, where) for k, v in raw.items() if k in _INT_BOUNDS
-    }
-    if "policies" in raw:
-        values["policies"] = _check_policies(raw["policies"], where)
-    cfg = RecSimNGConfig(**values)
-    need = max(2 * cfg.num_topics, cfg.num_topics + cfg.slate_size)
-    if cfg.num_docs < need:
-        raise ScenarioError(
-            f"{where}field 'num_docs': must be ≥ max(2·num_topics, num_topics + slate_size) "
-            f"= {need} so that our catalogue holds every category and a slate, got {cfg.num_docs}"
-        )
-    return cfg
+    """:func:`~divrec_rl.interop.recsim_ng_stats.parse_config` for our catalogue (at most
+    ``available_categories()`` topics, ``num_docs ≥ max(2·num_topics, num_topics + slate_size)``);
+    raises :class:`ScenarioError` naming the field."""
+    try:
+        return shared.parse_config(raw, source, available_categories())
+    except shared.ConfigError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> RecSimNGConfig:
-    """Read a JSON configuration file, apply ``overrides`` (e.g. ``--users``), validate."""
-    path = Path(path)
+    """Read a JSON configuration file, apply ``overrides`` (e.g. ``--users``), validate as
+    :func:`parse_config` does; raises :class:`ScenarioError`."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: expected a JSON object of configuration fields")
-    return parse_config({**raw, **(overrides or {})}, str(path))
+        return shared.load_config(path, overrides, available_categories())
+    except shared.ConfigError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def derive_scenario(cfg: RecSimNGConfig) -> tuple[ScenarioConfig, list[tuple[str, str, str]]]:
@@ -293,37 +206,9 @@ def model_differences(sc: ScenarioConfig) -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class StepLog:
-    """One run as dense ``(U, H)`` arrays (U users, H = horizon steps).
-
-    ``active`` (the user was stepped), ``clicked``, ``topic`` (consumed topic or −1),
-    ``engagement`` ∈ [0, 1] (0 without a click), ``quality_z`` (standardised quality of the
-    consumed item, NaN without a click), ``slate_topics`` ``(U, H, k)``, ``interest``
-    ``(U, H+1, d)`` (before step 0, then after each step; frozen once the user left).
-    """
-
-    active: np.ndarray
-    clicked: np.ndarray
-    topic: np.ndarray
-    engagement: np.ndarray
-    quality_z: np.ndarray
-    slate_topics: np.ndarray
-    interest: np.ndarray
-
-    FIELDS = ("active", "clicked", "topic", "engagement", "quality_z", "slate_topics", "interest")
-
-    def validate(self) -> StepLog:
-        """Check the shapes agree; returns ``self``."""
-        u, h = self.active.shape
-        for name in self.FIELDS[1:5]:
-            if getattr(self, name).shape != (u, h):
-                raise ValueError(f"step log.{name}: expected shape {(u, h)}")
-        if self.slate_topics.shape[:2] != (u, h):
-            raise ValueError(f"step log.slate_topics: expected shape {(u, h)} + (k,)")
-        if self.interest.ndim != 3 or self.interest.shape[:2] != (u, h + 1):
-            raise ValueError(f"step log.interest: expected shape {(u, h + 1)} + (d,)")
-        return self
+class StepLog(shared.StepLog):
+    """:class:`~divrec_rl.interop.recsim_ng_stats.StepLog` read from the RecSim NG runner's
+    arrays or converted from our rollout."""
 
     @classmethod
     def from_npz(cls, path: str | Path) -> StepLog:
@@ -366,133 +251,6 @@ class StepLog:
         log.quality_z[u, s] = np.where(hit, qz[item], np.nan)
         log.slate_topics[u, s] = cat[traj.slate]
         return log.validate()
-
-
-# ------------------------------------------------------------------------------------------
-# statistics (the runner computes the same; check_same_statistics compares)
-# ------------------------------------------------------------------------------------------
-
-
-def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a·b / (‖a‖‖b‖)`` along the last axis; 0 where either vector is zero."""
-    num = (a * b).sum(axis=-1)
-    den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-
-
-def entropy_bits(counts: np.ndarray) -> float:
-    """``H = −Σ p_c log2 p_c`` with ``p = counts / Σ counts``; 0 for no counts."""
-    counts = np.asarray(counts, dtype=np.float64)
-    total = counts.sum()
-    if total <= 0:
-        return 0.0
-    p = counts[counts > 0] / total
-    return float(-(p * np.log2(p)).sum())
-
-
-def distinct_per_row(values: np.ndarray) -> np.ndarray:
-    """Number of distinct values in each row of a 2-D integer array."""
-    if values.shape[0] == 0:
-        return np.zeros(0)
-    srt = np.sort(values, axis=1)
-    return 1 + (srt[:, 1:] != srt[:, :-1]).sum(axis=1)
-
-
-def mean_over_active(active: np.ndarray, x: np.ndarray) -> list[float | None]:
-    """``Σ_u a_ut x_ut / Σ_u a_ut`` for each step t; ``None`` where no user is active."""
-    total = np.where(active, x, 0.0).sum(axis=0)
-    n = active.sum(axis=0)
-    return [float(v) / int(k) if k else None for v, k in zip(total, n, strict=True)]
-
-
-def per_step_statistics(log: StepLog) -> dict[str, list[Any]]:
-    """``active``, ``click_rate``, ``engagement`` and ``drift_cosine`` per step (see module);
-    the rates are ``None`` at steps where nobody is active any more."""
-    a = log.active
-    cos = cosine_rows(log.interest[:, :1, :], log.interest[:, 1:, :])
-    return {
-        "active": a.sum(axis=0).astype(int).tolist(),
-        "click_rate": mean_over_active(a, (log.clicked & a).astype(np.float64)),
-        "engagement": mean_over_active(a, log.engagement),
-        "drift_cosine": mean_over_active(a, cos),
-    }
-
-
-def _topic_summary(log: StepLog, n_topics: int) -> tuple[dict[str, float], np.ndarray]:
-    clicked = log.clicked & log.active
-    counts = np.bincount(log.topic[clicked], minlength=n_topics).astype(np.float64)
-    per_user = [
-        entropy_bits(np.bincount(log.topic[u][clicked[u]], minlength=n_topics))
-        for u in np.flatnonzero(clicked.any(axis=1))
-    ]
-    h = entropy_bits(counts)
-    total = counts.sum()
-    summary = {
-        "topic_entropy_bits": h,
-        "topic_entropy_normalised": h / math.log2(n_topics) if n_topics > 1 else 0.0,
-        "user_topic_entropy_bits": float(np.mean(per_user)) if per_user else 0.0,
-        "top_topic_share": float(counts.max() / total) if total else 0.0,
-    }
-    return summary, counts / max(total, 1.0)
-
-
-def summary_statistics(log: StepLog, n_topics: int) -> tuple[dict[str, float], np.ndarray]:
-    """The summary statistics of the module docstring and the consumed-topic distribution."""
-    a = log.active
-    clicked = log.clicked & a
-    shown = max(int(a.sum()), 1)
-    n_clicks = int(clicked.sum())
-    eng = np.where(a, log.engagement, 0.0)
-    session = a.sum(axis=1)
-    final = log.interest[np.arange(len(session)), session, :]
-    topics, distribution = _topic_summary(log, n_topics)
-    distinct = distinct_per_row(log.slate_topics[a])
-    summary = {
-        "click_rate": float(clicked.sum() / shown),
-        "engagement_per_step": float(eng.sum()) / shown,
-        "engagement_per_click": float(log.engagement[clicked].mean()) if n_clicks else 0.0,
-        "cumulative_engagement_per_user": float(eng.sum(axis=1).mean()),
-        "session_length_mean": float(session.mean()),
-        "retention_at_horizon": float((session == a.shape[1]).mean()),
-        **topics,
-        "consumed_quality_z": float(log.quality_z[clicked].mean()) if n_clicks else 0.0,
-        "distinct_topics_per_slate": float(distinct.mean()) if distinct.size else 0.0,
-        "interest_cosine_final": float(cosine_rows(log.interest[:, 0, :], final).mean()),
-        "clicks": n_clicks,
-    }
-    return summary, distribution
-
-
-def statistics(log: StepLog, n_topics: int) -> dict[str, Any]:
-    """``{"per_step": …, "summary": …, "topic_distribution": […]}`` of one run."""
-    summary, distribution = summary_statistics(log, n_topics)
-    return {
-        "per_step": per_step_statistics(log),
-        "summary": summary,
-        "topic_distribution": distribution.tolist(),
-    }
-
-
-def _same_numbers(a: Any, b: Any) -> bool:
-    """Equal to 1e-9 (``None`` = NaN = undefined, equal to itself)."""
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return x.shape == y.shape and bool(np.allclose(x, y, rtol=0.0, atol=1e-9, equal_nan=True))
-
-
-def check_same_statistics(reported: Mapping[str, Any], recomputed: Mapping[str, Any]) -> None:
-    """Raise :class:`RecSimNGError` unless the runner's numbers equal ours on its own arrays
-    (|Δ| ≤ 1e-9 for every summary value and per-step entry): the definitions are the same."""
-    bad: list[str] = []
-    for section in ("summary", "per_step"):
-        for key, mine in recomputed[section].items():
-            theirs = reported.get(section, {}).get(key)
-            if theirs is None or not _same_numbers(theirs, mine):
-                bad.append(f"{section}.{key}")
-    if bad:
-        raise RecSimNGError(
-            "the RecSim NG runner's statistics differ from ours on its own arrays: "
-            + ", ".join(bad)
-        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -640,7 +398,6 @@ def compare(
     for policy in cfg.policies:
         log = StepLog.from_npz(out / f"recsim_ng_raw_{policy}.npz")
         recsim[policy] = statistics(log, cfg.num_topics)
-        check_same_statistics(report["policies"][policy], recsim[policy])
         ours[policy] = statistics(run_divrec(cfg, policy, scenario), cfg.num_topics)
     meta = {k: report.get(k) for k in ("versions", "user_model", "simulator")}
     result = Comparison(cfg, scenario, matched, recsim, ours, meta)
@@ -759,8 +516,8 @@ def markdown_report(c: Comparison) -> str:
         "true click logit (RecSim NG: affinity −‖θ − f‖; ours: `GreedyAttractionAgent`). "
         "RecSim NG runs in `.venv-recsim` (versions: "
         + ", ".join(f"{k} {v}" for k, v in (c.recsim_meta.get("versions") or {}).items())
-        + "); statistics of both are computed by `divrec_rl.interop.recsim_ng.statistics` "
-        "(the runner's own numbers are checked to be identical).",
+        + "); statistics of both are computed by `divrec_rl.interop.recsim_ng_stats.statistics` "
+        "(the runner loads the same module).",
         "",
         *_md_table(["RecSim NG", "ours", "value"], [list(r) for r in c.matched]),
         "",

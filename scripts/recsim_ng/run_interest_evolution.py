@@ -1,7 +1,10 @@
 """Run RecSim NG's interest-evolution user under a fixed policy and write per-step statistics.
 
-Runs inside the separate ``.venv-recsim`` environment (``scripts/recsim_ng/setup.sh``); it imports
-nothing from divrec_rl, so it also works on its own::
+Runs inside the separate ``.venv-recsim`` environment (``scripts/recsim_ng/setup.sh``), which
+has neither divrec_rl's dependencies nor numpy 2, so it never imports the ``divrec_rl`` package.
+It loads one file of it by path, ``divrec_rl/interop/recsim_ng_stats.py`` (standard library and
+numpy only): the configuration schema and the statistics, the same code the comparison in
+``divrec_rl.interop.recsim_ng`` uses.  It also works on its own::
 
     .venv-recsim/bin/python scripts/recsim_ng/run_interest_evolution.py --out DIR \\
         [--config FILE.json] [--num-users N] [--num-topics T] [--num-docs D] [--slate-size K] \\
@@ -30,186 +33,48 @@ recommender is a fixed policy):
 
 Outputs (written atomically: a temporary file, then a rename), in ``--out``:
 
-* ``recsim_ng_stats.json`` — the configuration, versions and, per policy, the statistics below;
+* ``recsim_ng_stats.json`` — the configuration, versions and, per policy, the statistics of
+  ``recsim_ng_stats.statistics`` (their definitions are in that module);
 * ``recsim_ng_raw_<policy>.npz`` — the per-(user, step) arrays the statistics are computed from
   (``active``, ``clicked``, ``topic``, ``engagement``, ``quality_z``, ``slate_topics``,
-  ``interest``), so another program can recompute them with its own code.
+  ``interest``, and a few more for inspection).
 
-Statistics (U users, H steps, ``a_ut`` = user u was stepped at t, ``c_ut`` = clicked):
-
-* ``click_rate[t] = Σ_u a_ut c_ut / Σ_u a_ut``; ``active[t] = Σ_u a_ut`` (per-step rates are
-  null where no user is active);
-* ``engagement[t] = Σ_u a_ut e_ut / Σ_u a_ut`` with the engagement of a click
-  ``e = consumed_time / doc_length = σ(−q)`` ∈ [0, 1] (0 without a click);
-* ``drift[t] = mean_{u: a_ut} cos(θ_u,0, θ_u,t+1)`` (interest after step t against the start);
-* ``session_length_u = Σ_t a_ut`` (RecSim NG users never leave: always H);
-* consumed-topic distribution ``p_c = #clicks on topic c / #clicks``, entropy
-  ``H = −Σ p_c log2 p_c`` bits and ``H / log2 T``; per-user entropy averaged over users
-  with a click;
-* consumed quality ``z = (q − mean_D q) / std_D q`` averaged over clicks;
-* distinct topics per slate averaged over shown slates.
+Here the engagement of a click is the consumed fraction ``consumed_time / doc_length = σ(−q)``
+∈ [0, 1], a topic is ``doc_topic``, quality is standardised with the corpus's mean and standard
+deviation, and every user is stepped for the whole horizon (RecSim NG users never leave).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import math
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-DEFAULTS: dict[str, Any] = {
-    "num_users": 200,
-    "num_topics": 10,
-    "num_docs": 200,
-    "slate_size": 5,
-    "horizon": 40,
-    "seed": 0,
-    "policies": ["random", "greedy"],
-}
-POLICIES = ("random", "greedy")
-INT_FIELDS = {
-    "num_users": (1, 100_000),
-    "num_topics": (1, 1000),
-    "num_docs": (1, 1_000_000),
-    "slate_size": (1, 1000),
-    "horizon": (1, 100_000),
-    "seed": (0, 2**31 - 1),
-}
+SHARED = Path(__file__).resolve().parents[2] / "divrec_rl" / "interop" / "recsim_ng_stats.py"
 
 
-class ConfigError(ValueError):
-    """Bad configuration: the message names the field."""
+def load_shared(path: Path = SHARED) -> ModuleType:
+    """``divrec_rl/interop/recsim_ng_stats.py`` as the module ``recsim_ng_stats``, loaded by path
+    so that the ``divrec_rl`` package (and its dependencies) is never imported here."""
+    spec = importlib.util.spec_from_file_location("recsim_ng_stats", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up in sys.modules
+    spec.loader.exec_module(module)
+    return module
 
 
-# ------------------------------------------------------------------------------------------
-# configuration
-# ------------------------------------------------------------------------------------------
-
-
-def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """Defaults filled in and every field checked; raises :class:`ConfigError` naming the field."""
-    unknown = sorted(set(raw) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"unknown field '{unknown[0]}' (allowed: {', '.join(DEFAULTS)})")
-    cfg = {**DEFAULTS, **raw}
-    for name, (low, high) in INT_FIELDS.items():
-        value = cfg[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(
-                f"field '{name}': must be an integer in [{low}, {high}], got {value!r}"
-            )
-    if cfg["slate_size"] > cfg["num_docs"]:
-        raise ConfigError(
-            f"field 'slate_size': must be ≤ num_docs ({cfg['num_docs']}), got {cfg['slate_size']}"
-        )
-    policies = cfg["policies"]
-    if isinstance(policies, str):
-        policies = [p.strip() for p in policies.split(",") if p.strip()]
-    if not isinstance(policies, list) or not policies or any(p not in POLICIES for p in policies):
-        raise ConfigError(
-            f"field 'policies': must be a non-empty list of {', '.join(POLICIES)}, got {policies!r}"
-        )
-    cfg["policies"] = list(dict.fromkeys(policies))
-    return cfg
-
-
-def read_config(path: str | None, flags: dict[str, Any]) -> dict[str, Any]:
-    """The JSON file (if any) overlaid with the command-line flags that were given."""
-    raw: dict[str, Any] = {}
-    if path:
-        try:
-            raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a JSON object of configuration fields")
-    raw.update({k: v for k, v in flags.items() if v is not None})
-    return validate_config(raw)
-
-
-# ------------------------------------------------------------------------------------------
-# statistics (pure numpy; same definitions as divrec_rl.interop.recsim_ng)
-# ------------------------------------------------------------------------------------------
-
-
-def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``cos(a_i, b_i)`` along the last axis; 0 where either vector is zero."""
-    num = (a * b).sum(axis=-1)
-    den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-
-
-def _entropy_bits(counts: np.ndarray) -> float:
-    """``−Σ p log2 p`` of a count vector (0 for an empty one)."""
-    total = counts.sum()
-    if total <= 0:
-        return 0.0
-    p = counts[counts > 0] / total
-    return float(-(p * np.log2(p)).sum())
-
-
-def compute_statistics(raw: dict[str, np.ndarray], n_topics: int) -> dict[str, Any]:
-    """Per-step and summary statistics of one run (formulas in the module docstring)."""
-    active, clicked = raw["active"], raw["clicked"] & raw["active"]
-    n_active = active.sum(axis=0)
-
-    def per_active(x: np.ndarray) -> list[float | None]:
-        """``Σ_u a_ut x_ut / Σ_u a_ut`` per step; None (JSON null) where nobody is active."""
-        total = np.where(active, x, 0.0).sum(axis=0)
-        return [float(v) / n if n else None for v, n in zip(total, n_active.tolist(), strict=True)]
-
-    interest = raw["interest"]
-    cos = _cosine_rows(interest[:, :1, :], interest[:, 1:, :])
-    topics = raw["topic"][clicked]
-    counts = np.bincount(topics, minlength=n_topics).astype(float)
-    per_user = [
-        _entropy_bits(np.bincount(raw["topic"][u][clicked[u]], minlength=n_topics))
-        for u in range(active.shape[0])
-        if clicked[u].any()
-    ]
-    session = active.sum(axis=1)
-    slates = raw["slate_topics"][active]
-    distinct = np.array([len(set(row.tolist())) for row in slates]) if len(slates) else np.zeros(1)
-    final_cos = _cosine_rows(interest[:, 0, :], interest[np.arange(len(session)), session, :])
-    h = _entropy_bits(counts)
-    n_clicks = int(clicked.sum())
-    return {
-        "per_step": {
-            "active": n_active.astype(int).tolist(),
-            "click_rate": per_active(clicked.astype(np.float64)),
-            "engagement": per_active(raw["engagement"]),
-            "drift_cosine": per_active(cos),
-        },
-        "summary": {
-            "click_rate": float(clicked.sum() / max(active.sum(), 1)),
-            "engagement_per_step": float(np.where(active, raw["engagement"], 0).sum())
-            / max(int(active.sum()), 1),
-            "engagement_per_click": float(raw["engagement"][clicked].mean()) if n_clicks else 0.0,
-            "cumulative_engagement_per_user": float(
-                np.where(active, raw["engagement"], 0.0).sum(axis=1).mean()
-            ),
-            "session_length_mean": float(session.mean()),
-            "retention_at_horizon": float((session == active.shape[1]).mean()),
-            "topic_entropy_bits": h,
-            "topic_entropy_normalised": h / math.log2(n_topics) if n_topics > 1 else 0.0,
-            "user_topic_entropy_bits": float(np.mean(per_user)) if per_user else 0.0,
-            "top_topic_share": float(counts.max() / counts.sum()) if n_clicks else 0.0,
-            "consumed_quality_z": float(raw["quality_z"][clicked].mean()) if n_clicks else 0.0,
-            "distinct_topics_per_slate": float(distinct.mean()),
-            "interest_cosine_final": float(final_cos.mean()),
-            "clicks": n_clicks,
-        },
-        "topic_distribution": (counts / max(counts.sum(), 1.0)).tolist(),
-    }
+shared = load_shared()
 
 
 # ------------------------------------------------------------------------------------------
@@ -418,7 +283,8 @@ def run(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     for policy in cfg["policies"]:
         start = time.perf_counter()
         raw = simulate(cfg, policy)
-        stats = compute_statistics(raw, cfg["num_topics"])
+        log = shared.StepLog(**{f: raw[f] for f in shared.StepLog.FIELDS}).validate()
+        stats = shared.statistics(log, cfg["num_topics"])
         stats["seconds"] = round(time.perf_counter() - start, 2)
         stats["consumed_time_per_step"] = float(raw["consumed_time"].mean())
         report["policies"][policy] = stats
@@ -433,7 +299,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="Output directory.")
     p.add_argument("--config", help="JSON file of configuration fields.")
-    for name in INT_FIELDS:
+    for name in shared.INT_BOUNDS:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None)
     p.add_argument("--policies", default=None, help="Comma-separated: random,greedy.")
     return p.parse_args(argv)
@@ -450,10 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; bad configuration → one ``error:`` line and exit code 2."""
     cpu_only()
     args = parse_args(argv)
-    flags = {name: getattr(args, name) for name in (*INT_FIELDS, "policies")}
+    names = (*shared.INT_BOUNDS, "policies")
+    flags = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     try:
-        cfg = read_config(args.config, flags)
-    except ConfigError as exc:
+        if args.config:
+            cfg = shared.load_config(args.config, flags).to_json()
+        else:
+            cfg = shared.parse_config(flags).to_json()
+    except shared.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report = run(cfg, Path(args.out))
