@@ -385,14 +385,7 @@ def _finetune(
         cfg.feature_hidden,
     )
     if saved is not None and state is not None:
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(
-                f"{out / ckpt.MODEL_FILE}: does not fit the model described by config.json "
-                f"({first})"
-            ) from None
+        _load_weights(model, state, out)
         start = int(saved["step"])
         history = list(saved.get("history", []))
         spent = float(saved.get("wall_seconds", 0.0))
@@ -510,6 +503,18 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _load_weights(model: TwoTowerModel, state: dict[str, Any], directory: Path) -> None:
+    """Load a checkpoint's torch state into ``model``; a mismatch is one CheckpointError line."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{directory / ckpt.MODEL_FILE}: does not fit the model described by config.json "
+            f"({first})"
+        ) from None
+
+
 def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[str, Any]]:
     """``(model, tokenizer, config)`` of a checkpoint, rebuilt offline from its own files."""
     from transformers import AutoTokenizer
@@ -531,12 +536,6 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
         len(cfg["features"]["item"]),
         train_cfg.feature_hidden,
     )
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(
-            f"{d / ckpt.MODEL_FILE}: does not fit the model described by config.json ({first})"
-        ) from None
+    _load_weights(model, state, d)
     model.eval()
     return model, tokenizer, cfg

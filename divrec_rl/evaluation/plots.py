@@ -32,7 +32,20 @@ def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     return fig, fig.subplots()
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _finish(
+    fig: Figure,
+    ax: Axes,
+    path: Path,
+    title: str,
+    grid: str = "both",
+    legend: str | None = None,
+) -> Path:
+    """The common finish of every plot: title, light grid on ``grid`` axes, optional legend at
+    ``legend`` ("best", "upper left", …), then a tight layout saved to ``path``."""
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis=grid, alpha=0.3)
+    if legend is not None:
+        ax.legend(fontsize=8, loc=legend)
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI)
     return path
@@ -106,10 +119,7 @@ def frontier_plot(points: list, colours: dict[str, str], path: Path, title: str)
         )
     ax.set_xlabel("mean intra-list diversity of slates (ILD, cosine)")
     ax.set_ylabel("mean cumulative engagement per user")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    return _save(fig, path)
+    return _finish(fig, ax, path, title, legend="best")
 
 
 def session_plot(
@@ -127,9 +137,7 @@ def session_plot(
     ax.set_ylabel("slates per user (episode length)")
     ax.set_ylim(0, max_steps + 1)
     ax.axhline(max_steps, color="grey", lw=0.8, ls=":")
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return _finish(fig, ax, path, title, grid="y")
 
 
 def lorenz_plot(
@@ -149,10 +157,7 @@ def lorenz_plot(
         ax.plot(share, cum, color=colours[label], lw=1.6, label=f"{label} (Gini {gini:.2f})")
     ax.set_xlabel("share of catalogue items (least exposed first)")
     ax.set_ylabel("share of impressions")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return _save(fig, path)
+    return _finish(fig, ax, path, title, legend="upper left")
 
 
 def cross_sim_plot(
@@ -177,7 +182,5 @@ def cross_sim_plot(
         ax.bar(x + offset, means, 0.4, yerr=err, capsize=3, color=colour, label=name)
     ax.set_xticks(x, labels, rotation=20)
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per agent under two user models (95% bootstrap CI)", fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    title = f"{metric} per agent under two user models (95% bootstrap CI)"
+    return _finish(fig, ax, path, title, grid="y", legend="best")

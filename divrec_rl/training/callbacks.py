@@ -42,6 +42,28 @@ def is_due(step: int, last: int, every: int) -> bool:
     return every > 0 and step // every > last // every
 
 
+class _PeriodicCallback(BaseCallback):
+    """Calls :meth:`fire` at the first rollout boundary after each multiple of ``every`` steps
+    (``every`` = 0: never); ``_last`` is the step of the previous boundary."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = every
+        self._last = 0
+
+    def fire(self) -> object:
+        """The periodic action."""
+        raise NotImplementedError
+
+    def _on_rollout_start(self) -> None:
+        if is_due(self.num_timesteps, self._last, self.every):
+            self.fire()
+        self._last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
+
+
 class RolloutMetricsCallback(BaseCallback):
     """``rollout/ep_engagement_mean``, ``rollout/ep_diversity_mean``, ``rollout/ep_ild_mean``
     over the last ``window`` finished training episodes (like SB3's ``rollout/ep_rew_mean``),
@@ -110,7 +132,7 @@ class RolloutMetricsCallback(BaseCallback):
         self.running = None if state["running"] is None else np.array(state["running"])
 
 
-class EvalCallback(BaseCallback):
+class EvalCallback(_PeriodicCallback):
     """Deterministic policy on held-out users every ``every`` steps and at the end: ``eval/*``.
 
     Keys: ``eval/mean_reward``, ``eval/mean_ep_length`` (SB3's names), ``eval/mean_engagement``,
@@ -120,11 +142,9 @@ class EvalCallback(BaseCallback):
     """
 
     def __init__(self, simulator: SlateSimulator, every: int, seed: int) -> None:
-        super().__init__()
+        super().__init__(every)
         self.simulator = simulator
-        self.every = every
         self.seed = seed
-        self._last = 0
         self._last_eval: int | None = None
         self.last_stats: dict[str, float] | None = None
 
@@ -132,13 +152,8 @@ class EvalCallback(BaseCallback):
         # A fresh run evaluates its initial policy; a resumed one already evaluated at its step.
         self._last = self.num_timesteps if self.num_timesteps > 0 else -1
 
-    def _on_rollout_start(self) -> None:
-        if is_due(self.num_timesteps, self._last, self.every):
-            self.evaluate()
-        self._last = self.num_timesteps
-
-    def _on_step(self) -> bool:
-        return True
+    def fire(self) -> dict[str, float]:
+        return self.evaluate()
 
     def _on_training_end(self) -> None:
         if self.every > 0 and self._last_eval != self.num_timesteps:
@@ -175,7 +190,7 @@ class HParamsCallback(BaseCallback):
         return True
 
 
-class CheckpointCallback(BaseCallback):
+class CheckpointCallback(_PeriodicCallback):
     """Resumable checkpoint every ``every`` steps (at rollout boundaries) and at the end.
 
     ``extra_state`` returns the callbacks' state to store with the model, the random generators
@@ -189,24 +204,17 @@ class CheckpointCallback(BaseCallback):
         keep: int,
         extra_state: Callable[[], dict[str, Any]],
     ) -> None:
-        super().__init__()
+        super().__init__(every)
         self.run_dir = run_dir
-        self.every = every
         self.keep = keep
         self.extra_state = extra_state
-        self._last = 0
         self.last_path: Path | None = None
 
     def _on_training_start(self) -> None:
         self._last = self.num_timesteps
 
-    def _on_rollout_start(self) -> None:
-        if is_due(self.num_timesteps, self._last, self.every):
-            self.save()
-        self._last = self.num_timesteps
-
-    def _on_step(self) -> bool:
-        return True
+    def fire(self) -> Path:
+        return self.save()
 
     def _on_training_end(self) -> None:
         self.save()
