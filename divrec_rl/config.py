@@ -16,13 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-
-class ScenarioError(ValueError):
-    """Bad scenario input.  ``errors`` holds one human-readable line per problem."""
-
-    def __init__(self, errors: list[str] | str) -> None:
-        self.errors = [errors] if isinstance(errors, str) else list(errors)
-        super().__init__("; ".join(self.errors))
+from divrec_rl.errors import ScenarioError
 
 
 class _Section(BaseModel):
