@@ -78,14 +78,39 @@ def _from_object(obj: Any, where: str) -> dict[str, Any]:
     )
 
 
-def _import_attr(spec: str) -> Any:
-    module_name, _, attr = spec.partition(":")
+# Modules imported to resolve scenarios in this process (``--import``, ``module:attr``, a YAML
+# file's ``factory:``), in first-import order: a run records them so that resuming or evaluating
+# it re-imports the same plug-ins with no extra steps.
+_PLUGIN_MODULES: list[str] = []
+
+
+def _import_module(module_name: str, what: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ScenarioError(
-            f"scenario '{spec}': cannot import module '{module_name}' ({exc})"
-        ) from None
+        raise ScenarioError(f"{what}: cannot import module '{module_name}' ({exc})") from None
+    if module_name not in _PLUGIN_MODULES:
+        _PLUGIN_MODULES.append(module_name)
+    return module
+
+
+def import_plugins(modules: list[str] | tuple[str, ...]) -> None:
+    """Import plug-in modules by name (``--import MODULE``), so that the parts and scenarios they
+    register (e.g. with ``@register_scenario``) can be named; each failure is a ScenarioError."""
+    for name in modules:
+        if not isinstance(name, str) or not name.strip():
+            raise ScenarioError(f"--import: expected a module name, got {name!r}")
+        _import_module(name.strip(), f"--import {name}")
+
+
+def plugin_modules() -> list[str]:
+    """The plug-in modules imported so far to resolve scenarios, in import order."""
+    return list(_PLUGIN_MODULES)
+
+
+def _import_attr(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    module = _import_module(module_name, f"scenario '{spec}'")
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
