@@ -41,16 +41,22 @@ accepted layouts; a malformed row names the file and its 1-based line number.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from divrec_rl.data.fetch import DATASETS, DataError, fetch_dataset, resolve_name
+from divrec_rl.data.interactions import InteractionData
+from divrec_rl.data.tables import (
+    Table,
+    lookup,
+    number_column,
+    read_table,
+    string_column,
+    unique_ids,
+)
 
 __all__ = [
     "LAYOUTS",
@@ -108,256 +114,6 @@ _LAYOUT_HELP = (
 
 _TRAILING_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*$")
 _MIN_YEAR, _MAX_YEAR = 1800, 2100
-
-
-@dataclass
-class InteractionData:
-    """A ratings dataset with item and user side information.
-
-    Attributes:
-        name: dataset name (registry name, or the directory name for a path).
-        items: one row per item, ``item_id`` = row position ``0..M-1``; columns ``item_id``
-            (int64), ``raw_item_id`` (str), ``title`` (str), ``year`` (nullable ``Int64``),
-            ``genres`` (list[str]), ``text`` (str, ``"Title (1995). Genres: A, B"``).
-        users: one row per user, ``user_id`` = row position ``0..U-1``; columns ``user_id``
-            (int64), ``raw_user_id`` (str), ``age`` (int64; ML-1M: age-bracket code),
-            ``gender`` (``'M'``/``'F'``), ``occupation`` (str).
-        ratings: ``user_id``, ``item_id`` (int64, the contiguous ids), ``rating``
-            (float32), ``timestamp`` (int64, Unix seconds); sorted by
-            ``(user_id, timestamp, item_id)`` with a fresh ``RangeIndex``.
-        genres: sorted list of every genre that occurs in ``items.genres``.
-        layout: which input layout it was read from (``atomic``, ``ml-100k``, ``ml-1m``).
-    """
-
-    name: str
-    items: pd.DataFrame
-    users: pd.DataFrame
-    ratings: pd.DataFrame
-    genres: list[str]
-    layout: str = field(default="")
-
-    @property
-    def n_items(self) -> int:
-        """M, number of items in the catalogue (rated or not)."""
-        return len(self.items)
-
-    @property
-    def n_users(self) -> int:
-        """U, number of users."""
-        return len(self.users)
-
-    @property
-    def n_ratings(self) -> int:
-        """Number of (user, item, rating, timestamp) rows."""
-        return len(self.ratings)
-
-    def genre_matrix(self) -> np.ndarray:
-        """Multi-hot genre matrix ``G`` of shape ``(M, len(genres))``, float32.
-
-        ``G[i, j] = 1`` iff ``genres[j]`` is in ``items.genres[i]``, else 0.
-        """
-        col = {g: j for j, g in enumerate(self.genres)}
-        out = np.zeros((len(self.items), len(self.genres)), dtype=np.float32)
-        rows = [i for i, gs in enumerate(self.items["genres"]) for _ in gs]
-        cols = [col[g] for gs in self.items["genres"] for g in gs]
-        out[rows, cols] = 1.0
-        return out
-
-    def summary(self) -> dict[str, float | int | str]:
-        """Counts and simple statistics (used by ``divrec-rl data info``).
-
-        ``density = n_ratings / (n_users * n_items)``; per-user counts are over users with
-        at least one rating.
-        """
-        r = self.ratings
-        per_user = r.groupby("user_id").size() if len(r) else pd.Series([0])
-        cells = max(self.n_users * self.n_items, 1)
-        return {
-            "name": self.name,
-            "layout": self.layout,
-            "users": self.n_users,
-            "items": self.n_items,
-            "ratings": self.n_ratings,
-            "rated_users": int(r["user_id"].nunique()),
-            "rated_items": int(r["item_id"].nunique()),
-            "genres": len(self.genres),
-            "density": self.n_ratings / cells,
-            "rating_mean": float(r["rating"].mean()) if len(r) else float("nan"),
-            "ratings_per_user_min": int(per_user.min()),
-            "ratings_per_user_median": float(per_user.median()),
-            "ratings_per_user_max": int(per_user.max()),
-            "timestamp_min": int(r["timestamp"].min()) if len(r) else 0,
-            "timestamp_max": int(r["timestamp"].max()) if len(r) else 0,
-        }
-
-
-# --------------------------------------------------------------------------------------
-# low-level table reading with line-accurate errors
-
-
-@dataclass
-class _Table:
-    """Raw string fields of a delimited file plus each row's 1-based line number."""
-
-    path: Path
-    df: pd.DataFrame  # columns 0..n-1 (or header names), all str
-    lines: np.ndarray  # int64 line number of each row
-
-    def fail(
-        self, row_mask: np.ndarray | pd.Series, reason: str, column: object = None,
-        values: pd.Series | None = None,
-    ) -> None:  # fmt: skip
-        """Raise a DataError for the first row where ``row_mask`` is true, quoting the
-        offending value from ``values`` or from raw ``column`` when given."""
-        mask = np.asarray(row_mask, dtype=bool)
-        pos = int(np.flatnonzero(mask)[0])
-        value = ""
-        if values is not None:
-            value = f" {values.iloc[pos]!r}"
-        elif column is not None:
-            value = f" {self.df[column].iloc[pos]!r}"
-        raise DataError(
-            f"malformed row in {self.path}, line {int(self.lines[pos])}: {reason}{value}"
-        )
-
-
-def _decode(path: Path, encoding: str) -> str:
-    data = path.read_bytes()
-    if encoding == "utf-8":
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return data.decode("latin-1")
-    return data.decode(encoding)
-
-
-def _read_table(
-    path: Path, sep: str, ncols: int | None, encoding: str, header: bool = False
-) -> _Table:
-    """Read a delimited file as strings, checking the number of fields on every line.
-
-    ``ncols=None`` means "as many as the header line has" (``header=True`` required). Blank
-    lines are ignored. A row with too few or too many fields raises :class:`DataError`
-    naming the line.
-    """
-    text = _decode(path, encoding)
-    shown = sep  # the separator as the user knows it, for error messages
-    if sep == "::":  # multi-char separators force pandas' slow python engine; use tabs
-        if "\t" in text:
-            text = text.replace("\t", " ")
-        text = text.replace("::", "\t")
-        sep = "\t"
-    names: list[object]
-    skip = 0
-    if header:
-        first, _, _ = text.partition("\n")
-        names = [h.strip() for h in first.rstrip("\r").split(sep)]
-        if not first.strip():
-            raise DataError(f"malformed file {path}: line 1 must be a header, found nothing")
-        skip = 1
-        ncols = len(names)
-    else:
-        assert ncols is not None
-        names = list(range(ncols))
-    try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, names=list(range(ncols)), skiprows=skip,
-            dtype=str, na_filter=False, keep_default_na=False, skip_blank_lines=False,
-            quoting=csv.QUOTE_NONE, engine="c",
-        )  # fmt: skip
-    except pd.errors.ParserError:
-        _raise_field_count(path, text, sep, ncols, skip, shown)
-        raise  # pragma: no cover - _raise_field_count always raises
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame({i: pd.Series([], dtype=str) for i in range(ncols)})
-    df = df.fillna("")
-    lines = np.arange(len(df), dtype=np.int64) + 1 + skip
-    blank = (df.iloc[:, 0] == "").to_numpy().copy()
-    if ncols == 1:  # a one-column file cannot tell blank lines from empty fields
-        blank[:] = False
-    if blank.any():
-        blank[blank] = (df.loc[blank] == "").all(axis=1).to_numpy()
-    if blank.any():
-        df = df.loc[~blank].reset_index(drop=True)
-        lines = lines[~blank]
-    # too few fields: pandas pads with "" -- detect by counting separators on those rows
-    suspicious = (
-        (df.iloc[:, -1] == "").to_numpy(dtype=bool) if ncols > 1 else np.zeros(len(df), bool)
-    )
-    if suspicious.any():
-        all_lines = text.split("\n")
-        for pos in np.flatnonzero(suspicious):
-            ln = int(lines[pos])
-            got = all_lines[ln - 1].rstrip("\r").count(sep) + 1
-            if got != ncols:
-                raise DataError(
-                    f"malformed row in {path}, line {ln}: expected {ncols} fields "
-                    f"separated by {shown!r}, found {got}"
-                )
-    df.columns = names
-    return _Table(path=path, df=df, lines=lines)
-
-
-def _raise_field_count(path: Path, text: str, sep: str, ncols: int, skip: int, shown: str) -> None:
-    for ln, line in enumerate(text.split("\n"), start=1):
-        if ln <= skip or not line.strip():
-            continue
-        got = line.rstrip("\r").count(sep) + 1
-        if got != ncols:
-            raise DataError(
-                f"malformed row in {path}, line {ln}: expected {ncols} fields "
-                f"separated by {shown!r}, found {got}"
-            )
-    raise DataError(f"malformed file {path}: could not be parsed")
-
-
-def _strings(t: _Table, col: object, what: str) -> pd.Series:
-    """Stripped string column; an empty value is a malformed row."""
-    s = t.df[col].astype(str).str.strip()
-    empty = (s == "").to_numpy()
-    if empty.any():
-        t.fail(empty, f"empty {what}")
-    return s
-
-
-def _numbers(t: _Table, col: object, what: str, integral: bool) -> np.ndarray:
-    """Parse a column as float64 (fast numpy path; pandas only to locate a bad value)."""
-    raw = t.df[col].to_numpy(dtype=object)
-    try:
-        num = raw.astype(np.float64)
-    except (ValueError, TypeError):
-        num = pd.to_numeric(pd.Series(raw).str.strip(), errors="coerce").to_numpy(np.float64)
-    bad = ~np.isfinite(num)
-    if integral:
-        bad |= num != np.round(num)
-    if bad.any():
-        t.fail(bad, f"invalid {what}", col)
-    return num
-
-
-def _unique_ids(t: _Table, ids: pd.Series, what: str) -> pd.Index:
-    dup = ids.duplicated().to_numpy()
-    if dup.any():
-        t.fail(dup, f"duplicate {what}", values=ids)
-    return pd.Index(ids.to_numpy(dtype=object))
-
-
-def _lookup(t: _Table, index: pd.Index, col: object, what: str, source: Path) -> np.ndarray:
-    """Positions in ``index`` of the ids in column ``col`` (ids are matched as stripped
-    strings; the strip is only paid for rows that do not match verbatim)."""
-    keys = t.df[col].to_numpy(dtype=object)
-    codes = index.get_indexer(keys)
-    missing = np.flatnonzero(codes < 0)
-    if len(missing):
-        stripped = np.array([str(k).strip() for k in keys[missing]], dtype=object)
-        codes[missing] = index.get_indexer(stripped)
-        still = missing[codes[missing] < 0]
-        if len(still):
-            pos = int(still[0])
-            key = str(keys[pos]).strip()
-            problem = f"empty {what}" if not key else f"{what} {key!r} is not in {source.name}"
-            raise DataError(f"malformed row in {t.path}, line {int(t.lines[pos])}: {problem}")
-    return codes.astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------
@@ -436,7 +192,7 @@ def _build(
     )
 
 
-def _genders(t: _Table, col: object) -> pd.Series:
+def _genders(t: Table, col: object) -> pd.Series:
     g = t.df[col].astype(str).str.strip().str.upper()
     bad = ~g.isin(["M", "F"]).to_numpy()
     if bad.any():
@@ -444,7 +200,7 @@ def _genders(t: _Table, col: object) -> pd.Series:
     return g
 
 
-def _occupations(t: _Table, col: object, codes: bool | None) -> list[str]:
+def _occupations(t: Table, col: object, codes: bool | None) -> list[str]:
     """Occupation names; ``codes=None`` maps ML-1M integer codes iff every value is one."""
     occ = t.df[col].astype(str).str.strip()
     num = pd.to_numeric(occ, errors="coerce")
@@ -462,13 +218,13 @@ def _occupations(t: _Table, col: object, codes: bool | None) -> list[str]:
 
 
 def _ratings_arrays(
-    t: _Table, ucol: object, icol: object, rcol: object, tcol: object,
+    t: Table, ucol: object, icol: object, rcol: object, tcol: object,
     users: pd.Index, items: pd.Index, user_file: Path, item_file: Path,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    u = _lookup(t, users, ucol, "user id", user_file)
-    i = _lookup(t, items, icol, "item id", item_file)
-    r = _numbers(t, rcol, "rating", integral=False)
-    ts = _numbers(t, tcol, "timestamp", integral=True)
+    u = lookup(t, users, ucol, "user id", user_file)
+    i = lookup(t, items, icol, "item id", item_file)
+    r = number_column(t, rcol, "rating", integral=False)
+    ts = number_column(t, tcol, "timestamp", integral=True)
     return u, i, r, ts.astype(np.int64)
 
 
@@ -480,13 +236,13 @@ def _load_ml100k(directory: Path, name: str) -> InteractionData:
     d = directory
     genre_names = list(ML100K_GENRES)
     if (d / "u.genre").is_file():
-        gt = _read_table(d / "u.genre", "|", 2, "latin-1")
-        idx = _numbers(gt, 1, "genre index", integral=True).astype(int)
-        names = _strings(gt, 0, "genre name")
+        gt = read_table(d / "u.genre", "|", 2, "latin-1")
+        idx = number_column(gt, 1, "genre index", integral=True).astype(int)
+        names = string_column(gt, 0, "genre name")
         genre_names = [n for _, n in sorted(zip(idx, names, strict=True))]
     n_flags = len(genre_names)
-    it = _read_table(d / "u.item", "|", 5 + n_flags, "latin-1")
-    item_ids = _unique_ids(it, _strings(it, 0, "item id"), "item id")
+    it = read_table(d / "u.item", "|", 5 + n_flags, "latin-1")
+    item_ids = unique_ids(it, string_column(it, 0, "item id"), "item id")
     flags = np.empty((len(it.df), n_flags), dtype=bool)
     for j in range(n_flags):
         raw = it.df[5 + j].astype(str).str.strip()
@@ -496,15 +252,15 @@ def _load_ml100k(directory: Path, name: str) -> InteractionData:
         flags[:, j] = (raw == "1").to_numpy()
     genres = [[genre_names[j] for j in np.flatnonzero(row)] for row in flags]
     release = it.df[2].astype(str).str.strip().str[-4:]
-    titles, years = _title_year(_strings(it, 1, "title"), release)
+    titles, years = _title_year(string_column(it, 1, "title"), release)
 
-    ut = _read_table(d / "u.user", "|", 5, "latin-1")
-    user_ids = _unique_ids(ut, _strings(ut, 0, "user id"), "user id")
-    ages = _numbers(ut, 1, "age", integral=True)
+    ut = read_table(d / "u.user", "|", 5, "latin-1")
+    user_ids = unique_ids(ut, string_column(ut, 0, "user id"), "user id")
+    ages = number_column(ut, 1, "age", integral=True)
     genders = _genders(ut, 2)
     occupations = _occupations(ut, 3, codes=False)
 
-    rt = _read_table(d / "u.data", "\t", 4, "latin-1")
+    rt = read_table(d / "u.data", "\t", 4, "latin-1")
     u, i, r, ts = _ratings_arrays(rt, 0, 1, 2, 3, user_ids, item_ids, d / "u.user", d / "u.item")
     return _build(name, "ml-100k", item_ids, titles, years, genres,
                   user_ids, ages, genders, occupations, u, i, r, ts)  # fmt: skip
@@ -512,21 +268,21 @@ def _load_ml100k(directory: Path, name: str) -> InteractionData:
 
 def _load_ml1m(directory: Path, name: str) -> InteractionData:
     d = directory
-    it = _read_table(d / "movies.dat", "::", 3, "latin-1")
-    item_ids = _unique_ids(it, _strings(it, 0, "movie id"), "movie id")
-    titles, years = _title_year(_strings(it, 1, "title"), None)
+    it = read_table(d / "movies.dat", "::", 3, "latin-1")
+    item_ids = unique_ids(it, string_column(it, 0, "movie id"), "movie id")
+    titles, years = _title_year(string_column(it, 1, "title"), None)
     genres = [
         [g.strip() for g in s.split("|") if g.strip() and g.strip() != "(no genres listed)"]
         for s in it.df[2].astype(str)
     ]
 
-    ut = _read_table(d / "users.dat", "::", 5, "latin-1")
-    user_ids = _unique_ids(ut, _strings(ut, 0, "user id"), "user id")
+    ut = read_table(d / "users.dat", "::", 5, "latin-1")
+    user_ids = unique_ids(ut, string_column(ut, 0, "user id"), "user id")
     genders = _genders(ut, 1)
-    ages = _numbers(ut, 2, "age", integral=True)
+    ages = number_column(ut, 2, "age", integral=True)
     occupations = _occupations(ut, 3, codes=True)
 
-    rt = _read_table(d / "ratings.dat", "::", 4, "latin-1")
+    rt = read_table(d / "ratings.dat", "::", 4, "latin-1")
     u, i, r, ts = _ratings_arrays(
         rt, 0, 1, 2, 3, user_ids, item_ids, d / "users.dat", d / "movies.dat"
     )
@@ -534,7 +290,7 @@ def _load_ml1m(directory: Path, name: str) -> InteractionData:
                   user_ids, ages, genders, occupations, u, i, r, ts)  # fmt: skip
 
 
-def _atomic_column(t: _Table, *candidates: str, required: bool = True) -> str | None:
+def _atomic_column(t: Table, *candidates: str, required: bool = True) -> str | None:
     """Header column whose field name (text before ``:``) is one of ``candidates``."""
     by_field = {str(c).split(":", 1)[0].strip().lower(): c for c in t.df.columns}
     for cand in candidates:
@@ -550,25 +306,25 @@ def _atomic_column(t: _Table, *candidates: str, required: bool = True) -> str | 
 
 def _load_atomic(stem: Path, name: str) -> InteractionData:
     inter, item, user = (stem.with_name(stem.name + ext) for ext in (".inter", ".item", ".user"))
-    it = _read_table(item, "\t", None, "utf-8", header=True)
+    it = read_table(item, "\t", None, "utf-8", header=True)
     col = _atomic_column(it, "item_id")
-    item_ids = _unique_ids(it, _strings(it, col, "item id"), "item id")
+    item_ids = unique_ids(it, string_column(it, col, "item id"), "item id")
     tcol = _atomic_column(it, "movie_title", "title")
     ycol = _atomic_column(it, "release_year", "year", required=False)
     gcol = _atomic_column(it, "class", "genre", "genres")
     titles, years = _title_year(
-        _strings(it, tcol, "title"), it.df[ycol].astype(str) if ycol else None
+        string_column(it, tcol, "title"), it.df[ycol].astype(str) if ycol else None
     )
     genres = [s.split() for s in it.df[gcol].astype(str)]
 
-    ut = _read_table(user, "\t", None, "utf-8", header=True)
+    ut = read_table(user, "\t", None, "utf-8", header=True)
     ucol = _atomic_column(ut, "user_id")
-    user_ids = _unique_ids(ut, _strings(ut, ucol, "user id"), "user id")
-    ages = _numbers(ut, _atomic_column(ut, "age"), "age", integral=True)
+    user_ids = unique_ids(ut, string_column(ut, ucol, "user id"), "user id")
+    ages = number_column(ut, _atomic_column(ut, "age"), "age", integral=True)
     genders = _genders(ut, _atomic_column(ut, "gender"))
     occupations = _occupations(ut, _atomic_column(ut, "occupation"), codes=None)
 
-    rt = _read_table(inter, "\t", None, "utf-8", header=True)
+    rt = read_table(inter, "\t", None, "utf-8", header=True)
     u, i, r, ts = _ratings_arrays(
         rt,
         _atomic_column(rt, "user_id"),
