@@ -41,26 +41,36 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
-from torch.nn import functional
 
 from divrec_rl.bert import checkpoint as ckpt
-from divrec_rl.bert.checkpoint import CheckpointError, UserModelTables
-from divrec_rl.bert.encoder import (
-    ItemEncoder,
-    encoder_from_config,
-    load_encoder,
-    refresh_pooled,
-    tokenize,
-)
-from divrec_rl.bert.fidelity import EvalSplit, TablesScorer, evaluate, make_eval_split
-from divrec_rl.bert.model import TwoTowerModel, runtime_tables
-from divrec_rl.bert.prepare import POSITIVE_RATING, PreparedData, prepare
+from divrec_rl.bert.batches import Batch, draw_batch
+from divrec_rl.bert.checkpoint import CheckpointError
+from divrec_rl.bert.encoder import ItemEncoder, encoder_from_config, load_encoder, tokenize
+from divrec_rl.bert.fidelity import EvalSplit, make_eval_split
+from divrec_rl.bert.model import TwoTowerModel
+from divrec_rl.bert.prepare import PreparedData, prepare
 from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
+from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
 from divrec_rl.data import InteractionData, load_dataset
+
+if TYPE_CHECKING:  # transformers is imported lazily: it takes seconds
+    from transformers import PreTrainedModel
+
+__all__ = [
+    "ITEM_FEATURE_NAMES",
+    "Batch",
+    "FinetuneResult",
+    "FinetuneRun",
+    "draw_batch",
+    "finetune",
+    "load_trained_model",
+    "resolve_device",
+    "torch_threads",
+    "validation_metrics",
+]
 
 ITEM_FEATURE_NAMES = ["log_popularity_z", "shrunk_mean_rating_z"]
 
@@ -86,171 +96,6 @@ class FinetuneResult:
     wall_seconds: float
     validation: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-@dataclass
-class _Batch:
-    users: np.ndarray
-    items: np.ndarray
-    ratings: np.ndarray
-    hist_rows: np.ndarray
-    hist_items: np.ndarray
-    pool: np.ndarray
-    pool_valid: np.ndarray
-
-
-def draw_batch(prep: PreparedData, cfg: TrainConfig, step: int) -> _Batch:
-    """The examples and negative pool of ``step`` (a pure function of ``(seed, step)``).
-
-    ``batch_items`` distinct items are drawn without replacement with probability ∝ their number
-    of training examples (Gumbel top-k), then ``ratings_per_item`` of each item's examples
-    uniformly with replacement: in expectation every training rating is equally likely, while
-    each item the encoder runs on is reused for several users.
-    """
-    rng = np.random.default_rng([cfg.seed, step])
-    counts = np.diff(prep.item_examples_indptr)
-    with np.errstate(divide="ignore"):
-        keys = np.log(counts) - np.log(-np.log(rng.random(len(counts))))
-    n_items = min(cfg.batch_items, int((counts > 0).sum()))
-    chosen = np.argpartition(-keys, n_items - 1)[:n_items]
-    starts = prep.item_examples_indptr[chosen]
-    picks = np.floor(rng.random((n_items, cfg.ratings_per_item)) * counts[chosen][:, None])
-    j = prep.item_examples[(starts[:, None] + picks.astype(np.int64)).ravel()]
-    users = prep.examples_user[j]
-    pos = prep.examples_position[j]
-    starts = prep.hist_indptr[users]
-    offsets = np.arange(pos.sum()) - np.repeat(np.cumsum(pos) - pos, pos)
-    hist_items = prep.hist_items[np.repeat(starts, pos) + offsets]
-    pool = rng.integers(0, prep.n_items, cfg.n_pool)
-    return _Batch(
-        users=users,
-        items=prep.examples_item[j],
-        ratings=prep.examples_rating[j],
-        hist_rows=np.repeat(np.arange(len(j)), pos),
-        hist_items=hist_items,
-        pool=pool,
-        pool_valid=~prep.train_seen[users[:, None], pool[None, :]],
-    )
-
-
-class _Run:
-    """Model, caches and optimiser of one fine-tuning run."""
-
-    def __init__(
-        self,
-        cfg: TrainConfig,
-        prep: PreparedData,
-        ids: torch.Tensor,
-        mask: torch.Tensor,
-        model: TwoTowerModel,
-        device: torch.device,
-    ) -> None:
-        self.cfg = cfg
-        self.prep = prep
-        self.model = model.to(device)
-        self.device = device
-        self.ids = ids
-        self.mask = mask
-        self._bank_update: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.cache = model.encoder.bottom(ids, mask)
-        self.pooled = refresh_pooled(model.encoder, self.cache, mask, ids)
-        self.z = torch.as_tensor(prep.item_features, device=device)
-        self.x = torch.as_tensor(prep.user_features, device=device)
-        groups = [{"params": model.head_parameters(), "lr": cfg.lr_heads}]
-        enc = model.encoder.trainable_parameters()
-        adapter = model.encoder.adapter_parameters()
-        if enc:
-            groups.append({"params": enc, "lr": cfg.lr_encoder})
-        if adapter:
-            groups.append({"params": adapter, "lr": cfg.lr_adapter, "weight_decay": 0.0})
-        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-        warm = max(cfg.warmup_steps, 1)
-        probe = cfg.probe_steps
-        schedules = [lambda s: min(1.0, (s + 1) / warm)]
-        # The encoder's warm-up starts when the probe phase ends.
-        schedules += [lambda s: 0.0 if s < probe else min(1.0, (s + 1 - probe) / warm)] * (
-            len(groups) - 1
-        )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules)
-
-    def refresh(self) -> None:
-        self.pooled = refresh_pooled(self.model.encoder, self.cache, self.mask, self.ids)
-
-    def loss(self, b: _Batch, probing: bool) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg, model, dev = self.cfg, self.model, self.device
-        fresh, inverse = np.unique(np.concatenate([b.items, b.pool]), return_inverse=True)
-        fresh_t = torch.as_tensor(fresh)
-        if probing:  # encoder frozen: the bank holds exact vectors, no need to run it
-            pooled = self.pooled[fresh_t].to(dev)
-            self._bank_update = None
-        else:
-            pooled = model.encoder.top(
-                self.cache[fresh_t].to(dev), self.mask[fresh_t].to(dev), self.ids[fresh_t].to(dev)
-            )
-            self._bank_update = (fresh_t, pooled.detach().float().cpu())
-        e = model.item_vectors(pooled)
-        bias = model.item_biases(e, self.z[fresh_t.to(dev)])
-        col_items = torch.as_tensor(inverse[: len(b.items)], device=dev)
-        col_pool = torch.as_tensor(inverse[len(b.items) :], device=dev)
-
-        # History vectors: the bank, except the items just encoded, which carry the encoder's
-        # gradient into the user side too.
-        e_hist = model.item_vectors(self.pooled.to(dev)).index_copy(0, fresh_t.to(dev), e)
-        theta = torch.zeros((len(b.users), cfg.dim), device=dev)
-        theta = theta.index_add(
-            0,
-            torch.as_tensor(b.hist_rows, device=dev),
-            e_hist[torch.as_tensor(b.hist_items, device=dev)],
-        )
-        theta = functional.normalize(theta, dim=-1)
-        u_attr, u_sat = model.user_vectors(theta, self.x[torch.as_tensor(b.users, device=dev)])
-
-        attr_obs = (u_attr * e[col_items]).sum(-1) + bias[col_items, 0]
-        sat_obs = (u_sat * e[col_items]).sum(-1) + bias[col_items, 1]
-        attr_pool = u_attr @ e[col_pool].T + bias[col_pool, 0][None, :]
-        y = torch.as_tensor(b.ratings >= POSITIVE_RATING, dtype=torch.float32, device=dev)
-        valid = torch.as_tensor(b.pool_valid, dtype=torch.float32, device=dev)
-        n_valid = valid.sum(dim=1).clamp(min=1.0)
-        neg = functional.binary_cross_entropy_with_logits(
-            attr_pool, torch.zeros_like(attr_pool), reduction="none"
-        )
-        obs = functional.binary_cross_entropy_with_logits(attr_obs, y, reduction="none")
-        engagement = (obs + cfg.neg_ratio * (neg * valid).sum(1) / n_valid).mean() / (
-            1 + cfg.neg_ratio
-        )
-        soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
-        satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
-        total = engagement + cfg.sat_weight * satisfaction
-        return total, {
-            "loss": total.item(),
-            "engagement_loss": engagement.item(),
-            "satisfaction_loss": satisfaction.item(),
-        }
-
-    def train_step(self, b: _Batch, probing: bool) -> dict[str, float]:
-        """Forward, backward, optimiser step and memory-bank update; the loss parts."""
-        loss, parts = self.loss(b, probing)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        # Memory bank: the vectors just computed replace their stale copies, so history vectors
-        # lag the encoder by a few steps only (full refresh every eval_every steps).
-        if self._bank_update is not None:
-            rows, pooled = self._bank_update
-            self.pooled[rows] = pooled
-        return parts
-
-    def tables(self) -> dict[str, np.ndarray]:
-        return runtime_tables(
-            self.model, self.pooled, self.prep.item_features, self.prep.user_features
-        )
-
-
-def validation_metrics(tables: dict[str, np.ndarray], split: EvalSplit) -> dict[str, float]:
-    """Fidelity metrics of the tables on ``split`` plus the satisfaction RMSE in rating units."""
-    scorer = TablesScorer(UserModelTables(**tables))
-    return {**evaluate(scorer, split), "rating_rmse": scorer.satisfaction_rmse(split)}
 
 
 def _hparam_table(cfg: TrainConfig, extra: dict[str, Any]) -> str:
@@ -315,34 +160,62 @@ def _finetune(
     data: InteractionData | None,
     log: Callable[[str], None] | None,
 ) -> FinetuneResult:
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm.auto import tqdm
-
     say = log or (lambda s: None)
     cfg.validate()
     dev = resolve_device(device)
-    saved: dict[str, Any] | None = None
-    if resume:
-        saved = ckpt.read_config(out)
-        _compare_for_resume(saved["train"], cfg, out / ckpt.CONFIG_FILE)
-        if saved["complete"] and saved["step"] >= cfg.steps:
-            say(f"{out}: already complete at step {saved['step']}; nothing to do")
-            return FinetuneResult(
-                out,
-                saved["step"],
-                True,
-                float(saved.get("wall_seconds", 0.0)),
-                dict(saved.get("validation", {})),
-                list(saved.get("history", [])),
-            )
-    elif (out / ckpt.CONFIG_FILE).exists():
-        raise CheckpointError(
-            f"{out}: already holds a user-model checkpoint; pass --resume to continue it "
-            "or choose another --out"
+    saved = _saved_config(cfg, out, resume)
+    if saved is not None and saved["complete"] and saved["step"] >= cfg.steps:
+        say(f"{out}: already complete at step {saved['step']}; nothing to do")
+        return FinetuneResult(
+            out,
+            saved["step"],
+            True,
+            float(saved.get("wall_seconds", 0.0)),
+            dict(saved.get("validation", {})),
+            list(saved.get("history", [])),
         )
 
     t0 = time.perf_counter()
     data = data if data is not None else load_dataset(cfg.dataset)
+    prep = _prepare(cfg, data, out, saved)
+    torch.manual_seed(cfg.seed)
+    tokenizer, hf, source = _tokenizer_and_encoder(cfg, out, saved)
+    ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
+    model = _two_tower(cfg, prep, hf, ids, mask, out, saved)
+    say(f"encoding {prep.n_items} item texts (frozen bottom of {model.encoder.n_layers} layers)")
+    run = FinetuneRun(cfg, prep, ids, mask, model, dev)
+    if saved is not None:
+        _restore_optimizer(run, out, saved)
+
+    val_split = make_eval_split(prep, "val", cfg.neg_ratio, cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    if saved is None:
+        tokenizer.save_pretrained(str(out / ckpt.TOKENIZER_DIR))
+    base_config = _run_config(cfg, data, prep, model.encoder, hf, source, dev)
+    metrics, history, wall = _train_loop(run, out, saved, base_config, val_split, progress, t0)
+    say(f"done: {cfg.steps} steps, {wall:.0f} s in total, val {json.dumps(metrics)}")
+    return FinetuneResult(out, cfg.steps, True, wall, metrics, history)
+
+
+def _saved_config(cfg: TrainConfig, out: Path, resume: bool) -> dict[str, Any] | None:
+    """The checkpoint's config when resuming (checked against ``cfg``); refuses to overwrite one
+    otherwise."""
+    if resume:
+        saved = ckpt.read_config(out)
+        _compare_for_resume(saved["train"], cfg, out / ckpt.CONFIG_FILE)
+        return saved
+    if (out / ckpt.CONFIG_FILE).exists():
+        raise CheckpointError(
+            f"{out}: already holds a user-model checkpoint; pass --resume to continue it "
+            "or choose another --out"
+        )
+    return None
+
+
+def _prepare(
+    cfg: TrainConfig, data: InteractionData, out: Path, saved: dict[str, Any] | None
+) -> PreparedData:
+    """Splits and examples of ``data``; a resumed run must see the very same dataset."""
     prep = prepare(data, cfg.val_frac, cfg.test_frac, cfg.min_train, cfg.min_history)
     if len(prep.examples_user) == 0:
         raise ValueError(
@@ -354,23 +227,34 @@ def _finetune(
             f"{out}: the checkpoint was trained on another dataset "
             f"({saved['dataset'].get('name')}) than {data.name}"
         )
+    return prep
 
-    torch.manual_seed(cfg.seed)
-    if saved is not None:
-        from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(
-            str(out / ckpt.TOKENIZER_DIR), local_files_only=True
-        )
-        hf = encoder_from_config(saved["encoder"]["config"])
-        source = saved["encoder"]["source"]
-    else:
+def _tokenizer_and_encoder(
+    cfg: TrainConfig, out: Path, saved: dict[str, Any] | None
+) -> tuple[Any, PreTrainedModel, str]:
+    """``(tokenizer, transformer, source)``: the checkpoint's own copies when resuming (offline),
+    else ``cfg.base_model``."""
+    if saved is None:
         tokenizer, hf, folder = load_encoder(cfg.base_model)
-        source = str(folder)
-    ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
-    start = 0
-    history: list[dict[str, float]] = []
-    spent = 0.0
+        return tokenizer, hf, str(folder)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(out / ckpt.TOKENIZER_DIR), local_files_only=True)
+    hf = encoder_from_config(saved["encoder"]["config"])
+    return tokenizer, hf, saved["encoder"]["source"]
+
+
+def _two_tower(
+    cfg: TrainConfig,
+    prep: PreparedData,
+    hf: PreTrainedModel,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    out: Path,
+    saved: dict[str, Any] | None,
+) -> TwoTowerModel:
+    """The two-tower model on ``hf``, with the checkpoint's weights when resuming."""
     state: dict[str, torch.Tensor] | None = None
     adapter_tokens = ids[mask.bool()] if cfg.lr_adapter > 0 else None
     if saved is not None:
@@ -384,35 +268,35 @@ def _finetune(
         prep.item_features.shape[1],
         cfg.feature_hidden,
     )
-    if saved is not None and state is not None:
+    if state is not None:
         _load_weights(model, state, out)
-        start = int(saved["step"])
-        history = list(saved.get("history", []))
-        spent = float(saved.get("wall_seconds", 0.0))
-    say(f"encoding {prep.n_items} item texts (frozen bottom of {encoder.n_layers} layers)")
-    run = _Run(cfg, prep, ids, mask, model, dev)
-    if saved is not None:
-        opt_state = ckpt.load_optimizer_state(out, saved)
-        try:
-            run.optimizer.load_state_dict(opt_state["optimizer"])
-            run.scheduler.load_state_dict(opt_state["scheduler"])
-        except (KeyError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(
-                f"{out / ckpt.OPTIMIZER_FILE}: does not fit this model ({exc})"
-            ) from None
+    return model
 
-    val_split = make_eval_split(prep, "val", cfg.neg_ratio, cfg.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    if saved is None:
-        tokenizer.save_pretrained(str(out / ckpt.TOKENIZER_DIR))
-    writer = SummaryWriter(log_dir=str(out / "tb"))
-    if start == 0:
-        writer.add_text(
-            "hyperparameters",
-            _hparam_table(cfg, {"device": str(dev), "encoder": source, "out": str(out)}),
-        )
+
+def _restore_optimizer(run: FinetuneRun, out: Path, saved: dict[str, Any]) -> None:
+    """Optimiser and scheduler state of the checkpoint; a mismatch is one CheckpointError line."""
+    opt_state = ckpt.load_optimizer_state(out, saved)
+    try:
+        run.optimizer.load_state_dict(opt_state["optimizer"])
+        run.scheduler.load_state_dict(opt_state["scheduler"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{out / ckpt.OPTIMIZER_FILE}: does not fit this model ({exc})"
+        ) from None
+
+
+def _run_config(
+    cfg: TrainConfig,
+    data: InteractionData,
+    prep: PreparedData,
+    encoder: ItemEncoder,
+    hf: PreTrainedModel,
+    source: str,
+    dev: torch.device,
+) -> dict[str, Any]:
+    """The step-independent part of the checkpoint's ``config.json``."""
     hf_config = json.loads(hf.config.to_json_string())
-    base_config = {
+    return {
         "train": cfg.to_dict(),
         "encoder": {
             "source": source,
@@ -437,33 +321,56 @@ def _finetune(
         "versions": _versions(),
     }
 
-    def save(step: int, complete: bool, metrics: dict[str, float]) -> None:
-        tables = run.tables()
-        config = {
-            **base_config,
-            "step": step,
-            "complete": complete,
-            "validation": metrics,
-            "history": history,
-            "wall_seconds": spent + time.perf_counter() - t0,
-        }
-        ckpt.write_checkpoint(
-            out,
-            config,
-            tables,
-            model.state_dict(),
-            {"optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict()},
-        )
 
-    bar = tqdm(total=cfg.steps, initial=start, desc="finetune", disable=not progress, unit="step")
+def _save(
+    run: FinetuneRun, out: Path, base_config: dict[str, Any], progress: dict[str, Any]
+) -> None:
+    """Write the checkpoint: ``base_config`` plus ``progress`` (step, complete, validation,
+    history, wall_seconds), the runtime tables, the weights and the optimiser state."""
+    ckpt.write_checkpoint(
+        out,
+        {**base_config, **progress},
+        run.tables(),
+        run.model.state_dict(),
+        {"optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict()},
+    )
+
+
+def _train_loop(
+    run: FinetuneRun,
+    out: Path,
+    saved: dict[str, Any] | None,
+    base_config: dict[str, Any],
+    val_split: EvalSplit,
+    progress: bool,
+    t0: float,
+) -> tuple[dict[str, float], list[dict[str, float]], float]:
+    """Steps from the checkpoint's (or 0) to ``cfg.steps``, validating and checkpointing every
+    ``eval_every`` steps; returns ``(validation metrics, history, total wall seconds)``."""
+    from torch.utils.tensorboard import SummaryWriter
+    from tqdm.auto import tqdm
+
+    cfg = run.cfg
+    start = int(saved["step"]) if saved is not None else 0
+    history: list[dict[str, float]] = list(saved.get("history", [])) if saved else []
+    spent = float(saved.get("wall_seconds", 0.0)) if saved else 0.0
     metrics: dict[str, float] = dict(saved.get("validation", {})) if saved else {}
-    step = start
+
+    def save(step: int, complete: bool) -> None:
+        done = {"step": step, "complete": complete, "validation": metrics, "history": history}
+        _save(run, out, base_config, {**done, "wall_seconds": spent + time.perf_counter() - t0})
+
+    writer = SummaryWriter(log_dir=str(out / "tb"))
+    if start == 0:
+        extra = {"device": base_config["device"], "encoder": base_config["encoder"]["source"]}
+        writer.add_text("hyperparameters", _hparam_table(cfg, {**extra, "out": str(out)}))
+    bar = tqdm(total=cfg.steps, initial=start, desc="finetune", disable=not progress, unit="step")
     last_log = time.perf_counter()
     try:
-        model.eval()  # dropout off; gradients flow all the same
+        run.model.eval()  # dropout off; gradients flow all the same
         for step in range(start, cfg.steps):
             probing = step < cfg.probe_steps or cfg.finetune_layers == 0
-            parts = run.train_step(draw_batch(prep, cfg, step), probing)
+            parts = run.train_step(draw_batch(run.prep, cfg, step), probing)
             if step % 10 == 0:
                 for key, value in parts.items():
                     writer.add_scalar(f"train/{key}", value, step + 1)
@@ -477,18 +384,15 @@ def _finetune(
                 run.refresh()
                 metrics = validation_metrics(run.tables(), val_split)
                 for key, value in metrics.items():
-                    name = "loss" if key == "logloss" else key
-                    writer.add_scalar(f"val/{name}", value, done)
+                    writer.add_scalar(f"val/{'loss' if key == 'logloss' else key}", value, done)
                 history.append({"step": done, **metrics})
-                save(done, done == cfg.steps, metrics)
+                save(done, done == cfg.steps)
         if start == cfg.steps:  # resumed with nothing left but an incomplete flag
-            save(start, True, metrics)
+            save(start, True)
     finally:
         bar.close()
         writer.close()
-    wall = spent + time.perf_counter() - t0
-    say(f"done: {cfg.steps} steps, {wall:.0f} s in total, val {json.dumps(metrics)}")
-    return FinetuneResult(out, cfg.steps, True, wall, metrics, history)
+    return metrics, history, spent + time.perf_counter() - t0
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,138 @@
+"""Model, caches, optimiser and loss of one fine-tuning run of the two-tower user model.
+
+The loss and the schedules are described in :mod:`divrec_rl.bert.train`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from divrec_rl.bert.batches import Batch
+from divrec_rl.bert.checkpoint import UserModelTables
+from divrec_rl.bert.encoder import refresh_pooled
+from divrec_rl.bert.fidelity import EvalSplit, TablesScorer, evaluate
+from divrec_rl.bert.model import TwoTowerModel, runtime_tables
+from divrec_rl.bert.prepare import POSITIVE_RATING, PreparedData
+from divrec_rl.bert.settings import TrainConfig
+
+
+class FinetuneRun:
+    """Model, caches and optimiser of one fine-tuning run."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        prep: PreparedData,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        model: TwoTowerModel,
+        device: torch.device,
+    ) -> None:
+        self.cfg = cfg
+        self.prep = prep
+        self.model = model.to(device)
+        self.device = device
+        self.ids = ids
+        self.mask = mask
+        self._bank_update: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.cache = model.encoder.bottom(ids, mask)
+        self.pooled = refresh_pooled(model.encoder, self.cache, mask, ids)
+        self.z = torch.as_tensor(prep.item_features, device=device)
+        self.x = torch.as_tensor(prep.user_features, device=device)
+        groups = [{"params": model.head_parameters(), "lr": cfg.lr_heads}]
+        enc = model.encoder.trainable_parameters()
+        adapter = model.encoder.adapter_parameters()
+        if enc:
+            groups.append({"params": enc, "lr": cfg.lr_encoder})
+        if adapter:
+            groups.append({"params": adapter, "lr": cfg.lr_adapter, "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+        warm = max(cfg.warmup_steps, 1)
+        probe = cfg.probe_steps
+        schedules = [lambda s: min(1.0, (s + 1) / warm)]
+        # The encoder's warm-up starts when the probe phase ends.
+        schedules += [lambda s: 0.0 if s < probe else min(1.0, (s + 1 - probe) / warm)] * (
+            len(groups) - 1
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules)
+
+    def refresh(self) -> None:
+        self.pooled = refresh_pooled(self.model.encoder, self.cache, self.mask, self.ids)
+
+    def loss(self, b: Batch, probing: bool) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg, model, dev = self.cfg, self.model, self.device
+        fresh, inverse = np.unique(np.concatenate([b.items, b.pool]), return_inverse=True)
+        fresh_t = torch.as_tensor(fresh)
+        if probing:  # encoder frozen: the bank holds exact vectors, no need to run it
+            pooled = self.pooled[fresh_t].to(dev)
+            self._bank_update = None
+        else:
+            pooled = model.encoder.top(
+                self.cache[fresh_t].to(dev), self.mask[fresh_t].to(dev), self.ids[fresh_t].to(dev)
+            )
+            self._bank_update = (fresh_t, pooled.detach().float().cpu())
+        e = model.item_vectors(pooled)
+        bias = model.item_biases(e, self.z[fresh_t.to(dev)])
+        col_items = torch.as_tensor(inverse[: len(b.items)], device=dev)
+        col_pool = torch.as_tensor(inverse[len(b.items) :], device=dev)
+
+        # History vectors: the bank, except the items just encoded, which carry the encoder's
+        # gradient into the user side too.
+        e_hist = model.item_vectors(self.pooled.to(dev)).index_copy(0, fresh_t.to(dev), e)
+        theta = torch.zeros((len(b.users), cfg.dim), device=dev)
+        theta = theta.index_add(
+            0,
+            torch.as_tensor(b.hist_rows, device=dev),
+            e_hist[torch.as_tensor(b.hist_items, device=dev)],
+        )
+        theta = functional.normalize(theta, dim=-1)
+        u_attr, u_sat = model.user_vectors(theta, self.x[torch.as_tensor(b.users, device=dev)])
+
+        attr_obs = (u_attr * e[col_items]).sum(-1) + bias[col_items, 0]
+        sat_obs = (u_sat * e[col_items]).sum(-1) + bias[col_items, 1]
+        attr_pool = u_attr @ e[col_pool].T + bias[col_pool, 0][None, :]
+        y = torch.as_tensor(b.ratings >= POSITIVE_RATING, dtype=torch.float32, device=dev)
+        valid = torch.as_tensor(b.pool_valid, dtype=torch.float32, device=dev)
+        n_valid = valid.sum(dim=1).clamp(min=1.0)
+        neg = functional.binary_cross_entropy_with_logits(
+            attr_pool, torch.zeros_like(attr_pool), reduction="none"
+        )
+        obs = functional.binary_cross_entropy_with_logits(attr_obs, y, reduction="none")
+        engagement = (obs + cfg.neg_ratio * (neg * valid).sum(1) / n_valid).mean() / (
+            1 + cfg.neg_ratio
+        )
+        soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
+        satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
+        total = engagement + cfg.sat_weight * satisfaction
+        return total, {
+            "loss": total.item(),
+            "engagement_loss": engagement.item(),
+            "satisfaction_loss": satisfaction.item(),
+        }
+
+    def train_step(self, b: Batch, probing: bool) -> dict[str, float]:
+        """Forward, backward, optimiser step and memory-bank update; the loss parts."""
+        loss, parts = self.loss(b, probing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        # Memory bank: the vectors just computed replace their stale copies, so history vectors
+        # lag the encoder by a few steps only (full refresh every eval_every steps).
+        if self._bank_update is not None:
+            rows, pooled = self._bank_update
+            self.pooled[rows] = pooled
+        return parts
+
+    def tables(self) -> dict[str, np.ndarray]:
+        return runtime_tables(
+            self.model, self.pooled, self.prep.item_features, self.prep.user_features
+        )
+
+
+def validation_metrics(tables: dict[str, np.ndarray], split: EvalSplit) -> dict[str, float]:
+    """Fidelity metrics of the tables on ``split`` plus the satisfaction RMSE in rating units."""
+    scorer = TablesScorer(UserModelTables(**tables))
+    return {**evaluate(scorer, split), "rating_rmse": scorer.satisfaction_rmse(split)}
