@@ -27,6 +27,7 @@ import numpy as np
 from divrec_rl.atomic import atomic_write, atomic_write_bytes
 from divrec_rl.bert import checkpoint as ckpt
 from divrec_rl.bert.baselines import PopularityModel, select_bpr
+from divrec_rl.bert.checkpoint import UserModelTables
 from divrec_rl.bert.fidelity import (
     N_BINS,
     EvalSplit,
@@ -37,6 +38,7 @@ from divrec_rl.bert.fidelity import (
 )
 from divrec_rl.bert.prepare import dataset_fingerprint, prepare
 from divrec_rl.bert.settings import TrainConfig
+from divrec_rl.data.interactions import InteractionData
 
 MODELS = ("finetuned", "frozen", "popularity", "mf")
 METRICS = ("auc", "logloss", "ece", "ndcg@10", "hr@10")
@@ -130,8 +132,6 @@ def _build_report(
     progress: bool,
     log: Callable[[str], None] | None,
 ) -> dict[str, dict[str, float]]:
-    from divrec_rl.bert.train import finetune
-
     say = log or (lambda s: None)
     t0 = time.perf_counter()
     model_dir = Path(model).expanduser()
@@ -156,36 +156,17 @@ def _build_report(
         base_model=base_model or cfg["encoder"]["source"],
         dataset=spec,
     )
-    frozen_dir = out_dir / "frozen-model"
-    frozen_run = finetune(
-        frozen_cfg,
-        frozen_dir,
-        device=device,
-        resume=(frozen_dir / ckpt.CONFIG_FILE).is_file(),
-        progress=progress,
-        data=data,
-        threads=0,
-    )
-    frozen_tables = ckpt.load_tables(frozen_dir)
+    frozen_wall, frozen_tables = _frozen_twin(frozen_cfg, out_dir, device, progress, data)
 
     say("fitting popularity and BPR baselines")
-    mf, bpr_grid = select_bpr(val, prep.n_users, prep.n_items, seed)
-    scorers: dict[str, Any] = {
-        "finetuned": TablesScorer(tables),
-        "frozen": TablesScorer(frozen_tables),
-        "popularity": PopularityModel(prep.n_items),
-        "mf": mf,
-    }
-    scorers["popularity"].calibrate(val)
+    scorers, bpr_grid = _scorers(tables, frozen_tables, val, prep.n_users, prep.n_items, seed)
 
-    metrics: dict[str, dict[str, float]] = {}
-    val_metrics: dict[str, dict[str, float]] = {}
-    curves = {}
-    for name in MODELS:
-        s = scorers[name]
-        metrics[name] = evaluate(s, test)
-        val_metrics[name] = evaluate(s, val)
-        curves[name] = reliability(test.labels, s.prob(test, test.users, test.items))
+    metrics = {name: evaluate(scorers[name], test) for name in MODELS}
+    val_metrics = {name: evaluate(scorers[name], val) for name in MODELS}
+    curves = {
+        name: reliability(test.labels, scorers[name].prob(test, test.users, test.items))
+        for name in MODELS
+    }
     rmse = {n: scorers[n].satisfaction_rmse(test) for n in ("finetuned", "frozen")}
 
     atomic_write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
@@ -197,7 +178,7 @@ def _build_report(
         "train": cfg["train"],
         "finetune_wall_seconds": cfg.get("wall_seconds"),
         "finetune_device": cfg.get("device"),
-        "frozen_wall_seconds": frozen_run.wall_seconds,
+        "frozen_wall_seconds": frozen_wall,
         "bpr": asdict(scorers["mf"].config),
         "bpr_grid": bpr_grid,
         "platt": {
@@ -216,6 +197,47 @@ def _build_report(
     )
     say(f"report written to {out_dir / 'report.md'}")
     return metrics
+
+
+def _scorers(
+    tables: UserModelTables,
+    frozen_tables: UserModelTables,
+    val: EvalSplit,
+    n_users: int,
+    n_items: int,
+    seed: int,
+) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    """The four compared models by name (popularity calibrated, BPR chosen on ``val``) and the
+    BPR grid that was searched."""
+    mf, bpr_grid = select_bpr(val, n_users, n_items, seed)
+    scorers: dict[str, Any] = {
+        "finetuned": TablesScorer(tables),
+        "frozen": TablesScorer(frozen_tables),
+        "popularity": PopularityModel(n_items),
+        "mf": mf,
+    }
+    scorers["popularity"].calibrate(val)
+    return scorers, bpr_grid
+
+
+def _frozen_twin(
+    frozen_cfg: TrainConfig, out_dir: Path, device: str, progress: bool, data: InteractionData
+) -> tuple[float, UserModelTables]:
+    """Train (or finish) the frozen-encoder twin in ``out_dir/frozen-model``; its wall seconds
+    and runtime tables."""
+    from divrec_rl.bert.train import finetune
+
+    frozen_dir = out_dir / "frozen-model"
+    run = finetune(
+        frozen_cfg,
+        frozen_dir,
+        device=device,
+        resume=(frozen_dir / ckpt.CONFIG_FILE).is_file(),
+        progress=progress,
+        data=data,
+        threads=0,
+    )
+    return run.wall_seconds, ckpt.load_tables(frozen_dir)
 
 
 def _counts(val: EvalSplit, test: EvalSplit) -> dict[str, int]:
