@@ -151,6 +151,37 @@ def available_categories() -> int:
     return len(_CATEGORIES)
 
 
+def _item_categories(rng: np.random.Generator, n_items: int, n_categories: int) -> np.ndarray:
+    """Category of each item, in random order; two draws from ``rng`` (sizes, then order).
+
+    Category sizes vary (some departments are bigger), every category gets at least 2 items.
+    """
+    share = rng.dirichlet(np.full(n_categories, 4.0))
+    sizes = np.maximum(2, np.floor(share * n_items).astype(int))
+    while sizes.sum() > n_items:
+        sizes[np.argmax(sizes)] -= 1
+    sizes[np.argmax(share)] += n_items - sizes.sum()
+    category = np.repeat(np.arange(n_categories), sizes)
+    return category[rng.permutation(n_items)]
+
+
+def _item_text(
+    category: tuple[str, list[str], list[str]],
+    brand: str,
+    noun: int,
+    attr1: int,
+    attr2: int | None,
+    band: int,
+) -> str:
+    """``"<brand> <attr1> [<attr2>] <noun>, <price band> — <category>"``."""
+    name, nouns, attrs = category
+    parts = [brand, attrs[attr1]]
+    if attr2 is not None:
+        parts.append(attrs[attr2])
+    parts.append(nouns[noun])
+    return f"{' '.join(parts)}, {_PRICE_BANDS[band]} — {name}"
+
+
 def generate_synthetic_shop(
     n_items: int = 2000,
     n_categories: int = 20,
@@ -184,14 +215,7 @@ def generate_synthetic_shop(
         for j in range(n_categories * n_brands_per_category)
     ]
 
-    # Category sizes vary (some departments are bigger), every category gets at least 2 items.
-    share = rng.dirichlet(np.full(n_categories, 4.0))
-    sizes = np.maximum(2, np.floor(share * n_items).astype(int))
-    while sizes.sum() > n_items:
-        sizes[np.argmax(sizes)] -= 1
-    sizes[np.argmax(share)] += n_items - sizes.sum()
-    category = np.repeat(np.arange(n_categories), sizes)
-    category = category[rng.permutation(n_items)]
+    category = _item_categories(rng, n_items, n_categories)
 
     brand = category * n_brands_per_category + rng.integers(0, n_brands_per_category, n_items)
     noun = rng.integers(0, 5, n_items)
@@ -210,14 +234,11 @@ def generate_synthetic_shop(
     )
     embeddings = normalise_rows(emb).astype(np.float32)
 
-    texts = []
-    for i in range(n_items):
-        name, nouns, attrs = cats[category[i]]
-        parts = [brand_names[brand[i]], attrs[attr1[i]]]
-        if has_attr2[i]:
-            parts.append(attrs[attr2[i]])
-        parts.append(nouns[noun[i]])
-        texts.append(f"{' '.join(parts)}, {_PRICE_BANDS[band[i]]} — {name}")
+    second = [int(a) if h else None for a, h in zip(attr2, has_attr2, strict=True)]
+    texts = [
+        _item_text(cats[c], brand_names[b], n, a, a2, p)
+        for c, b, n, a, a2, p in zip(category, brand, noun, attr1, second, band, strict=True)
+    ]
 
     appeal = rng.lognormal(mean=0.0, sigma=0.5, size=n_categories)
     rank = rng.permutation(n_items) + 1
