@@ -124,20 +124,7 @@ def build_network(cfg: dict[str, Any], policy: str) -> tuple[Any, Any]:
             return Value(step=ed.Deterministic(loc=previous_state.get("step") + 1.0))
 
         def slate_docs(self, previous_state: Any, user_obs: Any, available_docs: Any) -> Any:
-            if policy == "random":
-                # Uniform without replacement: the top-k of i.i.d. uniform keys.  Stateless keys
-                # seeded by (seed, step), because RecSim NG's IteratedMultinomialLogitChoiceModel
-                # seeds itself statefully and is not reproducible from run to run.
-                step = tf.cast(previous_state.get("step")[0], tf.int32)
-                seed = tf.stack([tf.constant(cfg["seed"], tf.int32), step])
-                keys = tf.random.stateless_uniform((n_users, n_docs), seed=seed)
-                idx = tf.math.top_k(keys, k=k).indices
-            else:
-                theta = user_obs.get("interest")[:, None, :]
-                feats = available_docs.get("doc_features")[None, :, :]
-                affinity = -tf.norm(theta - feats, axis=-1)
-                idx = tf.math.top_k(affinity, k=k).indices
-            idx = tf.cast(idx, tf.int32)
+            idx = slate_indices(cfg, policy, previous_state, user_obs, available_docs)
             slate = available_docs.map(lambda field: tf.gather(field, idx))
             return slate.union(Value(doc_index=idx))
 
@@ -171,6 +158,33 @@ def build_network(cfg: dict[str, Any], policy: str) -> tuple[Any, Any]:
     )
     network = network_lib.Network(variables=variables)
     return runtime.TFRuntime(network=network, graph_compile=True), variables
+
+
+def slate_indices(
+    cfg: dict[str, Any], policy: str, previous_state: Any, user_obs: Any, available_docs: Any
+) -> Any:
+    """Document indices ``(num_users, slate_size)`` (int32) of the fixed policy's slates.
+
+    ``random``: uniform without replacement, the top-k of i.i.d. uniform keys; ``greedy``: the
+    top-k documents by the user's true affinity ``−‖θ − f_d‖``.
+    """
+    import tensorflow as tf
+
+    n_users, n_docs, k = cfg["num_users"], cfg["num_docs"], cfg["slate_size"]
+    if policy == "random":
+        # Stateless keys seeded by (seed, step), because RecSim NG's
+        # IteratedMultinomialLogitChoiceModel seeds itself statefully and is not reproducible
+        # from run to run.
+        step = tf.cast(previous_state.get("step")[0], tf.int32)
+        seed = tf.stack([tf.constant(cfg["seed"], tf.int32), step])
+        keys = tf.random.stateless_uniform((n_users, n_docs), seed=seed)
+        idx = tf.math.top_k(keys, k=k).indices
+    else:
+        theta = user_obs.get("interest")[:, None, :]
+        feats = available_docs.get("doc_features")[None, :, :]
+        affinity = -tf.norm(theta - feats, axis=-1)
+        idx = tf.math.top_k(affinity, k=k).indices
+    return tf.cast(idx, tf.int32)
 
 
 def simulate(cfg: dict[str, Any], policy: str) -> dict[str, np.ndarray]:
