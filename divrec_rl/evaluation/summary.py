@@ -29,6 +29,7 @@ Definitions (one evaluation = one agent, one seed, N users, one episode each):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ from divrec_rl import metrics
 from divrec_rl.catalog import Catalog
 from divrec_rl.rollout import Trajectories
 
-__all__ = ["METRICS", "SET_LEVEL", "UserRecords", "summarise"]
+__all__ = ["BOUNDS", "METRICS", "SET_LEVEL", "UserRecords", "summarise"]
 
 #: Metric columns of ``results.csv``, in order (the first twelve are the issue's schema).
 METRICS = (
@@ -56,6 +57,29 @@ METRICS = (
     "sessions",
     "category_ild",
 )
+
+#: The range each metric can take, ``(low, high)`` (``inf`` where unbounded).  Intervals are
+#: kept inside it (:func:`~divrec_rl.evaluation.stats.bootstrap_metrics`).  Shares, rates and
+#: coverages are fractions; the Gini of non-negative exposures is at most ``(n − 1) / n < 1``;
+#: embedding ILD is ``1 − mean cosine`` ∈ [0, 2], category ILD ∈ [0, 1]; counts, lengths and
+#: self-information are non-negative.  ``return`` mixes in ``λ · diversity`` with any sign of
+#: λ, so it has no bound.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "engagement": (0.0, math.inf),
+    "session_length": (0.0, math.inf),
+    "ctr": (0.0, 1.0),
+    "ild": (0.0, 2.0),
+    "category_coverage": (0.0, 1.0),
+    "catalog_coverage": (0.0, 1.0),
+    "gini": (0.0, 1.0),
+    "tail_share": (0.0, 1.0),
+    "novelty": (0.0, math.inf),
+    "mcd": (0.0, 1.0),
+    "return": (-math.inf, math.inf),
+    "episode_length": (0.0, math.inf),
+    "sessions": (0.0, math.inf),
+    "category_ild": (0.0, 1.0),
+}
 
 #: Metrics of the whole set of slates of a seed (not sums over users): no user bootstrap — a
 #: resample repeats users, which shrinks coverage and inflates concentration.
