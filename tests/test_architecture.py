@@ -51,7 +51,7 @@ def declared_layers(doc: Path = ARCHITECTURE_DOC) -> dict[str, int]:
         if len(cells) < 2 or not cells[0].isdigit():
             continue
         for name in re.findall(r"`([^`]+)`", cells[1]):
-            key = name.rstrip("/")
+            key = name.rstrip("/").replace("/", ".")
             assert key not in layers, f"{name} is declared twice in {doc.name}"
             layers[key] = int(cells[0])
     assert layers, f"no layer table found in {doc}"
@@ -82,10 +82,17 @@ def module_files() -> dict[str, Path]:
 
 
 def layer_of(module: str, layers: dict[str, int]) -> int | None:
-    """Layer of a package module: its first name below the package, or ``__init__`` for the root."""
+    """Layer of a package module: the longest declared prefix of its name below the package
+    (``users`` for ``divrec_rl.users.choice``; a row may also name one module of a package,
+    ``agents.protocol``), or ``__init__`` for the package itself."""
     if module == PACKAGE:
         return layers.get("__init__")
-    return layers.get(module.split(".")[1])
+    parts = module.split(".")[1:]
+    while parts:
+        if ".".join(parts) in layers:
+            return layers[".".join(parts)]
+        parts.pop()
+    return None
 
 
 def _target(name: str, modules: dict[str, Path]) -> str:
@@ -291,6 +298,9 @@ def test_layer_table_is_well_formed(tmp_path: Path) -> None:
     )
     assert declared_layers(doc) == {"config": 1, "users": 1, "cli": 2}
     assert layer_of("divrec_rl.users.choice", declared_layers(doc)) == 1
+    finer = {"agents": 7, "agents.protocol": 3}  # one module of a package declared lower
+    assert layer_of("divrec_rl.agents.protocol", finer) == 3
+    assert layer_of("divrec_rl.agents.ppo", finer) == 7
     assert layer_of("divrec_rl.nowhere", declared_layers(doc)) is None
 
 
