@@ -35,7 +35,9 @@ from divrec_rl.parts import SCENARIOS
 ScenarioFactory = Callable[[], ScenarioConfig | Mapping[str, Any]]
 DEFAULT_SCENARIO = "synthetic-shop"
 _FILE_ONLY_KEYS = ("base", "factory")
-_SPEC_FORMS = "a scenario name, 'module:attr', a path to a .yaml file, a mapping or a ScenarioConfig"
+_SPEC_FORMS = (
+    "a scenario name, 'module:attr', a path to a .yaml file, a mapping or a ScenarioConfig"
+)
 
 __all__ = [
     "DEFAULT_SCENARIO",

@@ -103,4 +103,3 @@ def mf_response(catalog: Catalog, config: ScenarioConfig) -> FactorResponseModel
     return FactorResponseModel(
         catalog, config.response, config.behaviour.satisfaction, seed=config.catalog.seed
     )
-
