@@ -1,9 +1,8 @@
 """One parts registry: declared built-ins loaded lazily, entry points for every kind, decorators
-writing into the same table, isolated state between tests; scenario resolution errors."""
+writing into the same table, isolated state between tests."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -34,18 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_python(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd
-    )
-
-
-def run_cli(*args: str, cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
-    env = None if pythonpath is None else {**os.environ, "PYTHONPATH": str(pythonpath)}
-    return subprocess.run(
-        [sys.executable, "-m", "divrec_rl.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
     )
 
 
