@@ -8,8 +8,11 @@ stands alone.  Unknown names get "did you mean" suggestions; a missing or unread
 or a model trained for other observations, is a :class:`~divrec_rl.config.ScenarioError` (one
 line, exit code 2 on the command line).
 
-Third parties add agents with ``AGENTS.register("name", factory)``; a factory is called as
-``factory(context, spec, seed)`` and returns anything with ``act(observation, simulator)``.
+The built-in agents are declared in :data:`divrec_rl.parts.BUILTIN_PARTS` (the factories below,
+imported on first use).  Third parties add agents with
+:func:`divrec_rl.plugins.register_agent` (or ``AGENTS.register("name", factory)``) or an entry
+point in the ``divrec_rl.agents`` group; a factory is called as ``factory(context, spec, seed)``
+and returns anything with ``act(observation, simulator)``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import yaml
 
 from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
 from divrec_rl.config import ScenarioError
-from divrec_rl.registry import Registry
+from divrec_rl.parts import AGENTS
 
 __all__ = [
     "AGENTS",
@@ -93,7 +96,6 @@ class AgentContext:
 
 
 AgentFactory = Callable[[AgentContext, AgentSpec, int], Any]
-AGENTS: Registry[AgentFactory] = Registry("agent")
 
 #: One line per built-in agent for reports (what it is, what it may know).
 DESCRIPTIONS = {
@@ -114,15 +116,18 @@ DESCRIPTIONS = {
 }
 
 
-def _random(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+def random_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """``random``: :class:`~divrec_rl.agents.baselines.RandomAgent` seeded by ``seed``."""
     return RandomAgent(seed=seed)
 
 
-def _popularity(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+def popularity_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """``popularity``: most popular candidates first."""
     return PopularityAgent()
 
 
-def _greedy(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+def greedy_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """``greedy``: the oracle myopic ranker."""
     return GreedyAttractionAgent()
 
 
@@ -131,14 +136,17 @@ def _baseline_variant(method: str | None) -> AgentFactory:
         baseline = ctx.baseline()
         return baseline.agent(baseline.best(method), spec.label)
 
+    factory.__doc__ = f"``baseline`` re-ranked with {method or 'the best method'}."
     return factory
 
 
-def _supervised(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+def supervised_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """``supervised``: the plain supervised ranker of the baseline."""
     return ctx.baseline().plain_agent(spec.label)
 
 
-def _ppo(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+def ppo_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """``ppo=PATH``: the trained PPO run at ``spec.path``, deterministic."""
     from divrec_rl.agents.ppo import PPOAgent
 
     if not spec.path:
@@ -146,14 +154,9 @@ def _ppo(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
     return PPOAgent(ctx.ppo(spec.path).model, deterministic=True)
 
 
-AGENTS.register("random", _random)
-AGENTS.register("popularity", _popularity)
-AGENTS.register("greedy", _greedy)
-AGENTS.register("supervised", _supervised)
-AGENTS.register("baseline", _baseline_variant(None))
-AGENTS.register("baseline-mmr", _baseline_variant("mmr"))
-AGENTS.register("baseline-dpp", _baseline_variant("dpp"))
-AGENTS.register("ppo", _ppo)
+baseline_agent = _baseline_variant(None)
+baseline_mmr_agent = _baseline_variant("mmr")
+baseline_dpp_agent = _baseline_variant("dpp")
 
 _PPO_LABEL = re.compile(r"^ppo(-[A-Za-z0-9_.]+)?$")
 

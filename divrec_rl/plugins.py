@@ -7,13 +7,16 @@ Registration (each also accepts ``obj`` directly instead of decorating)::
     @register_response_model("my-model")   # factory(catalog, config) -> ResponseModel
     @register_catalog_source("my-items")   # factory(catalog_config, response_config) -> Catalog
     @register_slate_builder("my-builder")  # factory(catalog, config) -> SlateBuilder
+    @register_agent("my-agent")            # factory(context, spec, seed) -> agent
     @register_scenario("my-scenario")      # factory() -> ScenarioConfig | mapping
 
-A scenario then selects the part by name (``behaviour.model: my-users``), and
-``gymnasium.make("divrec_rl/SlateRec-v0", scenario=...)`` or ``train_agent.py --scenario`` use it
-with no change to the library.  The module that registers must be imported first: name it in a
-scenario file's ``factory: pkg.mod:attr``, pass ``--scenario pkg.mod:attr``, or expose it as a
-``divrec_rl.scenarios`` entry point of an installed package.
+Each writes into the one table of :mod:`divrec_rl.parts` (registering a name again replaces it,
+also a built-in).  A scenario then selects the part by name (``behaviour.model: my-users``).
+The module that registers must be imported first: pass ``--import MODULE`` or
+``--scenario pkg.mod:attr``, or name it in a scenario file's ``factory: pkg.mod:attr``.  An
+installed package needs no import at all when it exposes its parts as entry points (groups in
+:data:`divrec_rl.parts.ENTRY_POINT_GROUPS`, e.g. ``divrec_rl.behaviours``); see "Registration
+routes" in ``docs/scenarios.md``.
 """
 
 from __future__ import annotations
@@ -24,20 +27,22 @@ from typing import Any
 import numpy as np
 
 from divrec_rl import rng
-from divrec_rl.resolve import register_scenario
-from divrec_rl.scenario import (
+from divrec_rl.parts import (
+    AGENTS,
     BEHAVIOURS,
     CATALOG_SOURCES,
     POPULATIONS,
     RESPONSE_MODELS,
     SLATE_BUILDERS,
 )
+from divrec_rl.resolve import register_scenario
 from divrec_rl.users.behaviour import SlateResponse, UserBehaviour
 from divrec_rl.users.state import UserState
 
 __all__ = [
     "PerUserBehaviour",
     "UserView",
+    "register_agent",
     "register_behaviour",
     "register_catalog_source",
     "register_population",
@@ -45,6 +50,11 @@ __all__ = [
     "register_scenario",
     "register_slate_builder",
 ]
+
+
+def register_agent(name: str, obj: Callable[..., Any] | None = None) -> Any:
+    """Register an agent factory ``(context, spec, seed)`` for ``--agents`` / ``--policy``."""
+    return AGENTS.register(name, obj, overwrite=True)
 
 
 def register_behaviour(name: str, obj: Callable[..., UserBehaviour] | None = None) -> Any:

@@ -2,35 +2,56 @@
 
 Resolution order for ``--scenario X``:
 
-1. a registered name (built-in YAML files, ``@register_scenario`` plug-ins, and the
+1. a scenario name (:data:`divrec_rl.parts.SCENARIOS`: registered by ``@register_scenario`` in
+   this process, the built-in YAML files declared in :mod:`divrec_rl.parts`, then the
    ``divrec_rl.scenarios`` entry-point group of installed packages);
 2. ``package.module:attr`` — attr is a :class:`ScenarioConfig`, a mapping, or a callable returning
-   one (calling it may register further parts, e.g. a custom behaviour);
+   one (importing the module may register further parts, e.g. a custom behaviour);
 3. a path to a ``.yaml``/``.yml`` file.
 
 A miss lists close names.  Layering (later wins): schema defaults < scenario (its ``base``
 scenario first, then its ``factory``, then its own fields) < extra config files < overrides.
+A ``base:`` chain that comes back to a scenario already being resolved (a file naming itself, two
+files naming each other, or a plug-in factory resolving the file that names it) is one error
+naming the cycle.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Mapping
-from importlib import metadata, resources
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from divrec_rl.config import ScenarioConfig, ScenarioError, merge_overrides, parse_scenario
-from divrec_rl.registry import Registry
+from divrec_rl.config import ScenarioConfig, merge_overrides, parse_scenario
+from divrec_rl.errors import ScenarioError
+from divrec_rl.parts import SCENARIOS
 
 ScenarioFactory = Callable[[], ScenarioConfig | Mapping[str, Any]]
-SCENARIOS: Registry[ScenarioFactory] = Registry("scenario")
 DEFAULT_SCENARIO = "synthetic-shop"
 _FILE_ONLY_KEYS = ("base", "factory")
-_loaded_builtins = False
+_SPEC_FORMS = (
+    "a scenario name, 'module:attr', a path to a .yaml file, a mapping or a ScenarioConfig"
+)
+
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "SCENARIOS",
+    "import_plugins",
+    "plugin_modules",
+    "raw_scenario",
+    "read_yaml",
+    "register_scenario",
+    "resolve_scenario",
+    "scenario_file",
+    "scenario_names",
+    "yaml_field_lines",
+]
 
 
 def register_scenario(name: str, factory: ScenarioFactory | None = None) -> Any:
@@ -41,27 +62,8 @@ def register_scenario(name: str, factory: ScenarioFactory | None = None) -> Any:
     return SCENARIOS.register(name, factory, overwrite=True)
 
 
-def _load_builtins(rescan: bool = False) -> None:
-    """Register the built-in files and the entry points once; ``rescan`` looks for entry points
-    of packages installed since (a name that is not found triggers one rescan)."""
-    global _loaded_builtins
-    if _loaded_builtins and not rescan:
-        return
-    _loaded_builtins = True
-    for entry in sorted(resources.files("divrec_rl.scenarios").iterdir(), key=lambda p: p.name):
-        path = Path(str(entry))
-        if entry.name.endswith(".yaml") and path.stem not in SCENARIOS:
-            SCENARIOS.register(path.stem, lambda p=path: _read_yaml_layers(p))
-    for ep in metadata.entry_points(group="divrec_rl.scenarios"):
-        if ep.name not in SCENARIOS:
-            SCENARIOS.register(
-                ep.name, lambda ep=ep: _from_object(ep.load(), f"entry point {ep.name}")
-            )
-
-
 def scenario_names() -> list[str]:
-    """Every registered scenario name."""
-    _load_builtins()
+    """Every scenario name: registered, built-in and installed entry points."""
     return SCENARIOS.names()
 
 
@@ -163,25 +165,53 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_yaml_layers(path: Path) -> dict[str, Any]:
-    data = read_yaml(path)
-    layered: dict[str, Any] = {}
-    base = data.pop("base", None)
-    if base is not None:
-        if not isinstance(base, str):
-            raise ScenarioError(
-                f"{path}: field 'base': must be a scenario name or path, got {base!r}"
-            )
-        layered = _raw_scenario(base)
-    factory = data.pop("factory", None)
-    if factory is not None:
-        if not isinstance(factory, str) or ":" not in factory:
-            raise ScenarioError(
-                f"{path}: field 'factory': must be 'package.module:attr', got {factory!r}"
-            )
-        layered = merge_overrides(
-            layered, _from_object(_import_attr(factory), f"factory {factory}")
+# The scenarios being resolved in this context, outermost first, as (identity, label) pairs:
+# meeting an identity again means a ``base:`` cycle.  A context variable (not an argument) so
+# that a cycle through a plug-in factory that calls :func:`resolve_scenario` is caught too.
+_RESOLVING: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("divrec_rl_resolving", default=())
+
+
+@contextmanager
+def _resolving(identity: str, label: str) -> Iterator[None]:
+    chain = _RESOLVING.get()
+    seen = [key for key, _ in chain]
+    if identity in seen:
+        cycle = [lab for _, lab in chain[seen.index(identity) :]] + [label]
+        raise ScenarioError(
+            f"scenario {' → '.join(cycle)}: 'base:' cycle (a scenario cannot be based on itself)"
         )
+    token = _RESOLVING.set((*chain, (identity, label)))
+    try:
+        yield
+    finally:
+        _RESOLVING.reset(token)
+
+
+def _read_yaml_layers(path: Path, label: str) -> dict[str, Any]:
+    with _resolving(f"file:{path.resolve()}", label):
+        data = read_yaml(path)
+        if not data:
+            raise ScenarioError(
+                f"{path}: empty scenario file; expected a mapping of scenario fields "
+                "(at least `base:` or a section)"
+            )
+        layered: dict[str, Any] = {}
+        base = data.pop("base", None)
+        if base is not None:
+            if not isinstance(base, str) or not base.strip():
+                raise ScenarioError(
+                    f"{path}: field 'base': must be a scenario name or path, got {base!r}"
+                )
+            layered = raw_scenario(base)
+        factory = data.pop("factory", None)
+        if factory is not None:
+            if not isinstance(factory, str) or ":" not in factory:
+                raise ScenarioError(
+                    f"{path}: field 'factory': must be 'package.module:attr', got {factory!r}"
+                )
+            layered = merge_overrides(
+                layered, _from_object(_import_attr(factory), f"factory {factory}")
+            )
     layered = merge_overrides(layered, data)
     layered.setdefault("name", path.stem)
     return layered
@@ -191,34 +221,83 @@ def _looks_like_path(spec: str) -> bool:
     return spec.endswith((".yaml", ".yml")) or os.sep in spec
 
 
-def _raw_scenario(spec: str) -> dict[str, Any]:
-    _load_builtins()
-    if spec not in SCENARIOS and not _looks_like_path(spec) and ":" not in spec:
-        _load_builtins(rescan=True)
-    if spec in SCENARIOS:
-        data = _from_object(SCENARIOS.get(spec), f"scenario '{spec}'")
-        data.setdefault("name", spec)
-        return data
-    if _looks_like_path(spec):
+def _is_scenario_name(spec: str) -> bool:
+    # A spec that looks like a path or module:attr is a name only if already known as one
+    # (no entry-point rescan for every file of a ``base:`` chain).
+    if _looks_like_path(spec) or ":" in spec:
+        return spec in SCENARIOS.names()
+    return spec in SCENARIOS
+
+
+def scenario_file(spec: object) -> Path | None:
+    """The YAML file ``spec`` names when it is a path to an existing file (not a name)."""
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str) or _is_scenario_name(spec) or not _looks_like_path(spec):
+        return None
+    path = Path(spec)
+    return path if path.is_file() else None
+
+
+def raw_scenario(spec: str) -> dict[str, Any]:
+    """The unvalidated, layered field mapping of scenario ``spec`` (name, module:attr or path)."""
+    if _is_scenario_name(spec):
+        obj = SCENARIOS.get(spec)
+        if isinstance(obj, Path):  # a built-in YAML file
+            return _read_yaml_layers(obj, spec)
+        with _resolving(f"name:{spec}", spec):
+            data = _from_object(obj, f"scenario '{spec}'")
+    elif _looks_like_path(spec):
         path = Path(spec)
         if not path.is_file():
             raise ScenarioError(f"scenario file '{spec}' does not exist")
-        return _read_yaml_layers(path)
-    if ":" in spec:
-        data = _from_object(_import_attr(spec), f"scenario '{spec}'")
-        data.setdefault("name", spec.rpartition(":")[2])
-        return data
-    raise ScenarioError(
-        SCENARIOS.unknown_message(spec) + "; or give a path to a .yaml file or 'module:attr'"
-    )
+        return _read_yaml_layers(path, spec)
+    elif ":" in spec:
+        with _resolving(f"attr:{spec}", spec):
+            data = _from_object(_import_attr(spec), f"scenario '{spec}'")
+        spec = spec.rpartition(":")[2]
+    else:
+        raise ScenarioError(
+            SCENARIOS.unknown_message(spec) + "; or give a path to a .yaml file or 'module:attr'"
+        )
+    data.setdefault("name", spec)
+    return data
+
+
+def _check_arguments(spec: object, extra_files: object, overrides: object) -> None:
+    if not isinstance(spec, str | ScenarioConfig | Mapping):
+        raise ScenarioError(
+            f"argument 'scenario': expected {_SPEC_FORMS}; got {type(spec).__name__} {spec!r}"
+        )
+    if isinstance(spec, str) and not spec.strip():
+        raise ScenarioError(f"argument 'scenario': expected {_SPEC_FORMS}; got an empty string")
+    if extra_files is not None and (
+        isinstance(extra_files, str | os.PathLike)
+        or not isinstance(extra_files, list | tuple)
+        or not all(isinstance(f, str | os.PathLike) for f in extra_files)
+    ):
+        raise ScenarioError(
+            f"argument 'extra_files': expected a list of YAML paths, got {extra_files!r}"
+        )
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ScenarioError(
+            f"argument 'overrides': expected a mapping of fields, got {type(overrides).__name__}"
+        )
 
 
 def resolve_scenario(
-    spec: str | ScenarioConfig | Mapping[str, Any] = DEFAULT_SCENARIO,
+    spec: str | os.PathLike[str] | ScenarioConfig | Mapping[str, Any] = DEFAULT_SCENARIO,
     extra_files: list[str | Path] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> ScenarioConfig:
-    """The validated :class:`ScenarioConfig` for ``spec`` with every layer applied."""
+    """The validated :class:`ScenarioConfig` for ``spec`` with every layer applied.
+
+    Any other type of ``spec`` (or a non-list ``extra_files``, a non-mapping ``overrides``) is a
+    :class:`ScenarioError` naming the argument and the forms allowed.
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    _check_arguments(spec, extra_files, overrides)
     if isinstance(spec, ScenarioConfig):
         data = spec.model_dump()
         where = spec.name
@@ -226,7 +305,7 @@ def resolve_scenario(
         data = dict(spec)
         where = str(data.get("name", "scenario"))
     else:
-        data = _raw_scenario(spec)
+        data = raw_scenario(spec)
         where = spec
     for extra in extra_files or []:
         extra_data = read_yaml(Path(extra))

@@ -1,19 +1,36 @@
 """A built scenario: the runtime objects a :class:`~divrec_rl.simulator.SlateSimulator` needs.
 
-``build_scenario(config)`` looks each part up in its registry, so a plug-in registers a new
-catalogue source, population, response model, behaviour or slate builder under a name and a
-scenario file selects it — the simulator never changes.
+``build_scenario(config)`` looks each part up in its registry (:mod:`divrec_rl.parts`), so a
+plug-in adds a catalogue source, population, response model, behaviour or slate builder under a
+name and a scenario file selects it — the simulator never changes.  ``check_scenario(spec)``
+resolves *and* builds a scenario and returns its problems as lines: what ``scenarios validate``
+reports is exactly what training would reject.
+
+The factories of the synthetic built-ins live here too; :data:`divrec_rl.parts.BUILTIN_PARTS`
+names them, so they are imported on first use like every other part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from divrec_rl.catalog import Catalog
-from divrec_rl.config import CatalogConfig, ResponseConfig, ScenarioConfig, ScenarioError
+from divrec_rl.config import CatalogConfig, ResponseConfig, ScenarioConfig, parse_scenario
+from divrec_rl.errors import DivrecError, ScenarioError
+from divrec_rl.parts import (
+    BEHAVIOURS,
+    CATALOG_SOURCES,
+    POPULATIONS,
+    RESPONSE_MODELS,
+    SLATE_BUILDERS,
+)
 from divrec_rl.registry import Registry
+from divrec_rl.resolve import raw_scenario, resolve_scenario, scenario_file, yaml_field_lines
 from divrec_rl.response import EmbeddingResponseModel, ResponseModel
 from divrec_rl.slate import CandidateSlateBuilder, QuerySlateBuilder, SlateBuilder
 from divrec_rl.synthetic_shop import generate_synthetic_shop
@@ -25,12 +42,6 @@ PopulationFactory = Callable[[Catalog, ScenarioConfig], UserPopulation]
 ResponseFactory = Callable[[Catalog, ScenarioConfig], ResponseModel]
 BehaviourFactory = Callable[[ScenarioConfig], UserBehaviour]
 BuilderFactory = Callable[[Catalog, ScenarioConfig], SlateBuilder]
-
-CATALOG_SOURCES: Registry[CatalogFactory] = Registry("catalog.source")
-POPULATIONS: Registry[PopulationFactory] = Registry("users.population")
-RESPONSE_MODELS: Registry[ResponseFactory] = Registry("response.model")
-BEHAVIOURS: Registry[BehaviourFactory] = Registry("behaviour.model")
-SLATE_BUILDERS: Registry[BuilderFactory] = Registry("slate.builder")
 
 
 @dataclass
@@ -50,13 +61,29 @@ class Scenario:
         return self.config.name
 
 
+def _make(registry: Registry[Any], name: str, *args: object) -> Any:
+    """Call the factory of part ``name``.  A plug-in's own checks may raise a plain
+    ``ValueError``/``TypeError``: that becomes one :class:`ScenarioError` line naming the field,
+    so a bad plug-in parameter is rejected like any other bad field (never a traceback)."""
+    factory = registry.get(name)
+    try:
+        return factory(*args)
+    except DivrecError:
+        raise
+    except (ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ScenarioError(
+            f"field '{registry.kind}': {registry.kind} '{name}' rejected the scenario: {detail}"
+        ) from None
+
+
 @lru_cache(maxsize=16)
 def _cached_catalog(catalog_json: str, response_json: str) -> Catalog:
     # A catalogue may depend on the response model (learned item vectors), nothing else: the key
     # holds just those two sections so scenarios differing elsewhere share one catalogue.
     catalog = CatalogConfig.model_validate_json(catalog_json)
     response = ResponseConfig.model_validate_json(response_json)
-    return CATALOG_SOURCES.get(catalog.source)(catalog, response)
+    return _make(CATALOG_SOURCES, catalog.source, catalog, response)
 
 
 def build_scenario(config: ScenarioConfig) -> Scenario:
@@ -68,17 +95,77 @@ def build_scenario(config: ScenarioConfig) -> Scenario:
             f"field 'slate.size': must be ≤ the catalogue size ({catalog.n_items}), "
             f"got {config.slate.size}"
         )
-    population = POPULATIONS.get(config.users.population)(catalog, config)
-    behaviour = BEHAVIOURS.get(config.behaviour.model)(config)
-    response = RESPONSE_MODELS.get(config.response.model)(catalog, config)
+    population = _make(POPULATIONS, config.users.population, catalog, config)
+    behaviour = _make(BEHAVIOURS, config.behaviour.model, config)
+    response = _make(RESPONSE_MODELS, config.response.model, catalog, config)
     builder = SLATE_BUILDERS.get(config.slate.builder)
-    builder(catalog, config)  # validate now (e.g. n_candidates vs catalogue size)
+    _make(SLATE_BUILDERS, config.slate.builder, catalog, config)  # validate now (n_candidates …)
     return Scenario(
         config, catalog, population, behaviour, response, lambda: builder(catalog, config)
     )
 
 
-def _synthetic_catalog(c: CatalogConfig, response: ResponseConfig) -> Catalog:
+def unknown_parts(config: ScenarioConfig, source: str = "") -> list[str]:
+    """One line per part named in ``config`` that no registry knows (with suggestions)."""
+    prefix = f"{source}: " if source else ""
+    checks = [
+        (CATALOG_SOURCES, config.catalog.source),
+        (POPULATIONS, config.users.population),
+        (BEHAVIOURS, config.behaviour.model),
+        (RESPONSE_MODELS, config.response.model),
+        (SLATE_BUILDERS, config.slate.builder),
+    ]
+    return [
+        f"{prefix}field '{reg.kind}': {reg.unknown_message(name)}"
+        for reg, name in checks
+        if name not in reg
+    ]
+
+
+def _resolve_for_check(
+    spec: str | os.PathLike[str] | ScenarioConfig | Mapping[str, Any],
+    extra_files: list[str | Path] | None,
+    overrides: Mapping[str, Any] | None,
+) -> ScenarioConfig:
+    path = scenario_file(spec)
+    if path is None or extra_files or overrides:
+        return resolve_scenario(spec, extra_files, overrides)
+    # A file alone: field errors also carry the line they come from.
+    lines = yaml_field_lines(path.read_text(encoding="utf-8"))
+    return parse_scenario(raw_scenario(str(spec)), str(spec), lines)
+
+
+def check_scenario(
+    spec: str | os.PathLike[str] | ScenarioConfig | Mapping[str, Any],
+    extra_files: list[str | Path] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Every problem of a scenario, one line each; ``[]`` when it resolves *and* builds.
+
+    Resolution errors (files, ``base:`` cycles, field values) are all reported at once, then
+    every unknown part name; only a scenario free of those is built, so that each part's factory
+    runs its own checks (a plug-in's parameters, a missing MovieLens download or user model).
+    """
+    source = str(spec) if isinstance(spec, str | os.PathLike) else ""
+    try:
+        config = _resolve_for_check(spec, extra_files, overrides)
+    except DivrecError as exc:
+        return exc.errors
+    problems = unknown_parts(config, source)
+    if problems:
+        return problems
+    try:
+        build_scenario(config)
+    except DivrecError as exc:
+        return [e if not source or e.startswith(source) else f"{source}: {e}" for e in exc.errors]
+    return []
+
+
+# -- the synthetic built-ins (declared in divrec_rl.parts) -----------------------------------
+
+
+def synthetic_catalog(c: CatalogConfig, response: ResponseConfig) -> Catalog:
+    """``catalog.source: synthetic-shop``: the generated shop of :mod:`divrec_rl.synthetic_shop`."""
     return generate_synthetic_shop(
         n_items=c.n_items,
         n_categories=c.n_categories,
@@ -88,19 +175,30 @@ def _synthetic_catalog(c: CatalogConfig, response: ResponseConfig) -> Catalog:
     )
 
 
-CATALOG_SOURCES.register("synthetic-shop", _synthetic_catalog)
-POPULATIONS.register("synthetic", lambda catalog, cfg: SyntheticPopulation(catalog, cfg.users))
-RESPONSE_MODELS.register(
-    "embedding",
-    lambda catalog, cfg: EmbeddingResponseModel(catalog, cfg.response, cfg.behaviour.satisfaction),
-)
-BEHAVIOURS.register(
-    "standard", lambda cfg: StandardBehaviour(cfg.behaviour, cfg.users.history_decay)
-)
-SLATE_BUILDERS.register(
-    "candidates", lambda catalog, cfg: CandidateSlateBuilder(catalog, cfg.slate)
-)
-SLATE_BUILDERS.register("query", lambda catalog, cfg: QuerySlateBuilder(catalog, cfg.slate))
+def synthetic_population(catalog: Catalog, cfg: ScenarioConfig) -> UserPopulation:
+    """``users.population: synthetic``."""
+    return SyntheticPopulation(catalog, cfg.users)
+
+
+def embedding_response(catalog: Catalog, cfg: ScenarioConfig) -> ResponseModel:
+    """``response.model: embedding``: the fast embedding response model."""
+    return EmbeddingResponseModel(catalog, cfg.response, cfg.behaviour.satisfaction)
+
+
+def standard_behaviour(cfg: ScenarioConfig) -> UserBehaviour:
+    """``behaviour.model: standard``."""
+    return StandardBehaviour(cfg.behaviour, cfg.users.history_decay)
+
+
+def candidate_builder(catalog: Catalog, cfg: ScenarioConfig) -> SlateBuilder:
+    """``slate.builder: candidates``: scores over a retrieved candidate set."""
+    return CandidateSlateBuilder(catalog, cfg.slate)
+
+
+def query_builder(catalog: Catalog, cfg: ScenarioConfig) -> SlateBuilder:
+    """``slate.builder: query``: a continuous query vector scored against every item."""
+    return QuerySlateBuilder(catalog, cfg.slate)
+
 
 __all__ = [
     "BEHAVIOURS",
@@ -110,5 +208,6 @@ __all__ = [
     "SLATE_BUILDERS",
     "Scenario",
     "build_scenario",
+    "check_scenario",
+    "unknown_parts",
 ]
-import divrec_rl.bert.register  # noqa: E402,F401  registers the movielens sources, population, bert

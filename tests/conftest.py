@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,3 +20,13 @@ SMALL = {
 def small_overrides() -> dict:
     """A synthetic shop small enough for property tests."""
     return {k: dict(v) for k, v in SMALL.items()}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_parts() -> Iterator[None]:
+    """Parts a test registers (decorators, ``--import``ed plug-ins) are forgotten after it, so
+    tests share no hidden registry state; registrations made at collection time stay."""
+    from divrec_rl.parts import isolated_parts
+
+    with isolated_parts():
+        yield

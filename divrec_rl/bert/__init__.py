@@ -13,7 +13,7 @@ Modules, one job each (torch and transformers are imported only by the modules t
   the numpy runtime tables (:class:`UserModelTables`);
 * :mod:`~divrec_rl.bert.response` -- :class:`BertResponseModel`, the per-step numpy runtime;
 * :mod:`~divrec_rl.bert.population` -- :class:`MovieLensPopulation`, real users as start states;
-* :mod:`~divrec_rl.bert.sources` / :mod:`~divrec_rl.bert.register` -- the ``movielens-100k`` /
+* :mod:`~divrec_rl.bert.sources` -- the ``movielens-100k`` /
   ``movielens-1m`` catalogue sources, the ``movielens`` population, the ``bert`` response model;
 * :mod:`~divrec_rl.bert.fidelity`, :mod:`~divrec_rl.bert.baselines`,
   :mod:`~divrec_rl.bert.report` -- the held-out fidelity report against frozen-encoder,

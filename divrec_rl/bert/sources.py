@@ -6,6 +6,8 @@
 * population ``movielens``: :class:`~divrec_rl.bert.population.MovieLensPopulation`;
 * response model ``bert``: :class:`~divrec_rl.bert.response.BertResponseModel`.
 
+They are declared in :data:`divrec_rl.parts.BUILTIN_PARTS` and imported when a scenario names them.
+
 Where things come from: the dataset is ``catalog.path`` (a directory in a layout
 :func:`divrec_rl.data.load_dataset` reads) or, when null, the cached download of the source's
 name; the user model is ``response.path`` or, when null, ``$DIVREC_MODELS/<source>`` (default

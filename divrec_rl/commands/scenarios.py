@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import yaml
 
-from divrec_rl.config import ScenarioConfig, ScenarioError, schema_reference
-from divrec_rl.resolve import (
-    _raw_scenario,
-    read_yaml,
-    resolve_scenario,
-    scenario_names,
-    yaml_field_lines,
-)
-from divrec_rl.scenario import (
-    BEHAVIOURS,
-    CATALOG_SOURCES,
-    POPULATIONS,
-    RESPONSE_MODELS,
-    SLATE_BUILDERS,
-)
+from divrec_rl.config import schema_reference
+from divrec_rl.errors import DivrecError
+from divrec_rl.resolve import resolve_scenario, scenario_names
+from divrec_rl.scenario import check_scenario
 
 
 def add_scenario_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -32,8 +20,11 @@ def add_scenario_commands(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="the resolved scenario as YAML")
     show.add_argument("name", help="scenario name, module:attr or YAML path")
     show.set_defaults(func=_show)
-    val = sub.add_parser("validate", help="check scenario files; report every error at once")
-    val.add_argument("files", nargs="+", help="scenario YAML files")
+    val = sub.add_parser(
+        "validate",
+        help="check scenarios as training would: resolve and build each; report every error",
+    )
+    val.add_argument("files", nargs="+", help="scenario YAML files (or names, module:attr)")
     val.set_defaults(func=_validate)
     sch = sub.add_parser("schema", help="the scenario field reference (Markdown)")
     sch.set_defaults(func=_schema)
@@ -44,7 +35,7 @@ def _list(args: argparse.Namespace) -> int:
     for name in scenario_names():
         try:
             desc = resolve_scenario(name).description
-        except ScenarioError as exc:
+        except DivrecError as exc:
             desc = f"(invalid: {exc.errors[0]})"
         first = desc.split(". ")[0].strip()
         print(f"{name:24s} {first}")
@@ -59,43 +50,10 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def registry_errors(config: ScenarioConfig, source: str) -> list[str]:
-    """Names in ``config`` that no registry knows, one line each."""
-    checks = [
-        (CATALOG_SOURCES, config.catalog.source),
-        (POPULATIONS, config.users.population),
-        (BEHAVIOURS, config.behaviour.model),
-        (RESPONSE_MODELS, config.response.model),
-        (SLATE_BUILDERS, config.slate.builder),
-    ]
-    return [
-        f"{source}: field '{reg.kind}': {reg.unknown_message(name)}"
-        for reg, name in checks
-        if name not in reg
-    ]
-
-
-def validate_file(path: Path) -> list[str]:
-    """Every problem in one scenario file (empty list = valid)."""
-    try:
-        data = read_yaml(path)
-        text = path.read_text(encoding="utf-8")
-        layered = _raw_scenario(str(path)) if data else {}
-    except ScenarioError as exc:
-        return exc.errors
-    from divrec_rl.config import parse_scenario
-
-    try:
-        config = parse_scenario(layered, str(path), yaml_field_lines(text))
-    except ScenarioError as exc:
-        return exc.errors
-    return registry_errors(config, str(path))
-
-
 def _validate(args: argparse.Namespace) -> int:
     errors: list[str] = []
     for f in args.files:
-        problems = validate_file(Path(f))
+        problems = check_scenario(f)
         errors.extend(problems)
         if not problems:
             print(f"{f}: ok")

@@ -5,8 +5,8 @@ says more about that simulator than about the agents.  The check swaps the respo
 a user finds attractive and satisfying — and evaluates the *same* trained agents again: same
 catalogue, population, behaviour dynamics and users; no agent is retrained or re-tuned.
 
-``mf`` (registered in :data:`divrec_rl.scenario.RESPONSE_MODELS`) scores with rank-r factors, as
-a matrix-factorisation model of the logs would::
+``mf`` (declared in :data:`divrec_rl.parts.BUILTIN_PARTS`, factory :func:`mf_response`) scores
+with rank-r factors, as a matrix-factorisation model of the logs would::
 
     p_u = normalise(P θ_u)                                   user factor from the hidden interest
     q_i = normalise(normalise(P e_i) + σ·z_i)                item factor with idiosyncratic part
@@ -29,10 +29,9 @@ from divrec_rl.catalog import Catalog, normalise_rows
 from divrec_rl.config import ResponseConfig, SatisfactionConfig, ScenarioConfig
 from divrec_rl.evaluation.settings import CROSS_MODEL
 from divrec_rl.response import ResponseModel
-from divrec_rl.scenario import RESPONSE_MODELS
 from divrec_rl.users.state import UserState
 
-__all__ = ["CROSS_MODEL", "FactorResponseModel"]
+__all__ = ["CROSS_MODEL", "FactorResponseModel", "mf_response"]
 
 
 class FactorResponseModel(ResponseModel):
@@ -99,10 +98,8 @@ class FactorResponseModel(ResponseModel):
         )
 
 
-def _factory(catalog: Catalog, config: ScenarioConfig) -> FactorResponseModel:
+def mf_response(catalog: Catalog, config: ScenarioConfig) -> FactorResponseModel:
+    """``response.model: mf``: the factor response model seeded by the catalogue seed."""
     return FactorResponseModel(
         catalog, config.response, config.behaviour.satisfaction, seed=config.catalog.seed
     )
-
-
-RESPONSE_MODELS.register(CROSS_MODEL, _factory, overwrite=True)
