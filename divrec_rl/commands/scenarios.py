@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from divrec_rl.commands.common import report_errors
 from divrec_rl.config import ScenarioConfig, ScenarioError, schema_reference
 from divrec_rl.resolve import (
     _raw_scenario,
@@ -100,8 +101,6 @@ def _validate(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{f}: ok")
     if errors:
-        from divrec_rl.cli import report_errors
-
         return report_errors(errors)
     return 0
 
