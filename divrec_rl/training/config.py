@@ -26,14 +26,12 @@ from pydantic import BeforeValidator, Field
 
 from divrec_rl.config import dotted_to_nested, merge_overrides
 from divrec_rl.errors import ScenarioError, TrainingError
-from divrec_rl.resolve import DEFAULT_SCENARIO, read_yaml
+from divrec_rl.resolve import DEFAULT_SCENARIO, import_plugins, read_yaml
 from divrec_rl.training.settings import SettingsModel, field_extra, given_fields, label_of
 
 __all__ = ["DEVICES", "TrainConfig", "config_from_args", "parse_set", "resumed_config"]
 
 DEVICES = ("auto", "cpu", "cuda")
-#: Keys of a ``--config`` file (or a run's ``config.yaml``) that are not scenario fields.
-NON_SCENARIO_KEYS = ("train", "run")
 
 
 def _scientific(value: Any) -> Any:
@@ -193,8 +191,10 @@ def _read_extra(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(training fields, scenario fields) of one ``--config`` file."""
     data = read_yaml(Path(path))
     train = data.pop("train", None) or {}
-    for key in NON_SCENARIO_KEYS:
-        data.pop(key, None)
+    run = data.pop("run", None)
+    if isinstance(run, dict) and isinstance(run.get("plugins"), list):
+        # A run's config.yaml repeats the run: its scenario may need the run's plug-ins.
+        import_plugins(run["plugins"])
     if not isinstance(train, dict):
         raise TrainingError(f"{path}: field 'train': must be a mapping of training fields")
     allowed = ", ".join(TrainConfig.model_fields)
