@@ -24,7 +24,7 @@ from typing import Any
 
 from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
 from divrec_rl.config import ScenarioError
-from divrec_rl.errors import DivrecError, ModelError
+from divrec_rl.errors import DivrecError, EvaluationError, ModelError
 from divrec_rl.registry import Registry
 
 __all__ = [
@@ -162,30 +162,30 @@ _PPO_LABEL = re.compile(r"^ppo(-[A-Za-z0-9_.]+)?$")
 
 
 def parse_agents(text: str, flag: str = "--agents") -> list[AgentSpec]:
-    """``"ppo=PATH,baseline,greedy"`` → specs.  Raises :class:`ScenarioError` on bad entries,
+    """``"ppo=PATH,baseline,greedy"`` → specs.  Raises :class:`EvaluationError` on bad entries,
     naming the command-line ``flag`` they came from."""
     specs: list[AgentSpec] = []
     entries = [e.strip() for e in text.split(",")]
     if not text.strip() or any(not e for e in entries):
-        raise ScenarioError(
+        raise EvaluationError(
             f"{flag} {text!r}: expected comma-separated names, e.g. ppo=runs/NAME,baseline,random"
         )
     for entry in entries:
         name, sep, path = (part.strip() for part in entry.partition("="))
         if _PPO_LABEL.match(name):
             if not sep or not path:
-                raise ScenarioError(f"{flag}: '{name}' needs a path: {name}=RUN_DIR_OR_ZIP")
+                raise EvaluationError(f"{flag}: '{name}' needs a path: {name}=RUN_DIR_OR_ZIP")
             specs.append(AgentSpec(name, "ppo", path))
             continue
         if name not in AGENTS:
-            raise ScenarioError(f"{flag}: " + AGENTS.unknown_message(name))
+            raise EvaluationError(f"{flag}: " + AGENTS.unknown_message(name))
         if sep:
-            raise ScenarioError(f"{flag}: '{name}' takes no '=VALUE' (only ppo=PATH does)")
+            raise EvaluationError(f"{flag}: '{name}' takes no '=VALUE' (only ppo=PATH does)")
         specs.append(AgentSpec(name, name))
     labels = [s.label for s in specs]
     duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicates:
-        raise ScenarioError(
+        raise EvaluationError(
             f"{flag}: {', '.join(duplicates)} given twice (name further PPO runs ppo-LABEL=PATH)"
         )
     return specs
@@ -202,7 +202,7 @@ def load_ppo_run(path: str | Path) -> PPORun:
     its training scenario rebuilt (:mod:`divrec_rl.training.rundir`); errors are ModelErrors."""
     from stable_baselines3 import PPO
 
-    from divrec_rl.training.rundir import find_model, read_run
+    from divrec_rl.training.rundir import CONFIG_FILE, find_model, read_run
 
     model_path, run_dir = find_model(Path(path))
     if not zipfile.is_zipfile(model_path):
@@ -217,14 +217,15 @@ def load_ppo_run(path: str | Path) -> PPORun:
             f"agent 'ppo': cannot load '{model_path}' ({type(exc).__name__}: {detail})"
         ) from None
     scenario_config = seed = None
-    if run_dir is not None:
+    if run_dir is not None and (run_dir / CONFIG_FILE).is_file():
+        # The run's plug-ins are imported here; a run whose scenario cannot be rebuilt is an
+        # error, not a silent evaluation on some other scenario.
         try:
             record = read_run(run_dir, what=f"agent 'ppo' {path}")
-        except DivrecError:  # no or damaged config.yaml: the model alone is still usable
-            record = None
-        if record is not None:
-            scenario_config = record.scenario
-            seed = record.train.get("seed")
+        except DivrecError as exc:
+            raise ModelError([f"agent 'ppo' '{path}': {e}" for e in exc.errors]) from None
+        scenario_config = record.scenario
+        seed = record.train.get("seed")
     return PPORun(
         model=model,
         model_path=model_path,

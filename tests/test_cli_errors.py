@@ -5,6 +5,9 @@ the evaluation's training-scenario check."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -144,9 +147,7 @@ def test_scientific_step_counts_are_accepted() -> None:
 # --- --import ----------------------------------------------------------------------------------
 
 
-def test_a_decorator_registered_scenario_is_reachable_with_import(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_decorator_registered_scenario_is_reachable_with_import(tmp_path: Path) -> None:
     (tmp_path / "my_shop_plugin.py").write_text(
         textwrap.dedent(
             """
@@ -159,14 +160,22 @@ def test_a_decorator_registered_scenario_is_reachable_with_import(
             """
         )
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    assert cli.main(["simulate", "--scenario", "my-decorated-shop", "--users", "3"]) == 2
-    assert "unknown scenario 'my-decorated-shop'" in _one_error_line(capsys)
-    argv = ["--import", "my_shop_plugin", "--scenario", "my-decorated-shop"]
-    assert cli.main(["simulate", *argv, "--users", "3", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["users"] == 3
-    assert cli.main(["simulate", "--import", "no_such_module_xyz", "--users", "3"]) == 2
-    assert "cannot import module 'no_such_module_xyz'" in _one_error_line(capsys)
+    # A fresh process, as a user runs it: the module is importable, nothing has imported it.
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "divrec_rl.cli", "simulate", "--users", "3", *argv]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+
+    missing = run("--scenario", "my-decorated-shop")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: unknown scenario 'my-decorated-shop'")
+    found = run("--import", "my_shop_plugin", "--scenario", "my-decorated-shop", "--json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["users"] == 3
+    broken = run("--import", "no_such_module_xyz")
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert "cannot import module 'no_such_module_xyz'" in broken.stderr
 
 
 # --- device ------------------------------------------------------------------------------------
