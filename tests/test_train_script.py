@@ -23,7 +23,7 @@ from divrec_rl.commands.train import (
     main,
     run_train_command,
 )
-from divrec_rl.errors import TrainingError as TrainError
+from divrec_rl.errors import TrainingError
 from divrec_rl.training.config import TrainConfig, config_from_args
 from divrec_rl.training.runner import read_run_config
 
@@ -194,7 +194,8 @@ def test_bad_input_is_one_error_line_and_exit_code_2(
 def test_unknown_train_key_in_an_extra_file_is_named(tmp_path: Path) -> None:
     extra = tmp_path / "extra.yaml"
     extra.write_text("train:\n  n_env: 3\n")
-    with pytest.raises(TrainError, match=r"unknown field 'train.n_env' \(allowed here: scenario"):
+    needle = r"unknown field 'train.n_env' \(allowed here: scenario"
+    with pytest.raises(TrainingError, match=needle):
         config_from_args({"config": [str(extra)]})
 
 
