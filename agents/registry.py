@@ -5,8 +5,9 @@
 into :class:`AgentSpec` entries; :func:`make_agent` builds one fresh agent per (spec, seed).
 A PPO entry takes a path (``ppo=PATH``; further PPO runs as ``ppo-LABEL=PATH``); every other name
 stands alone.  Unknown names get "did you mean" suggestions; a missing or unreadable PPO path,
-or a model trained for other observations, is a :class:`~divrec_rl.config.ScenarioError` (one
-line, exit code 2 on the command line).
+or a model trained for other observations, is a :class:`~divrec_rl.errors.ModelError` (one
+line, exit code 2 on the command line).  A run directory is read through
+:mod:`divrec_rl.training.rundir`, the one owner of its layout.
 
 The built-in agents are declared in :data:`divrec_rl.parts.BUILTIN_PARTS` (the factories below,
 imported on first use).  Third parties add agents with
@@ -24,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
 from divrec_rl.config import ScenarioError
+from divrec_rl.errors import DivrecError, EvaluationError, ModelError
 from divrec_rl.parts import AGENTS
 
 __all__ = [
@@ -63,6 +63,9 @@ class PPORun:
     scenario: str | None
     seed: int | None
     num_timesteps: int
+    scenario_config: Any = None
+    """The :class:`~divrec_rl.config.ScenarioConfig` the run was trained on (``None`` when the
+    model has no readable run directory)."""
 
 
 @dataclass
@@ -162,30 +165,30 @@ _PPO_LABEL = re.compile(r"^ppo(-[A-Za-z0-9_.]+)?$")
 
 
 def parse_agents(text: str, flag: str = "--agents") -> list[AgentSpec]:
-    """``"ppo=PATH,baseline,greedy"`` → specs.  Raises :class:`ScenarioError` on bad entries,
+    """``"ppo=PATH,baseline,greedy"`` → specs.  Raises :class:`EvaluationError` on bad entries,
     naming the command-line ``flag`` they came from."""
     specs: list[AgentSpec] = []
     entries = [e.strip() for e in text.split(",")]
     if not text.strip() or any(not e for e in entries):
-        raise ScenarioError(
+        raise EvaluationError(
             f"{flag} {text!r}: expected comma-separated names, e.g. ppo=runs/NAME,baseline,random"
         )
     for entry in entries:
         name, sep, path = (part.strip() for part in entry.partition("="))
         if _PPO_LABEL.match(name):
             if not sep or not path:
-                raise ScenarioError(f"{flag}: '{name}' needs a path: {name}=RUN_DIR_OR_ZIP")
+                raise EvaluationError(f"{flag}: '{name}' needs a path: {name}=RUN_DIR_OR_ZIP")
             specs.append(AgentSpec(name, "ppo", path))
             continue
         if name not in AGENTS:
-            raise ScenarioError(f"{flag}: " + AGENTS.unknown_message(name))
+            raise EvaluationError(f"{flag}: " + AGENTS.unknown_message(name))
         if sep:
-            raise ScenarioError(f"{flag}: '{name}' takes no '=VALUE' (only ppo=PATH does)")
+            raise EvaluationError(f"{flag}: '{name}' takes no '=VALUE' (only ppo=PATH does)")
         specs.append(AgentSpec(name, name))
     labels = [s.label for s in specs]
     duplicates = sorted({lab for lab in labels if labels.count(lab) > 1})
     if duplicates:
-        raise ScenarioError(
+        raise EvaluationError(
             f"{flag}: {', '.join(duplicates)} given twice (name further PPO runs ppo-LABEL=PATH)"
         )
     return specs
@@ -196,69 +199,52 @@ def make_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
     return AGENTS.get(spec.kind)(ctx, spec, seed)
 
 
-def _model_file(path: Path) -> tuple[Path, Path | None]:
-    """(model zip, run directory or None) for a run directory or a zip file."""
-    if path.is_dir():
-        if (path / "model.zip").is_file():
-            return path / "model.zip", path
-        steps = sorted(
-            (int(m.group(1)), p)
-            for p in (path / "checkpoints").glob("step_*.zip")
-            if (m := re.match(r"step_(\d+)\.zip$", p.name))
-        )
-        if not steps:
-            raise ScenarioError(
-                f"agent 'ppo': no model in '{path}' (expected model.zip or checkpoints/step_N.zip)"
-            )
-        return steps[-1][1], path
-    if path.is_file():
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        return path, run_dir if (run_dir / "config.yaml").is_file() else None
-    raise ScenarioError(f"agent 'ppo': '{path}' does not exist (give a run directory or a .zip)")
-
-
 def load_ppo_run(path: str | Path) -> PPORun:
     """Load a PPO model saved by ``divrec-rl train`` (a run directory, its ``model.zip`` or a
-    checkpoint), on the CPU, for inference only."""
+    checkpoint), on the CPU, for inference only.  The run's recorded plug-ins are imported and
+    its training scenario rebuilt (:mod:`divrec_rl.training.rundir`); errors are ModelErrors."""
     from stable_baselines3 import PPO
 
-    model_path, run_dir = _model_file(Path(path))
+    from divrec_rl.training.rundir import CONFIG_FILE, find_model, read_run
+
+    model_path, run_dir = find_model(Path(path))
     if not zipfile.is_zipfile(model_path):
-        raise ScenarioError(f"agent 'ppo': '{model_path}' is not a model zip (corrupt?)")
+        raise ModelError(f"agent 'ppo': '{model_path}' is not a model zip (corrupt?)")
     # Schedules are pickled closures; inference needs none of them.
     constant = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": lambda _: 0.0}
     try:
         model = PPO.load(model_path, device="cpu", custom_objects=constant)
     except Exception as exc:  # SB3 raises many kinds on a damaged or foreign zip
         detail = " ".join(str(exc).split())[:160]
-        raise ScenarioError(
+        raise ModelError(
             f"agent 'ppo': cannot load '{model_path}' ({type(exc).__name__}: {detail})"
         ) from None
-    weight = scenario = seed = None
-    if run_dir is not None and (run_dir / "config.yaml").is_file():
+    scenario_config = seed = None
+    if run_dir is not None and (run_dir / CONFIG_FILE).is_file():
+        # The run's plug-ins are imported here; a run whose scenario cannot be rebuilt is an
+        # error, not a silent evaluation on some other scenario.
         try:
-            config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            config = {}
-        if isinstance(config, dict):
-            reward = config.get("reward") or {}
-            train = config.get("train") or {}
-            weight = reward.get("diversity_weight") if isinstance(reward, dict) else None
-            scenario = config.get("name")
-            seed = train.get("seed") if isinstance(train, dict) else None
+            record = read_run(run_dir, what=f"agent 'ppo' {path}")
+        except DivrecError as exc:
+            raise ModelError([f"agent 'ppo' '{path}': {e}" for e in exc.errors]) from None
+        scenario_config = record.scenario
+        seed = record.train.get("seed")
     return PPORun(
         model=model,
         model_path=model_path,
         run_dir=run_dir,
-        diversity_weight=None if weight is None else float(weight),
-        scenario=scenario,
-        seed=None if seed is None else int(seed),
+        diversity_weight=None
+        if scenario_config is None
+        else float(scenario_config.reward.diversity_weight),
+        scenario=None if scenario_config is None else scenario_config.name,
+        seed=seed if isinstance(seed, int) else None,
         num_timesteps=int(model.num_timesteps),
+        scenario_config=scenario_config,
     )
 
 
 def check_compatible(run: PPORun, simulator: Any, label: str = "ppo") -> None:
-    """Raise :class:`ScenarioError` unless ``run``'s model takes ``simulator``'s observations
+    """Raise :class:`ModelError` unless ``run``'s model takes ``simulator``'s observations
     and acts in its action space."""
     want = simulator.observation_space
     have = run.model.observation_space
@@ -277,7 +263,7 @@ def check_compatible(run: PPORun, simulator: Any, label: str = "ppo") -> None:
         )
     if mismatch:
         trained = f" (trained on '{run.scenario}')" if run.scenario else ""
-        raise ScenarioError(
+        raise ModelError(
             f"agent '{label}': the model at '{run.model_path}'{trained} does not fit scenario "
             f"'{simulator.scenario.name}': " + "; ".join(mismatch)
         )

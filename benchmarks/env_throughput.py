@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 import divrec_rl
-from divrec_rl.commands.simulate import parse_assignments
+from divrec_rl.training.config import parse_set as parse_assignments
 
 
 def single_env_rate(scenario: str, overrides: dict, seconds: float) -> float:

@@ -37,7 +37,7 @@ from divrec_rl.agents.ppo import PPOAgent
 from divrec_rl.envs import make_simulator
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import build_scenario
-from divrec_rl.train import config_from_args
+from divrec_rl.training.config import config_from_args
 from divrec_rl.training.episodes import run_episodes
 from divrec_rl.training.runner import train_run
 

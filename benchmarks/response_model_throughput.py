@@ -25,10 +25,10 @@ import time
 
 import numpy as np
 
-from divrec_rl.commands.simulate import parse_assignments
 from divrec_rl.config import merge_overrides
 from divrec_rl.envs.slate_env import make_simulator
 from divrec_rl.simulator import SlateSimulator
+from divrec_rl.training.config import parse_set as parse_assignments
 
 
 def _run(sim: SlateSimulator, steps: int, seed: int) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch as th
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from divrec_rl.train import config_from_args
+from divrec_rl.training.config import config_from_args
 from divrec_rl.training.runner import train_run
 
 

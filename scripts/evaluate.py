@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from divrec_rl.evaluation.command import main
+from divrec_rl.commands.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="evaluate.py"))

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import sys
 
-from divrec_rl.bert.commands import add_finetune_arguments, cmd_finetune, script_main
+from divrec_rl.commands.common import script_main
+from divrec_rl.commands.user_model import (
+    FINETUNE_DESCRIPTION,
+    add_finetune_arguments,
+    run_finetune,
+)
 
 if __name__ == "__main__":
-    sys.exit(script_main(add_finetune_arguments, cmd_finetune, __doc__.splitlines()[0]))
+    sys.exit(script_main(add_finetune_arguments, run_finetune, FINETUNE_DESCRIPTION))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from divrec_rl.train import main
+from divrec_rl.commands.train import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="train_agent.py"))

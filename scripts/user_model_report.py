@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from divrec_rl.bert.commands import add_report_arguments, cmd_report, script_main
+from divrec_rl.commands.common import script_main
+from divrec_rl.commands.user_model import REPORT_DESCRIPTION, add_report_arguments, run_report
 
 if __name__ == "__main__":
-    sys.exit(script_main(add_report_arguments, cmd_report, __doc__.splitlines()[0]))
+    sys.exit(script_main(add_report_arguments, run_report, REPORT_DESCRIPTION))

@@ -64,7 +64,7 @@ def test_cli_finetune_and_errors(
 ) -> None:
     import argparse
 
-    from divrec_rl.bert.commands import add_user_model_commands
+    from divrec_rl.commands.user_model import add_user_model_commands
 
     parser = argparse.ArgumentParser()
     add_user_model_commands(parser.add_subparsers())
@@ -86,8 +86,9 @@ def test_cli_finetune_and_errors(
 
 def test_cli_registers_the_commands() -> None:
     from divrec_rl import cli
+    from divrec_rl.commands.user_model import add_user_model_commands
 
-    assert "divrec_rl.bert.commands:add_user_model_commands" in cli.COMMAND_PROVIDERS
+    assert add_user_model_commands in cli.COMMANDS
     parser = cli.build_parser()
     assert parser.parse_args(["finetune", "--out", "x"]).func.__doc__
     assert parser.parse_args(["user-model-report", "--model", "a", "--out", "b"]).func

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from divrec_rl.data import DataError, add_data_commands, fetch_dataset, load_dataset
+from divrec_rl.commands.data import add_data_commands
+from divrec_rl.data import DataError, fetch_dataset, load_dataset
 from divrec_rl.data import fetch as fetch_mod
 
 FILES = {

@@ -19,9 +19,9 @@ from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.agents.registry import AgentSpec, parse_agents
 from divrec_rl.catalog import Catalog
 from divrec_rl.cli import main as cli_main
-from divrec_rl.config import ScenarioError
+from divrec_rl.commands.evaluate import main as evaluate_main
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
-from divrec_rl.evaluation.command import main as evaluate_main
+from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.io import read_trajectories, staged_directory
 from divrec_rl.evaluation.stats import bootstrap_metrics, paired_test, resample_weights
 from divrec_rl.evaluation.summary import METRICS, UserRecords, summarise
@@ -247,7 +247,7 @@ def test_parse_agents() -> None:
         ("random,random", "given twice"),
         ("random,,greedy", "comma-separated"),
     ]:
-        with pytest.raises(ScenarioError, match=needle):
+        with pytest.raises(EvaluationError, match=needle):
             parse_agents(bad)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from divrec_rl.data import DataError, InteractionData, add_data_commands, load_dataset
+from divrec_rl.commands.data import add_data_commands
+from divrec_rl.data import DataError, InteractionData, load_dataset
 from divrec_rl.data import movielens as ml
 
 # ---------------------------------------------------------------------------------------

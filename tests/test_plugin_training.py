@@ -15,7 +15,7 @@ import gymnasium as gym
 import pytest
 
 import divrec_rl
-from divrec_rl.train import main as train_main
+from divrec_rl.commands.train import main as train_main
 
 PLUGIN = '''
 import numpy as np

@@ -17,13 +17,15 @@ import torch as th
 from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from divrec_rl.train import TrainError, config_from_args, main
+from divrec_rl.commands.train import main
+from divrec_rl.errors import TrainingError
 from divrec_rl.training.checkpoint import (
     atomic_write,
     find_checkpoint,
     list_checkpoints,
     read_resume_state,
 )
+from divrec_rl.training.config import config_from_args
 from divrec_rl.training.runner import resume_run, train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +149,7 @@ def test_resume_refuses_changed_settings_and_corrupt_checkpoints(tmp_path: Path,
     assert main(["--resume", str(run.run_dir)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --resume: checkpoint") and "corrupt" in err
-    with pytest.raises(TrainError, match="no checkpoint"):
+    with pytest.raises(TrainingError, match="no checkpoint"):
         find_checkpoint(tmp_path)
 
 

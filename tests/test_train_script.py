@@ -16,15 +16,15 @@ from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from divrec_rl import cli
-from divrec_rl.train import (
-    TrainConfig,
-    TrainError,
+from divrec_rl.commands.common import CommandParser
+from divrec_rl.commands.train import (
+    add_train_arguments,
     add_train_command,
-    build_parser,
-    config_from_args,
     main,
     run_train_command,
 )
+from divrec_rl.errors import TrainingError
+from divrec_rl.training.config import TrainConfig, config_from_args
 from divrec_rl.training.runner import read_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +124,9 @@ def test_saved_config_repeats_the_run_as_an_extra_config(trained_run) -> None:
 
 
 def test_help_is_the_config_field_documentation(capsys) -> None:
-    text = build_parser("train_agent.py").format_help()
+    parser = CommandParser(prog="train_agent.py")
+    add_train_arguments(parser)
+    text = parser.format_help()
     for name in ("--total-timesteps", "--seed", "--n-envs", "--diversity-weight", "--logdir",
                  "--device", "--config", "--resume", "--set", "--checkpoint-every"):  # fmt: skip
         assert name in text
@@ -132,7 +134,7 @@ def test_help_is_the_config_field_documentation(capsys) -> None:
     assert "0=thepure-engagementablation" in squeezed
     assert "(default:200000)" in squeezed
     # ``divrec-rl train`` is the same parser, added by its provider.
-    assert "divrec_rl.train:add_train_command" in cli.COMMAND_PROVIDERS
+    assert add_train_command in cli.COMMANDS
     top = argparse.ArgumentParser(prog="divrec-rl")
     add_train_command(top.add_subparsers())
     with pytest.raises(SystemExit) as exc:
@@ -192,7 +194,8 @@ def test_bad_input_is_one_error_line_and_exit_code_2(
 def test_unknown_train_key_in_an_extra_file_is_named(tmp_path: Path) -> None:
     extra = tmp_path / "extra.yaml"
     extra.write_text("train:\n  n_env: 3\n")
-    with pytest.raises(TrainError, match=r"unknown field 'train.n_env' \(allowed here: scenario"):
+    needle = r"unknown field 'train.n_env' \(allowed here: scenario"
+    with pytest.raises(TrainingError, match=needle):
         config_from_args({"config": [str(extra)]})
 
 

@@ -18,7 +18,8 @@ Modules, one job each (torch and transformers are imported only by the modules t
 * :mod:`~divrec_rl.bert.fidelity`, :mod:`~divrec_rl.bert.baselines`,
   :mod:`~divrec_rl.bert.report` -- the held-out fidelity report against frozen-encoder,
   popularity and BPR matrix-factorisation baselines;
-* :mod:`~divrec_rl.bert.commands` -- ``divrec-rl finetune`` and ``divrec-rl user-model-report``.
+* the ``divrec-rl finetune`` and ``divrec-rl user-model-report`` commands live in
+  :mod:`divrec_rl.commands.user_model`.
 
 See ``docs/user-model.md`` for the design and the measured numbers.
 """

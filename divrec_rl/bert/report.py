@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -150,8 +150,7 @@ def _build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     say("training the frozen-encoder twin")
-    frozen_cfg = replace(
-        train_cfg,
+    frozen_cfg = train_cfg.with_values(
         finetune_layers=0,
         base_model=base_model or cfg["encoder"]["source"],
         dataset=spec,

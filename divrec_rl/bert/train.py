@@ -55,6 +55,7 @@ from divrec_rl.bert.prepare import PreparedData, prepare
 from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
 from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
 from divrec_rl.data import InteractionData, load_dataset
+from divrec_rl.training.device import resolve_device as resolve_training_device
 
 if TYPE_CHECKING:  # transformers is imported lazily: it takes seconds
     from transformers import PreTrainedModel
@@ -76,14 +77,8 @@ ITEM_FEATURE_NAMES = ["log_popularity_z", "shrunk_mean_rating_z"]
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: 'cuda' requested but no CUDA device is available")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"device: must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
+    """The torch device of ``--device`` (the one resolution, :mod:`divrec_rl.training.device`)."""
+    return torch.device(resolve_training_device(name))
 
 
 @dataclass

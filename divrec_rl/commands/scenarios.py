@@ -6,6 +6,7 @@ import argparse
 
 import yaml
 
+from divrec_rl.commands.common import report_errors
 from divrec_rl.config import schema_reference
 from divrec_rl.errors import DivrecError
 from divrec_rl.resolve import resolve_scenario, scenario_names
@@ -58,8 +59,6 @@ def _validate(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{f}: ok")
     if errors:
-        from divrec_rl.cli import report_errors
-
         return report_errors(errors)
     return 0
 

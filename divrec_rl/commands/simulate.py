@@ -9,43 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-import yaml
-
-from divrec_rl.config import ScenarioError, dotted_to_nested
+from divrec_rl.commands.common import (
+    add_scenario_arguments,
+    guarded,
+    import_modules,
+    scenario_overrides,
+)
+from divrec_rl.errors import EvaluationError
 from divrec_rl.resolve import DEFAULT_SCENARIO
 
 SIMPLE_POLICIES = ("random", "popularity", "greedy")
-
-
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``["a.b=1", "c=x"]`` → nested overrides; values parsed as YAML scalars (never eval)."""
-    flat: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ScenarioError(
-                f"--set {item!r}: expected FIELD=VALUE, e.g. reward.diversity_weight=0.2"
-            )
-        try:
-            flat[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ScenarioError(f"--set {item!r}: the value is not a valid YAML scalar") from None
-    return dotted_to_nested(flat)
-
-
-def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
-    """``--scenario``, ``--config`` and ``--set``: the scenario layers every command shares."""
-    p.add_argument(
-        "--scenario", default=DEFAULT_SCENARIO, help="scenario name, module:attr or YAML path"
-    )
-    p.add_argument(
-        "--config", action="append", default=[], metavar="EXTRA.yaml", help="extra config file(s)"
-    )
-    p.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override one field"
-    )
 
 
 def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +27,9 @@ def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "simulate", help="run a simple policy through a scenario, print metrics"
     )
-    add_scenario_arguments(p)
+    add_scenario_arguments(
+        p, scenario_help=f"scenario name, module:attr or YAML path (default: {DEFAULT_SCENARIO})"
+    )
     p.add_argument(
         "--policy",
         default="random",
@@ -68,10 +44,11 @@ def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
         "--diversity-weight", type=float, default=None, help="λ (default: the scenario's)"
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.set_defaults(func=_simulate)
+    p.set_defaults(func=guarded(run_simulate))
 
 
-def _simulate(args: argparse.Namespace) -> int:
+def run_simulate(args: argparse.Namespace) -> int:
+    """Run ``--users`` users through the scenario with ``--policy``; print the metrics."""
     # Imported here: the registry and the metrics pull in torch and scipy.
     from divrec_rl.agents.registry import AgentContext, check_compatible, make_agent, parse_agents
     from divrec_rl.envs.slate_env import make_simulator
@@ -79,17 +56,18 @@ def _simulate(args: argparse.Namespace) -> int:
     from divrec_rl.rollout import rollout, user_keys
 
     if args.users < 1:
-        raise ScenarioError(f"--users: must be ≥ 1, got {args.users}")
+        raise EvaluationError(f"--users: must be ≥ 1, got {args.users}")
     specs = parse_agents(args.policy, flag="--policy")
     if len(specs) != 1:
-        raise ScenarioError(f"--policy: name one agent, got {args.policy!r}")
+        raise EvaluationError(f"--policy: name one agent, got {args.policy!r}")
     spec = specs[0]
+    import_modules(args)
     sim = make_simulator(
-        args.scenario,
+        args.scenario or DEFAULT_SCENARIO,
         args.users,
         args.split,
         args.diversity_weight,
-        parse_assignments(args.set),
+        scenario_overrides(args),
         args.config,
     )
 

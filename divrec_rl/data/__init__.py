@@ -6,11 +6,11 @@
   atomic files) into :class:`InteractionData` (:mod:`divrec_rl.data.movielens`);
 * :func:`temporal_split`, :func:`user_split` -- evaluation protocols
   (:mod:`divrec_rl.data.splits`);
-* :func:`add_data_commands` -- the ``divrec-rl data fetch|info`` CLI
-  (:mod:`divrec_rl.data.commands`).
+* :class:`DataError` -- the data layer's error (:class:`divrec_rl.errors.DataError`).
+
+The ``divrec-rl data fetch|info`` commands live in :mod:`divrec_rl.commands.data`.
 """
 
-from divrec_rl.data.commands import add_data_commands
 from divrec_rl.data.fetch import (
     DATASET_NAMES,
     DATASETS,
@@ -40,7 +40,6 @@ __all__ = [
     "DataError",
     "DatasetSpec",
     "InteractionData",
-    "add_data_commands",
     "dataset_dir",
     "default_cache_dir",
     "detect_layout",

@@ -46,6 +46,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from divrec_rl.errors import DataError  # re-exported: the data layer's error
+
 __all__ = [
     "DATASETS",
     "DATASET_NAMES",
@@ -61,10 +63,6 @@ __all__ = [
 
 #: Environment variable overriding the default cache directory.
 CACHE_ENV_VAR = "DIVREC_DATA"
-
-
-class DataError(ValueError):
-    """A dataset cannot be fetched, verified or parsed (message says which file and why)."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ Modules, one job each:
   the frontier sweep;
 * :mod:`~divrec_rl.evaluation.io`, :mod:`~divrec_rl.evaluation.plots`,
   :mod:`~divrec_rl.evaluation.report` — files, figures and ``report.md``;
-* :mod:`~divrec_rl.evaluation.command` — the command line.
+* the command line is :mod:`divrec_rl.commands.evaluate`.
 """
 
 from __future__ import annotations

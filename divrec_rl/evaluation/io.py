@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from divrec_rl.config import ScenarioError
+from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.summary import METRICS
 from divrec_rl.rollout import Trajectories
 
@@ -120,9 +120,9 @@ def check_output_dir(out: str | Path, overwrite: bool) -> Path:
     """Fail early (before any work) if ``out`` cannot receive the results."""
     path = Path(out)
     if path.exists() and not path.is_dir():
-        raise ScenarioError(f"--out '{path}': exists and is not a directory")
+        raise EvaluationError(f"--out '{path}': exists and is not a directory")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise ScenarioError(
+        raise EvaluationError(
             f"--out '{path}': directory is not empty (pass --overwrite to replace its contents)"
         )
     return path

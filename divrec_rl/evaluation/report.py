@@ -191,9 +191,10 @@ def _protocol(result: EvaluationResult) -> list[str]:
         if spec.kind == "ppo":
             run = result.ppo_runs[spec.path]  # type: ignore[index]
             lam = "unknown" if run.diversity_weight is None else f"{run.diversity_weight:g}"
+            trained = f"scenario `{run.scenario}`" if run.scenario else "an unknown scenario"
             desc += (
                 f"; model `{run.model_path}`, {run.num_timesteps} training steps on the `train` "
-                f"split, training seed {run.seed}, reward λ = {lam}"
+                f"split of {trained}, training seed {run.seed}, reward λ = {lam}"
             )
         lines.append(f"  - `{spec.label}`: {desc}")
     if result.baseline is not None:

@@ -17,6 +17,7 @@ Protocol (also written into ``report.md``):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,8 @@ from divrec_rl.agents.registry import (
     load_ppo_run,
     make_agent,
 )
-from divrec_rl.config import ScenarioConfig, ScenarioError
+from divrec_rl.config import ScenarioConfig
+from divrec_rl.errors import EvaluationError, ScenarioError
 from divrec_rl.evaluation import cross_sim  # noqa: F401  (registers the 'mf' response model)
 from divrec_rl.evaluation.baseline import Baseline, train_baseline
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
@@ -67,7 +69,10 @@ class EvaluationConfig:
     """Everything one evaluation depends on (written into the report)."""
 
     agents: list[AgentSpec]
-    scenario: str = DEFAULT_SCENARIO
+    scenario: str | ScenarioConfig | None = None
+    """``None``: the scenario the first PPO run was trained on (else the default scenario)."""
+    allow_scenario_mismatch: bool = False
+    """Evaluate PPO runs on a ``scenario`` other than the one they were trained on."""
     config_files: list[str] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
     seeds: int = 3
@@ -83,13 +88,13 @@ class EvaluationConfig:
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
-            raise ScenarioError(f"--seeds: must be ≥ 1, got {self.seeds}")
+            raise EvaluationError(f"--seeds: must be ≥ 1, got {self.seeds}")
         if self.users < 2:
-            raise ScenarioError(f"--users: must be ≥ 2, got {self.users}")
+            raise EvaluationError(f"--users: must be ≥ 2, got {self.users}")
         if not self.agents:
-            raise ScenarioError("--agents: name at least one agent")
+            raise EvaluationError("--agents: name at least one agent")
         if self.n_boot < 10:
-            raise ScenarioError(f"n_boot: must be ≥ 10, got {self.n_boot}")
+            raise EvaluationError(f"n_boot: must be ≥ 10, got {self.n_boot}")
 
 
 @dataclass
@@ -162,20 +167,60 @@ def _say(progress: bool, text: str) -> None:
         print(text, flush=True)
 
 
-def _load_ppo(
-    config: EvaluationConfig, sim: SlateSimulator
-) -> tuple[dict[str, PPORun], list[PPORun]]:
-    runs: dict[str, PPORun] = {}
+def _load_ppo(config: EvaluationConfig) -> tuple[dict[str, PPORun], list[PPORun]]:
+    runs = {
+        spec.path: load_ppo_run(spec.path)  # type: ignore[misc]
+        for spec in config.agents
+        if spec.kind == "ppo"
+    }
+    return runs, [load_ppo_run(path) for path in config.ppo_sweep]
+
+
+def _check_fit(
+    config: EvaluationConfig, runs: dict[str, PPORun], sweep: list[PPORun], sim: SlateSimulator
+) -> None:
     for spec in config.agents:
         if spec.kind == "ppo":
-            runs[spec.path] = load_ppo_run(spec.path)  # type: ignore[index]
             check_compatible(runs[spec.path], sim, spec.label)  # type: ignore[index]
-    sweep = []
-    for path in config.ppo_sweep:
-        run = load_ppo_run(path)
+    for path, run in zip(config.ppo_sweep, sweep, strict=True):
         check_compatible(run, sim, f"--ppo-sweep {path}")
-        sweep.append(run)
-    return runs, sweep
+
+
+def choose_scenario(
+    config: EvaluationConfig, runs: dict[str, PPORun], notes: list[str]
+) -> ScenarioConfig:
+    """The scenario to evaluate on, every layer applied.
+
+    Without ``config.scenario`` it is the one the first PPO run was trained on (read from its
+    run directory, plug-ins imported).  A PPO run trained on another scenario than the one
+    evaluated is an :class:`EvaluationError` naming both, unless
+    ``config.allow_scenario_mismatch`` (then a note in the report).
+    """
+    trained = [
+        (spec.label, runs[spec.path].scenario_config)  # type: ignore[index]
+        for spec in config.agents
+        if spec.kind == "ppo" and runs[spec.path].scenario_config is not None  # type: ignore[index]
+    ]
+    base: str | ScenarioConfig
+    if config.scenario is not None:
+        base = config.scenario
+        name = resolve_scenario(base).name
+    elif trained:
+        base, name = trained[0][1], trained[0][1].name
+        notes.append(f"Scenario `{name}`: the one `{trained[0][0]}` was trained on.")
+    else:
+        base = name = DEFAULT_SCENARIO
+    for label, scenario in trained:
+        if scenario.name == name:
+            continue
+        if not config.allow_scenario_mismatch:
+            raise EvaluationError(
+                f"--scenario {name}: agent '{label}' was trained on scenario '{scenario.name}'; "
+                f"leave --scenario out to evaluate on '{scenario.name}', or pass "
+                "--allow-scenario-mismatch"
+            )
+        notes.append(f"`{label}` was trained on `{scenario.name}` and is evaluated on `{name}`.")
+    return resolve_scenario(base, config.config_files, config.overrides)
 
 
 def _objective(
@@ -322,28 +367,56 @@ def _frontier(
     return points
 
 
-def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResult:
-    """Run the whole comparison described by ``config`` (nothing is written to disk)."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    notes: list[str] = []
-    scenario_config = resolve_scenario(config.scenario, config.config_files, config.overrides)
+def _prepare(
+    config: EvaluationConfig, notes: list[str]
+) -> tuple[ScenarioConfig, Scenario, dict[str, PPORun], list[PPORun]]:
+    """Load the PPO runs, choose and build the scenario, check that every agent fits it."""
+    runs, sweep = _load_ppo(config)
+    scenario_config = choose_scenario(config, runs, notes)
     if config.cross_sim == scenario_config.response.model:
-        raise ScenarioError(
+        raise EvaluationError(
             f"--cross-sim {config.cross_sim}: the scenario already uses this response model; "
             "name another one (e.g. embedding) or none"
         )
     scenario = build_scenario(scenario_config)
     probe = SlateSimulator(scenario, 1, "eval")
-    runs, sweep = _load_ppo(config, probe)
+    _check_fit(config, runs, sweep, probe)
+    needs_features = any(s.kind in BASELINE_KINDS for s in config.agents)
+    if needs_features and not hasattr(probe.builder, "feature_dim"):
+        raise ScenarioError(
+            "agents baseline/supervised need slate.builder = candidates "
+            f"(scenario has {scenario_config.slate.builder!r})"
+        )
+    return scenario_config, scenario, runs, sweep
+
+
+def _cross(
+    config: EvaluationConfig,
+    scenario_config: ScenarioConfig,
+    runs: dict[str, PPORun],
+    run: Callable[[str, Scenario], SimulatorOutcome],
+    progress: bool,
+) -> SimulatorOutcome:
+    """The same agents and users under the ``--cross-sim`` response model."""
+    cross_config = resolve_scenario(
+        scenario_config, overrides={"response": {"model": config.cross_sim}}
+    )
+    cross_scenario = build_scenario(cross_config)
+    cross_probe = SlateSimulator(cross_scenario, 1, "eval")
+    for spec in config.agents:
+        if spec.kind == "ppo":
+            check_compatible(runs[spec.path], cross_probe, spec.label)  # type: ignore[index]
+    _say(progress, f"cross-simulator: response model '{config.cross_sim}'")
+    return run("cross", cross_scenario)
+
+
+def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResult:
+    """Run the whole comparison described by ``config`` (nothing is written to disk)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    notes: list[str] = []
+    scenario_config, scenario, runs, sweep = _prepare(config, notes)
     weight, source = _objective(config, scenario_config, runs, notes)
-    if any(s.kind in BASELINE_KINDS for s in config.agents):
-        probe_builder = probe.builder
-        if not hasattr(probe_builder, "feature_dim"):
-            raise ScenarioError(
-                "agents baseline/supervised need slate.builder = candidates "
-                f"(scenario has {scenario_config.slate.builder!r})"
-            )
 
     def build_baseline() -> Baseline:
         t0 = time.perf_counter()
@@ -353,32 +426,27 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         return baseline
 
     ctx = AgentContext(weight, build_baseline, dict(runs))
+    gen = np.random.default_rng(config.boot_seed)
+    boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
+
+    def run(name: str, sc: Scenario) -> SimulatorOutcome:
+        return _run_simulator(name, sc, config, ctx, weight, boot, progress)
+
     threads = th.get_num_threads()
     th.set_num_threads(1)
     try:
-        gen = np.random.default_rng(config.boot_seed)
-        boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
         t0 = time.perf_counter()
         _say(
             progress,
             f"evaluating {len(config.agents)} agents × {config.seeds} seeds × "
             f"{config.users} eval users on {scenario_config.name}",
         )
-        primary = _run_simulator("primary", scenario, config, ctx, weight, boot, progress)
+        primary = run("primary", scenario)
         timings["evaluation"] = time.perf_counter() - t0 - timings.get("baseline", 0.0)
         cross = None
         if config.cross_sim:
             t0 = time.perf_counter()
-            cross_config = resolve_scenario(
-                scenario_config, overrides={"response": {"model": config.cross_sim}}
-            )
-            cross_scenario = build_scenario(cross_config)
-            cross_probe = SlateSimulator(cross_scenario, 1, "eval")
-            for spec in config.agents:
-                if spec.kind == "ppo":
-                    check_compatible(runs[spec.path], cross_probe, spec.label)  # type: ignore[index]
-            _say(progress, f"cross-simulator: response model '{config.cross_sim}'")
-            cross = _run_simulator("cross", cross_scenario, config, ctx, weight, boot, progress)
+            cross = _cross(config, scenario_config, runs, run, progress)
             timings["cross_simulator"] = time.perf_counter() - t0
         frontier: list[FrontierPoint] = []
         if config.frontier:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import pickle
 import random
-import re
 import zipfile
 from dataclasses import fields
 from pathlib import Path
@@ -25,14 +24,13 @@ import torch as th
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
-from divrec_rl.atomic import atomic_write, atomic_write_text
-from divrec_rl.train import TrainError
+from divrec_rl.atomic import atomic_write
+from divrec_rl.errors import ModelError, TrainingError
+from divrec_rl.training.rundir import checkpoint_path, find_checkpoint, list_checkpoints
 
 __all__ = [
-    "CHECKPOINT_DIR",
     "RESUME_MEMBER",
     "atomic_write",
-    "atomic_write_text",
     "capture_env_state",
     "capture_rng",
     "find_checkpoint",
@@ -44,10 +42,8 @@ __all__ = [
     "save_model",
 ]
 
-CHECKPOINT_DIR = "checkpoints"
 RESUME_MEMBER = "divrec_resume.pkl"
 _FORMAT = 1
-_NAME = re.compile(r"^step_(\d+)\.zip$")
 
 
 def save_model(
@@ -64,20 +60,11 @@ def save_model(
     atomic_write(path, write)
 
 
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Checkpoints of a run, oldest first."""
-    folder = run_dir / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
-
-
 def save_checkpoint(
     model: BaseAlgorithm, run_dir: Path, resume_state: dict[str, Any], keep: int = 0
 ) -> Path:
     """Write ``checkpoints/step_<n>.zip``; delete all but the ``keep`` newest (0 = keep all)."""
-    path = run_dir / CHECKPOINT_DIR / f"step_{model.num_timesteps:012d}.zip"
+    path = checkpoint_path(run_dir, model.num_timesteps)
     save_model(model, path, {"format": _FORMAT, **resume_state})
     if keep > 0:
         for old in list_checkpoints(run_dir)[:-keep]:
@@ -85,25 +72,8 @@ def save_checkpoint(
     return path
 
 
-def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
-    """``(checkpoint, run directory)`` for ``--resume PATH`` (a run directory or a checkpoint)."""
-    p = Path(path)
-    if p.is_dir():
-        found = list_checkpoints(p)
-        if not found:
-            raise TrainError(
-                f"--resume: no checkpoint in '{p}' (expected {CHECKPOINT_DIR}/step_N.zip; "
-                "a run writes its first one after --checkpoint-every steps)"
-            )
-        return found[-1], p
-    if p.is_file():
-        run_dir = p.parent.parent if p.parent.name == CHECKPOINT_DIR else p.parent
-        return p, run_dir
-    raise TrainError(f"--resume: '{p}' does not exist (give a run directory or a checkpoint)")
-
-
 def read_resume_state(checkpoint: Path) -> dict[str, Any]:
-    """The resume member of ``checkpoint``; a :class:`TrainError` if the file is not one."""
+    """The resume member of ``checkpoint``; a :class:`ModelError` if the file is not one."""
     state: Any = None
     try:
         with zipfile.ZipFile(checkpoint) as archive:
@@ -116,13 +86,13 @@ def read_resume_state(checkpoint: Path) -> dict[str, Any]:
     except Exception:  # a damaged file fails in zipfile or pickle in many ways
         intact = False
     if not intact:
-        raise TrainError(f"--resume: checkpoint '{checkpoint}' is unreadable or corrupt")
+        raise ModelError(f"--resume: checkpoint '{checkpoint}' is unreadable or corrupt")
     if state is None:
-        raise TrainError(
+        raise ModelError(
             f"--resume: '{checkpoint}' is a model without resume state (not a checkpoint)"
         )
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise TrainError(f"--resume: checkpoint '{checkpoint}' has an unknown resume format")
+        raise ModelError(f"--resume: checkpoint '{checkpoint}' has an unknown resume format")
     return state
 
 
@@ -181,7 +151,7 @@ def restore_env_state(env: VecEnv, state: dict[str, Any]) -> None:
     users = state["users"]
     wanted = [f.name for f in fields(sim.state)]
     if set(users) != set(wanted) or len(users["key"]) != sim.n_users:
-        raise TrainError(
+        raise TrainingError(
             "--resume: the checkpoint's users do not fit this simulator (another version or "
             f"size: {len(users.get('key', []))} users, fields {sorted(users)})"
         )

@@ -1,25 +1,20 @@
 """Build, run, resume and save a PPO training run.
 
-A run lives in ``LOGDIR/{scenario}__ppo__{seed}__{timestamp}/``:
-
-* ``config.yaml`` — the resolved scenario and the ``train:`` settings (reusable as ``--config``);
-* ``events.out.tfevents.*`` — TensorBoard (one event directory per run; a resumed run adds a
-  file here that starts with a purge marker at the checkpoint's step);
-* ``checkpoints/step_N.zip`` — resumable checkpoints; ``model.zip`` — the final SB3 model.
+A run lives in ``LOGDIR/{scenario}__ppo__{seed}__{timestamp}/``; its layout (config, command
+history, checkpoints, final model) belongs to :mod:`divrec_rl.training.rundir`.  TensorBoard
+events go into the same directory (a resumed run adds a file that starts with a purge marker at
+the checkpoint's step).
 """
 
 from __future__ import annotations
 
-import re
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import stable_baselines3
 import torch as th
-import yaml
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import HumanOutputFormat, KVWriter, Logger
@@ -29,11 +24,11 @@ from torch.utils.tensorboard import SummaryWriter
 
 import divrec_rl
 from divrec_rl.agents.ppo import make_ppo
-from divrec_rl.config import ScenarioConfig, parse_scenario
+from divrec_rl.config import ScenarioConfig
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
-from divrec_rl.resolve import resolve_scenario
+from divrec_rl.errors import ModelError
+from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
-from divrec_rl.train import TrainConfig, TrainError, resumed_config
 from divrec_rl.training.callbacks import (
     CheckpointCallback,
     EvalCallback,
@@ -42,27 +37,27 @@ from divrec_rl.training.callbacks import (
     RolloutMetricsCallback,
 )
 from divrec_rl.training.checkpoint import (
-    atomic_write_text,
-    find_checkpoint,
     read_resume_state,
     restore_env_state,
     restore_rng,
     save_model,
 )
+from divrec_rl.training.config import TrainConfig, resumed_config
+from divrec_rl.training.device import resolve_device
+from divrec_rl.training.rundir import (
+    RunInfo,
+    check_logdir,
+    create_run_dir,
+    find_checkpoint,
+    model_path,
+    plugins_for,
+    read_run,
+    write_config,
+)
 
-__all__ = [
-    "AGENT_NAME",
-    "RunResult",
-    "make_run_dir",
-    "read_run_config",
-    "resolve_device",
-    "resume_run",
-    "train_run",
-]
+__all__ = ["AGENT_NAME", "RunResult", "read_run_config", "resume_run", "train_run"]
 
 AGENT_NAME = "ppo"
-CONFIG_FILE = "config.yaml"
-MODEL_FILE = "model.zip"
 
 
 @dataclass
@@ -73,30 +68,6 @@ class RunResult:
     model_path: Path
     num_timesteps: int
     final_eval: dict[str, float] | None
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one is an error."""
-    cuda = th.cuda.is_available()
-    if device == "auto":
-        return "cuda" if cuda else "cpu"
-    if device == "cuda" and not cuda:
-        raise TrainError("field 'device' (--device): cuda is not available here; use auto or cpu")
-    return device
-
-
-def make_run_dir(logdir: str | Path, scenario: str, seed: int) -> Path:
-    """A new ``{scenario}__ppo__{seed}__{timestamp}`` directory under ``logdir``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario).strip("-") or "scenario"
-    base = Path(logdir) / f"{safe}__{AGENT_NAME}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while True:
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
 
 
 class _TensorBoardFormat(_SB3TensorBoardFormat):
@@ -116,36 +87,19 @@ def _make_logger(run_dir: Path, verbose: int, purge_step: int | None) -> Logger:
     return Logger(folder=str(run_dir), output_formats=formats)
 
 
-def _config_text(config: TrainConfig, scenario: ScenarioConfig, header: list[str]) -> str:
-    body = {"train": config.train_section(), **scenario.model_dump(mode="json")}
-    comments = "".join(f"# {line}\n" for line in header)
-    return comments + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
-
-
-def _write_config(
-    run_dir: Path, config: TrainConfig, scenario: ScenarioConfig, device: str, command: str
-) -> None:
-    header = [
+def _header(run_dir: Path, device: str) -> list[str]:
+    return [
         f"divrec-rl training run {run_dir.name}",
-        f"command: {command}" if command else "command: (library call)",
         f"versions: divrec-rl {divrec_rl.__version__}, stable-baselines3 "
         f"{stable_baselines3.__version__}, torch {th.__version__}; device {device}",
         "Repeat this run: divrec-rl train --config THIS_FILE",
     ]
-    atomic_write_text(run_dir / CONFIG_FILE, _config_text(config, scenario, header))
 
 
 def read_run_config(run_dir: Path) -> tuple[dict[str, Any], ScenarioConfig]:
-    """The saved ``train:`` section and the scenario of a run directory."""
-    path = run_dir / CONFIG_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TrainError(f"--resume: cannot read '{path}' ({type(exc).__name__})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
-        raise TrainError(f"--resume: '{path}' has no 'train:' section")
-    train = data.pop("train")
-    return train, parse_scenario(data, str(path))
+    """The saved ``train:`` section and the scenario of a run directory (plug-ins imported)."""
+    record = read_run(run_dir)
+    return record.train, record.scenario
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -236,9 +190,9 @@ def _learn(
     remaining = config.total_timesteps - model.num_timesteps
     model.learn(remaining, callback=callbacks, reset_num_timesteps=model.num_timesteps == 0)
     model.logger.close()
-    model_path = run_dir / MODEL_FILE
-    save_model(model, model_path)
-    return RunResult(run_dir, model_path, model.num_timesteps, evaluation.last_stats)
+    final = model_path(run_dir)
+    save_model(model, final)
+    return RunResult(run_dir, final, model.num_timesteps, evaluation.last_stats)
 
 
 def train_run(
@@ -246,14 +200,22 @@ def train_run(
     scenario_overrides: dict[str, Any] | None = None,
     *,
     command: str = "",
+    imports: list[str] | tuple[str, ...] = (),
 ) -> RunResult:
-    """Train a fresh PPO agent as ``config`` says; return where everything was saved."""
+    """Train a fresh PPO agent as ``config`` says; return where everything was saved.
+
+    ``imports``: plug-in modules to import before the scenario is resolved (``--import``); they
+    and any module the resolution imports are recorded in the run's ``config.yaml``.
+    """
+    check_logdir(config.logdir)
+    import_plugins(list(imports))
     scenario = resolve_scenario(config.scenario, overrides=scenario_overrides)
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
-    run_dir = make_run_dir(config.logdir, scenario.name, config.seed)
-    _write_config(run_dir, config, scenario, device, command)
+    run_dir = create_run_dir(config.logdir, scenario.name, AGENT_NAME, config.seed)
+    info = RunInfo(config.scenario, plugins_for(config.scenario), [command or "(library call)"])
+    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
     print(f"run directory: {run_dir}", flush=True)
     model = make_ppo(
         env,
@@ -276,8 +238,9 @@ def resume_run(path: str | Path, args: Any = None, *, command: str = "") -> RunR
     step count, random generators, users mid-episode and TensorBoard curve all continue.
     """
     checkpoint, run_dir = find_checkpoint(path)
-    saved, scenario = read_run_config(run_dir)
-    config = resumed_config(saved, args or {})
+    record = read_run(run_dir)
+    scenario = record.scenario
+    config = resumed_config(record.train, args or {})
     state = read_resume_state(checkpoint)
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
@@ -285,17 +248,19 @@ def resume_run(path: str | Path, args: Any = None, *, command: str = "") -> RunR
     try:
         model = PPO.load(checkpoint, env=env, device=device, force_reset=False)
     except Exception as exc:  # SB3 raises many kinds on a damaged or foreign zip
-        raise TrainError(
+        raise ModelError(
             f"--resume: cannot load the model in '{checkpoint}' ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:200]})"
         ) from None
     if model.num_timesteps != state["num_timesteps"]:
-        raise TrainError(f"--resume: checkpoint '{checkpoint}' is inconsistent (step counts)")
+        raise ModelError(f"--resume: checkpoint '{checkpoint}' is inconsistent (step counts)")
     restore_env_state(env, state["env"])
     restore_rng(state["rng"])
     metrics = RolloutMetricsCallback()
     metrics.load_state_dict(state["callbacks"]["rollout_metrics"])
-    _write_config(run_dir, config, scenario, device, command or " ".join(sys.argv))
+    info = record.info
+    info.commands.append(command or " ".join(sys.argv))
+    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
     print(f"run directory: {run_dir} (resuming at step {model.num_timesteps})", flush=True)
     if model.num_timesteps >= config.total_timesteps:
         print(
@@ -303,7 +268,7 @@ def resume_run(path: str | Path, args: Any = None, *, command: str = "") -> RunR
             f"{config.total_timesteps}",
             flush=True,
         )
-        return RunResult(run_dir, run_dir / MODEL_FILE, model.num_timesteps, None)
+        return RunResult(run_dir, model_path(run_dir), model.num_timesteps, None)
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)

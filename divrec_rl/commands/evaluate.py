@@ -10,27 +10,43 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from divrec_rl.commands.simulate import add_scenario_arguments, parse_assignments
-from divrec_rl.config import ScenarioError
+from divrec_rl.commands.common import (
+    add_scenario_arguments,
+    guarded,
+    import_modules,
+    scenario_overrides,
+    script_main,
+)
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
 
 # The runner pulls in torch, scipy and pandas: imported by the handler, not at parser build time,
 # so every other ``divrec-rl`` command starts fast.
 
-__all__ = ["add_evaluate_arguments", "add_evaluate_command", "main", "run_evaluate_command"]
+__all__ = ["add_evaluate_arguments", "add_evaluate_command", "main", "run_evaluate"]
 
 DEFAULT_AGENTS = "baseline,greedy,popularity,random"
-_DESCRIPTION = (
+DESCRIPTION = (
     "Compare agents on the same held-out users with the same seeds (common random numbers): "
     "writes OUT/results.csv (one row per agent and seed), OUT/report.md (protocol, means with "
-    "95%% bootstrap intervals, PPO vs baseline paired test, cross-simulator check) and PNG "
+    "95% bootstrap intervals, PPO vs baseline paired test, cross-simulator check) and PNG "
     "plots; with --save-trajectories also OUT/trajectories.csv (one row per step)."
 )
+_INTERRUPTED = "nothing was written"
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     """Every flag of ``evaluate``."""
-    add_scenario_arguments(p)
+    add_scenario_arguments(
+        p,
+        scenario_help="scenario name, module:attr or YAML path (default: the scenario the first "
+        "PPO run was trained on, else synthetic-shop)",
+    )
+    p.add_argument(
+        "--allow-scenario-mismatch",
+        action="store_true",
+        help="evaluate PPO runs on a --scenario other than the one they were trained on "
+        "(otherwise an error); the report notes the mismatch",
+    )
     p.add_argument(
         "--agents",
         default=DEFAULT_AGENTS,
@@ -60,19 +76,20 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-frontier", action="store_true", help="skip the frontier sweep and its plot"
     )
+    defaults = BaselineSettings()
     p.add_argument(
         "--val-users",
         type=int,
-        default=BaselineSettings.val_users,
+        default=defaults.val_users,
         metavar="N",
-        help=f"validation users for tuning the baseline (default {BaselineSettings.val_users})",
+        help=f"validation users for tuning the baseline (default {defaults.val_users})",
     )
     p.add_argument(
         "--log-users",
         type=int,
-        default=BaselineSettings.log_users,
+        default=defaults.log_users,
         metavar="N",
-        help=f"training users served by the logging policy (default {BaselineSettings.log_users})",
+        help=f"training users served by the logging policy (default {defaults.log_users})",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace the contents of a non-empty --out"
@@ -80,20 +97,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
-def add_evaluate_command(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``evaluate`` (``divrec-rl evaluate``)."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="compare agents on held-out users, write a report",
-        description=_DESCRIPTION,
-    )
-    add_evaluate_arguments(p)
-    p.set_defaults(func=run_evaluate_command)
-
-
 def config_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~divrec_rl.evaluation.runner.EvaluationConfig` of parsed arguments (raises
-    :class:`ScenarioError`)."""
+    """The :class:`~divrec_rl.evaluation.runner.EvaluationConfig` of parsed arguments (raises a
+    :class:`~divrec_rl.errors.DivrecError` on bad input)."""
     from divrec_rl.agents.registry import parse_agents
     from divrec_rl.evaluation.runner import EvaluationConfig
 
@@ -107,8 +113,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return EvaluationConfig(
         agents=parse_agents(args.agents),
         scenario=args.scenario,
+        allow_scenario_mismatch=args.allow_scenario_mismatch,
         config_files=list(args.config),
-        overrides=parse_assignments(args.set),
+        overrides=scenario_overrides(args),
         seeds=args.seeds,
         users=args.users,
         save_trajectories=args.save_trajectories,
@@ -119,12 +126,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
-def run_evaluate_command(args: argparse.Namespace) -> int:
-    """Handler: 0 on success; bad input raises :class:`ScenarioError` (exit 2 in the CLI)."""
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate and write the report; bad input raises a DivrecError (exit 2)."""
     from divrec_rl.evaluation.io import check_output_dir
     from divrec_rl.evaluation.report import write_evaluation
     from divrec_rl.evaluation.runner import evaluate
 
+    import_modules(args)
     config = config_from_args(args)
     check_output_dir(args.out, args.overwrite)
     result = evaluate(config, progress=not args.quiet)
@@ -137,17 +145,17 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_evaluate_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``evaluate`` (``divrec-rl evaluate``)."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="compare agents on held-out users, write a report",
+        description=DESCRIPTION,
+    )
+    add_evaluate_arguments(p)
+    p.set_defaults(func=guarded(run_evaluate, _INTERRUPTED))
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Stand-alone entry point of ``scripts/evaluate.py`` (same flags as ``divrec-rl evaluate``)."""
-    from divrec_rl.cli import _Parser, report_errors
-
-    parser = _Parser(prog=prog, description=_DESCRIPTION)
-    add_evaluate_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_evaluate_command(args)
-    except ScenarioError as exc:
-        return report_errors(exc.errors)
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return 130
+    return script_main(add_evaluate_arguments, run_evaluate, DESCRIPTION, argv, prog, _INTERRUPTED)

@@ -2,7 +2,7 @@
 
 :func:`add_data_commands` adds a ``data`` parser to an argparse sub-parsers object. Every
 leaf parser stores its handler as ``func`` (``args.func(args) -> int``): 0 on success,
-2 on a :class:`~divrec_rl.data.fetch.DataError` (reported as one ``error: ...`` line on
+2 on a :class:`~divrec_rl.errors.DataError` (reported as one ``error: ...`` line on
 stderr, no traceback).
 """
 
@@ -13,36 +13,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from divrec_rl.data.fetch import DATASET_NAMES, DataError, default_cache_dir, fetch_dataset
+from divrec_rl.commands.common import guarded
+from divrec_rl.data.fetch import DATASET_NAMES, default_cache_dir, fetch_dataset
 from divrec_rl.data.movielens import load_dataset
 
 __all__ = ["add_data_commands", "cmd_fetch", "cmd_info"]
 
 
-def _report_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except DataError as exc:
-            message = " ".join(str(exc).split())  # always a single line
-            print(f"error: {message}", file=sys.stderr)
-            return 2
-
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
-
-
-@_report_errors
-def cmd_fetch(args: argparse.Namespace) -> int:
+def run_fetch(args: argparse.Namespace) -> int:
     """Download (or re-verify) a dataset and print its directory."""
     path = fetch_dataset(args.name, cache_dir=args.cache_dir, force=args.force)
     print(path)
     return 0
 
 
-@_report_errors
-def cmd_info(args: argparse.Namespace) -> int:
+def run_info(args: argparse.Namespace) -> int:
     """Load a dataset and print its counts."""
     data = load_dataset(args.name_or_path, cache_dir=args.cache_dir)
     s = data.summary()
@@ -58,6 +43,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     return 0
+
+
+cmd_fetch = guarded(run_fetch)
+cmd_info = guarded(run_info)
 
 
 def _data_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:

@@ -1,0 +1,130 @@
+"""What every subcommand shares: the parser class, the scenario arguments, the error printer.
+
+* :class:`CommandParser` — argparse with exit code 2 and one ``error:`` line on a usage error;
+* :func:`add_scenario_arguments` — ``--scenario``, ``--config EXTRA.yaml`` (repeatable),
+  ``--set KEY=VALUE`` (repeatable; parsed by :func:`divrec_rl.training.config.parse_set`, the one
+  ``--set`` parser) and ``--import MODULE`` (repeatable; imported before the scenario is
+  resolved, so a scenario a user's module registers with ``@register_scenario`` can be named);
+* :func:`report_errors` / :func:`guarded` — every :class:`~divrec_rl.errors.DivrecError` becomes
+  one ``error: …`` line per problem on stderr and exit code 2 (never a traceback);
+  ``KeyboardInterrupt`` becomes exit code 130;
+* :func:`script_main` — the stand-alone parsers of ``scripts/*.py`` (same flags as the CLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from divrec_rl.errors import DivrecError
+from divrec_rl.resolve import import_plugins
+from divrec_rl.training.config import parse_set
+
+__all__ = [
+    "CommandParser",
+    "Handler",
+    "add_scenario_arguments",
+    "guarded",
+    "import_modules",
+    "report_errors",
+    "run_handler",
+    "scenario_overrides",
+    "script_main",
+]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with exit code 2 and a single ``error:`` line (argparse's own convention)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def report_errors(errors: Sequence[str]) -> int:
+    """Print one ``error:`` line per problem to stderr (each squeezed onto one line); return 2."""
+    for line in errors:
+        print(f"error: {' '.join(str(line).split())}", file=sys.stderr)
+    return 2
+
+
+def run_handler(handler: Handler, args: argparse.Namespace, interrupted: str = "") -> int:
+    """``handler(args)``: its exit code, 2 for a DivrecError, 130 for Ctrl-C."""
+    try:
+        return int(handler(args) or 0)
+    except DivrecError as exc:
+        return report_errors(exc.errors)
+    except KeyboardInterrupt:
+        print(f"interrupted{': ' + interrupted if interrupted else ''}", file=sys.stderr)
+        return 130
+
+
+def guarded(handler: Handler, interrupted: str = "") -> Handler:
+    """``handler`` wrapped by :func:`run_handler` (for use as ``args.func``)."""
+
+    def run(args: argparse.Namespace) -> int:
+        return run_handler(handler, args, interrupted)
+
+    run.__name__ = getattr(handler, "__name__", "run")
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def add_scenario_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    scenario_help: str = "scenario name, module:attr or YAML path",
+    config_help: str = "extra config file(s)",
+    set_help: str = "override one field",
+) -> None:
+    """The scenario arguments every command shares; ``--scenario`` defaults to ``None`` (the
+    command picks the default), the repeatable ones to empty lists."""
+    p.add_argument("--scenario", default=None, metavar="SCENARIO", help=scenario_help)
+    p.add_argument("--config", action="append", default=[], metavar="EXTRA.yaml", help=config_help)
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=set_help,
+    )
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this Python module first (repeatable), e.g. one that registers a scenario "
+        "with @register_scenario; it must be importable (on sys.path / PYTHONPATH)",
+    )
+
+
+def import_modules(args: argparse.Namespace | Any) -> None:
+    """Import the ``--import`` modules of ``args`` (a ScenarioError names a failing one)."""
+    import_plugins(list(getattr(args, "imports", None) or []))
+
+
+def scenario_overrides(args: argparse.Namespace | Any) -> dict[str, Any]:
+    """The nested overrides of ``args``'s ``--set`` items."""
+    return parse_set(list(getattr(args, "overrides", None) or []))
+
+
+def script_main(
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    handler: Handler,
+    description: str,
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+    interrupted: str = "",
+) -> int:
+    """Entry point of a ``scripts/*.py`` wrapper: parse with the command's own arguments, run
+    the same handler as the CLI, map errors to exit codes."""
+    parser = CommandParser(prog=prog, description=description)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_handler(handler, args, interrupted)

@@ -1,0 +1,90 @@
+"""``divrec-rl train`` / ``scripts/train_agent.py``: parse, train (or resume), print.
+
+Every :class:`~divrec_rl.training.config.TrainConfig` field is a flag of the same name (its
+description is the ``--help`` text); the scenario arguments are the shared set of
+:mod:`divrec_rl.commands.common`.  The work is in :mod:`divrec_rl.training.runner`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+
+from divrec_rl.commands.common import (
+    add_scenario_arguments,
+    guarded,
+    import_modules,
+    script_main,
+)
+from divrec_rl.training.config import TrainConfig, config_from_args
+from divrec_rl.training.settings import add_model_arguments, help_text
+
+__all__ = ["add_train_arguments", "add_train_command", "command_line", "main", "run_train"]
+
+DESCRIPTION = (
+    "Train the PPO slate agent (Stable-Baselines3) on a scenario. Writes "
+    "LOGDIR/{scenario}__ppo__{seed}__{timestamp}/ with TensorBoard events, config.yaml, "
+    "checkpoints/ and the final model.zip."
+)
+_INTERRUPTED = "resume with --resume RUN_DIR"
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The shared scenario arguments, one flag per TrainConfig field, and ``--resume``."""
+    add_scenario_arguments(
+        p,
+        scenario_help=help_text(TrainConfig.model_fields["scenario"]),
+        config_help="Extra YAML file layered over the scenario: scenario fields at the top "
+        "level, training fields under 'train:'. Repeatable; later files win, flags win over "
+        "files.",
+        set_help="Scenario override KEY=VALUE with a dotted key and a YAML value, e.g. "
+        "catalog.n_items=20000. Repeatable; wins over --config files.",
+    )
+    add_model_arguments(p, TrainConfig, skip=("scenario",))
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="PATH",
+        help="Continue a killed or finished run from its latest checkpoint: the run directory "
+        "or a checkpoint .zip in it. Same step count, same TensorBoard curve; only "
+        "--total-timesteps, --device, --torch-threads, --checkpoint-every, "
+        "--keep-checkpoints, --eval-every, --progress-bar and --verbose may change.",
+    )
+
+
+def command_line() -> str:
+    """This process's command line, as a user would retype it."""
+    return shlex.join(sys.argv) if sys.argv and sys.argv[0] else "(library call)"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train a fresh run, or resume one (``--resume``); bad input raises a DivrecError."""
+    from divrec_rl.training.runner import resume_run, train_run
+
+    if args.resume:
+        resume_run(args.resume, args, command=command_line())
+        return 0
+    import_modules(args)
+    config, overrides = config_from_args(args)
+    train_run(config, overrides, command=command_line(), imports=args.imports)
+    return 0
+
+
+run_train_command = guarded(run_train, _INTERRUPTED)
+
+
+def add_train_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``train`` to ``subparsers`` (``divrec-rl train``); the handler is ``args.func``."""
+    parser = subparsers.add_parser(
+        "train", help="train the PPO slate agent on a scenario", description=DESCRIPTION
+    )
+    add_train_arguments(parser)
+    parser.set_defaults(func=run_train_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """``scripts/train_agent.py``: parse ``argv``, train (or resume); return the exit code."""
+    return script_main(add_train_arguments, run_train, DESCRIPTION, argv, prog, _INTERRUPTED)
