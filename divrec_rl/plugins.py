@@ -98,6 +98,8 @@ class PerUserBehaviour(UserBehaviour):
     costs ~N× a single user instead of one vectorised pass — ``benchmarks/plugin_overhead.py``
     measures it (write the batched version once the behaviour is settled).  Randomness must come
     from the ``u`` passed in (a per-user uniform), so batches still reproduce single users.
+    Session bookkeeping (``session_step``, ``session_clicks``, ``session_satisfaction``,
+    ``last_click``) is the simulator's: read it from ``user``, never write it.
     """
 
     def respond_user(
@@ -174,8 +176,6 @@ class PerUserBehaviour(UserBehaviour):
                 item_vectors[i],
                 category_weights[i],
             )
-        state.session_satisfaction += np.where(state.active, response.engagement, 0.0)
-        state.session_clicks += state.active & (response.position >= 0)
 
     def leaves(self, state: UserState) -> np.ndarray:
         out = np.zeros(state.n, dtype=bool)
@@ -184,11 +184,9 @@ class PerUserBehaviour(UserBehaviour):
         return out
 
     def start_user_session(self, user: UserView) -> None:
-        """Set one user's per-session fields (e.g. ``user.patience = 1.0``)."""
+        """Set one user's own per-session fields (e.g. ``user.patience = 1.0``); the simulator
+        has already zeroed the session bookkeeping (``session_step``, ``session_clicks``, …)."""
 
     def start_session(self, state: UserState, rows: np.ndarray) -> None:
-        state.session_step[rows] = 0
-        state.session_satisfaction[rows] = 0.0
-        state.session_clicks[rows] = 0
         for i in rows:
             self.start_user_session(UserView(state, int(i)))

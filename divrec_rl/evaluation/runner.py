@@ -337,13 +337,11 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
     probe = SlateSimulator(scenario, 1, "eval")
     runs, sweep = _load_ppo(config, probe)
     weight, source = _objective(config, scenario_config, runs, notes)
-    if any(s.kind in BASELINE_KINDS for s in config.agents):
-        probe_builder = probe.builder
-        if not hasattr(probe_builder, "feature_dim"):
-            raise ScenarioError(
-                "agents baseline/supervised need slate.builder = candidates "
-                f"(scenario has {scenario_config.slate.builder!r})"
-            )
+    if any(s.kind in BASELINE_KINDS for s in config.agents) and probe.candidates is None:
+        raise ScenarioError(
+            "agents baseline/supervised need slate.builder = candidates "
+            f"(scenario has {scenario_config.slate.builder!r})"
+        )
 
     def build_baseline() -> Baseline:
         t0 = time.perf_counter()
