@@ -322,7 +322,8 @@ class ActionCheck:
             return a
         if self._scalar is not None:
             lo, hi = self._scalar
-            if a.min() >= lo and a.max() <= hi:
+            # The ufuncs' own reductions: a little less call overhead than ndarray.min/max.
+            if np.minimum.reduce(a, axis=None) >= lo and np.maximum.reduce(a, axis=None) <= hi:
                 return a
         elif np.isfinite(a).all() and (a >= self.low).all() and (a <= self.high).all():
             return a

@@ -79,12 +79,14 @@ class SlateRecEnv(gym.Env):
     Parameters
     ----------
     scenario:
-        Scenario name, ``module:attr``, YAML path, :class:`ScenarioConfig`, mapping or built
-        :class:`Scenario` (default ``synthetic-shop``).
+        Scenario name, ``module:attr``, YAML path (a string or path-like),
+        :class:`ScenarioConfig`, mapping or built :class:`Scenario` (default ``synthetic-shop``);
+        anything else raises ``TypeError`` naming ``scenario``.
     split:
         ``train``, ``val`` or ``eval`` users.
     diversity_weight:
-        λ of ``r = engagement + λ·diversity``; ``None`` = the scenario's value.
+        λ of ``r = engagement + λ·diversity`` (:mod:`divrec_rl.reward`), a number in [0, 100];
+        ``None`` = the scenario's value.
     config:
         Nested overrides of scenario fields, e.g. ``{"slate": {"size": 5}}``.
     config_files:
@@ -92,8 +94,8 @@ class SlateRecEnv(gym.Env):
 
     Observation: ``Dict(user=Box(U), [candidates=Box(n, f)])``; action: the slate builder's Box.
     ``step`` rejects an action of the wrong shape, with a NaN or ±inf entry, or outside the box
-    (``ValueError`` naming ``action``); the check costs two reductions over the action (no
-    measurable change of throughput, ``benchmarks/env_throughput.py``).
+    (``ValueError`` naming ``action``); the check costs two reductions over the action, about
+    2 µs a step (1–2 % of a single-user step; ``benchmarks/env_throughput.py``).
     ``info`` after a step: ``engagement``, ``diversity``, ``slate`` (item ids), ``clicked`` (item id
     or −1), ``position``, ``left``, ``returned``, ``patience``, ``session``, ``t``.
     """
