@@ -19,6 +19,7 @@ scenario file's ``factory: pkg.mod:attr``, pass ``--scenario pkg.mod:attr``, or 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,9 @@ from divrec_rl.scenario import (
     SLATE_BUILDERS,
 )
 from divrec_rl.users.behaviour import SlateResponse, UserBehaviour
-from divrec_rl.users.state import UserState
+from divrec_rl.users.state import SIMULATOR_FIELDS, UserState
+
+BEHAVIOUR_FIELDS = frozenset(f.name for f in fields(UserState)) - SIMULATOR_FIELDS
 
 __all__ = [
     "PerUserBehaviour",
@@ -74,7 +77,8 @@ def register_slate_builder(name: str, obj: Callable[..., Any] | None = None) -> 
 
 class UserView:
     """One user's row of a :class:`UserState`: scalar fields read and write as Python numbers,
-    vector fields (``interest``, ``fatigue``, …) are writable row views."""
+    vector fields (``interest``, ``fatigue``, …) are writable row views.  The simulator's fields
+    (``t``, ``session_step``, ``last_click``, …) are read-only: assigning one raises."""
 
     __slots__ = ("_i", "_state")
 
@@ -87,6 +91,11 @@ class UserView:
         return value.item() if np.ndim(value) == 0 else value
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in SIMULATOR_FIELDS:
+            raise AttributeError(
+                f"user.{name}: kept by the simulator, read-only for behaviours (write only "
+                f"{', '.join(sorted(BEHAVIOUR_FIELDS))})"
+            )
         getattr(self._state, name)[self._i] = value
 
 

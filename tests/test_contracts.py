@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from divrec_rl.envs import make_simulator
+from divrec_rl.plugins import PerUserBehaviour
 from divrec_rl.response import EmbeddingResponseModel, ResponseModel
 from divrec_rl.reward import check_diversity_weight, mix_reward, slate_diversity
 from divrec_rl.simulator import SlateSimulator
@@ -262,3 +263,44 @@ def test_simulator_reward_is_the_mixed_reward() -> None:
     sim.reset_users(np.arange(5), np.arange(5, dtype=np.uint64))
     r = sim.step(np.zeros((5, *sim.action_space.shape), dtype=np.float32))
     np.testing.assert_array_equal(r.reward, r.info["engagement"] + 0.7 * r.info["diversity"])
+
+
+class PerUserEveryOther(PerUserBehaviour):
+    """The per-user version of :class:`ClickEveryOtherStep` (no return model)."""
+
+    def respond_user(self, user, slate, attraction, satisfaction_logit, category_weights, u):
+        return (0, 0.5) if user.session_step % 2 == 0 else (-1, 0.0)
+
+    def update_user(self, user, slate, position, engagement, item_vectors, category_weights):
+        user.patience = user.patience - 1.0
+
+    def leaves_user(self, user):
+        return user.patience <= 0
+
+    def start_user_session(self, user):
+        user.patience = 4.0
+
+
+def test_per_user_behaviour_gets_the_bookkeeping_too() -> None:
+    sim = _simulator_with(2, behaviour=PerUserEveryOther())
+    sim.reset_users(np.arange(2), np.array([8, 9], dtype=np.uint64))
+    actions = np.zeros((2, *sim.action_space.shape), dtype=np.float32)
+    last = []
+    while sim.state.active.any():
+        sim.step(actions)
+        last.append(float(sim.state.last_click[0]))
+    assert last == [1.0, 0.0, 1.0, 0.0]
+    np.testing.assert_array_equal(sim.state.session_step, [4, 4])
+    np.testing.assert_array_equal(sim.state.session_clicks, [2, 2])
+    np.testing.assert_array_equal(sim.state.session_satisfaction, [1.0, 1.0])
+
+
+def test_per_user_behaviours_cannot_write_the_simulators_fields() -> None:
+    class Meddler(PerUserEveryOther):
+        def update_user(self, user, slate, position, engagement, item_vectors, category_weights):
+            user.session_step = 0
+
+    sim = _simulator_with(1, behaviour=Meddler())
+    sim.reset_users(np.arange(1), np.array([1], dtype=np.uint64))
+    with pytest.raises(AttributeError, match=r"user\.session_step: kept by the simulator"):
+        sim.step(np.zeros((1, *sim.action_space.shape), dtype=np.float32))
