@@ -4,7 +4,7 @@ the evaluator) drives this class; none re-implements the dynamics.
 One step for N users, all array operations:
 
     slate  = builder(action)                                  (N, k) distinct items
-    logits = response.attraction(state, slate)                (N, k)
+    logits = response.scores(state, slate)                    (N, k) attraction, satisfaction
     choice ~ behaviour (MNL / cascade with boredom)           click position or none
     engagement = σ(satisfaction logit − boredom) if clicked   [0, 1]
     reward = engagement + λ · diversity(slate)                (divrec_rl.reward)
@@ -199,7 +199,8 @@ class SlateSimulator:
         """Advance every active user by one step given agent actions ``(N, …)``.
 
         ``reset_rows``/``reset_keys``: users (inactive ones) to start a new episode *after* the
-        step, so that the returned observation already shows them fresh (autoreset).
+        step, so that the returned observation already shows them fresh (autoreset).  A bad
+        action (shape, NaN/±inf, outside the box) raises ``ValueError`` before anything moves.
         """
         actions = self._check_actions(actions)
         return self._advance(self.builder.build(actions), reset_rows, reset_keys)
