@@ -1,19 +1,21 @@
 """Reference agents that need no training: uniform random scores, myopic greedy-by-attraction,
 popularity, and the noisy-popularity logging policy that produces the supervised baseline's logs.
 
-Every agent has the project's face ``act(observation, simulator) -> actions``: ``observation`` is
-the batched observation dict of ``simulator`` (a :class:`~divrec_rl.simulator.SlateSimulator`)
-and ``actions`` is ``(N, …)`` inside the simulator's action space, so one evaluator runs any of
-them, the PPO agent included.
+Every agent has the project's face :class:`~divrec_rl.agents.protocol.Agent` (re-exported here):
+``act(observation, simulator) -> actions``, ``observation`` the batched observation dict of
+``simulator`` (a :class:`~divrec_rl.simulator.SlateSimulator`), ``actions`` ``(N, …)`` inside the
+simulator's action space, so one evaluator runs any of them, the PPO agent included.  They read
+the simulator's public candidate view (``simulator.candidates``), never its slate builder.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from divrec_rl.slate import CandidateSlateBuilder
+from divrec_rl.agents.protocol import Agent
+from divrec_rl.simulator import SlateSimulator
 
 __all__ = [
     "Agent",
@@ -23,16 +25,6 @@ __all__ = [
     "RandomAgent",
     "scores_to_actions",
 ]
-
-
-class Agent(Protocol):
-    """Anything that maps a batch of observations to a batch of actions."""
-
-    name: str
-
-    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
-        """Actions ``(N, …)`` for the ``N`` users of ``simulator``."""
-        ...
 
 
 def scores_to_actions(scores: np.ndarray) -> np.ndarray:
@@ -61,7 +53,7 @@ class RandomAgent:
     def __init__(self, seed: int | None = 0) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
         space = simulator.action_space
         shape = (simulator.n_users, *space.shape)
         return self.rng.uniform(space.low, space.high, size=shape).astype(np.float32)
@@ -78,10 +70,10 @@ class GreedyAttractionAgent:
 
     name = "greedy"
 
-    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
-        builder = simulator.builder
-        if isinstance(builder, CandidateSlateBuilder):
-            logits = simulator.response.attraction(simulator.state, builder.candidates)
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
+        candidates = simulator.candidates
+        if candidates is not None:
+            logits = simulator.response.attraction(simulator.state, candidates)
             return scores_to_actions(logits)
         return np.clip(simulator.state.interest, -1.0, 1.0).astype(np.float32)
 
@@ -102,10 +94,10 @@ class PopularityAgent:
 
     name = "popularity"
 
-    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
-        builder = simulator.builder
-        if isinstance(builder, CandidateSlateBuilder):
-            return scores_to_actions(simulator.catalog.log_popularity_z[builder.candidates])
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
+        candidates = simulator.candidates
+        if candidates is not None:
+            return scores_to_actions(simulator.catalog.log_popularity_z[candidates])
         return np.tile(_popularity_query(simulator.catalog), (simulator.n_users, 1))
 
 
@@ -132,11 +124,10 @@ class NoisyPopularityAgent:
         self.temperature = float(temperature)
         self.rng = np.random.default_rng(seed)
 
-    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
-        builder = simulator.builder
-        if not isinstance(builder, CandidateSlateBuilder):
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
+        cands = simulator.candidates
+        if cands is None:
             raise ValueError("NoisyPopularityAgent: needs the 'candidates' slate builder")
-        cands = builder.candidates
         noise = self.rng.gumbel(size=cands.shape)
         return scores_to_actions(
             simulator.catalog.log_popularity_z[cands] + self.temperature * noise

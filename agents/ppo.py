@@ -30,6 +30,8 @@ from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
+from divrec_rl.simulator import SlateSimulator
+
 __all__ = [
     "PPOAgent",
     "SlateFeaturesExtractor",
@@ -211,7 +213,7 @@ def candidate_dim_of(env: VecEnv) -> int | None:
     """Features per candidate of ``env``'s slate builder (``None`` for the ``query`` builder)."""
     if "candidates" not in env.observation_space.spaces:  # type: ignore[union-attr]
         return None
-    return int(env.unwrapped.simulator.builder.feature_dim)  # type: ignore[attr-defined]
+    return env.unwrapped.simulator.candidate_feature_dim  # type: ignore[attr-defined]
 
 
 def make_ppo(
@@ -262,7 +264,9 @@ class PPOAgent:
         self.model = model
         self.deterministic = deterministic
 
-    def act(self, observation: dict[str, np.ndarray], simulator: Any = None) -> np.ndarray:
+    def act(
+        self, observation: dict[str, np.ndarray], simulator: SlateSimulator | None = None
+    ) -> np.ndarray:
         """Actions ``(N, …)`` for a batch of observations (already squashed into the bounds)."""
         actions, _ = self.model.predict(observation, deterministic=self.deterministic)
         return actions

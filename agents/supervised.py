@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch as th
@@ -40,7 +39,8 @@ from torch import nn
 from divrec_rl.agents.baselines import scores_to_actions
 from divrec_rl.agents.rerank import dpp_greedy_batch, mmr_batch
 from divrec_rl.rollout import StepHook
-from divrec_rl.slate import CandidateSlateBuilder, top_k_rows
+from divrec_rl.simulator import SlateSimulator, StepResult
+from divrec_rl.slate import top_k_rows
 
 __all__ = [
     "METHODS",
@@ -75,10 +75,12 @@ class InteractionLog:
     def recorder(cls, feature_dim: int) -> tuple[StepHook, Callable[[], InteractionLog]]:
         """A :data:`~divrec_rl.rollout.StepHook` that records steps, and a function returning the
         log recorded so far (call it after the rollout).  ``feature_dim``: features per candidate
-        (``CandidateSlateBuilder.feature_dim``)."""
+        (``simulator.candidate_feature_dim``)."""
         parts: list[tuple[np.ndarray, ...]] = []
 
-        def hook(observation: dict[str, np.ndarray], actions: np.ndarray, result: Any) -> None:
+        def hook(
+            observation: dict[str, np.ndarray], actions: np.ndarray, result: StepResult
+        ) -> None:
             info = result.info
             who = np.flatnonzero(info["active"])
             n = len(info["active"])
@@ -282,23 +284,23 @@ class RerankAgent:
         self.tradeoff = float(tradeoff)
         self.name = name or (method if method == "none" else f"{method}-{tradeoff:g}")
 
-    def act(self, observation: dict[str, np.ndarray], simulator: Any) -> np.ndarray:
-        builder = simulator.builder
-        if not isinstance(builder, CandidateSlateBuilder):
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
+        candidates, feature_dim = simulator.candidates, simulator.candidate_feature_dim
+        if candidates is None or feature_dim is None:
             raise ValueError(f"{self.name}: needs the 'candidates' slate builder")
-        n_users, n = builder.candidates.shape
+        n_users, n = candidates.shape
         actions = np.zeros((n_users, n), dtype=np.float32)
         # Only users still in a session need a slate (whether a user is there is no secret).
         rows = np.flatnonzero(simulator.state.active)
         if len(rows) == 0:
             return actions
-        feats = observation["candidates"].reshape(n_users, n, builder.feature_dim)[rows]
+        feats = observation["candidates"].reshape(n_users, n, feature_dim)[rows]
         scores = self.ranker.scores(observation["user"][rows], feats)
         if self.method == "none" or self.tradeoff == 0.0:
             actions[rows] = scores_to_actions(scores)
             return actions
         # Item vectors are public catalogue data (the first features of every candidate, too).
-        vectors = simulator.catalog.embeddings[builder.candidates[rows]]
+        vectors = simulator.catalog.embeddings[candidates[rows]]
         if self.method == "mmr":
             low = scores.min(axis=1, keepdims=True)
             span = np.maximum(scores.max(axis=1, keepdims=True) - low, 1e-12)

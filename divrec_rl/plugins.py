@@ -22,6 +22,7 @@ routes" in ``docs/scenarios.md``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,9 @@ from divrec_rl.parts import (
 )
 from divrec_rl.resolve import register_scenario
 from divrec_rl.users.behaviour import SlateResponse, UserBehaviour
-from divrec_rl.users.state import UserState
+from divrec_rl.users.state import SIMULATOR_FIELDS, UserState
+
+BEHAVIOUR_FIELDS = frozenset(f.name for f in fields(UserState)) - SIMULATOR_FIELDS
 
 __all__ = [
     "PerUserBehaviour",
@@ -84,7 +87,8 @@ def register_slate_builder(name: str, obj: Callable[..., Any] | None = None) -> 
 
 class UserView:
     """One user's row of a :class:`UserState`: scalar fields read and write as Python numbers,
-    vector fields (``interest``, ``fatigue``, …) are writable row views."""
+    vector fields (``interest``, ``fatigue``, …) are writable row views.  The simulator's fields
+    (``t``, ``session_step``, ``last_click``, …) are read-only: assigning one raises."""
 
     __slots__ = ("_i", "_state")
 
@@ -97,6 +101,11 @@ class UserView:
         return value.item() if np.ndim(value) == 0 else value
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in SIMULATOR_FIELDS:
+            raise AttributeError(
+                f"user.{name}: kept by the simulator, read-only for behaviours (write only "
+                f"{', '.join(sorted(BEHAVIOUR_FIELDS))})"
+            )
         getattr(self._state, name)[self._i] = value
 
 
@@ -108,6 +117,8 @@ class PerUserBehaviour(UserBehaviour):
     costs ~N× a single user instead of one vectorised pass — ``benchmarks/plugin_overhead.py``
     measures it (write the batched version once the behaviour is settled).  Randomness must come
     from the ``u`` passed in (a per-user uniform), so batches still reproduce single users.
+    Session bookkeeping (``session_step``, ``session_clicks``, ``session_satisfaction``,
+    ``last_click``) is the simulator's: read it from ``user``, never write it.
     """
 
     def respond_user(
@@ -184,8 +195,6 @@ class PerUserBehaviour(UserBehaviour):
                 item_vectors[i],
                 category_weights[i],
             )
-        state.session_satisfaction += np.where(state.active, response.engagement, 0.0)
-        state.session_clicks += state.active & (response.position >= 0)
 
     def leaves(self, state: UserState) -> np.ndarray:
         out = np.zeros(state.n, dtype=bool)
@@ -194,11 +203,9 @@ class PerUserBehaviour(UserBehaviour):
         return out
 
     def start_user_session(self, user: UserView) -> None:
-        """Set one user's per-session fields (e.g. ``user.patience = 1.0``)."""
+        """Set one user's own per-session fields (e.g. ``user.patience = 1.0``); the simulator
+        has already zeroed the session bookkeeping (``session_step``, ``session_clicks``, …)."""
 
     def start_session(self, state: UserState, rows: np.ndarray) -> None:
-        state.session_step[rows] = 0
-        state.session_satisfaction[rows] = 0.0
-        state.session_clicks[rows] = 0
         for i in rows:
             self.start_user_session(UserView(state, int(i)))

@@ -16,7 +16,12 @@ from divrec_rl.users.state import UserState
 
 
 class ResponseModel(ABC):
-    """Scores items for users.  ``items`` is ``(N, k)`` catalogue row indices."""
+    """Scores items for users.  ``items`` is ``(N, k)`` catalogue row indices.
+
+    The contract: :meth:`attraction` and :meth:`satisfaction_logit`, and :meth:`scores`, both at
+    once — the one the simulator calls every step.  Its default makes the two calls; override it
+    when one pass is cheaper (a shared gather or product), returning exactly the same values.
+    """
 
     @abstractmethod
     def attraction(self, state: UserState, items: np.ndarray) -> np.ndarray:
@@ -25,6 +30,10 @@ class ResponseModel(ABC):
     @abstractmethod
     def satisfaction_logit(self, state: UserState, items: np.ndarray) -> np.ndarray:
         """Satisfaction logits ``(N, k)``; engagement of a consumed item is σ(logit − boredom)."""
+
+    def scores(self, state: UserState, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(attraction, satisfaction_logit)``, each ``(N, k)`` (the simulator's one call)."""
+        return self.attraction(state, items), self.satisfaction_logit(state, items)
 
 
 class EmbeddingResponseModel(ResponseModel):
@@ -67,7 +76,7 @@ class EmbeddingResponseModel(ResponseModel):
         return self.satisfaction.match_weight * self._cosine(state, items) + self._sat_bias[items]
 
     def scores(self, state: UserState, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both logits with one gather: ``(attraction, satisfaction_logit)``."""
+        """Both logits with one gather of the item vectors (one cosine for both)."""
         cos = self._cosine(state, items)
         return (
             self.config.match_weight * cos + self._item_bias[items],

@@ -1,9 +1,10 @@
 """Run any agent through whole episodes of a fixed group of users and record every step.
 
 The one rollout mechanism behind ``divrec-rl simulate``, ``divrec-rl evaluate``, the supervised
-baseline's logs and its tuning: agents have the project's face ``act(observation, simulator) ->
-actions`` (:mod:`divrec_rl.agents.baselines`), the simulator turns actions into slates, and every
-user gets exactly one episode (a user who left is not stepped again).
+baseline's logs and its tuning: agents have the project's face :class:`Agent` (``act(observation,
+simulator) -> actions``, published as :class:`divrec_rl.agents.protocol.Agent`), the simulator
+turns actions into slates, and every user gets exactly one episode (a user who left is not stepped
+again).
 
 Common random numbers: the users and all of the simulator's randomness are fixed by the per-user
 ``keys`` (:func:`user_keys`), so two agents run with the same keys meet the same users, and a
@@ -14,13 +15,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from divrec_rl.simulator import SlateSimulator, StepResult
 
-__all__ = ["StepHook", "Trajectories", "rollout", "user_keys"]
+__all__ = ["Agent", "StepHook", "Trajectories", "rollout", "user_keys"]
+
+
+class Agent(Protocol):
+    """The face every agent has, so one rollout (and one evaluator) runs any of them.
+
+    ``name`` labels the agent in reports.  ``act(observation, simulator)`` returns actions
+    ``(N, *simulator.action_space.shape)`` inside the action box for the ``N`` users of
+    ``simulator``, from ``observation`` (the batched observation dict) and the simulator's public
+    views only: ``action_space``, ``n_users``, ``k``, ``catalog`` (public item data),
+    ``candidates`` (each user's candidate rows, ``None`` for the ``query`` builder),
+    ``candidate_feature_dim``, ``state.active`` (who is still there).  Rows of users who already
+    left are ignored by the simulator (but must still be finite and inside the box).
+
+    Declared here (layer 6) because the rollout drives agents; :mod:`divrec_rl.agents.protocol`
+    publishes it beside the agents.
+    """
+
+    name: str
+
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
+        """Actions ``(N, …)`` for the ``N`` users of ``simulator``."""
+        ...
+
 
 #: ``hook(observation, actions, result)``: called after every step with the observation the agent
 #: acted on, its actions and the step's result (e.g. to log interactions for supervised training).
@@ -115,7 +139,7 @@ class Trajectories:
 
 
 def rollout(
-    agent: Any, simulator: SlateSimulator, keys: np.ndarray, hook: StepHook | None = None
+    agent: Agent, simulator: SlateSimulator, keys: np.ndarray, hook: StepHook | None = None
 ) -> Trajectories:
     """One episode for each of the ``simulator.n_users`` users started from ``keys``.
 

@@ -4,11 +4,18 @@ the evaluator) drives this class; none re-implements the dynamics.
 One step for N users, all array operations:
 
     slate  = builder(action)                                  (N, k) distinct items
-    logits = response.attraction(state, slate)                (N, k)
+    logits = response.scores(state, slate)                    (N, k) attraction, satisfaction
     choice ~ behaviour (MNL / cascade with boredom)           click position or none
     engagement = σ(satisfaction logit − boredom) if clicked   [0, 1]
-    reward = engagement + λ · diversity(slate)
+    reward = engagement + λ · diversity(slate)                (divrec_rl.reward)
     state ← behaviour.update(...); leave when patience ≤ 0; optional return; truncate at max_steps
+
+The simulator owns time and session bookkeeping (``t``, ``session``, ``session_step``,
+``session_satisfaction``, ``session_clicks``, ``last_click``, ``active``): a behaviour changes only
+its own state (interest, fatigue, patience, …) and may read these fields, never write them.
+
+Actions are checked on every face before anything moves (:class:`~divrec_rl.slate.ActionCheck`:
+shape, finiteness, action box); a bad one raises ``ValueError`` naming ``action``.
 
 Randomness comes from per-user counter-based streams (:mod:`divrec_rl.rng`), so user ``u`` has the
 same trajectory alone or inside any batch.
@@ -22,9 +29,11 @@ import numpy as np
 from gymnasium import spaces
 
 from divrec_rl.arrays import all_true, any_true
-from divrec_rl.diversity import ild_category, ild_embedding
+from divrec_rl.response import ResponseModel
+from divrec_rl.reward import check_diversity_weight, mix_reward, slate_diversity
 from divrec_rl.scenario import Scenario
-from divrec_rl.slate import validate_slates
+from divrec_rl.slate import ActionCheck, validate_slates
+from divrec_rl.users.behaviour import SlateResponse
 from divrec_rl.users.population import SPLITS
 from divrec_rl.users.state import UserState
 
@@ -73,8 +82,7 @@ class SlateSimulator:
             raise ValueError(f"split: must be one of {', '.join(SPLITS)}, got {split!r}")
         if n_users < 1:
             raise ValueError(f"n_users: must be ≥ 1, got {n_users}")
-        if diversity_weight is not None and not (0.0 <= diversity_weight <= 100.0):
-            raise ValueError(f"diversity_weight: must be in [0, 100], got {diversity_weight}")
+        diversity_weight = check_diversity_weight(diversity_weight)
         cfg = scenario.config
         self.scenario = scenario
         self.config = cfg
@@ -87,12 +95,12 @@ class SlateSimulator:
             cfg.behaviour.return_model.max_sessions if cfg.behaviour.return_model.enabled else 1
         )
         self.diversity_weight = (
-            cfg.reward.diversity_weight if diversity_weight is None else float(diversity_weight)
+            cfg.reward.diversity_weight if diversity_weight is None else diversity_weight
         )
         self.builder = scenario.builder_factory()
         self.builder.allocate(n_users)
         self.behaviour = scenario.behaviour
-        self.response = scenario.response
+        self.response = _checked_response(scenario.response)
         self.population = scenario.population
         cat = self.catalog
         self.state = UserState.empty(
@@ -113,7 +121,7 @@ class SlateSimulator:
             {"user": spaces.Box(low, high, dtype=np.float32), **self.builder.observation_spaces()}
         )
         self.action_space = self.builder.action_space
-        self._scores = getattr(self.response, "scores", None)
+        self._check_actions = ActionCheck(self.action_space, n_users)
         self._all_rows = np.arange(n_users)
         self._dims = (cat.embedding_dim, cat.n_categories)
         self._max_patience = cfg.behaviour.patience.maximum
@@ -125,8 +133,46 @@ class SlateSimulator:
             return
         fresh = self.population.initial_state(np.asarray(keys, dtype=np.uint64), self.split)
         self.state.assign(rows, fresh)
-        self.behaviour.start_session(self.state, rows)
+        self._start_sessions(rows)
         self.builder.prepare(self.state, rows)
+
+    @property
+    def candidates(self) -> np.ndarray | None:
+        """The public candidate view: each user's current candidates ``(N, n_candidates)`` as
+        catalogue rows (read-only), in the order the action scores them — action entry ``j`` of
+        user ``u`` scores item ``candidates[u, j]``.  ``None`` when the slate builder scores no
+        candidate set (the ``query`` builder: the action is a query vector in item space)."""
+        rows = self.builder.candidate_rows()
+        if rows is None:
+            return None
+        view = rows.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def candidate_feature_dim(self) -> int | None:
+        """Features per candidate: the ``candidates`` observation is ``(N, n_candidates ·
+        candidate_feature_dim)``, row-major; ``None`` when there is no candidate set."""
+        return self.builder.candidate_feature_dim()
+
+    def check_actions(self, actions: object) -> np.ndarray:
+        """``actions`` as an array after the checks of :class:`~divrec_rl.slate.ActionCheck`
+        (``step`` runs them; a face may run them first to change nothing on a bad action)."""
+        return self._check_actions(actions)
+
+    def builder_buffers(self) -> dict[str, np.ndarray]:
+        """Copies of the slate builder's per-user buffers (e.g. the current candidates), so a
+        checkpoint can restore users mid-episode with :meth:`load_builder_buffers`."""
+        return {
+            name: value.copy()
+            for name, value in vars(self.builder).items()
+            if isinstance(value, np.ndarray) and value.ndim and value.shape[0] == self.n_users
+        }
+
+    def load_builder_buffers(self, buffers: dict[str, np.ndarray]) -> None:
+        """Undo :meth:`builder_buffers` on a simulator of the same scenario and size."""
+        for name, value in buffers.items():
+            getattr(self.builder, name)[...] = value
 
     def observe(self) -> dict[str, np.ndarray]:
         """Observations of all users: ``user`` summary plus the builder's entries (no text)."""
@@ -153,8 +199,10 @@ class SlateSimulator:
         """Advance every active user by one step given agent actions ``(N, …)``.
 
         ``reset_rows``/``reset_keys``: users (inactive ones) to start a new episode *after* the
-        step, so that the returned observation already shows them fresh (autoreset).
+        step, so that the returned observation already shows them fresh (autoreset).  A bad
+        action (shape, NaN/±inf, outside the box) raises ``ValueError`` before anything moves.
         """
+        actions = self._check_actions(actions)
         return self._advance(self.builder.build(actions), reset_rows, reset_keys)
 
     def step_slates(
@@ -175,13 +223,10 @@ class SlateSimulator:
         stepped = st.active.copy()
         vecs = cat.embeddings.take(slates, axis=0)
         cw = cat.category_weights.take(slates, axis=0)
-        if self._scores is not None:
-            attraction, sat_logit = self._scores(st, slates)
-        else:
-            attraction = self.response.attraction(st, slates)
-            sat_logit = self.response.satisfaction_logit(st, slates)
+        attraction, sat_logit = self.response.scores(st, slates)
         response = beh.respond(st, slates, attraction, sat_logit, cw)
         beh.update(st, slates, response, vecs, cw)
+        self._record_step(stepped, response)
         st.t += stepped
         st.session_step += stepped
 
@@ -192,7 +237,7 @@ class SlateSimulator:
             if any_true(returned):
                 back = np.flatnonzero(returned)
                 st.session[back] += 1
-                beh.start_session(st, back)
+                self._start_sessions(back)
             truncated = (st.t >= self.max_steps) & stepped & ~terminated
             st.active &= ~(terminated | truncated)
         else:  # nobody left (the common step): no return model, nobody terminated
@@ -201,13 +246,10 @@ class SlateSimulator:
             truncated = (st.t >= self.max_steps) & stepped
             st.active &= ~truncated
 
-        if self.config.reward.diversity == "ild_category":
-            diversity = ild_category(cw)
-        else:
-            diversity = ild_embedding(vecs)
+        diversity = slate_diversity(self.config.reward.diversity, vecs, cw)
         engagement = response.engagement  # 0 for users who did not click (incl. inactive ones)
         diversity *= stepped  # 0 for users who were not stepped (diversity is finite)
-        reward = engagement + self.diversity_weight * diversity
+        reward = mix_reward(engagement, diversity, self.diversity_weight)
 
         live = self._all_rows if all_true(st.active) else np.flatnonzero(st.active)
         self.builder.prepare(st, live)
@@ -230,6 +272,45 @@ class SlateSimulator:
             "active": stepped,
         }
         return StepResult(self.observe(), reward, terminated, truncated, info)
+
+    def _record_step(self, stepped: np.ndarray, response: SlateResponse) -> None:
+        """Session bookkeeping of the users stepped: click flag, clicks and satisfaction sums."""
+        st = self.state
+        clicked = response.position >= 0
+        if all_true(stepped):
+            st.last_click[:] = clicked
+            st.session_satisfaction += response.engagement
+        else:  # users who already left keep their final values
+            clicked &= stepped
+            np.copyto(st.last_click, clicked, where=stepped)
+            np.add(
+                st.session_satisfaction,
+                response.engagement,
+                out=st.session_satisfaction,
+                where=stepped,
+            )
+        st.session_clicks += clicked
+
+    def _start_sessions(self, rows: np.ndarray) -> None:
+        """Zero the per-session bookkeeping of ``rows``, then let the behaviour start its own
+        per-session fields (patience, fatigue recovery, …)."""
+        st = self.state
+        st.session_step[rows] = 0
+        st.session_satisfaction[rows] = 0.0
+        st.session_clicks[rows] = 0
+        st.last_click[rows] = 0.0
+        self.behaviour.start_session(st, rows)
+
+
+def _checked_response(response: ResponseModel) -> ResponseModel:
+    """The scenario's response model, if it has the contract's ``scores`` (one fast path)."""
+    if not callable(getattr(response, "scores", None)):
+        raise TypeError(
+            f"response model {type(response).__name__}: must implement "
+            "divrec_rl.response.ResponseModel (attraction, satisfaction_logit and scores); "
+            "subclass it to inherit scores"
+        )
+    return response
 
 
 class UserSeeds:

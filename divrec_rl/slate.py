@@ -55,6 +55,15 @@ class SlateBuilder(ABC):
     def build(self, actions: np.ndarray) -> np.ndarray:
         """Slates ``(N, k)`` of catalogue row indices from actions ``(N, …)``."""
 
+    def candidate_rows(self) -> np.ndarray | None:
+        """Each user's current candidates ``(N, n_candidates)`` as catalogue rows, in the order
+        the action scores them; ``None`` when the action does not score a candidate set."""
+        return None
+
+    def candidate_feature_dim(self) -> int | None:
+        """Features per candidate in the ``candidates`` observation; ``None`` without one."""
+        return None
+
 
 def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first, ties → lower index.
@@ -245,6 +254,12 @@ class CandidateSlateBuilder(SlateBuilder):
         feats[..., d + 2] = state.exposure.ravel()[flat]
         return {"candidates": feats.reshape(n_users, -1)}
 
+    def candidate_rows(self) -> np.ndarray:
+        return self.candidates
+
+    def candidate_feature_dim(self) -> int:
+        return self.feature_dim
+
     def build(self, actions: np.ndarray) -> np.ndarray:
         scores = np.asarray(actions, dtype=np.float32).reshape(
             len(self.candidates), self.n_candidates
@@ -269,6 +284,82 @@ class QuerySlateBuilder(SlateBuilder):
         q = np.asarray(actions, dtype=np.float64).reshape(-1, self.catalog.embedding_dim)
         scores = q @ self._embeddings_t
         return top_k_rows(scores, self.k)
+
+
+class ActionCheck:
+    """Checks batches of actions ``(n_users, *space.shape)`` for one simulator (all faces).
+
+    Rejected with a one-line ``ValueError`` naming ``action``: a wrong shape, a non-numeric
+    dtype, a NaN or ±inf entry (the first one is named by user row and entry), an entry outside
+    the action box ``[space.low, space.high]``.  Cost on a valid batch of a box with the same
+    finite bounds for every entry (both built-in builders): one ``min`` and one ``max``
+    reduction (NaN propagates through both and ±inf lies outside finite bounds, so finiteness
+    needs no pass of its own); the details are computed only on failure.
+    """
+
+    def __init__(self, space: spaces.Box, n_users: int) -> None:
+        self.space = space
+        self.shape = (n_users, *space.shape)
+        self.low = np.broadcast_to(space.low, space.shape)
+        self.high = np.broadcast_to(space.high, space.shape)
+        lo, hi = float(self.low.min()), float(self.high.max())
+        # A uniform finite box reduces the check to two scalar comparisons.
+        self._scalar = (
+            (lo, hi)
+            if np.all(self.low == lo) and np.all(self.high == hi) and np.isfinite([lo, hi]).all()
+            else None
+        )
+
+    def __call__(self, actions: object) -> np.ndarray:
+        """``actions`` as an array, or ``ValueError`` (see the class docstring)."""
+        a = np.asarray(actions)
+        if a.shape != self.shape:
+            detail = f" (one row of shape {self.space.shape} per user)"
+            raise ValueError(action_shape_error(self.shape, a.shape, detail))
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"action: must be a numeric array, got dtype {a.dtype}")
+        if a.size == 0:
+            return a
+        if self._scalar is not None:
+            lo, hi = self._scalar
+            # The ufuncs' own reductions: a little less call overhead than ndarray.min/max.
+            if np.minimum.reduce(a, axis=None) >= lo and np.maximum.reduce(a, axis=None) <= hi:
+                return a
+        elif np.isfinite(a).all() and (a >= self.low).all() and (a <= self.high).all():
+            return a
+        raise ValueError(self._diagnose(a))
+
+    def _diagnose(self, a: np.ndarray) -> str:
+        """The message naming the first bad entry (failure path only)."""
+        bad = ~np.isfinite(a)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            return (
+                f"action: every entry must be finite; user {where[0]}, entry "
+                f"{_entry(where)} is {a[tuple(where)]}"
+            )
+        where = np.argwhere((a < self.low) | (a > self.high))[0]
+        return (
+            f"action: every entry must lie in the action box [{_bound(self.low)}, "
+            f"{_bound(self.high)}]; user {where[0]}, entry {_entry(where)} is {a[tuple(where)]}"
+        )
+
+
+def action_shape_error(expected: tuple[int, ...], got: tuple[int, ...], detail: str = "") -> str:
+    """The one-line message for an action of the wrong shape."""
+    return f"action: expected shape {expected}{detail}, got {got}"
+
+
+def _entry(where: np.ndarray) -> str:
+    """The entry part of an ``argwhere`` row (the user row dropped): ``5`` or ``(2, 3)``."""
+    entry = tuple(int(i) for i in where[1:])
+    return str(entry[0]) if len(entry) == 1 else str(entry)
+
+
+def _bound(b: np.ndarray) -> str:
+    """A box bound for messages: the scalar when uniform, else the range of its entries."""
+    lo, hi = float(np.min(b)), float(np.max(b))
+    return f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g} (per entry)"
 
 
 def validate_slates(slates: np.ndarray, n_items: int, k: int) -> np.ndarray:

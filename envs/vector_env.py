@@ -34,7 +34,8 @@ class SlateRecVectorEnv(VectorEnv):
     ``reset(seed=s)`` seeds user ``i`` with ``s + i``, so it
     reproduces N single-user envs seeded the same way, step for step.  Autoreset follows
     Gymnasium's ``NEXT_STEP`` mode: the step after an episode ends resets that user (its action is
-    ignored, reward 0, not done).  ``info`` holds one array per key plus ``_key`` masks.
+    ignored, reward 0, not done; it must still be finite and inside the box, as every action
+    is checked).  ``info`` holds one array per key plus ``_key`` masks.
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -82,8 +83,12 @@ class SlateRecVectorEnv(VectorEnv):
         self, actions: np.ndarray
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         rows = np.flatnonzero(self._autoreset)
-        keys = self._seeds.draw_keys(rows) if len(rows) else None
-        r = self.simulator.step(np.asarray(actions), rows if len(rows) else None, keys)
+        if len(rows):
+            # Check before drawing the reset keys, so a rejected action changes nothing.
+            self.simulator.check_actions(actions)
+            r = self.simulator.step(actions, rows, self._seeds.draw_keys(rows))
+        else:
+            r = self.simulator.step(actions)
         done = r.terminated | r.truncated
         self._autoreset = done
         stepped = r.info["active"]

@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from divrec_rl.envs import make_simulator
 from divrec_rl.rng import uniforms
+from divrec_rl.slate import CandidateSlateBuilder, QuerySlateBuilder
 from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
 
 logit_arrays = arrays(
@@ -119,7 +120,7 @@ def test_simulation_invariants(
 def test_query_builder_returns_top_scored_items() -> None:
     sim = make_simulator("synthetic-shop", 2, config={"slate": {"builder": "query", "size": 4}})
     q = np.stack([sim.catalog.embeddings[7], sim.catalog.embeddings[100]]).astype(np.float32)
-    slates = sim.builder.build(q)
+    slates = QuerySlateBuilder(sim.catalog, sim.config.slate).build(q)
     assert slates[0, 0] == 7 and slates[1, 0] == 100
     expected = np.argsort(-(q[0] @ sim.catalog.embeddings.T))[:4]
     np.testing.assert_array_equal(slates[0], expected)
@@ -128,12 +129,14 @@ def test_query_builder_returns_top_scored_items() -> None:
 def test_candidates_are_distinct_and_follow_observed_taste() -> None:
     sim = make_simulator("synthetic-shop", 64)
     sim.reset_users(np.arange(64), np.arange(64, dtype=np.uint64) + 99)
-    cands = sim.builder.candidates
+    cands = sim.candidates
     assert all(len(set(row)) == cands.shape[1] for row in cands)
     top_cat = sim.state.category_history.argmax(axis=1)
     share_top = (sim.catalog.primary_category[cands] == top_cat[:, None]).mean()
     assert share_top > 1.5 / sim.catalog.n_categories, "retrieval should favour observed categories"
-    p = sim.builder.category_shares(sim.state.category_history)
+    p = CandidateSlateBuilder(sim.catalog, sim.config.slate).category_shares(
+        sim.state.category_history
+    )
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     counts = np.stack(
         [
@@ -157,7 +160,7 @@ def test_tiny_category_pools_still_give_distinct_candidates() -> None:
     )
     sim.reset_users(np.arange(32), np.arange(32, dtype=np.uint64))
     for _ in range(5):
-        assert all(len(set(row)) == 25 for row in sim.builder.candidates)
+        assert all(len(set(row)) == 25 for row in sim.candidates)
         sim.step(np.zeros((32, 25), dtype=np.float32))
 
 

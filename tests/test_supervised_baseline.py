@@ -54,7 +54,7 @@ def rankers(sim, logs):
 def test_logs_hold_what_was_shown_and_clicked(sim, logs) -> None:
     log, stats = logs
     k, d = sim.k, sim.catalog.embedding_dim
-    assert log.items.shape == (len(log), k, sim.builder.feature_dim)
+    assert log.items.shape == (len(log), k, sim.candidate_feature_dim)
     assert stats["logged_steps"] == len(log) and 0 < stats["logged_clicks"] <= len(log)
     # the first d candidate features are the item vector: the logged features are the slate's
     np.testing.assert_allclose(log.items[:, :, :d], sim.catalog.embeddings[log.item_ids], atol=1e-6)
@@ -108,10 +108,10 @@ def test_serving_rerankers_match_rerank_module_and_add_diversity(sim, rankers) -
     ranker = rankers[0.0][0]
     sim.reset_users(np.arange(sim.n_users), user_keys(5, sim.n_users))
     obs = sim.observe()
-    n = sim.builder.n_candidates
+    n = sim.candidates.shape[1]
     feats = obs["candidates"].reshape(sim.n_users, n, -1)
     scores = ranker.scores(obs["user"], feats)
-    vectors = sim.catalog.embeddings[sim.builder.candidates]
+    vectors = sim.catalog.embeddings[sim.candidates]
     plain = top_k_rows(RerankAgent(ranker, "mmr", 0.0).act(obs, sim), sim.k)
     np.testing.assert_array_equal(plain, top_k_rows(scores, sim.k))
     span = scores.max(1, keepdims=True) - scores.min(1, keepdims=True)

@@ -28,7 +28,6 @@ from divrec_rl.evaluation.summary import summarise
 from divrec_rl.rollout import rollout, user_keys
 from divrec_rl.scenario import Scenario
 from divrec_rl.simulator import SlateSimulator
-from divrec_rl.slate import CandidateSlateBuilder
 
 __all__ = ["Baseline", "BaselineSettings", "TuningRow", "train_baseline"]
 
@@ -98,12 +97,13 @@ def collect_logs(
 ) -> tuple[InteractionLog, dict[str, float]]:
     """Serve ``settings.log_users`` training users with the noisy-popularity logging policy."""
     sim = SlateSimulator(scenario, settings.log_users, "train", diversity_weight)
-    if not isinstance(sim.builder, CandidateSlateBuilder):
+    feature_dim = sim.candidate_feature_dim
+    if feature_dim is None:
         raise ScenarioError(
             "the supervised baseline needs slate.builder = candidates "
             f"(got {scenario.config.slate.builder!r})"
         )
-    hook, recorded = InteractionLog.recorder(sim.builder.feature_dim)
+    hook, recorded = InteractionLog.recorder(feature_dim)
     policy = NoisyPopularityAgent(settings.logging_temperature, seed=settings.log_seed)
     traj = rollout(policy, sim, user_keys(settings.log_seed, settings.log_users), hook)
     log = recorded()

@@ -381,8 +381,7 @@ def _prepare(
     scenario = build_scenario(scenario_config)
     probe = SlateSimulator(scenario, 1, "eval")
     _check_fit(config, runs, sweep, probe)
-    needs_features = any(s.kind in BASELINE_KINDS for s in config.agents)
-    if needs_features and not hasattr(probe.builder, "feature_dim"):
+    if any(s.kind in BASELINE_KINDS for s in config.agents) and probe.candidates is None:
         raise ScenarioError(
             "agents baseline/supervised need slate.builder = candidates "
             f"(scenario has {scenario_config.slate.builder!r})"

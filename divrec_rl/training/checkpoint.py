@@ -117,14 +117,6 @@ def restore_rng(state: dict[str, Any]) -> None:
         th.cuda.set_rng_state_all(state["cuda"])
 
 
-def _per_user_arrays(obj: Any, n_users: int) -> dict[str, np.ndarray]:
-    return {
-        k: v.copy()
-        for k, v in vars(obj).items()
-        if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == n_users
-    }
-
-
 def capture_env_state(env: VecEnv) -> dict[str, Any]:
     """Users mid-episode of a (monitored) ``SlateRecVecEnv``: user state, per-user slate-builder
     buffers (e.g. the current candidates), per-user seed generators, running episode sums."""
@@ -132,7 +124,7 @@ def capture_env_state(env: VecEnv) -> dict[str, Any]:
     sim = inner.simulator  # type: ignore[attr-defined]
     state: dict[str, Any] = {
         "users": {f.name: getattr(sim.state, f.name).copy() for f in fields(sim.state)},
-        "builder": _per_user_arrays(sim.builder, sim.n_users),
+        "builder": sim.builder_buffers(),
         "seeds": [g.bit_generator.state for g in inner._user_seeds.generators],  # type: ignore[attr-defined]
     }
     if isinstance(env, VecMonitor):
@@ -157,8 +149,7 @@ def restore_env_state(env: VecEnv, state: dict[str, Any]) -> None:
         )
     for name in wanted:
         getattr(sim.state, name)[...] = users[name]
-    for name, value in state["builder"].items():
-        getattr(sim.builder, name)[...] = value
+    sim.load_builder_buffers(state["builder"])
     for generator, seed_state in zip(inner._user_seeds.generators, state["seeds"], strict=True):  # type: ignore[attr-defined]
         generator.bit_generator.state = seed_state
     inner._reset_seeds()  # type: ignore[attr-defined]  # PPO.load seeded the next reset(); none comes

@@ -48,7 +48,15 @@ class SlateResponse:
 
 class UserBehaviour(ABC):
     """Batched user-behaviour contract.  Implementations must be pure functions of the state and
-    the per-user random streams (``divrec_rl.rng``) so that batches reproduce single users."""
+    the per-user random streams (``divrec_rl.rng``) so that batches reproduce single users.
+
+    A behaviour implements only its own state change and response: :meth:`respond`,
+    :meth:`update`, :meth:`leaves`, optionally :meth:`returns` and :meth:`start_session`.  The
+    simulator owns the bookkeeping fields of :class:`~divrec_rl.users.state.UserState` (``key``,
+    ``t``, ``session``, ``session_step``, ``session_satisfaction``, ``session_clicks``,
+    ``last_click``, ``active``, ``user_index``): it updates them after :meth:`update` and zeroes
+    the per-session ones before :meth:`start_session`.  Behaviours may read them, never write.
+    """
 
     @abstractmethod
     def respond(
@@ -71,7 +79,8 @@ class UserBehaviour(ABC):
         item_vectors: np.ndarray,
         category_weights: np.ndarray,
     ) -> None:
-        """Advance ``state`` in place for the rows where ``state.active``."""
+        """Advance the behaviour's own fields of ``state`` in place for the rows where
+        ``state.active`` (rows of users who left must keep their values)."""
 
     @abstractmethod
     def leaves(self, state: UserState) -> np.ndarray:
@@ -82,7 +91,9 @@ class UserBehaviour(ABC):
         return np.zeros(state.n, dtype=bool)
 
     def start_session(self, state: UserState, rows: np.ndarray) -> None:
-        """Reset per-session fields of ``rows`` (patience etc.) for a new session."""
+        """Hook: set the behaviour's own per-session fields of ``rows`` (patience, fatigue
+        recovery, …) at the start of an episode or of a returning session.  Default: nothing.
+        The simulator has already zeroed its bookkeeping (``session_step``, ``last_click``, …)."""
 
 
 class StandardBehaviour(UserBehaviour):
@@ -167,9 +178,6 @@ class StandardBehaviour(UserBehaviour):
         # min/max rather than np.clip: same values, a fraction of np.clip's call overhead.
         np.minimum(state.patience, p.maximum, out=state.patience)
         np.maximum(state.patience, 0.0, out=state.patience)
-        state.last_click[:] = clicked
-        state.session_satisfaction += response.engagement
-        state.session_clicks += clicked
         if saved is not None:
             state.assign(inactive, saved)
 
@@ -230,9 +238,5 @@ class StandardBehaviour(UserBehaviour):
 
     def start_session(self, state: UserState, rows: np.ndarray) -> None:
         state.patience[rows] = self.config.patience.initial
-        state.session_step[rows] = 0
-        state.session_satisfaction[rows] = 0.0
-        state.session_clicks[rows] = 0
-        state.last_click[rows] = 0.0
         if self.config.return_model.enabled:
             state.fatigue[rows] *= 1.0 - self.config.return_model.fatigue_recovery

@@ -6,6 +6,23 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+#: Fields the simulator (and the population, for ``user_index``/``features``) keeps: behaviours
+#: read them and never write them (see :class:`~divrec_rl.users.behaviour.UserBehaviour`).
+SIMULATOR_FIELDS = frozenset(
+    {
+        "key",
+        "t",
+        "session",
+        "session_step",
+        "session_satisfaction",
+        "session_clicks",
+        "last_click",
+        "active",
+        "user_index",
+        "features",
+    }
+)
+
 
 @dataclass
 class UserState:
@@ -18,6 +35,8 @@ class UserState:
     within the episode), ``session``, ``session_step``, ``session_satisfaction``,
     ``session_clicks``, ``active`` (False once the user left for good), ``user_index`` (row of a
     data-backed population, -1 for generated users), ``features`` (static user features).
+    The simulator keeps the bookkeeping and ``last_click`` (:data:`SIMULATOR_FIELDS`); a
+    behaviour writes only the hidden fields and the observed histories.
     """
 
     key: np.ndarray
