@@ -270,3 +270,34 @@ def test_evaluate_input_errors_are_evaluation_errors(
     with pytest.raises(EvaluationError, match="--out"):
         check_output_dir(blocker, overwrite=False)
     assert yaml.safe_load(blocker.read_text()) == "x"
+
+
+def test_every_baseline_setting_is_an_evaluate_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    from divrec_rl.evaluation.settings import BaselineSettings
+
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--help"])
+    text = capsys.readouterr().out
+    for name in BaselineSettings.model_fields:
+        assert flag_of(BaselineSettings, name) in text
+    assert flag_of(BaselineSettings, "val_users") == "--val-users"
+    assert flag_of(BaselineSettings, "hidden") == "--baseline-hidden"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--baseline-hidden", "0", "field 'baseline.hidden' (--baseline-hidden): must be ≥ 1"),
+        ("--val-users", "-3", "field 'baseline.val_users' (--val-users): must be ≥ 1"),
+        ("--baseline-dpp-tradeoffs", "0.5,2", "(--baseline-dpp-tradeoffs)"),
+    ],
+)
+def test_bad_baseline_flags_are_one_line_naming_the_flag(
+    flag: str, value: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eval"
+    code = cli.main(["evaluate", "--agents", "random", flag, value, "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and expected in err[0], err
+    assert not out.exists()

@@ -109,7 +109,8 @@ def test_a_scenario_of_another_type_names_the_argument(spec: object) -> None:
 
 
 def test_gym_make_with_a_numeric_scenario_names_the_argument() -> None:
-    with pytest.raises(ScenarioError, match=r"argument 'scenario': .* got int 123"):
+    # The env faces check their arguments' types first (TypeError, like Python's own).
+    with pytest.raises(TypeError, match=r"scenario: must be a scenario name.* got int 123"):
         gym.make(divrec_rl.ENV_ID, scenario=123)
 
 

@@ -18,6 +18,7 @@ from divrec_rl.commands.common import (
     script_main,
 )
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
+from divrec_rl.training.settings import add_model_arguments, given_fields
 
 # The runner pulls in torch, scipy and pandas: imported by the handler, not at parser build time,
 # so every other ``divrec-rl`` command starts fast.
@@ -76,20 +77,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-frontier", action="store_true", help="skip the frontier sweep and its plot"
     )
-    defaults = BaselineSettings()
-    p.add_argument(
-        "--val-users",
-        type=int,
-        default=defaults.val_users,
-        metavar="N",
-        help=f"validation users for tuning the baseline (default {defaults.val_users})",
-    )
-    p.add_argument(
-        "--log-users",
-        type=int,
-        default=defaults.log_users,
-        metavar="N",
-        help=f"training users served by the logging policy (default {defaults.log_users})",
+    add_model_arguments(
+        p.add_argument_group("baseline (logging, click model, tuning grid on validation users)"),
+        BaselineSettings,
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace the contents of a non-empty --out"
@@ -105,7 +95,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     cross = None if args.cross_sim.strip().lower() in ("none", "") else args.cross_sim.strip()
     if cross is not None:
-        from divrec_rl.evaluation import cross_sim  # noqa: F401  (registers 'mf')
         from divrec_rl.scenario import RESPONSE_MODELS
 
         RESPONSE_MODELS.get(cross)  # unknown names fail now, with suggestions
@@ -122,7 +111,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         cross_sim=cross,
         ppo_sweep=sweep,
         frontier=not args.no_frontier,
-        baseline=BaselineSettings(val_users=args.val_users, log_users=args.log_users),
+        baseline=BaselineSettings(**given_fields(BaselineSettings, args)),
     )
 
 

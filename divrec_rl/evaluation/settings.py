@@ -23,10 +23,13 @@ class BaselineSettings(SettingsModel):
     model_config = ConfigDict(frozen=True)
     error_class = EvaluationError
     section = "baseline."
-    has_flags = False  # only --val-users and --log-users are flags (of evaluate)
+    flag_prefix = "baseline-"  # flags of `evaluate`: --baseline-hidden, …
 
     log_users: int = Field(
-        2000, ge=1, description="Training users served by the logging policy (one episode each)."
+        2000,
+        ge=1,
+        description="Training users served by the logging policy (one episode each).",
+        json_schema_extra={"flag": "--log-users"},
     )
     log_seed: int = Field(
         20_000,
@@ -35,7 +38,12 @@ class BaselineSettings(SettingsModel):
     logging_temperature: float = Field(
         1.0, description="Gumbel noise scale τ of the noisy-popularity logging policy."
     )
-    val_users: int = Field(300, ge=1, description="Validation users every tuning setting serves.")
+    val_users: int = Field(
+        300,
+        ge=1,
+        description="Validation users every tuning setting serves.",
+        json_schema_extra={"flag": "--val-users"},
+    )
     val_seed: int = Field(10_000, description="Seed of the validation users.")
     # The baseline is diversity-regularised by definition (all β > 0; tuning picks how much);
     # β = 0 is the `supervised` agent.

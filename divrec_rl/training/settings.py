@@ -49,6 +49,9 @@ class SettingsModel(BaseModel):
     #: ``has_flags`` says whether the fields are command-line flags worth naming.
     section: ClassVar[str] = ""
     has_flags: ClassVar[bool] = True
+    #: Prefix of generated flags (``baseline-`` → ``--baseline-hidden``) where a command
+    #: holds several models; a field's own ``flag`` wins.
+    flag_prefix: ClassVar[str] = ""
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -68,8 +71,11 @@ def field_extra(info: FieldInfo) -> dict[str, Any]:
 
 
 def flag_of(model: type[BaseModel], name: str) -> str:
-    """The command-line option of field ``name``: ``--kebab-case`` unless ``flag`` says."""
-    return field_extra(model.model_fields[name]).get("flag") or "--" + name.replace("_", "-")
+    """The command-line option of field ``name``: ``--{flag_prefix}kebab-case`` unless the
+    field's ``flag`` says otherwise."""
+    prefix = getattr(model, "flag_prefix", "")
+    explicit = field_extra(model.model_fields[name]).get("flag")
+    return explicit or "--" + (prefix + name).replace("_", "-")
 
 
 def label_of(model: type[BaseModel], name: str) -> str:
@@ -191,7 +197,8 @@ def add_model_arguments(
         if name in skipped:
             continue
         extra = field_extra(info)
-        kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
+        dest = getattr(model, "flag_prefix", "").replace("-", "_") + name
+        kwargs: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS}
         if info.annotation is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif get_origin(info.annotation) in (list, tuple):
@@ -208,4 +215,9 @@ def _comma_list(text: str) -> list[str]:
 def given_fields(model: type[BaseModel], args: argparse.Namespace | Mapping[str, Any]) -> dict:
     """The values of ``args`` that are fields of ``model`` (the flags that were given)."""
     values = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
-    return {k: v for k, v in values.items() if k in model.model_fields}
+    prefix = getattr(model, "flag_prefix", "").replace("-", "_")
+    return {
+        k[len(prefix) :]: v
+        for k, v in values.items()
+        if k.startswith(prefix) and k[len(prefix) :] in model.model_fields
+    }
