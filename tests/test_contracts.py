@@ -154,8 +154,6 @@ def test_default_scores_are_the_two_separate_calls() -> None:
 
 @pytest.mark.parametrize("model", ["embedding", "mf"])
 def test_builtin_fast_paths_equal_the_two_calls(model: str) -> None:
-    if model == "mf":
-        import divrec_rl.evaluation.cross_sim  # noqa: F401  (registers mf where it is not lazy)
     sim = make_simulator("synthetic-shop", 3, config={**SMALL, "response": {"model": model}})
     sim.reset_users(np.arange(3), np.arange(3, dtype=np.uint64) + 40)
     items = sim.candidates[:, :6]

@@ -34,7 +34,6 @@ from divrec_rl.agents.registry import (
 )
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError, ScenarioError
-from divrec_rl.evaluation import cross_sim  # noqa: F401  (registers the 'mf' response model)
 from divrec_rl.evaluation.baseline import Baseline, train_baseline
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
 from divrec_rl.evaluation.stats import (
