@@ -26,7 +26,7 @@ import divrec_rl
 from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
-from divrec_rl.errors import ModelError
+from divrec_rl.errors import ModelError, TrainingError
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.training.callbacks import (
@@ -35,6 +35,7 @@ from divrec_rl.training.callbacks import (
     HParamsCallback,
     ProgressCallback,
     RolloutMetricsCallback,
+    SlateGapCallback,
 )
 from divrec_rl.training.checkpoint import (
     read_resume_state,
@@ -144,6 +145,51 @@ def _build(config: TrainConfig, scenario_config: ScenarioConfig) -> tuple[VecMon
     return env, eval_sim
 
 
+def check_policy(config: TrainConfig, scenario: ScenarioConfig) -> None:
+    """Raise :class:`TrainingError` when the policy options do not fit the scenario (before
+    anything is written)."""
+    if config.policy == "plackett-luce" and scenario.slate.builder != "candidates":
+        raise TrainingError(
+            "field 'policy' (--policy): plackett-luce needs slate.builder = candidates "
+            f"(the scenario has {scenario.slate.builder!r}); use --policy gaussian"
+        )
+    if config.policy == "gaussian" and config.prior != "none":
+        raise TrainingError(
+            "field 'prior' (--prior): only --policy plackett-luce starts from a prior"
+        )
+
+
+def _baseline_prior(env: VecMonitor) -> Any:
+    """The click model of the tuned supervised baseline on the run's scenario (logged on
+    train users, tuned on val users — never the eval users), as a frozen prior."""
+    from divrec_rl.evaluation.baseline import train_baseline
+
+    simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
+    weight = float(simulator.scenario.config.reward.diversity_weight)
+    print("prior: fitting and tuning the supervised baseline…", flush=True)
+    baseline = train_baseline(simulator.scenario, weight, progress=True)
+    best = baseline.best()
+    print(f"prior: the click model of β={best.regulariser:g} (best: {best.label()})", flush=True)
+    return baseline.rankers[best.regulariser].model
+
+
+def _make_model(config: TrainConfig, env: VecMonitor, device: str) -> PPO:
+    prior = _baseline_prior(env) if config.prior == "baseline" else None
+    return make_ppo(
+        env,
+        policy=config.policy,
+        seed=config.seed,
+        device=device,
+        hidden_size=config.hidden_size,
+        log_std_init=config.log_std_init,
+        set_aware=config.set_aware,
+        temperature_floor=config.temperature_floor,
+        temperature_init=config.temperature_init,
+        prior=prior,
+        **_ppo_kwargs(config),
+    )
+
+
 def _ppo_kwargs(config: TrainConfig) -> dict[str, Any]:
     names = (
         "n_steps",
@@ -183,6 +229,7 @@ def _learn(
             ProgressCallback(config.progress_bar),
             HParamsCallback(hparams, table),
             evaluation,
+            SlateGapCallback(),
             metrics,
             checkpoints,
         ]
@@ -210,6 +257,7 @@ def train_run(
     check_logdir(config.logdir)
     import_plugins(list(imports))
     scenario = resolve_scenario(config.scenario, overrides=scenario_overrides)
+    check_policy(config, scenario)
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
@@ -217,14 +265,7 @@ def train_run(
     info = RunInfo(config.scenario, plugins_for(config.scenario), [command or "(library call)"])
     write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
     print(f"run directory: {run_dir}", flush=True)
-    model = make_ppo(
-        env,
-        seed=config.seed,
-        device=device,
-        hidden_size=config.hidden_size,
-        log_std_init=config.log_std_init,
-        **_ppo_kwargs(config),
-    )
+    model = _make_model(config, env, device)
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=None))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback())
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
