@@ -106,8 +106,9 @@ class PlackettLuceNetwork(SlateNetwork):
         self.temperature_head = nn.Linear(h, 1)
         self.set_aware = set_aware
         if set_aware:
-            # q, v and z in one layer (one matrix product per batch instead of three).
-            self.set_project = nn.Linear(candidate_dim, 3 * SET_DIM)
+            # q and z of every candidate in one layer; v only ever maps the picked items' mean.
+            self.set_project = nn.Linear(candidate_dim, 2 * SET_DIM)
+            self.set_key = nn.Linear(candidate_dim, SET_DIM)
             self.set_gain = nn.Linear(h, 1)
         self.prior = prior
         if prior is not None:
@@ -152,10 +153,11 @@ class PlackettLuceNetwork(SlateNetwork):
         )
         context = None
         if self.set_aware:
-            query, key, unit = self.set_project(cands).split(SET_DIM, dim=-1)
+            query, unit = self.set_project(cands).split(SET_DIM, dim=-1)
             context = SetContext(
                 query=query,
-                key=key,
+                features=cands,
+                key=self.set_key,
                 unit=nn.functional.normalize(unit, dim=-1),
                 gain=self.set_gain(u).squeeze(-1),
             )

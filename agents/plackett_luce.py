@@ -33,6 +33,7 @@ e.g. a teacher's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch as th
@@ -52,13 +53,16 @@ __all__ = [
 class SetContext:
     """Per-candidate projections that make later picks depend on earlier ones.
 
-    ``query`` q and ``key`` v: ``(B, C, e)``; ``unit`` z: ``(B, C, z)`` (unit rows, so z_i·z_p is
+    ``query`` q: ``(B, C, e)``; ``features`` x: ``(B, C, f)`` and ``key`` the affine map V with
+    ``v_p = V(x_p)`` — affine, so ``mean_p v_p = V(mean_p x_p)`` and only the picked items' mean
+    is ever projected, never all C candidates; ``unit`` z: ``(B, C, z)`` (unit rows, so z_i·z_p is
     a cosine similarity); ``gain`` g: ``(B,)``, the state-dependent weight of the max-similarity
     term (negative = avoid items like those already picked).
     """
 
     query: th.Tensor
-    key: th.Tensor
+    features: th.Tensor
+    key: Callable[[th.Tensor], th.Tensor]
     unit: th.Tensor
     gain: th.Tensor
 
@@ -78,21 +82,27 @@ def decode_slate(actions: th.Tensor, k: int) -> th.Tensor:
     return th.sort(actions, dim=1, descending=True, stable=True).indices[:, :k]
 
 
-def _set_terms(context: SetContext, picks: th.Tensor) -> th.Tensor:
-    """Set terms ``(B, k, C)`` of every step j along ``picks``: ``q_i · mean v`` and
-    ``g · max z_i·z_p`` over the picks before step j (zero at step 0)."""
-    batch, k = picks.shape
-    rows = th.arange(batch, device=picks.device)[:, None]
-    picked_key = context.key[rows, picks]  # (B, k, e)
-    steps = th.arange(k, device=picks.device, dtype=picked_key.dtype)
-    # Exclusive running mean of the picked keys: step j sees picks 0..j−1.
-    key_sum = th.cumsum(picked_key, dim=1) - picked_key
-    mean_key = key_sum / steps.clamp(min=1.0)[None, :, None]
-    bilinear = th.bmm(mean_key, context.query.transpose(1, 2))
-    sim = th.bmm(context.unit[rows, picks], context.unit.transpose(1, 2))  # (B, k, C): to pick m
-    running = th.cummax(sim, dim=1).values  # max over picks 0..m
-    max_sim = th.cat([th.zeros_like(running[:, :1]), running[:, :-1]], dim=1)
-    return bilinear + context.gain[:, None, None] * max_sim
+def _gather_rows(values: th.Tensor, picks: th.Tensor) -> th.Tensor:
+    """``values[b, picks[b, j]]`` ``(B, k, d)`` of ``values`` ``(B, C, d)``."""
+    return values.gather(1, picks[:, :, None].expand(-1, -1, values.shape[-1]))
+
+
+def _set_logits(context: SetContext, picks: th.Tensor, temperature: th.Tensor) -> th.Tensor:
+    """Set terms of every step j along ``picks``, already divided by τ: ``(B, k, C)`` of
+    ``(q_i · mean v + g · max z_i·z_p)/τ`` over the picks before step j (zero at step 0).
+    τ scales the small factors (mean v, g) rather than the (B, k, C) result."""
+    k = picks.shape[1]
+    picked = _gather_rows(context.features, picks)  # (B, k, f)
+    steps = th.arange(k, device=picks.device, dtype=picked.dtype)
+    # Exclusive running mean of the picked items: step j sees picks 0..j−1.
+    mean_picked = (th.cumsum(picked, dim=1) - picked) / steps.clamp(min=1.0)[None, :, None]
+    scale = (steps > 0)[None, :, None] / temperature[:, None, None]  # no set term at step 0
+    mean_key = context.key(mean_picked) * scale
+    set_logits = th.bmm(mean_key, context.query.transpose(1, 2))
+    sim = th.bmm(_gather_rows(context.unit, picks[:, :-1]), context.unit.transpose(1, 2))
+    running = th.cummax(sim, dim=1).values  # (B, k−1, C): max over picks 0..m
+    gain = (context.gain / temperature)[:, None, None]
+    return th.cat([set_logits[:, :1], set_logits[:, 1:] + gain * running], dim=1)
 
 
 def _teacher_forced(
@@ -105,10 +115,11 @@ def _teacher_forced(
     steps at once (the picks are known, so no step waits for another)."""
     batch, k = picks.shape
     n = scores.shape[1]
-    logits = scores[:, None, :].expand(batch, k, n)
-    if context is not None:
-        logits = logits + _set_terms(context, picks)
-    logits = logits / temperature[:, None, None]
+    logits = (scores / temperature[:, None])[:, None, :]
+    if context is not None and k > 1:
+        logits = logits + _set_logits(context, picks, temperature)
+    else:
+        logits = logits.expand(batch, k, n)
     onehot = th.zeros(batch, k, n, dtype=th.bool, device=scores.device)
     onehot.scatter_(2, picks[:, :, None], True)
     taken = (th.cumsum(onehot, dim=1) - onehot.long()) > 0  # picked before step j
@@ -126,35 +137,44 @@ def _draw(
     k: int,
     context: SetContext | None,
     greedy: bool,
-) -> th.Tensor:
-    """Picks ``(B, k)``: sampled (Gumbel-max) or greedy.  Without a set context the logits do
-    not change between steps, and the top-k of Gumbel-perturbed logits is an exact
-    Plackett–Luce sample, so one top-k does; with one, each step draws afresh."""
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """Picks ``(B, k)``, sampled (Gumbel-max) or greedy, with their log-probability and
+    chain-rule entropy (no gradient).
+
+    Without a set context the logits do not change between steps, and the top-k of
+    Gumbel-perturbed logits is an exact Plackett–Luce sample, so one top-k does; with one, each
+    step draws afresh.
+    """
     logits = scores / temperature[:, None]
     if context is None:
         if not greedy:
             logits = logits + _gumbel(logits)
-        return th.topk(logits, k, dim=1).indices
+        picks = th.topk(logits, k, dim=1).indices
+        return picks, *_teacher_forced(scores, temperature, None, picks)
     batch, n = scores.shape
     rows = th.arange(batch, device=scores.device)
     taken = th.zeros(batch, n, dtype=th.bool, device=scores.device)
-    key_sum = context.key.new_zeros(batch, context.key.shape[-1])
+    feature_sum = context.features.new_zeros(batch, context.features.shape[-1])
     max_sim = scores.new_zeros(batch, n)
+    log_prob = scores.new_zeros(batch)
+    entropy = scores.new_zeros(batch)
     chosen: list[th.Tensor] = []
     for j in range(k):
         step = logits
         if j > 0:
-            mean_key = key_sum / j
-            set_term = (context.query * mean_key[:, None, :]).sum(-1)
+            set_term = (context.query * context.key(feature_sum / j)[:, None, :]).sum(-1)
             step = logits + (set_term + context.gain[:, None] * max_sim) / temperature[:, None]
-        step = step.masked_fill(taken, float("-inf"))
-        pick = (step if greedy else step + _gumbel(step)).argmax(dim=1)
+        logp = th.log_softmax(step.masked_fill(taken, float("-inf")), dim=1)
+        pick = (logp if greedy else logp + _gumbel(logp)).argmax(dim=1)
+        safe = logp.masked_fill(taken, 0.0)
+        entropy -= (safe.exp() * safe).sum(dim=1)
+        log_prob += logp[rows, pick]
         chosen.append(pick)
         taken[rows, pick] = True
-        key_sum += context.key[rows, pick]
+        feature_sum += context.features[rows, pick]
         sim = (context.unit * context.unit[rows, pick][:, None, :]).sum(-1)
         max_sim = sim if j == 0 else th.maximum(max_sim, sim)
-    return th.stack(chosen, dim=1)
+    return th.stack(chosen, dim=1), log_prob, entropy
 
 
 def _gumbel(like: th.Tensor) -> th.Tensor:
@@ -176,7 +196,9 @@ def slate_walk(
     ``greedy``, taken by sequential argmax, then evaluated.
     """
     if picks is None:
-        picks = _draw(scores, temperature, k, context, greedy)
+        if not th.is_grad_enabled():
+            return _draw(scores, temperature, k, context, greedy)  # a rollout: one pass
+        picks = _draw(scores, temperature, k, context, greedy)[0]
     log_prob, entropy = _teacher_forced(scores, temperature, context, picks)
     return picks, log_prob, entropy
 

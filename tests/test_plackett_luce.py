@@ -23,10 +23,18 @@ from divrec_rl.agents.plackett_luce import (
     encode_slate,
     slate_walk,
 )
-from divrec_rl.agents.ppo import make_ppo
+from divrec_rl.agents.ppo import PPOAgent, make_ppo
+from divrec_rl.agents.registry import load_ppo_run
 from divrec_rl.agents.supervised import ClickModel
-from divrec_rl.envs import SlateRecVecEnv
+from divrec_rl.envs import SlateRecVecEnv, make_simulator
+from divrec_rl.errors import TrainingError
+from divrec_rl.scenario import build_scenario
 from divrec_rl.slate import top_k_rows
+from divrec_rl.training.callbacks import slate_overlap
+from divrec_rl.training.config import config_from_args
+from divrec_rl.training.episodes import run_episodes
+from divrec_rl.training.rundir import read_run
+from divrec_rl.training.runner import resume_run, train_run
 
 SMALL = {
     "catalog": {"n_items": 300, "n_categories": 8, "embedding_dim": 16},
@@ -46,12 +54,28 @@ def one_thread():
 
 def random_context(batch: int, n: int, seed: int = 0, gain: float = 2.0) -> SetContext:
     gen = th.Generator().manual_seed(seed)
-    unit = th.nn.functional.normalize(th.randn(batch, n, 4, generator=gen), dim=-1)
+    key = th.nn.Linear(3, 4)
+    with th.no_grad():
+        key.weight.copy_(th.randn(4, 3, generator=gen))
     return SetContext(
         query=th.randn(batch, n, 4, generator=gen),
-        key=th.randn(batch, n, 4, generator=gen),
-        unit=unit,
+        features=th.randn(batch, n, 3, generator=gen),
+        key=key,
+        unit=th.nn.functional.normalize(th.randn(batch, n, 4, generator=gen), dim=-1),
         gain=th.full((batch,), gain),
+    )
+
+
+def rows_of(context: SetContext | None, batch: int) -> SetContext | None:
+    """The context of row 0 repeated ``batch`` times."""
+    if context is None:
+        return None
+    return SetContext(
+        query=context.query[:1].expand(batch, -1, -1),
+        features=context.features[:1].expand(batch, -1, -1),
+        key=context.key,
+        unit=context.unit[:1].expand(batch, -1, -1),
+        gain=context.gain[:1].expand(batch),
     )
 
 
@@ -87,15 +111,12 @@ def test_sampling_frequencies_match_the_probabilities(set_aware: bool) -> None:
     n, k, draws = 4, 2, 20_000
     scores = th.tensor([[0.5, -0.3, 1.2, 0.0]]).expand(draws, n)
     tau = th.full((draws,), 0.8)
-    context = random_context(1, n) if set_aware else None
-    if context is not None:
-        context = SetContext(*(t.expand(draws, *t.shape[1:]) for t in vars(context).values()))
+    one = random_context(1, n) if set_aware else None
     th.manual_seed(0)
-    picks, _, _ = slate_walk(scores, tau, k, context)
+    picks, _, _ = slate_walk(scores, tau, k, rows_of(one, draws))
     slates = list(itertools.permutations(range(n), k))
     index = {s: i for i, s in enumerate(slates)}
     counts = np.bincount([index[tuple(p)] for p in picks.tolist()], minlength=len(slates))
-    one = None if context is None else SetContext(*(t[:1] for t in vars(context).values()))
     probs = np.array([math.exp(log_prob_of(scores[:1], 0.8, s, one)) for s in slates])
     assert chisquare(counts, probs / probs.sum() * draws).pvalue > 1e-3
 
@@ -266,3 +287,67 @@ def test_residual_on_a_prior_starts_as_the_prior_ranking_and_survives_save_load(
     first, _ = model.predict(obs, deterministic=True)
     second, _ = loaded.predict(obs, deterministic=True)
     assert np.array_equal(first, second)
+
+
+def small_run_args(logdir, **train: str) -> dict:
+    overrides = [
+        "catalog.n_items=300",
+        "catalog.n_categories=8",
+        "catalog.embedding_dim=16",
+        "slate.size=5",
+        "slate.n_candidates=20",
+    ]
+    args = {"n_envs": "16", "n_steps": "32", "batch_size": "256", "n_epochs": "2"}
+    args |= {"eval_every": "512", "eval_users": "16", "checkpoint_every": "0"}
+    args |= {"progress_bar": False, "logdir": str(logdir), "device": "cpu"}
+    return {**args, **train, "overrides": overrides}
+
+
+def test_train_run_with_the_baseline_prior_saves_resumes_and_evaluates(tmp_path) -> None:
+    config, overrides = config_from_args(small_run_args(tmp_path, total_timesteps="512",
+                                                        prior="baseline"))  # fmt: skip
+    result = train_run(config, overrides)
+    run = load_ppo_run(result.run_dir)
+    assert run.model.policy.mlp_extractor.prior is not None
+    assert read_run(result.run_dir).train["prior"] == "baseline"
+    prior = [p.clone() for p in run.model.policy.mlp_extractor.prior.parameters()]
+    resumed = resume_run(result.run_dir, {"total_timesteps": "1024"})
+    assert resumed.num_timesteps == 1024
+    again = load_ppo_run(result.run_dir).model.policy.mlp_extractor.prior
+    assert all(th.equal(a, b) for a, b in zip(again.parameters(), prior, strict=True))
+    sim = make_simulator(build_scenario(run.scenario_config), 8, split="eval")
+    stats = run_episodes(PPOAgent(run.model), sim, seed=0).summary()
+    assert stats["mean_ep_length"] > 0
+
+
+def test_the_policy_options_are_checked_before_anything_is_written(tmp_path) -> None:
+    args = small_run_args(tmp_path, policy="gaussian", prior="baseline")
+    config, overrides = config_from_args(args)
+    with pytest.raises(TrainingError, match="--prior"):
+        train_run(config, overrides)
+    config, overrides = config_from_args({**args, "prior": "none", "policy": "plackett-luce",
+                                          "overrides": ["slate.builder=query"]})  # fmt: skip
+    with pytest.raises(TrainingError, match="--policy gaussian"):
+        train_run(config, overrides)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(TrainingError, match="--temperature-floor"):
+        config_from_args({**args, "temperature_init": "0.01"})
+
+
+def test_slate_overlap_counts_shared_items() -> None:
+    sampled = np.array([[0.9, 0.1, 0.5, -1.0], [0.0, 0.0, 0.0, 1.0]])
+    mode = np.array([[0.9, 0.5, 0.1, -1.0], [1.0, 0.0, 0.9, 0.0]])
+    assert slate_overlap(sampled, mode, 2).tolist() == [1, 1]
+    assert slate_overlap(mode, mode, 2).tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("set_aware", [False, True])
+def test_the_sampling_pass_and_the_evaluation_pass_agree(set_aware: bool) -> None:
+    scores = th.randn(64, 7, generator=th.Generator().manual_seed(4))
+    tau = th.rand(64, generator=th.Generator().manual_seed(5)) + 0.3
+    context = random_context(64, 7) if set_aware else None
+    with th.no_grad():
+        picks, log_prob, entropy = slate_walk(scores, tau, 3, context)
+        _, again, entropy_again = slate_walk(scores, tau, 3, context, picks)
+    assert th.allclose(log_prob, again, atol=1e-5)
+    assert th.allclose(entropy, entropy_again, atol=1e-5)
