@@ -14,7 +14,9 @@ import torch as th
 from scipy.stats import chisquare
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from divrec_rl.agents.baselines import PopularityAgent
 from divrec_rl.agents.pl_policy import PlackettLucePolicy
 from divrec_rl.agents.plackett_luce import (
     PlackettLuceDistribution,
@@ -28,6 +30,7 @@ from divrec_rl.agents.registry import load_ppo_run
 from divrec_rl.agents.supervised import ClickModel
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.errors import TrainingError
+from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import build_scenario
 from divrec_rl.slate import top_k_rows
 from divrec_rl.training.callbacks import slate_overlap
@@ -35,6 +38,7 @@ from divrec_rl.training.config import config_from_args
 from divrec_rl.training.episodes import run_episodes
 from divrec_rl.training.rundir import read_run
 from divrec_rl.training.runner import resume_run, train_run
+from divrec_rl.training.warmstart import behaviour_clone, collect_teacher_slates
 
 SMALL = {
     "catalog": {"n_items": 300, "n_categories": 8, "embedding_dim": 16},
@@ -303,10 +307,16 @@ def small_run_args(logdir, **train: str) -> dict:
     return {**args, **train, "overrides": overrides}
 
 
-def test_train_run_with_the_baseline_prior_saves_resumes_and_evaluates(tmp_path) -> None:
-    config, overrides = config_from_args(small_run_args(tmp_path, total_timesteps="512",
-                                                        prior="baseline"))  # fmt: skip
+def test_train_run_with_the_baseline_prior_and_cloning_saves_resumes_and_evaluates(
+    tmp_path,
+) -> None:
+    args = small_run_args(tmp_path, total_timesteps="512", prior="baseline")
+    config, overrides = config_from_args({**args, "bc_from": "baseline", "bc_steps": "20"})
     result = train_run(config, overrides)
+    events = EventAccumulator(str(result.run_dir))
+    events.Reload()
+    before = events.Scalars("train/bc_nll_before")[0].value
+    assert events.Scalars("train/bc_nll_after")[0].value < before
     run = load_ppo_run(result.run_dir)
     assert run.model.policy.mlp_extractor.prior is not None
     assert read_run(result.run_dir).train["prior"] == "baseline"
@@ -332,6 +342,25 @@ def test_the_policy_options_are_checked_before_anything_is_written(tmp_path) -> 
     assert not list(tmp_path.iterdir())
     with pytest.raises(TrainingError, match="--temperature-floor"):
         config_from_args({**args, "temperature_init": "0.01"})
+
+
+def test_behaviour_cloning_fits_the_teachers_ordered_slates() -> None:
+    sim = make_simulator(build_scenario(resolve_scenario("synthetic-shop", overrides=SMALL)), 32)
+    slates = collect_teacher_slates(PopularityAgent(), sim, seed=0)
+    env = VecMonitor(SlateRecVecEnv(4, config=SMALL))
+    policy = make_ppo(env, device="cpu", **FAST).policy
+    k = sim.k
+    teacher = decode_slate(th.as_tensor(slates.actions[:256]), k).numpy()
+
+    def agreement() -> float:
+        obs = {key: value[:256] for key, value in slates.observations.items()}
+        action, _ = policy.predict(obs, deterministic=True)
+        return float((decode_slate(th.as_tensor(action), k).numpy() == teacher).mean())
+
+    start = agreement()
+    stats = behaviour_clone(policy, slates, steps=150, batch_size=128, learning_rate=3e-3)
+    assert stats["nll_after"] < stats["nll_before"] - 1.0
+    assert agreement() > max(start, 0.5)
 
 
 def test_slate_overlap_counts_shared_items() -> None:

@@ -146,6 +146,17 @@ class TrainConfig(SettingsModel):
         "logits = (click logits + learned residual)/τ, the residual starting at zero, the "
         "click model frozen.",
     )
+    bc_from: Literal["none", "baseline"] = _opt(
+        "none",
+        "plackett-luce: none, or baseline = warm-start by behaviour cloning: before PPO, "
+        "maximise the Plackett–Luce log-likelihood of the tuned supervised baseline's ordered "
+        "slates on --bc-users training users (the baseline is fitted and tuned on the "
+        "scenario's train/val users first).",
+    )
+    bc_steps: Count = _opt(500, "Behaviour cloning: Adam steps of --batch-size slates.", ge=1)
+    bc_users: Count = _opt(
+        500, "Behaviour cloning: training users the teacher serves (one episode each).", ge=1
+    )
     log_std_init: float = _opt(
         0.0, "gaussian: initial log standard deviation of the exploration over scores."
     )

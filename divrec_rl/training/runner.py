@@ -29,6 +29,7 @@ from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.errors import ModelError, TrainingError
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
+from divrec_rl.simulator import SlateSimulator
 from divrec_rl.training.callbacks import (
     CheckpointCallback,
     EvalCallback,
@@ -55,6 +56,7 @@ from divrec_rl.training.rundir import (
     read_run,
     write_config,
 )
+from divrec_rl.training.warmstart import behaviour_clone, collect_teacher_slates
 
 __all__ = ["AGENT_NAME", "RunResult", "read_run_config", "resume_run", "train_run"]
 
@@ -153,28 +155,30 @@ def check_policy(config: TrainConfig, scenario: ScenarioConfig) -> None:
             "field 'policy' (--policy): plackett-luce needs slate.builder = candidates "
             f"(the scenario has {scenario.slate.builder!r}); use --policy gaussian"
         )
-    if config.policy == "gaussian" and config.prior != "none":
-        raise TrainingError(
-            "field 'prior' (--prior): only --policy plackett-luce starts from a prior"
-        )
+    for name, flag in (("prior", "--prior"), ("bc_from", "--bc-from")):
+        if config.policy == "gaussian" and getattr(config, name) != "none":
+            raise TrainingError(
+                f"field '{name}' ({flag}): only --policy plackett-luce takes this option"
+            )
 
 
-def _baseline_prior(env: VecMonitor) -> Any:
-    """The click model of the tuned supervised baseline on the run's scenario (logged on
-    train users, tuned on val users — never the eval users), as a frozen prior."""
+def _tuned_baseline(env: VecMonitor) -> Any:
+    """The supervised baseline on the run's scenario, logged on train users and tuned on val
+    users (never the eval users), as ``divrec-rl evaluate`` builds it."""
     from divrec_rl.evaluation.baseline import train_baseline
 
     simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
     weight = float(simulator.scenario.config.reward.diversity_weight)
-    print("prior: fitting and tuning the supervised baseline…", flush=True)
+    print("fitting and tuning the supervised baseline…", flush=True)
     baseline = train_baseline(simulator.scenario, weight, progress=True)
-    best = baseline.best()
-    print(f"prior: the click model of β={best.regulariser:g} (best: {best.label()})", flush=True)
-    return baseline.rankers[best.regulariser].model
+    print(f"baseline: {baseline.best().label()}", flush=True)
+    return baseline
 
 
-def _make_model(config: TrainConfig, env: VecMonitor, device: str) -> PPO:
-    prior = _baseline_prior(env) if config.prior == "baseline" else None
+def _make_model(config: TrainConfig, env: VecMonitor, device: str, baseline: Any) -> PPO:
+    prior = None
+    if config.prior == "baseline":
+        prior = baseline.rankers[baseline.best().regulariser].model
     return make_ppo(
         env,
         policy=config.policy,
@@ -188,6 +192,28 @@ def _make_model(config: TrainConfig, env: VecMonitor, device: str) -> PPO:
         prior=prior,
         **_ppo_kwargs(config),
     )
+
+
+def _warm_start(model: PPO, config: TrainConfig, env: VecMonitor, baseline: Any) -> None:
+    """Behaviour cloning of the baseline's slates (``--bc-from baseline``), logged as
+    ``train/bc_nll_before`` and ``train/bc_nll_after`` at step 0."""
+    simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
+    teacher_sim = SlateSimulator(
+        simulator.scenario, config.bc_users, "train", simulator.diversity_weight
+    )
+    teacher = baseline.agent(baseline.best(), "baseline")
+    slates = collect_teacher_slates(teacher, teacher_sim, config.seed)
+    stats = behaviour_clone(
+        model.policy, slates, config.bc_steps, config.batch_size, config.learning_rate,
+        seed=config.seed, max_grad_norm=config.max_grad_norm,
+    )  # fmt: skip
+    print(
+        f"behaviour cloning: {int(stats['teacher_steps'])} teacher slates, NLL per slate "
+        f"{stats['nll_before']:.2f} → {stats['nll_after']:.2f}",
+        flush=True,
+    )
+    model.logger.record("train/bc_nll_before", stats["nll_before"])
+    model.logger.record("train/bc_nll_after", stats["nll_after"])
 
 
 def _ppo_kwargs(config: TrainConfig) -> dict[str, Any]:
@@ -265,8 +291,12 @@ def train_run(
     info = RunInfo(config.scenario, plugins_for(config.scenario), [command or "(library call)"])
     write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
     print(f"run directory: {run_dir}", flush=True)
-    model = _make_model(config, env, device)
+    needs_baseline = config.prior == "baseline" or config.bc_from == "baseline"
+    baseline = _tuned_baseline(env) if needs_baseline else None
+    model = _make_model(config, env, device, baseline)
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=None))
+    if config.bc_from == "baseline":
+        _warm_start(model, config, env, baseline)
     result = _learn(model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback())
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
