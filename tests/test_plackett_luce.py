@@ -380,3 +380,13 @@ def test_the_sampling_pass_and_the_evaluation_pass_agree(set_aware: bool) -> Non
         _, again, entropy_again = slate_walk(scores, tau, 3, context, picks)
     assert th.allclose(log_prob, again, atol=1e-5)
     assert th.allclose(entropy, entropy_again, atol=1e-5)
+
+
+def test_policy_size_does_not_depend_on_catalogue_or_candidate_count() -> None:
+    def n_params(config: dict) -> int:
+        env = VecMonitor(SlateRecVecEnv(2, config=config))
+        return sum(p.numel() for p in make_ppo(env, device="cpu", **FAST).policy.parameters())
+
+    base = n_params(SMALL)
+    assert n_params({**SMALL, "catalog": {**SMALL["catalog"], "n_items": 900}}) == base
+    assert n_params({**SMALL, "slate": {"size": 5, "n_candidates": 40}}) == base
