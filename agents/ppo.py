@@ -1,15 +1,22 @@
 """PPO slate agent: Stable-Baselines3's ``PPO`` with a policy whose size depends on neither the
-catalogue nor the candidate set.
+catalogue nor the candidate set.  Two policies, chosen by :func:`make_ppo`'s ``policy``:
 
-With the ``candidates`` slate builder, the actor scores every candidate with one shared network
-on ``[user embedding, candidate features, mean candidate features]`` — permutation-equivariant
-in the candidates and applicable to candidate sets of any size it has never seen.  The critic
-reads the user features and the mean candidate features.  With the ``query`` builder the actor
-is an MLP of the user features that emits the query vector.
+* ``plackett-luce`` (default) — :class:`~divrec_rl.agents.pl_policy.PlackettLucePolicy`: the
+  slate is k sequential softmax draws without replacement over the candidates, with set-aware
+  scores and a state-dependent temperature; PPO's ratio is that of the ordered slate shown.
+* ``gaussian`` — :class:`SlatePolicy`, kept as a named ablation: a diagonal Gaussian over one
+  score per candidate (or over the query vector, with the ``query`` builder) whose top-k is the
+  slate; PPO's ratio is over the C scores, not over the slate.
 
-Exploration is a diagonal Gaussian over the raw scores with one learnable log-std.  The env is
-sent ``softsign(s) = s / (1 + |s|)``: monotone, so the slate (the top-k) is exactly the top-k of
-the sampled scores; inside the env's ``Box(-1, 1)``; and PPO trains on the exact Gaussian
+The shared bodies live in :mod:`divrec_rl.agents.slate_network`: with the ``candidates`` slate
+builder, the actor scores every candidate with one shared network on ``[user embedding,
+candidate features, mean candidate features]`` — permutation-equivariant in the candidates and
+applicable to candidate sets of any size it has never seen.  The critic reads the user features
+and the mean candidate features.
+
+Gaussian exploration uses one learnable log-std.  The env is sent
+``softsign(s) = s / (1 + |s|)``: monotone, so the slate (the top-k) is exactly the top-k of the
+sampled scores; inside the env's ``Box(-1, 1)``; and PPO trains on the exact Gaussian
 log-probabilities of the raw scores it stored.  (Clipping would tie every score beyond ±1, and
 tanh ties scores beyond ≈ 9 in float32; softsign keeps them apart to the hundreds.)
 """
@@ -17,7 +24,6 @@ tanh ties scores beyond ≈ 9 in float32; softsign keeps them apart to the hundr
 from __future__ import annotations
 
 from functools import partial
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,14 +31,16 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
+from divrec_rl.agents.pl_policy import PlackettLucePolicy
+from divrec_rl.agents.slate_network import SlateFeaturesExtractor, SlateNetwork
 from divrec_rl.simulator import SlateSimulator
 
 __all__ = [
+    "POLICIES",
     "PPOAgent",
     "SlateFeaturesExtractor",
     "SlateNetwork",
@@ -40,104 +48,6 @@ __all__ = [
     "candidate_dim_of",
     "make_ppo",
 ]
-
-
-class SlateFeaturesExtractor(BaseFeaturesExtractor):
-    """Concatenates the observation entries ``user`` and (if present) ``candidates`` into one
-    flat vector; :class:`SlateNetwork` splits it again, so no layer here depends on sizes."""
-
-    def __init__(self, observation_space: spaces.Dict) -> None:
-        keys = [k for k in ("user", "candidates") if k in observation_space.spaces]
-        dim = sum(int(np.prod(observation_space[k].shape)) for k in keys)
-        super().__init__(observation_space, features_dim=dim)
-        self.keys = keys
-
-    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
-        return th.cat([observations[k].flatten(1) for k in self.keys], dim=1)
-
-
-def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in pairwise(sizes):
-        layers += [nn.Linear(a, b), activation()]
-    return nn.Sequential(*layers)
-
-
-class SlateNetwork(nn.Module):
-    """Actor and critic bodies used as the policy's ``mlp_extractor``.
-
-    Parameters
-    ----------
-    user_dim:
-        Length U of the ``user`` observation.
-    candidate_dim:
-        Features f per candidate (``candidates`` builder), or ``None`` for the ``query`` builder.
-    action_dim:
-        Query dimension d (``query`` builder); with candidates it is only the size the policy was
-        built for (``latent_dim_pi``) — the actor scores however many candidates it is given.
-    hidden_size:
-        Width h of every hidden layer.
-    """
-
-    def __init__(
-        self, user_dim: int, candidate_dim: int | None, action_dim: int, hidden_size: int = 64
-    ) -> None:
-        super().__init__()
-        h = hidden_size
-        self.user_dim = user_dim
-        self.candidate_dim = candidate_dim
-        self.latent_dim_pi = action_dim
-        self.latent_dim_vf = h
-        self.pi_user = _mlp([user_dim, h, h], nn.ReLU)
-        if candidate_dim is None:
-            self.query_head = nn.Linear(h, action_dim)
-            self.vf_body = _mlp([user_dim, h, h], nn.ReLU)
-            return
-        # Score of candidate i with features x_i for a user embedding u (f = candidate_dim):
-        #   s_i = q(u)·x_i + w·relu(W x_i + B u + C mean_j x_j) + b
-        # a bilinear "query" term (how well the item matches the user) plus a one-hidden-layer
-        # MLP whose biases depend on the user and on the candidate set.  The user and set parts
-        # are computed once per user, so the per-candidate cost is O(f·h).
-        self.score_query = nn.Linear(h, candidate_dim)
-        self.score_candidate = nn.Linear(candidate_dim, h)
-        self.score_user = nn.Linear(h, h, bias=False)
-        self.score_context = nn.Linear(candidate_dim, h, bias=False)
-        self.score_head = nn.Linear(h, 1)
-        self.vf_body = _mlp([user_dim + candidate_dim, h, h], nn.ReLU)
-
-    def output_layers(self) -> list[nn.Module]:
-        """Layers that produce the action mean (initialised with a small gain)."""
-        if self.candidate_dim is None:
-            return [self.query_head]
-        return [self.score_head, self.score_query]
-
-    def _split(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-        user = features[:, : self.user_dim]
-        flat = features[:, self.user_dim :]
-        return user, flat.reshape(len(features), -1, self.candidate_dim)
-
-    def forward_actor(self, features: th.Tensor) -> th.Tensor:
-        """Mean action: one score per candidate ``(B, n)``, or the query vector ``(B, d)``."""
-        if self.candidate_dim is None:
-            return self.query_head(self.pi_user(features))
-        user, cands = self._split(features)
-        u = self.pi_user(user)
-        hidden = th.relu(
-            self.score_candidate(cands)
-            + (self.score_user(u) + self.score_context(cands.mean(dim=1)))[:, None, :]
-        )
-        query = (self.score_query(u)[:, None, :] * cands).sum(dim=-1)
-        return self.score_head(hidden).squeeze(-1) + query
-
-    def forward_critic(self, features: th.Tensor) -> th.Tensor:
-        """Value features ``(B, h)`` from the user and the mean candidate features."""
-        if self.candidate_dim is None:
-            return self.vf_body(features)
-        user, cands = self._split(features)
-        return self.vf_body(th.cat([user, cands.mean(dim=1)], dim=1))
-
-    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-        return self.forward_actor(features), self.forward_critic(features)
 
 
 class SlatePolicy(ActorCriticPolicy):
@@ -216,28 +126,79 @@ def candidate_dim_of(env: VecEnv) -> int | None:
     return env.unwrapped.simulator.candidate_feature_dim  # type: ignore[attr-defined]
 
 
+#: Policies :func:`make_ppo` builds (the ``--policy`` choices of training).
+POLICIES = ("plackett-luce", "gaussian")
+
+
+def _pl_policy_kwargs(env: VecEnv, hidden_size: int, prior: Any, options: dict[str, Any]) -> dict:
+    candidate_dim = candidate_dim_of(env)
+    if candidate_dim is None:
+        raise ValueError(
+            "policy 'plackett-luce' needs slate.builder = candidates (the query builder has no "
+            "candidates to pick from); use policy 'gaussian'"
+        )
+    kwargs = {
+        "candidate_dim": candidate_dim,
+        "slate_size": int(env.unwrapped.simulator.k),  # type: ignore[attr-defined]
+        "hidden_size": hidden_size,
+        **options,
+    }
+    if prior is not None:
+        query = prior.query[0]
+        kwargs["prior"] = {
+            "kind": "click-model",
+            "user_dim": query.in_features,
+            "item_dim": prior.query[-1].out_features,
+            "hidden": query.out_features,
+        }
+    return kwargs
+
+
 def make_ppo(
     env: VecEnv,
     *,
+    policy: str = "plackett-luce",
     seed: int | None = 0,
     device: str = "auto",
     hidden_size: int = 64,
     log_std_init: float = 0.0,
+    set_aware: bool = True,
+    temperature_floor: float = 0.05,
+    temperature_init: float = 1.0,
+    prior: nn.Module | None = None,
     verbose: int = 0,
     **ppo_kwargs: Any,
 ) -> PPO:
-    """SB3 ``PPO`` with :class:`SlatePolicy` on a slate ``VecEnv``.
+    """SB3 ``PPO`` with the slate policy ``policy`` (:data:`POLICIES`) on a slate ``VecEnv``.
 
-    ``ppo_kwargs`` go to :class:`stable_baselines3.PPO` (``n_steps``, ``batch_size``,
-    ``learning_rate``, ``gamma``…).
+    ``log_std_init`` is the Gaussian's; ``set_aware``, ``temperature_floor``,
+    ``temperature_init`` and ``prior`` (a :class:`~divrec_rl.agents.supervised.ClickModel`
+    whose click logits start the Plackett–Luce policy, frozen, with a zero residual) are the
+    Plackett–Luce policy's.  ``ppo_kwargs`` go to :class:`stable_baselines3.PPO` (``n_steps``,
+    ``batch_size``, ``learning_rate``, ``gamma``…).
     """
-    policy_kwargs = {
-        "candidate_dim": candidate_dim_of(env),
-        "hidden_size": hidden_size,
-        "log_std_init": log_std_init,
-    }
-    return PPO(
-        SlatePolicy,
+    if policy not in POLICIES:
+        raise ValueError(f"policy: must be one of {', '.join(POLICIES)}, got {policy!r}")
+    if prior is not None and policy == "gaussian":
+        raise ValueError("prior: only the plackett-luce policy has a prior scorer")
+    policy_class: type[ActorCriticPolicy]
+    if policy == "gaussian":
+        policy_class = SlatePolicy
+        policy_kwargs: dict[str, Any] = {
+            "candidate_dim": candidate_dim_of(env),
+            "hidden_size": hidden_size,
+            "log_std_init": log_std_init,
+        }
+    else:
+        policy_class = PlackettLucePolicy
+        options = {
+            "set_aware": set_aware,
+            "temperature_floor": temperature_floor,
+            "temperature_init": temperature_init,
+        }
+        policy_kwargs = _pl_policy_kwargs(env, hidden_size, prior, options)
+    model = PPO(
+        policy_class,
         env,
         seed=seed,
         device=device,
@@ -245,6 +206,9 @@ def make_ppo(
         policy_kwargs=policy_kwargs,
         **ppo_kwargs,
     )
+    if prior is not None:
+        model.policy.mlp_extractor.prior.load_state_dict(prior.state_dict())  # type: ignore[union-attr]
+    return model
 
 
 class PPOAgent:
@@ -253,9 +217,10 @@ class PPOAgent:
     Parameters
     ----------
     model:
-        A trained :class:`stable_baselines3.PPO` with a :class:`SlatePolicy`.
+        A trained :class:`stable_baselines3.PPO` with a slate policy (:data:`POLICIES`).
     deterministic:
-        Use the mean scores (True, for evaluation) or sample them.
+        Use the policy's mode (True, for evaluation: the mean scores of the Gaussian, the greedy
+        sequential argmax of the Plackett–Luce policy) or sample.
     """
 
     name = "ppo"

@@ -115,7 +115,9 @@ DESCRIPTIONS = {
     "validation users",
     "baseline-dpp": "supervised diversity-regularised ranker with DPP (greedy MAP) re-ranking, "
     "tuned on validation users",
-    "ppo": "PPO slate agent (Stable-Baselines3), deterministic (mean scores)",
+    "ppo": "PPO slate agent (Stable-Baselines3), deterministic: the greedy slate of the "
+    "Plackett–Luce policy (sequential argmax), or the top-k of the mean scores of the "
+    "gaussian ablation",
 }
 
 

@@ -44,6 +44,7 @@ from divrec_rl.slate import top_k_rows
 
 __all__ = [
     "METHODS",
+    "ClickModel",
     "ClickRanker",
     "InteractionLog",
     "RerankAgent",
@@ -107,7 +108,10 @@ class InteractionLog:
         return hook, done
 
 
-class _ClickModel(nn.Module):
+class ClickModel(nn.Module):
+    """Click logits ``s(u, x_i)`` of candidates and the no-click logit ``s_0(u)`` (module
+    docstring); also the frozen prior of the Plackett–Luce policy's residual option."""
+
     def __init__(self, user_dim: int, item_dim: int, hidden: int) -> None:
         super().__init__()
         self.query = nn.Sequential(
@@ -163,7 +167,7 @@ class ClickRanker:
         gen = th.Generator().manual_seed(seed)
         with th.random.fork_rng(devices=[]):
             th.manual_seed(int(th.randint(0, 2**31 - 1, (1,), generator=gen)))
-            self.model = _ClickModel(user_dim, item_dim, hidden)
+            self.model = ClickModel(user_dim, item_dim, hidden)
 
     def _loss(
         self, log: InteractionLog, rows: np.ndarray, item_vectors: np.ndarray

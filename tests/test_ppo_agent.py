@@ -30,7 +30,7 @@ def small(**sections: dict) -> dict:
 
 def make_model(config: dict | None = None, n_envs: int = 4, seed: int = 0) -> PPO:
     env = VecMonitor(SlateRecVecEnv(n_envs, config=config or small()))
-    return make_ppo(env, seed=seed, device="cpu", **FAST)
+    return make_ppo(env, policy="gaussian", seed=seed, device="cpu", **FAST)
 
 
 def n_params(model: PPO) -> int:

@@ -42,7 +42,8 @@ REQUIRED_TAGS = [
     "train/policy_gradient_loss",
     "train/approx_kl",
     "train/entropy_loss",
-    "train/std",
+    "rollout/slate_overlap_sampled_vs_mode",
+    "rollout/temperature_mean",
     "rollout/ep_engagement_mean",
     "rollout/ep_diversity_mean",
     "rollout/ep_ild_mean",
@@ -53,6 +54,8 @@ REQUIRED_TAGS = [
     "eval/mean_diversity",
     "eval/mean_ild",
     "eval/coverage",
+    "eval/mean_return_sampled",
+    "eval/mean_engagement_sampled",
 ]
 
 

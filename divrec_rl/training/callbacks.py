@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
 from tqdm.auto import tqdm
 
 from divrec_rl.agents.ppo import PPOAgent
 from divrec_rl.simulator import SlateSimulator
+from divrec_rl.slate import top_k_rows
 from divrec_rl.training.checkpoint import capture_env_state, capture_rng, save_checkpoint
 from divrec_rl.training.episodes import SlateTracker, run_episodes
 
@@ -31,7 +33,9 @@ __all__ = [
     "HParamsCallback",
     "ProgressCallback",
     "RolloutMetricsCallback",
+    "SlateGapCallback",
     "is_due",
+    "slate_overlap",
 ]
 
 _ONLY_TENSORBOARD = ("stdout", "log", "json", "csv")
@@ -132,13 +136,66 @@ class RolloutMetricsCallback(BaseCallback):
         self.running = None if state["running"] is None else np.array(state["running"])
 
 
+def slate_overlap(sampled: np.ndarray, mode: np.ndarray, k: int) -> np.ndarray:
+    """Items shared by the slates (top-k) of two action batches ``(B, C)``: ``(B,)`` counts in
+    [0, k].  Ties go to the lower index, as in the env."""
+    first = top_k_rows(sampled, k)
+    second = top_k_rows(mode, k)
+    return (first[:, :, None] == second[:, None, :]).any(axis=2).sum(axis=1)
+
+
+class SlateGapCallback(BaseCallback):
+    """``rollout/slate_overlap_sampled_vs_mode``: at the end of each rollout, the mean number of
+    items the slates PPO sampled share with the policy's deterministic slates for the same
+    observations (k = identical; a random slate of k out of C shares k²/C on average).  With
+    the Plackett–Luce policy also ``rollout/temperature_mean``, the mean state-dependent τ over
+    the same observations.
+
+    Measured on up to ``max_samples`` transitions of the rollout buffer (an even stride, so no
+    random generator is touched); both come from the policy that collected the rollout (PPO
+    updates it after this callback).  Only with the ``candidates`` slate builder.
+    """
+
+    def __init__(self, max_samples: int = 1024) -> None:
+        super().__init__()
+        self.max_samples = max_samples
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        simulator = self.training_env.unwrapped.simulator  # type: ignore[attr-defined]
+        if simulator.candidate_feature_dim is None:
+            return  # a query vector's top-k is not a slate of candidates
+        k = int(simulator.k)
+        buffer = self.model.rollout_buffer  # type: ignore[attr-defined]
+        actions = buffer.actions.reshape(-1, buffer.actions.shape[-1])
+        rows = np.arange(0, len(actions), max(1, len(actions) // self.max_samples))
+        observations = {
+            key: value.reshape(len(actions), -1)[rows] for key, value in buffer.observations.items()
+        }
+        tensor, _ = self.model.policy.obs_to_tensor(observations)
+        with th.no_grad():
+            distribution = self.model.policy.get_distribution(tensor)
+            mode = distribution.mode()
+        temperature = getattr(distribution, "temperature", None)
+        if temperature is not None:
+            self.logger.record("rollout/temperature_mean", float(temperature.mean()))
+        overlap = slate_overlap(actions[rows], mode.cpu().numpy(), k)
+        self.logger.record("rollout/slate_overlap_sampled_vs_mode", float(overlap.mean()))
+
+
 class EvalCallback(_PeriodicCallback):
     """Deterministic policy on held-out users every ``every`` steps and at the end: ``eval/*``.
 
     Keys: ``eval/mean_reward``, ``eval/mean_ep_length`` (SB3's names), ``eval/mean_engagement``,
-    ``eval/mean_diversity``, ``eval/mean_ild``, ``eval/coverage``.  ``simulator`` holds the
-    held-out users (split ``eval``); user i is seeded ``seed + i`` every time, so every point of
-    the curve is measured on the same users.
+    ``eval/mean_diversity``, ``eval/mean_ild``, ``eval/coverage``; beside them the *sampled*
+    policy on the same users, ``eval/mean_return_sampled`` and ``eval/mean_engagement_sampled``
+    (the gap between the policy PPO trains and the one it is judged by).  ``simulator`` holds
+    the held-out users (split ``eval``); user i is seeded ``seed + i`` every time, so every
+    point of the curve is measured on the same users.  The sampled episodes draw from a torch
+    generator forked and seeded with ``seed``: the same draws each time, and training's
+    random stream untouched.
     """
 
     def __init__(self, simulator: SlateSimulator, every: int, seed: int) -> None:
@@ -162,6 +219,12 @@ class EvalCallback(_PeriodicCallback):
     def evaluate(self) -> dict[str, float]:
         """Run the held-out episodes now and record ``eval/*``; return the summary."""
         stats = run_episodes(PPOAgent(self.model), self.simulator, self.seed).summary()  # type: ignore[arg-type]
+        with th.random.fork_rng(devices=[]):
+            th.manual_seed(self.seed)
+            sampled_agent = PPOAgent(self.model, deterministic=False)  # type: ignore[arg-type]
+            sampled = run_episodes(sampled_agent, self.simulator, self.seed).summary()
+        stats["mean_return_sampled"] = sampled["mean_reward"]
+        stats["mean_engagement_sampled"] = sampled["mean_engagement"]
         for key, value in stats.items():
             self.logger.record(f"eval/{key}", value)
         self._last_eval = self.num_timesteps

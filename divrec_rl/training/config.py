@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from divrec_rl.config import dotted_to_nested, merge_overrides
 from divrec_rl.errors import ScenarioError, TrainingError
@@ -119,8 +119,46 @@ class TrainConfig(SettingsModel):
         "candidates, so the size does not depend on the catalogue or the candidate count).",
         ge=1,
     )
+    policy: Literal["plackett-luce", "gaussian"] = _opt(
+        "plackett-luce",
+        "Slate policy: plackett-luce (k sequential softmax draws without replacement over the "
+        "candidates; PPO's ratio is that of the ordered slate shown) or gaussian (the ablation: "
+        "a diagonal Gaussian over one score per candidate, slate = top-k; also the only policy "
+        "of the query slate builder).",
+    )
+    set_aware: bool = _opt(
+        True,
+        "plackett-luce: let each pick's scores depend on the items already picked (their mean "
+        "projection and the largest similarity to one of them), so the policy can compose a set.",
+    )
+    temperature_floor: float = _opt(
+        0.05, "plackett-luce: lower bound τ_min of the state-dependent softmax temperature.", gt=0.0
+    )
+    temperature_init: float = _opt(
+        1.0,
+        "plackett-luce: softmax temperature at initialisation (must exceed --temperature-floor).",
+        gt=0.0,
+    )
+    prior: Literal["none", "baseline"] = _opt(
+        "none",
+        "plackett-luce: none, or baseline = start as a residual on the supervised click model "
+        "of the tuned baseline (fitted and tuned on the scenario's train/val users first): "
+        "logits = (click logits + learned residual)/τ, the residual starting at zero, the "
+        "click model frozen.",
+    )
+    bc_from: Literal["none", "baseline"] = _opt(
+        "none",
+        "plackett-luce: none, or baseline = warm-start by behaviour cloning: before PPO, "
+        "maximise the Plackett–Luce log-likelihood of the tuned supervised baseline's ordered "
+        "slates on --bc-users training users (the baseline is fitted and tuned on the "
+        "scenario's train/val users first).",
+    )
+    bc_steps: Count = _opt(500, "Behaviour cloning: Adam steps of --batch-size slates.", ge=1)
+    bc_users: Count = _opt(
+        500, "Behaviour cloning: training users the teacher serves (one episode each).", ge=1
+    )
     log_std_init: float = _opt(
-        0.0, "Initial log standard deviation of the Gaussian exploration over scores."
+        0.0, "gaussian: initial log standard deviation of the exploration over scores."
     )
     eval_every: Count = _opt(
         20_000,
@@ -160,6 +198,15 @@ class TrainConfig(SettingsModel):
         le=1,
         resumable=True,
     )
+
+    @model_validator(mode="after")
+    def _temperatures(self) -> TrainConfig:
+        if self.temperature_floor >= self.temperature_init:
+            raise ValueError(
+                f"--temperature-init ({self.temperature_init}) must exceed "
+                f"--temperature-floor ({self.temperature_floor})"
+            )
+        return self
 
     def train_section(self) -> dict[str, Any]:
         """The ``train:`` section of a config file (every field, JSON-ready)."""

@@ -26,15 +26,17 @@ import divrec_rl
 from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
-from divrec_rl.errors import ModelError
+from divrec_rl.errors import ModelError, TrainingError
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
+from divrec_rl.simulator import SlateSimulator
 from divrec_rl.training.callbacks import (
     CheckpointCallback,
     EvalCallback,
     HParamsCallback,
     ProgressCallback,
     RolloutMetricsCallback,
+    SlateGapCallback,
 )
 from divrec_rl.training.checkpoint import (
     read_resume_state,
@@ -54,6 +56,7 @@ from divrec_rl.training.rundir import (
     read_run,
     write_config,
 )
+from divrec_rl.training.warmstart import behaviour_clone, collect_teacher_slates
 
 __all__ = ["AGENT_NAME", "RunResult", "read_run_config", "resume_run", "train_run"]
 
@@ -144,6 +147,75 @@ def _build(config: TrainConfig, scenario_config: ScenarioConfig) -> tuple[VecMon
     return env, eval_sim
 
 
+def check_policy(config: TrainConfig, scenario: ScenarioConfig) -> None:
+    """Raise :class:`TrainingError` when the policy options do not fit the scenario (before
+    anything is written)."""
+    if config.policy == "plackett-luce" and scenario.slate.builder != "candidates":
+        raise TrainingError(
+            "field 'policy' (--policy): plackett-luce needs slate.builder = candidates "
+            f"(the scenario has {scenario.slate.builder!r}); use --policy gaussian"
+        )
+    for name, flag in (("prior", "--prior"), ("bc_from", "--bc-from")):
+        if config.policy == "gaussian" and getattr(config, name) != "none":
+            raise TrainingError(
+                f"field '{name}' ({flag}): only --policy plackett-luce takes this option"
+            )
+
+
+def _tuned_baseline(env: VecMonitor) -> Any:
+    """The supervised baseline on the run's scenario, logged on train users and tuned on val
+    users (never the eval users), as ``divrec-rl evaluate`` builds it."""
+    from divrec_rl.evaluation.baseline import train_baseline
+
+    simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
+    weight = float(simulator.scenario.config.reward.diversity_weight)
+    print("fitting and tuning the supervised baseline…", flush=True)
+    baseline = train_baseline(simulator.scenario, weight, progress=True)
+    print(f"baseline: {baseline.best().label()}", flush=True)
+    return baseline
+
+
+def _make_model(config: TrainConfig, env: VecMonitor, device: str, baseline: Any) -> PPO:
+    prior = None
+    if config.prior == "baseline":
+        prior = baseline.rankers[baseline.best().regulariser].model
+    return make_ppo(
+        env,
+        policy=config.policy,
+        seed=config.seed,
+        device=device,
+        hidden_size=config.hidden_size,
+        log_std_init=config.log_std_init,
+        set_aware=config.set_aware,
+        temperature_floor=config.temperature_floor,
+        temperature_init=config.temperature_init,
+        prior=prior,
+        **_ppo_kwargs(config),
+    )
+
+
+def _warm_start(model: PPO, config: TrainConfig, env: VecMonitor, baseline: Any) -> None:
+    """Behaviour cloning of the baseline's slates (``--bc-from baseline``), logged as
+    ``train/bc_nll_before`` and ``train/bc_nll_after`` at step 0."""
+    simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
+    teacher_sim = SlateSimulator(
+        simulator.scenario, config.bc_users, "train", simulator.diversity_weight
+    )
+    teacher = baseline.agent(baseline.best(), "baseline")
+    slates = collect_teacher_slates(teacher, teacher_sim, config.seed)
+    stats = behaviour_clone(
+        model.policy, slates, config.bc_steps, config.batch_size, config.learning_rate,
+        seed=config.seed, max_grad_norm=config.max_grad_norm,
+    )  # fmt: skip
+    print(
+        f"behaviour cloning: {int(stats['teacher_steps'])} teacher slates, NLL per slate "
+        f"{stats['nll_before']:.2f} → {stats['nll_after']:.2f}",
+        flush=True,
+    )
+    model.logger.record("train/bc_nll_before", stats["nll_before"])
+    model.logger.record("train/bc_nll_after", stats["nll_after"])
+
+
 def _ppo_kwargs(config: TrainConfig) -> dict[str, Any]:
     names = (
         "n_steps",
@@ -183,6 +255,7 @@ def _learn(
             ProgressCallback(config.progress_bar),
             HParamsCallback(hparams, table),
             evaluation,
+            SlateGapCallback(),
             metrics,
             checkpoints,
         ]
@@ -210,6 +283,7 @@ def train_run(
     check_logdir(config.logdir)
     import_plugins(list(imports))
     scenario = resolve_scenario(config.scenario, overrides=scenario_overrides)
+    check_policy(config, scenario)
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
@@ -217,15 +291,12 @@ def train_run(
     info = RunInfo(config.scenario, plugins_for(config.scenario), [command or "(library call)"])
     write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
     print(f"run directory: {run_dir}", flush=True)
-    model = make_ppo(
-        env,
-        seed=config.seed,
-        device=device,
-        hidden_size=config.hidden_size,
-        log_std_init=config.log_std_init,
-        **_ppo_kwargs(config),
-    )
+    needs_baseline = config.prior == "baseline" or config.bc_from == "baseline"
+    baseline = _tuned_baseline(env) if needs_baseline else None
+    model = _make_model(config, env, device, baseline)
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=None))
+    if config.bc_from == "baseline":
+        _warm_start(model, config, env, baseline)
     result = _learn(model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback())
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result

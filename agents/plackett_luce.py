@@ -1,0 +1,300 @@
+"""Plackett–Luce slate distribution for Stable-Baselines3: k sequential softmax draws without
+replacement over the C candidates, with scores that may depend on the items already picked.
+
+For candidate scores ``s_i`` (B, C), a temperature ``τ > 0`` per state and picks
+``i_1, …, i_k`` (the ordered slate), step j draws ``i_j`` from the softmax of the logits
+
+    ℓ_i^{(j)} = s_i^{(j)} / τ      over the candidates not yet picked,
+
+where ``s_i^{(j)} = s_i`` without set-awareness, and with it (picked set P_j = {i_1..i_{j-1}})
+
+    s_i^{(j)} = s_i + q_i · mean_{p ∈ P_j} v_p + g · max_{p ∈ P_j} z_i · z_p        (j > 1)
+
+(``q``, ``v``, ``z`` per-candidate projections, ``g`` a per-state gain; see
+:class:`SetContext`).  The log-probability of the ordered slate is exact:
+
+    log π(i_1..i_k) = Σ_j [ ℓ_{i_j}^{(j)} − logsumexp_{i ∉ P_j} ℓ_i^{(j)} ].
+
+**Entropy.** :meth:`PlackettLuceDistribution.entropy` returns the chain-rule sum of the per-step
+softmax entropies along one prefix, ``Ĥ = Σ_j H(π(· | P_j))``.  Since
+``H(slate) = E_{slate∼π} Σ_j H(π(· | P_j))`` exactly (chain rule), Ĥ along a prefix sampled from π
+is an unbiased estimate of the slate entropy.  PPO calls it after :meth:`log_prob` of the
+*stored* actions, so there the prefix comes from the behaviour policy that collected the rollout
+(π_old) while the conditionals are the current policy's: an unbiased estimate under π_old's
+prefixes, a surrogate for π's that PPO's clipping keeps close.  It is exact for uniform scores
+(``log(C!/(C−k)!)`` whatever the prefix) and for k = 1 (the softmax entropy).
+
+**Action encoding.** The env's action stays a ``Box(−1, 1)`` of C scores whose top-k is the
+slate.  A slate is encoded as slot j (0-based) → ``1 − j/k`` and every other candidate → −1:
+strictly decreasing in the slot, all above −1, so the env's top-k (ties → lower index) returns
+exactly the ordered slate; :func:`decode_slate` inverts it (and reads any score vector's top-k,
+e.g. a teacher's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch as th
+from stable_baselines3.common.distributions import Distribution
+from torch import nn
+
+__all__ = [
+    "PlackettLuceDistribution",
+    "SetContext",
+    "decode_slate",
+    "encode_slate",
+    "slate_walk",
+]
+
+
+@dataclass
+class SetContext:
+    """Per-candidate projections that make later picks depend on earlier ones.
+
+    ``query`` q: ``(B, C, e)``; ``features`` x: ``(B, C, f)`` and ``key`` the affine map V with
+    ``v_p = V(x_p)`` — affine, so ``mean_p v_p = V(mean_p x_p)`` and only the picked items' mean
+    is ever projected, never all C candidates; ``unit`` z: ``(B, C, z)`` (unit rows, so z_i·z_p is
+    a cosine similarity); ``gain`` g: ``(B,)``, the state-dependent weight of the max-similarity
+    term (negative = avoid items like those already picked).
+    """
+
+    query: th.Tensor
+    features: th.Tensor
+    key: Callable[[th.Tensor], th.Tensor]
+    unit: th.Tensor
+    gain: th.Tensor
+
+
+def encode_slate(picks: th.Tensor, n: int) -> th.Tensor:
+    """Env action ``(B, n)`` whose top-k is exactly the ordered slate ``picks`` ``(B, k)``:
+    slot j → ``1 − j/k``, non-picked → −1."""
+    batch, k = picks.shape
+    actions = th.full((batch, n), -1.0, dtype=th.float32, device=picks.device)
+    values = 1.0 - th.arange(k, dtype=th.float32, device=picks.device) / k
+    return actions.scatter_(1, picks, values.expand(batch, k).contiguous())
+
+
+def decode_slate(actions: th.Tensor, k: int) -> th.Tensor:
+    """The ordered slate ``(B, k)`` of an action ``(B, n)``: its top-k, best first, ties → lower
+    index (as the env's :func:`divrec_rl.slate.top_k_rows`)."""
+    return th.sort(actions, dim=1, descending=True, stable=True).indices[:, :k]
+
+
+def _gather_rows(values: th.Tensor, picks: th.Tensor) -> th.Tensor:
+    """``values[b, picks[b, j]]`` ``(B, k, d)`` of ``values`` ``(B, C, d)``."""
+    return values.gather(1, picks[:, :, None].expand(-1, -1, values.shape[-1]))
+
+
+def _set_logits(context: SetContext, picks: th.Tensor, temperature: th.Tensor) -> th.Tensor:
+    """Set terms of every step j along ``picks``, already divided by τ: ``(B, k, C)`` of
+    ``(q_i · mean v + g · max z_i·z_p)/τ`` over the picks before step j (zero at step 0).
+    τ scales the small factors (mean v, g) rather than the (B, k, C) result."""
+    k = picks.shape[1]
+    picked = _gather_rows(context.features, picks)  # (B, k, f)
+    steps = th.arange(k, device=picks.device, dtype=picked.dtype)
+    # Exclusive running mean of the picked items: step j sees picks 0..j−1.
+    mean_picked = (th.cumsum(picked, dim=1) - picked) / steps.clamp(min=1.0)[None, :, None]
+    scale = (steps > 0)[None, :, None] / temperature[:, None, None]  # no set term at step 0
+    mean_key = context.key(mean_picked) * scale
+    set_logits = th.bmm(mean_key, context.query.transpose(1, 2))
+    sim = th.bmm(_gather_rows(context.unit, picks[:, :-1]), context.unit.transpose(1, 2))
+    running = th.cummax(sim, dim=1).values  # (B, k−1, C): max over picks 0..m
+    gain = (context.gain / temperature)[:, None, None]
+    return th.cat([set_logits[:, :1], set_logits[:, 1:] + gain * running], dim=1)
+
+
+def _teacher_forced(
+    scores: th.Tensor,
+    temperature: th.Tensor,
+    context: SetContext | None,
+    picks: th.Tensor,
+) -> tuple[th.Tensor, th.Tensor]:
+    """Log-probability and chain-rule entropy ``(B,)`` of the ordered slates ``picks``, all k
+    steps at once (the picks are known, so no step waits for another)."""
+    batch, k = picks.shape
+    n = scores.shape[1]
+    logits = (scores / temperature[:, None])[:, None, :]
+    if context is not None and k > 1:
+        logits = logits + _set_logits(context, picks, temperature)
+    else:
+        logits = logits.expand(batch, k, n)
+    onehot = th.zeros(batch, k, n, dtype=th.bool, device=scores.device)
+    onehot.scatter_(2, picks[:, :, None], True)
+    taken = (th.cumsum(onehot, dim=1) - onehot.long()) > 0  # picked before step j
+    logp = th.log_softmax(logits.masked_fill(taken, float("-inf")), dim=2)
+    log_prob = logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
+    safe = logp.masked_fill(taken, 0.0)
+    entropy = -(safe.exp() * safe).sum(dim=(1, 2))
+    return log_prob, entropy
+
+
+@th.no_grad()
+def _draw(
+    scores: th.Tensor,
+    temperature: th.Tensor,
+    k: int,
+    context: SetContext | None,
+    greedy: bool,
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """Picks ``(B, k)``, sampled (Gumbel-max) or greedy, with their log-probability and
+    chain-rule entropy (no gradient).
+
+    Without a set context the logits do not change between steps, and the top-k of
+    Gumbel-perturbed logits is an exact Plackett–Luce sample, so one top-k does; with one, each
+    step draws afresh.
+    """
+    logits = scores / temperature[:, None]
+    if context is None:
+        if not greedy:
+            logits = logits + _gumbel(logits)
+        picks = th.topk(logits, k, dim=1).indices
+        return picks, *_teacher_forced(scores, temperature, None, picks)
+    batch, n = scores.shape
+    rows = th.arange(batch, device=scores.device)
+    taken = th.zeros(batch, n, dtype=th.bool, device=scores.device)
+    feature_sum = context.features.new_zeros(batch, context.features.shape[-1])
+    max_sim = scores.new_zeros(batch, n)
+    log_prob = scores.new_zeros(batch)
+    entropy = scores.new_zeros(batch)
+    chosen: list[th.Tensor] = []
+    for j in range(k):
+        step = logits
+        if j > 0:
+            set_term = (context.query * context.key(feature_sum / j)[:, None, :]).sum(-1)
+            step = logits + (set_term + context.gain[:, None] * max_sim) / temperature[:, None]
+        logp = th.log_softmax(step.masked_fill(taken, float("-inf")), dim=1)
+        pick = (logp if greedy else logp + _gumbel(logp)).argmax(dim=1)
+        safe = logp.masked_fill(taken, 0.0)
+        entropy -= (safe.exp() * safe).sum(dim=1)
+        log_prob += logp[rows, pick]
+        chosen.append(pick)
+        taken[rows, pick] = True
+        feature_sum += context.features[rows, pick]
+        sim = (context.unit * context.unit[rows, pick][:, None, :]).sum(-1)
+        max_sim = sim if j == 0 else th.maximum(max_sim, sim)
+    return th.stack(chosen, dim=1), log_prob, entropy
+
+
+def _gumbel(like: th.Tensor) -> th.Tensor:
+    return -th.log(-th.log(th.rand_like(like).clamp_(1e-20, 1.0)))
+
+
+def slate_walk(
+    scores: th.Tensor,
+    temperature: th.Tensor,
+    k: int,
+    context: SetContext | None = None,
+    picks: th.Tensor | None = None,
+    greedy: bool = False,
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """``(picks (B, k), log-prob (B,), chain-rule entropy (B,))`` of ordered slates.
+
+    With ``picks`` given they are evaluated (the log-probability of that ordered slate);
+    otherwise the picks are sampled (Gumbel-max from torch's global generator) or, with
+    ``greedy``, taken by sequential argmax, then evaluated.
+    """
+    if picks is None:
+        if not th.is_grad_enabled():
+            return _draw(scores, temperature, k, context, greedy)  # a rollout: one pass
+        picks = _draw(scores, temperature, k, context, greedy)[0]
+    log_prob, entropy = _teacher_forced(scores, temperature, context, picks)
+    return picks, log_prob, entropy
+
+
+class PlackettLuceDistribution(Distribution):
+    """SB3 :class:`~stable_baselines3.common.distributions.Distribution` of ordered slates of
+    ``slate_size`` out of ``n_candidates``, as encoded actions (see the module docstring).
+
+    Parameters
+    ----------
+    n_candidates:
+        C, the width of the env's action.
+    slate_size:
+        k, the number of picks.
+    """
+
+    def __init__(self, n_candidates: int, slate_size: int) -> None:
+        super().__init__()
+        if not 1 <= slate_size <= n_candidates:
+            raise ValueError(f"slate_size: must be in [1, {n_candidates}], got {slate_size}")
+        self.n_candidates = n_candidates
+        self.slate_size = slate_size
+        self.scores: th.Tensor | None = None
+        self.temperature: th.Tensor | None = None
+        self.context: SetContext | None = None
+        # The walk that produced the last sampled/evaluated actions: log_prob of those very
+        # actions (SB3's forward asks right after sampling) reuses it instead of walking again.
+        self._last: tuple[th.Tensor, th.Tensor, th.Tensor] | None = None
+
+    def proba_distribution_net(self, *args: object, **kwargs: object) -> nn.Module:
+        """Unused: :class:`~divrec_rl.agents.pl_policy.PlackettLucePolicy`'s network emits the
+        scores, temperature and set context itself."""
+        return nn.Identity()
+
+    def proba_distribution(
+        self,
+        scores: th.Tensor,
+        temperature: th.Tensor,
+        context: SetContext | None = None,
+    ) -> PlackettLuceDistribution:
+        """Set the parameters: scores ``(B, C)``, temperature ``(B,)`` > 0, optional context."""
+        self.scores, self.temperature, self.context = scores, temperature, context
+        self._last = None
+        return self
+
+    def _walk(
+        self, picks: th.Tensor | None = None, greedy: bool = False
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        assert self.scores is not None and self.temperature is not None
+        return slate_walk(
+            self.scores, self.temperature, self.slate_size, self.context, picks, greedy
+        )
+
+    def _actions_of(self, walk: tuple[th.Tensor, th.Tensor, th.Tensor]) -> th.Tensor:
+        actions = encode_slate(walk[0], self.n_candidates)
+        self._last = (actions, walk[1], walk[2])
+        return actions
+
+    def sample(self) -> th.Tensor:
+        """Encoded actions of sampled slates ``(B, C)``."""
+        return self._actions_of(self._walk())
+
+    def mode(self) -> th.Tensor:
+        """Encoded actions of the greedy slates (sequential argmax)."""
+        return self._actions_of(self._walk(greedy=True))
+
+    def log_prob(self, actions: th.Tensor) -> th.Tensor:
+        """Exact log-probability ``(B,)`` of the ordered slates the actions encode."""
+        if self._last is not None and actions is self._last[0]:
+            return self._last[1]
+        walk = self._walk(picks=decode_slate(actions, self.slate_size))
+        self._last = (actions, walk[1], walk[2])
+        return walk[1]
+
+    def entropy(self) -> th.Tensor:
+        """Chain-rule entropy estimate ``(B,)`` along the prefix of the last sampled or evaluated
+        actions (a fresh sample when there is none; see the module docstring)."""
+        if self._last is None:
+            self.sample()
+        assert self._last is not None
+        return self._last[2]
+
+    def actions_from_params(
+        self,
+        scores: th.Tensor,
+        temperature: th.Tensor,
+        context: SetContext | None = None,
+        deterministic: bool = False,
+    ) -> th.Tensor:
+        """Set the parameters and return (sampled or greedy) encoded actions."""
+        self.proba_distribution(scores, temperature, context)
+        return self.get_actions(deterministic=deterministic)
+
+    def log_prob_from_params(
+        self, scores: th.Tensor, temperature: th.Tensor, context: SetContext | None = None
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """Sampled encoded actions and their log-probabilities."""
+        actions = self.actions_from_params(scores, temperature, context)
+        return actions, self.log_prob(actions)

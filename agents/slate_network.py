@@ -1,0 +1,116 @@
+"""The policy bodies shared by the PPO slate policies: the observation flattener and the
+candidate scorer / critic (:class:`SlateNetwork`), whose sizes depend on neither the catalogue
+nor the candidate count."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+__all__ = ["SlateFeaturesExtractor", "SlateNetwork"]
+
+
+class SlateFeaturesExtractor(BaseFeaturesExtractor):
+    """Concatenates the observation entries ``user`` and (if present) ``candidates`` into one
+    flat vector; :class:`SlateNetwork` splits it again, so no layer here depends on sizes."""
+
+    def __init__(self, observation_space: spaces.Dict) -> None:
+        keys = [k for k in ("user", "candidates") if k in observation_space.spaces]
+        dim = sum(int(np.prod(observation_space[k].shape)) for k in keys)
+        super().__init__(observation_space, features_dim=dim)
+        self.keys = keys
+
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
+        return th.cat([observations[k].flatten(1) for k in self.keys], dim=1)
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in pairwise(sizes):
+        layers += [nn.Linear(a, b), activation()]
+    return nn.Sequential(*layers)
+
+
+class SlateNetwork(nn.Module):
+    """Actor and critic bodies used as the policy's ``mlp_extractor``.
+
+    Parameters
+    ----------
+    user_dim:
+        Length U of the ``user`` observation.
+    candidate_dim:
+        Features f per candidate (``candidates`` builder), or ``None`` for the ``query`` builder.
+    action_dim:
+        Query dimension d (``query`` builder); with candidates it is only the size the policy was
+        built for (``latent_dim_pi``) — the actor scores however many candidates it is given.
+    hidden_size:
+        Width h of every hidden layer.
+    """
+
+    def __init__(
+        self, user_dim: int, candidate_dim: int | None, action_dim: int, hidden_size: int = 64
+    ) -> None:
+        super().__init__()
+        h = hidden_size
+        self.user_dim = user_dim
+        self.candidate_dim = candidate_dim
+        self.latent_dim_pi = action_dim
+        self.latent_dim_vf = h
+        self.pi_user = _mlp([user_dim, h, h], nn.ReLU)
+        if candidate_dim is None:
+            self.query_head = nn.Linear(h, action_dim)
+            self.vf_body = _mlp([user_dim, h, h], nn.ReLU)
+            return
+        # Score of candidate i with features x_i for a user embedding u (f = candidate_dim):
+        #   s_i = q(u)·x_i + w·relu(W x_i + B u + C mean_j x_j) + b
+        # a bilinear "query" term (how well the item matches the user) plus a one-hidden-layer
+        # MLP whose biases depend on the user and on the candidate set.  The user and set parts
+        # are computed once per user, so the per-candidate cost is O(f·h).
+        self.score_query = nn.Linear(h, candidate_dim)
+        self.score_candidate = nn.Linear(candidate_dim, h)
+        self.score_user = nn.Linear(h, h, bias=False)
+        self.score_context = nn.Linear(candidate_dim, h, bias=False)
+        self.score_head = nn.Linear(h, 1)
+        self.vf_body = _mlp([user_dim + candidate_dim, h, h], nn.ReLU)
+
+    def output_layers(self) -> list[nn.Module]:
+        """Layers that produce the action mean (initialised with a small gain)."""
+        if self.candidate_dim is None:
+            return [self.query_head]
+        return [self.score_head, self.score_query]
+
+    def _split(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        user = features[:, : self.user_dim]
+        flat = features[:, self.user_dim :]
+        return user, flat.reshape(len(features), -1, self.candidate_dim)
+
+    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+        """Mean action: one score per candidate ``(B, n)``, or the query vector ``(B, d)``."""
+        if self.candidate_dim is None:
+            return self.query_head(self.pi_user(features))
+        user, cands = self._split(features)
+        return self.score_candidates(self.pi_user(user), cands)
+
+    def score_candidates(self, u: th.Tensor, cands: th.Tensor) -> th.Tensor:
+        """Scores ``(B, n)`` of candidates ``(B, n, f)`` for user embeddings ``u`` ``(B, h)``."""
+        hidden = th.relu(
+            self.score_candidate(cands)
+            + (self.score_user(u) + self.score_context(cands.mean(dim=1)))[:, None, :]
+        )
+        query = (self.score_query(u)[:, None, :] * cands).sum(dim=-1)
+        return self.score_head(hidden).squeeze(-1) + query
+
+    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+        """Value features ``(B, h)`` from the user and the mean candidate features."""
+        if self.candidate_dim is None:
+            return self.vf_body(features)
+        user, cands = self._split(features)
+        return self.vf_body(th.cat([user, cands.mean(dim=1)], dim=1))
+
+    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        return self.forward_actor(features), self.forward_critic(features)

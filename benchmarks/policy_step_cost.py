@@ -1,0 +1,90 @@
+"""Where a slate policy's training time goes: milliseconds per rollout step and per PPO
+minibatch update, for each policy variant, on synthetic-shop observations.
+
+* ``act ms`` — one ``policy(obs)`` call without gradient for ``--n-envs`` users (what a
+  rollout step costs the policy: sampling and the log-probability);
+* ``update ms`` — ``evaluate_actions`` on ``--batch-size`` stored transitions, a loss and its
+  backward pass (what one PPO minibatch costs, without the optimiser step).
+
+One torch thread (as training uses); the median of ``--repeats`` timings.  Machines are shared:
+compare the rows of one run, not runs.
+
+    python benchmarks/policy_step_cost.py [--n-envs 64] [--batch-size 1024] [--repeats 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.vec_env import VecMonitor
+
+from divrec_rl.agents.ppo import make_ppo
+from divrec_rl.envs import SlateRecVecEnv
+
+VARIANTS = {
+    "plackett-luce": {"policy": "plackett-luce"},
+    "plackett-luce-independent": {"policy": "plackett-luce", "set_aware": False},
+    "gaussian": {"policy": "gaussian"},
+}
+
+
+def _median_ms(fn: Callable[[], None], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def measure(variant: dict, n_envs: int, batch_size: int, repeats: int) -> tuple[float, float]:
+    """(act ms, update ms) of one policy variant."""
+    env = VecMonitor(SlateRecVecEnv(n_envs, scenario="synthetic-shop", split="train"))
+    policy = make_ppo(env, device="cpu", **variant).policy
+    obs = env.reset()
+    small, _ = policy.obs_to_tensor(obs)
+    reps = -(-batch_size // n_envs)
+    big, _ = policy.obs_to_tensor(
+        {k: np.repeat(v, reps, axis=0)[:batch_size] for k, v in obs.items()}
+    )
+    with th.no_grad():
+        actions = policy(big)[0]
+
+    def act() -> None:
+        with th.no_grad():
+            policy(small)
+
+    def update() -> None:
+        values, log_prob, entropy = policy.evaluate_actions(big, actions)
+        loss = values.mean() - log_prob.mean()
+        if entropy is not None:
+            loss = loss - entropy.mean()
+        policy.zero_grad()
+        loss.backward()
+
+    return _median_ms(act, repeats), _median_ms(update, repeats)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-envs", type=int, default=64, help="users per rollout step")
+    p.add_argument("--batch-size", type=int, default=1024, help="PPO minibatch size")
+    p.add_argument("--repeats", type=int, default=30, help="timings per figure (median kept)")
+    args = p.parse_args()
+    th.set_num_threads(1)
+    print(f"\nPolicy cost, synthetic-shop, torch {th.__version__}, 1 thread")
+    print("| policy | act ms (per rollout step) | update ms (per minibatch) |")
+    print("|---|---:|---:|")
+    for name, variant in VARIANTS.items():
+        act, update = measure(variant, args.n_envs, args.batch_size, args.repeats)
+        print(f"| {name} | {act:.2f} | {update:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
