@@ -138,13 +138,24 @@ class EvalCallback(_PeriodicCallback):
     Keys: ``eval/mean_reward``, ``eval/mean_ep_length`` (SB3's names), ``eval/mean_engagement``,
     ``eval/mean_diversity``, ``eval/mean_ild``, ``eval/coverage``.  ``simulator`` holds the
     held-out users (split ``eval``); user i is seeded ``seed + i`` every time, so every point of
-    the curve is measured on the same users.
+    the curve is measured on the same users.  ``prefix`` names the keys (``val`` when the
+    simulator holds the validation users); ``on_eval(step, stats)`` is called after each
+    evaluation (a sweep reports to its scheduler there).
     """
 
-    def __init__(self, simulator: SlateSimulator, every: int, seed: int) -> None:
+    def __init__(
+        self,
+        simulator: SlateSimulator,
+        every: int,
+        seed: int,
+        prefix: str = "eval",
+        on_eval: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> None:
         super().__init__(every)
         self.simulator = simulator
         self.seed = seed
+        self.prefix = prefix
+        self.on_eval = on_eval
         self._last_eval: int | None = None
         self.last_stats: dict[str, float] | None = None
 
@@ -163,9 +174,11 @@ class EvalCallback(_PeriodicCallback):
         """Run the held-out episodes now and record ``eval/*``; return the summary."""
         stats = run_episodes(PPOAgent(self.model), self.simulator, self.seed).summary()  # type: ignore[arg-type]
         for key, value in stats.items():
-            self.logger.record(f"eval/{key}", value)
+            self.logger.record(f"{self.prefix}/{key}", value)
         self._last_eval = self.num_timesteps
         self.last_stats = stats
+        if self.on_eval is not None:
+            self.on_eval(self.num_timesteps, stats)
         return stats
 
 
