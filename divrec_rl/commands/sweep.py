@@ -10,8 +10,15 @@ import argparse
 from collections.abc import Sequence
 
 from divrec_rl.commands.common import guarded, script_main
+from divrec_rl.errors import SweepError
 
-__all__ = ["add_sweep_arguments", "add_sweep_command", "main", "run_sweep_command"]
+__all__ = [
+    "add_sweep_arguments",
+    "add_sweep_command",
+    "main",
+    "run_sweep_command",
+    "schema_markdown",
+]
 
 DESCRIPTION = (
     "Train many PPO runs on Ray Tune from a sweep file (a search space over scenario and train "
@@ -25,7 +32,14 @@ _INTERRUPTED = "continue with --resume"
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     """Every flag of ``sweep``."""
-    p.add_argument("sweep_file", metavar="SWEEP.yaml", help="the sweep file (see docs/sweeps.md)")
+    p.add_argument(
+        "sweep_file", nargs="?", metavar="SWEEP.yaml", help="the sweep file (see docs/sweeps.md)"
+    )
+    p.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the sweep file reference (Markdown, as in docs/sweeps.md) and exit",
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -55,9 +69,26 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def schema_markdown() -> str:
+    """The sweep file reference table, generated from the schema."""
+    from divrec_rl.sweep.spec import sweep_reference
+
+    rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    for field, tname, default, desc in sweep_reference():
+        cells = [f"`{field}`", tname, f"`{default}`", desc]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run the sweep and print where its results are; bad input raises a DivrecError."""
     from divrec_rl.sweep.driver import run_sweep
+
+    if args.schema:
+        print(schema_markdown(), end="")
+        return 0
+    if not args.sweep_file:
+        raise SweepError("SWEEP.yaml: give a sweep file (see docs/sweeps.md)")
 
     outcome = run_sweep(
         args.sweep_file,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ def _start_ray(ray: Any, address: str | None) -> Path | None:
         ray.init(num_cpus=os.cpu_count() or 1, _temp_dir=temp, **common)
         return Path(temp)
     try:
+        _probe(address)
         ray.init(address=address, **common)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError…
         detail = " ".join(str(exc).split())[:200]
@@ -112,6 +114,20 @@ def _start_ray(ray: Any, address: str | None) -> Path | None:
             f"{detail}); start one with `ray start --head` or leave --address out"
         ) from None
     return None
+
+
+def _probe(address: str) -> None:
+    """Fail fast when nothing listens at the cluster's address (``ray.init`` would retry for
+    minutes); ``auto`` is resolved as Ray resolves it (``RAY_ADDRESS``, then the latest
+    ``ray start`` on this machine)."""
+    from ray._private.services import canonicalize_bootstrap_address
+
+    resolved = canonicalize_bootstrap_address(address)
+    if resolved is None:
+        raise ConnectionError("no running Ray cluster found")
+    host, _, port = resolved.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5):
+        pass
 
 
 def _keep_logs(temp: Path | None, sweep_dir: Path) -> None:
@@ -229,10 +245,10 @@ def run_sweep(
     ``out`` defaults to ``sweeps/<file stem>``.  Bad input (the file, ``out``, an unreachable
     ``address``, a missing extra) is a SweepError raised before anything is written.
     """
-    ray = require_ray()
     if max_concurrent is not None and max_concurrent < 1:
         raise SweepError(f"--max-concurrent: must be ≥ 1, got {max_concurrent}")
     sweep = load_sweep(sweep_file)
+    ray = require_ray()
     sweep_dir = Path(out or Path("sweeps") / Path(sweep_file).stem).resolve()
     _check_dir(sweep, sweep_dir, resume)
     temp = _start_ray(ray, address)

@@ -22,7 +22,8 @@ is a :class:`~divrec_rl.errors.SweepError`, one line each, naming the file and t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -54,7 +55,11 @@ METRICS = (
 )
 #: Train fields the sweep sets itself (the seed from ``seeds``, the run directory's place, the
 #: evaluation split): a sweep file may not set or sweep them.
-SWEEP_OWNED = ("seed", "logdir", "eval_split", "progress_bar")
+SWEEP_OWNED = ("seed", "logdir", "eval_split", "progress_bar", "scenario", "diversity_weight")
+_OWNED_HINT = (
+    "not set in train: (seeds: `seeds`; scenario: top level; diversity_weight: "
+    "`reward.diversity_weight`; logdir: --out; eval_split is val, progress_bar off)"
+)
 
 
 class _Strict(BaseModel):
@@ -128,8 +133,9 @@ class SweepFile(_Strict):
     )
     train: dict[str, Any] = Field(
         default_factory=dict,
-        description="`divrec-rl train` settings for every trial (TrainConfig fields; not "
-        "seed, logdir, eval_split, progress_bar).",
+        description="`divrec-rl train` settings for every trial (TrainConfig fields except "
+        + ", ".join(SWEEP_OWNED)
+        + ").",
     )
     space: dict[str, SpaceAxis] = Field(
         description="Swept keys (`train.FIELD` or a dotted scenario field) → `{grid: [...]}` "
@@ -173,7 +179,7 @@ def _lines(exc: ValidationError) -> list[str]:
 
 def _check_train(sweep: SweepFile) -> list[str]:
     owned = [k for k in sweep.train if k in SWEEP_OWNED]
-    errors = [f"field 'train.{k}': set by the sweep itself" for k in owned]
+    errors = [f"field 'train.{k}': {_OWNED_HINT}" for k in owned]
     try:
         TrainConfig(**sweep.train)
     except DivrecError as exc:
@@ -186,7 +192,7 @@ def _check_axis(sweep: SweepFile, key: str, axis: SpaceAxis) -> list[str]:
 
     field = key.removeprefix("train.")
     if key.startswith("train.") and (field not in TrainConfig.model_fields or field in SWEEP_OWNED):
-        return [f"field 'space.{key}': not a train field a sweep may vary (seeds vary the seed)"]
+        return [f"field 'space.{key}': not a train field a sweep may vary; {_OWNED_HINT}"]
     errors: list[str] = []
     for value in axis.values:
         try:
@@ -265,6 +271,18 @@ def load_sweep(path: str | Path) -> SweepFile:
     return sweep
 
 
+def _type_text(ann: Any) -> str:
+    """``'max' | 'min'``, ``float | 'auto'``, ``list[int]``: a type as the reference shows it."""
+    args = get_args(ann)
+    if get_origin(ann) is Literal:
+        return " | ".join(repr(a) for a in args)
+    if get_origin(ann) in (Union, UnionType):
+        return " | ".join(_type_text(a) for a in args)
+    if isinstance(ann, type) and not args:
+        return "None" if ann is type(None) else ann.__name__
+    return str(ann).replace("typing.", "").replace("divrec_rl.sweep.spec.", "")
+
+
 def sweep_reference() -> list[tuple[str, str, str, str]]:
     """Rows ``(field, type, default, description)`` of the sweep file, nested fields dotted."""
     rows: list[tuple[str, str, str, str]] = []
@@ -274,10 +292,11 @@ def sweep_reference() -> list[tuple[str, str, str, str]]:
             ann = info.annotation
             nested = [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type)]
             sub = next((a for a in nested if issubclass(a, BaseModel)), None)
-            text = str(ann).replace("typing.", "").replace("divrec_rl.sweep.spec.", "")
-            text = text.replace("<class '", "").replace("'>", "")
-            default = "required" if info.is_required() else repr(info.get_default(
-                call_default_factory=True))  # fmt: skip
+            text = _type_text(ann)
+            value = None if info.is_required() else info.get_default(call_default_factory=True)
+            default = "required" if info.is_required() else repr(value)
+            if isinstance(value, BaseModel):
+                default = "(below)"
             rows.append((f"{prefix}{name}", text, default, info.description or ""))
             if sub is SpaceAxis:
                 walk(SpaceAxis, f"{prefix}{name}.KEY.")
