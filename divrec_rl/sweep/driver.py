@@ -15,6 +15,7 @@ many trials at once as the resources allow, at most ``--max-concurrent``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -207,7 +208,12 @@ def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int 
 
 
 def _row(result: Any, sweep: SweepFile, sweep_dir: Path) -> TrialRow:
-    trial_id = str(result.metrics.get("trial_id") or Path(result.path).name)
+    # A trial that failed before its first report has no metrics; Tune's directory name
+    # ("run_trial_<trial id>_<index>_<values>_<time>") still carries its id.
+    named = re.search(r"_([0-9a-f]+_\d{5})_", Path(result.path).name)
+    trial_id = str(
+        (result.metrics or {}).get("trial_id") or (named.group(1) if named else result.path)
+    )
     logdir = _trial_logdir(sweep_dir, trial_id)
     recorded = read_trial_result(logdir)
     metrics = dict(recorded["metrics"]) if recorded else dict(result.metrics or {})
