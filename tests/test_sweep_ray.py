@@ -8,6 +8,7 @@ import contextlib
 import csv
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,9 +164,11 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
 def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path) -> None:
     sweep_file = write_sweep(tmp_path / "lam.yaml", train={**TRAIN, "total_timesteps": 2048})
     out = tmp_path / "out"
+    # A killed driver cannot tidy its Ray session files: keep them in a short directory of ours.
+    temp = tempfile.mkdtemp(prefix="dr-")
     driver = subprocess.Popen(
         sweep_cmd(sweep_file, out, "--max-concurrent", "1"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**_env(), "TMPDIR": temp},
     )  # fmt: skip
     deadline = time.monotonic() + 300
     try:
@@ -181,6 +184,7 @@ def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path
     assert 1 <= len(first) < 4
     assert not (out / "sweep.csv").exists()
     time.sleep(3)  # the killed driver's Ray processes share its fate
+    shutil.rmtree(temp, ignore_errors=True)
     run_sweep(sweep_file, out, "--resume", "--max-concurrent", "1")
     assert_four_trials(out)
     after = {p.parent.name: p.read_text() for p in (out / "trials").glob("*/trial.json")}
@@ -249,3 +253,4 @@ def test_sweep_joins_a_cluster_through_address(tmp_path: Path) -> None:
         assert not (out / "ray-logs").exists()  # the cluster keeps its own logs
     finally:
         _stop_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
