@@ -66,6 +66,16 @@ class PPORun:
     scenario_config: Any = None
     """The :class:`~divrec_rl.config.ScenarioConfig` the run was trained on (``None`` when the
     model has no readable run directory)."""
+    seed_runs: list[PPORun] = field(default_factory=list)
+    """For a sweep directory: the chosen configuration's runs, one per training seed in seed
+    order (this object describes the first); empty for a single run."""
+    sweep_dir: Path | None = None
+
+    def for_seed(self, seed: int) -> PPORun:
+        """The run that plays evaluation seed ``seed``: training seed number ``seed mod k`` of
+        a sweep's k seeds (so every training seed is evaluated once ``--seeds`` ≥ k), else
+        this run."""
+        return self.seed_runs[seed % len(self.seed_runs)] if self.seed_runs else self
 
 
 @dataclass
@@ -156,7 +166,7 @@ def ppo_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
 
     if not spec.path:
         raise ScenarioError(f"agent '{spec.label}': needs a path, e.g. {spec.label}=runs/NAME")
-    return PPOAgent(ctx.ppo(spec.path).model, deterministic=True)
+    return PPOAgent(ctx.ppo(spec.path).for_seed(seed).model, deterministic=True)
 
 
 baseline_agent = _baseline_variant(None)
@@ -204,7 +214,24 @@ def make_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
 def load_ppo_run(path: str | Path) -> PPORun:
     """Load a PPO model saved by ``divrec-rl train`` (a run directory, its ``model.zip`` or a
     checkpoint), on the CPU, for inference only.  The run's recorded plug-ins are imported and
-    its training scenario rebuilt (:mod:`divrec_rl.training.rundir`); errors are ModelErrors."""
+    its training scenario rebuilt (:mod:`divrec_rl.training.rundir`); errors are ModelErrors.
+
+    A sweep directory (``divrec-rl sweep``) loads its chosen configuration's runs, one per
+    training seed, as one agent (:attr:`PPORun.seed_runs`)."""
+    from divrec_rl.sweep.layout import chosen_runs, is_sweep_dir
+
+    if is_sweep_dir(path):
+        try:
+            runs = [_load_one(run_dir) for _, run_dir in chosen_runs(path)]
+        except DivrecError as exc:
+            raise ModelError([f"agent 'ppo' sweep '{path}': {e}" for e in exc.errors]) from None
+        first = runs[0]
+        first.seed_runs, first.sweep_dir = runs, Path(path)
+        return first
+    return _load_one(path)
+
+
+def _load_one(path: str | Path) -> PPORun:
     from stable_baselines3 import PPO
 
     from divrec_rl.training.rundir import CONFIG_FILE, find_model, read_run

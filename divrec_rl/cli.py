@@ -15,6 +15,7 @@ from divrec_rl.commands.data import add_data_commands
 from divrec_rl.commands.evaluate import add_evaluate_command
 from divrec_rl.commands.scenarios import add_scenario_commands
 from divrec_rl.commands.simulate import add_simulate_command
+from divrec_rl.commands.sweep import add_sweep_command
 from divrec_rl.commands.train import add_train_command
 from divrec_rl.commands.user_model import add_user_model_commands
 from divrec_rl.errors import DivrecError
@@ -25,6 +26,7 @@ COMMANDS = (
     add_simulate_command,
     add_data_commands,
     add_train_command,
+    add_sweep_command,
     add_evaluate_command,
     add_user_model_commands,
 )

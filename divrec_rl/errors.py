@@ -17,6 +17,7 @@ __all__ = [
     "EvaluationError",
     "ModelError",
     "ScenarioError",
+    "SweepError",
     "TrainingError",
 ]
 
@@ -47,3 +48,7 @@ class ModelError(DivrecError):
 
 class EvaluationError(DivrecError):
     """Bad evaluation input: agents, seeds, user counts, output paths."""
+
+
+class SweepError(DivrecError):
+    """Bad sweep input: a sweep file, a sweep directory, a Ray address, a missing extra."""

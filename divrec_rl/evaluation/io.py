@@ -1,11 +1,13 @@
 """Files of an evaluation: ``results.csv``, ``trajectories.csv``, and a staged output directory.
 
 ``results.csv`` has one row per (agent, seed) with the columns ``agent, seed, users`` and then
-:data:`~divrec_rl.evaluation.summary.METRICS`.  ``trajectories.csv`` has one row per simulated
-step: ``agent, seed, user, step, session, slate`` (item ids separated by spaces, top slot
-first), ``clicked`` (item id or −1), ``position``, ``engagement``, ``diversity``, ``reward``,
-``left`` (0/1) and the user's ``majority_category`` — enough to recompute every number of
-``results.csv`` (:func:`read_trajectories` + :func:`~divrec_rl.evaluation.summary.summarise`).
+:data:`~divrec_rl.evaluation.summary.METRICS`; the report inserts ``training_seed`` after
+``seed`` (the training seed of the PPO model that played the row, empty for other agents).
+``trajectories.csv`` has one row per simulated step: ``agent, seed, user, step, session,
+slate`` (item ids separated by spaces, top slot first), ``clicked`` (item id or −1),
+``position``, ``engagement``, ``diversity``, ``reward``, ``left`` (0/1) and the user's
+``majority_category`` — enough to recompute every number of ``results.csv``
+(:func:`read_trajectories` + :func:`~divrec_rl.evaluation.summary.summarise`).
 
 Nothing half-written is left behind: everything is written into a temporary sibling directory
 that replaces ``--out`` only when complete (:func:`staged_directory`).

@@ -196,6 +196,12 @@ def _protocol(result: EvaluationResult) -> list[str]:
                 f"; model `{run.model_path}`, {run.num_timesteps} training steps on the `train` "
                 f"split of {trained}, training seed {run.seed}, reward λ = {lam}"
             )
+            if run.seed_runs:
+                desc += (
+                    f"; sweep `{run.sweep_dir}`, its chosen configuration's training seeds "
+                    f"{[r.seed for r in run.seed_runs]} as one agent (evaluation seed s plays "
+                    "the model of training seed number s mod k; `training_seed` in results.csv)"
+                )
         lines.append(f"  - `{spec.label}`: {desc}")
     if result.baseline is not None:
         b = result.baseline
@@ -270,13 +276,28 @@ def _tuning_table(result: EvaluationResult) -> list[str]:
     return lines
 
 
-def _results(outcome: SimulatorOutcome, seeds: list[int], n_users: int) -> pd.DataFrame:
+def _results(result: EvaluationResult, outcome: SimulatorOutcome) -> pd.DataFrame:
+    """``results.csv``; a ``training_seed`` column names the PPO model behind each row."""
+    seeds, n_users = result.seeds, result.config.users
     points = {
         (label, seed): agent.points[i]
         for label, agent in outcome.agents.items()
         for i, seed in enumerate(seeds)
     }
-    return results_frame(points, n_users)
+    frame = results_frame(points, n_users)
+    runs = {s.label: result.ppo_runs[s.path] for s in result.config.agents if s.kind == "ppo"}  # type: ignore[index]
+    frame.insert(
+        2,
+        "training_seed",
+        pd.array(
+            [
+                runs[a].for_seed(int(s)).seed if a in runs else None
+                for a, s in zip(frame["agent"], frame["seed"], strict=True)
+            ],
+            dtype="Int64",
+        ),
+    )
+    return frame
 
 
 def write_evaluation(
@@ -285,16 +306,14 @@ def write_evaluation(
     """Write ``results.csv``, ``report.md``, the figures and (if kept) ``trajectories.csv``."""
     cfg = result.config
     with staged_directory(out, overwrite) as tmp:
-        _results(result.primary, result.seeds, cfg.users).to_csv(tmp / "results.csv", index=False)
+        _results(result, result.primary).to_csv(tmp / "results.csv", index=False)
         if cfg.save_trajectories:
             trajectories_frame(result.primary.trajectories).to_csv(
                 tmp / "trajectories.csv", index=False
             )
         if result.cross is not None:
             (tmp / CROSS_DIR).mkdir()
-            _results(result.cross, result.seeds, cfg.users).to_csv(
-                tmp / CROSS_DIR / "results.csv", index=False
-            )
+            _results(result, result.cross).to_csv(tmp / CROSS_DIR / "results.csv", index=False)
             if cfg.save_trajectories:
                 trajectories_frame(result.cross.trajectories).to_csv(
                     tmp / CROSS_DIR / "trajectories.csv", index=False

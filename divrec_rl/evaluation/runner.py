@@ -423,6 +423,12 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         timings["baseline"] = time.perf_counter() - t0
         return baseline
 
+    for path, run in runs.items():
+        if len(run.seed_runs) > config.seeds:
+            notes.append(
+                f"`{path}` holds {len(run.seed_runs)} training seeds; with --seeds "
+                f"{config.seeds} only the first {config.seeds} were evaluated."
+            )
     ctx = AgentContext(weight, build_baseline, dict(runs))
     gen = np.random.default_rng(config.boot_seed)
     boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]

@@ -195,13 +195,24 @@ class EvalCallback(_PeriodicCallback):
     the held-out users (split ``eval``); user i is seeded ``seed + i`` every time, so every
     point of the curve is measured on the same users.  The sampled episodes draw from a torch
     generator forked and seeded with ``seed``: the same draws each time, and training's
-    random stream untouched.
+    random stream untouched.  ``prefix`` names the keys (``val`` when the simulator holds the
+    validation users); ``on_eval(step, stats)`` is called after each evaluation (a sweep
+    reports to its scheduler there).
     """
 
-    def __init__(self, simulator: SlateSimulator, every: int, seed: int) -> None:
+    def __init__(
+        self,
+        simulator: SlateSimulator,
+        every: int,
+        seed: int,
+        prefix: str = "eval",
+        on_eval: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> None:
         super().__init__(every)
         self.simulator = simulator
         self.seed = seed
+        self.prefix = prefix
+        self.on_eval = on_eval
         self._last_eval: int | None = None
         self.last_stats: dict[str, float] | None = None
 
@@ -226,9 +237,11 @@ class EvalCallback(_PeriodicCallback):
         stats["mean_return_sampled"] = sampled["mean_reward"]
         stats["mean_engagement_sampled"] = sampled["mean_engagement"]
         for key, value in stats.items():
-            self.logger.record(f"eval/{key}", value)
+            self.logger.record(f"{self.prefix}/{key}", value)
         self._last_eval = self.num_timesteps
         self.last_stats = stats
+        if self.on_eval is not None:
+            self.on_eval(self.num_timesteps, stats)
         return stats
 
 

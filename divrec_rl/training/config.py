@@ -162,10 +162,16 @@ class TrainConfig(SettingsModel):
     )
     eval_every: Count = _opt(
         20_000,
-        "Evaluate the deterministic policy on held-out users (the scenario's eval split) every "
-        "this many steps and at the end, logged as eval/*; 0 = never.",
+        "Evaluate the deterministic policy on held-out users (the split --eval-split names) "
+        "every this many steps and at the end, logged as eval/* (val/*); 0 = never.",
         ge=0,
         resumable=True,
+    )
+    eval_split: Literal["eval", "val"] = _opt(
+        "eval",
+        "User split of the periodic evaluation, logged under its name (eval/* or val/*): "
+        "'eval' = the held-out users; 'val' = the validation users, for choosing a "
+        "configuration without looking at the held-out users (what sweeps use).",
     )
     eval_users: Count = _opt(256, "Held-out users per evaluation, one episode each.", ge=1)
     eval_seed: Count = _opt(

@@ -9,6 +9,7 @@ the checkpoint's step).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,13 @@ from divrec_rl.training.rundir import (
 )
 from divrec_rl.training.warmstart import behaviour_clone, collect_teacher_slates
 
-__all__ = ["AGENT_NAME", "RunResult", "read_run_config", "resume_run", "train_run"]
+__all__ = ["AGENT_NAME", "EvalHook", "RunResult", "read_run_config", "resume_run", "train_run"]
 
 AGENT_NAME = "ppo"
+
+#: Called after every periodic evaluation with the step count and the ``eval/*`` (``val/*``)
+#: summary; a sweep reports to Ray Tune through it.
+EvalHook = Callable[[int, dict[str, float]], None]
 
 
 @dataclass
@@ -143,7 +148,7 @@ def _hyperparameters(
 def _build(config: TrainConfig, scenario_config: ScenarioConfig) -> tuple[VecMonitor, Any]:
     built: Scenario = build_scenario(scenario_config)
     env = VecMonitor(SlateRecVecEnv(config.n_envs, scenario=built, split="train"))
-    eval_sim = make_simulator(built, config.eval_users, split="eval")
+    eval_sim = make_simulator(built, config.eval_users, split=config.eval_split)
     return env, eval_sim
 
 
@@ -241,9 +246,12 @@ def _learn(
     eval_sim: Any,
     device: str,
     metrics: RolloutMetricsCallback,
+    on_eval: EvalHook | None = None,
 ) -> RunResult:
     hparams, table = _hyperparameters(config, scenario, device)
-    evaluation = EvalCallback(eval_sim, config.eval_every, config.eval_seed)
+    evaluation = EvalCallback(
+        eval_sim, config.eval_every, config.eval_seed, config.eval_split, on_eval
+    )
     checkpoints = CheckpointCallback(
         run_dir,
         config.checkpoint_every,
@@ -274,11 +282,13 @@ def train_run(
     *,
     command: str = "",
     imports: list[str] | tuple[str, ...] = (),
+    on_eval: EvalHook | None = None,
 ) -> RunResult:
     """Train a fresh PPO agent as ``config`` says; return where everything was saved.
 
     ``imports``: plug-in modules to import before the scenario is resolved (``--import``); they
     and any module the resolution imports are recorded in the run's ``config.yaml``.
+    ``on_eval``: called after every periodic evaluation (see :data:`EvalHook`).
     """
     check_logdir(config.logdir)
     import_plugins(list(imports))
@@ -297,12 +307,16 @@ def train_run(
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=None))
     if config.bc_from == "baseline":
         _warm_start(model, config, env, baseline)
-    result = _learn(model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback())
+    result = _learn(
+        model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback(), on_eval
+    )
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
 
 
-def resume_run(path: str | Path, args: Any = None, *, command: str = "") -> RunResult:
+def resume_run(
+    path: str | Path, args: Any = None, *, command: str = "", on_eval: EvalHook | None = None
+) -> RunResult:
     """Continue the run of ``path`` (run directory or checkpoint) from its latest checkpoint.
 
     ``args`` holds the flags given with ``--resume`` (only resumable fields may change).  The
@@ -341,6 +355,6 @@ def resume_run(path: str | Path, args: Any = None, *, command: str = "") -> RunR
         )
         return RunResult(run_dir, model_path(run_dir), model.num_timesteps, None)
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
-    result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics)
+    result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics, on_eval)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result

@@ -1,0 +1,277 @@
+"""Run a sweep on Ray Tune: start (or join) Ray, run or resume the Tuner, write the results.
+
+Local by default: without an address Ray starts in this process with the machine's CPUs, no
+dashboard, quiet, its session files in a short temporary directory (Ray's socket paths must stay
+short) while Tune's state and every trial's run directory live in the sweep directory.  With an
+address (``auto`` or ``HOST:PORT``) the driver joins a cluster started with ``ray start --head``;
+the sweep directory must then be on storage every node reaches at the same path (a shared file
+system), because each trial writes its run directory there.
+
+Each trial asks Tune for ``resources.cpus_per_trial`` CPUs and, when the cluster has GPUs and
+``train.device`` is not ``cpu``, a share of a GPU (``resources.gpus_per_trial``); Tune runs as
+many trials at once as the resources allow, at most ``--max-concurrent``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from divrec_rl.atomic import atomic_write_text
+from divrec_rl.errors import SweepError
+from divrec_rl.sweep.layout import (
+    RAY_LOGS,
+    SWEEP_FILE,
+    TUNE_NAME,
+    find_trial_run,
+    read_trial_result,
+)
+from divrec_rl.sweep.layout import trial_logdir as _trial_logdir
+from divrec_rl.sweep.results import TrialRow, write_results
+from divrec_rl.sweep.spec import SweepFile, load_sweep
+from divrec_rl.sweep.trial import TrialPlan, run_trial
+from divrec_rl.training.config import TrainConfig
+
+__all__ = ["INSTALL_COMMAND", "SweepOutcome", "require_ray", "run_sweep"]
+
+INSTALL_COMMAND = 'python -m pip install "ray[tune]==2.60.0"'
+
+# Keep a local Ray quiet and self-contained: no usage reporting, no metrics exporter, Tune's
+# experiment state saved every few seconds (so a killed driver loses little).
+_QUIET_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_DEDUP_LOGS": "0",
+    "RAY_enable_metrics_collection": "0",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_GLOBAL_CHECKPOINT_S": "2",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "1000",
+}
+
+
+@dataclass
+class SweepOutcome:
+    """Where a sweep ended: its directory, the rows of ``sweep.csv``, the chosen label."""
+
+    sweep_dir: Path
+    rows: list[TrialRow]
+    chosen: str | None
+
+
+def require_ray() -> Any:
+    """``ray`` if the extra is installed; a SweepError with the one install command if not."""
+    try:
+        import ray
+        from ray import tune  # noqa: F401
+    except ImportError:
+        raise SweepError(
+            f"divrec-rl sweep needs Ray Tune, which is not installed; run: {INSTALL_COMMAND}"
+        ) from None
+    return ray
+
+
+def _check_dir(sweep: SweepFile, sweep_dir: Path, resume: bool) -> None:
+    saved = sweep_dir / SWEEP_FILE
+    if resume:
+        if not (sweep_dir / TUNE_NAME).is_dir() or not saved.is_file():
+            raise SweepError(f"--resume: '{sweep_dir}' holds no sweep to resume (give its --out)")
+        if yaml.safe_load(saved.read_text(encoding="utf-8")) != sweep.model_dump(mode="json"):
+            raise SweepError(
+                f"--resume: the sweep file differs from the one '{sweep_dir}' was started "
+                f"with ({saved}); resume with that file or start a new --out"
+            )
+    elif sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
+        raise SweepError(
+            f"--out '{sweep_dir}': exists and is not empty (pass --resume to continue that "
+            "sweep, or choose another --out)"
+        )
+
+
+def _start_ray(ray: Any, address: str | None) -> Path | None:
+    """Start (``address`` None) or join Ray; return the local session's temporary directory."""
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
+              "logging_level": "ERROR"}  # fmt: skip
+    if address is None:
+        temp = tempfile.mkdtemp(prefix="divrec-ray-")
+        ray.init(num_cpus=os.cpu_count() or 1, _temp_dir=temp, **common)
+        return Path(temp)
+    try:
+        _probe(address)
+        ray.init(address=address, **common)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError…
+        detail = " ".join(str(exc).split())[:200]
+        raise SweepError(
+            f"--address {address}: cannot join a Ray cluster there ({type(exc).__name__}: "
+            f"{detail}); start one with `ray start --head` or leave --address out"
+        ) from None
+    return None
+
+
+def _probe(address: str) -> None:
+    """Fail fast when nothing listens at the cluster's address (``ray.init`` would retry for
+    minutes); ``auto`` is resolved as Ray resolves it (``RAY_ADDRESS``, then the latest
+    ``ray start`` on this machine)."""
+    from ray._private.services import canonicalize_bootstrap_address
+
+    resolved = canonicalize_bootstrap_address(address)
+    if resolved is None:
+        raise ConnectionError("no running Ray cluster found")
+    host, _, port = resolved.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=5):
+        pass
+
+
+def _keep_logs(temp: Path | None, sweep_dir: Path) -> None:
+    """Move a local Ray session's logs into ``SWEEP_DIR/ray-logs`` and drop its temp files."""
+    if temp is None:
+        return
+    logs = temp / "session_latest" / "logs"
+    if logs.is_dir():
+        shutil.copytree(logs, sweep_dir / RAY_LOGS, dirs_exist_ok=True)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def _param_space(sweep: SweepFile, tune: Any) -> dict[str, Any]:
+    space: dict[str, Any] = {}
+    for key, axis in sweep.space.items():
+        space[key] = tune.grid_search(axis.grid) if axis.grid is not None else tune.choice(
+            axis.values)  # fmt: skip
+    space["seed"] = tune.grid_search(list(sweep.seeds))
+    return space
+
+
+def _gpu_share(sweep: SweepFile, ray: Any, max_concurrent: int | None) -> float:
+    wanted = sweep.resources.gpus_per_trial
+    if wanted != "auto":
+        return float(wanted)
+    gpus = float(ray.cluster_resources().get("GPU", 0.0))
+    if gpus <= 0 or TrainConfig(**sweep.train).device == "cpu":
+        return 0.0
+    cpus = float(ray.cluster_resources().get("CPU", 1.0))
+    concurrent = max_concurrent or max(1, int(cpus // sweep.resources.cpus_per_trial))
+    return min(1.0, gpus / concurrent)
+
+
+def _max_steps(sweep: SweepFile) -> int:
+    axis = sweep.space.get("train.total_timesteps")
+    steps = [int(TrainConfig(total_timesteps=v).total_timesteps) for v in axis.values] if axis \
+        else [TrainConfig(**sweep.train).total_timesteps]  # fmt: skip
+    return max(steps)
+
+
+def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int | None) -> Any:
+    ray = require_ray()
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    plan = TrialPlan(str(sweep_dir), sweep.scenario, sweep.overrides, sweep.train, sweep.imports)
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, plan=plan),
+        {"cpu": sweep.resources.cpus_per_trial, "gpu": _gpu_share(sweep, ray, max_concurrent)},
+    )
+    if resume:
+        return tune.Tuner.restore(
+            str(sweep_dir / TUNE_NAME), trainable, resume_unfinished=True, resume_errored=True
+        )
+    scheduler = None
+    if sweep.scheduler is not None:
+        scheduler = ASHAScheduler(
+            time_attr="timesteps",
+            max_t=_max_steps(sweep),
+            grace_period=sweep.scheduler.grace_period,
+            reduction_factor=sweep.scheduler.reduction_factor,
+        )
+    return tune.Tuner(
+        trainable,
+        param_space=_param_space(sweep, tune),
+        tune_config=tune.TuneConfig(
+            metric=sweep.metric,
+            mode=sweep.mode,
+            num_samples=sweep.num_samples,
+            max_concurrent_trials=max_concurrent,
+            scheduler=scheduler,
+        ),
+        run_config=tune.RunConfig(
+            name=TUNE_NAME, storage_path=str(sweep_dir), verbose=0, log_to_file=True
+        ),
+    )
+
+
+def _row(result: Any, sweep: SweepFile, sweep_dir: Path) -> TrialRow:
+    # A trial that failed before its first report has no metrics; Tune's directory name
+    # ("run_trial_<trial id>_<index>_<values>_<time>") still carries its id.
+    named = re.search(r"_([0-9a-f]+_\d{5})_", Path(result.path).name)
+    trial_id = str(
+        (result.metrics or {}).get("trial_id") or (named.group(1) if named else result.path)
+    )
+    logdir = _trial_logdir(sweep_dir, trial_id)
+    recorded = read_trial_result(logdir)
+    metrics = dict(recorded["metrics"]) if recorded else dict(result.metrics or {})
+    if result.error is not None:
+        status = "error"
+    elif recorded is not None:
+        status = "finished"
+    else:
+        status = "stopped" if metrics.get("timesteps") is not None else "pending"
+    run = find_trial_run(logdir)
+    run_dir = recorded["run_dir"] if recorded else str(run.relative_to(sweep_dir)) if run else ""
+    values = {k: result.config.get(k) for k in sweep.space}
+    return TrialRow(
+        trial_id=trial_id,
+        values=values,
+        seed=int(result.config["seed"]),
+        status=status,
+        metrics={k: float(v) for k, v in metrics.items() if k.startswith("val/")},
+        timesteps=metrics.get("timesteps"),
+        wall_s=metrics.get("wall_s"),
+        run_dir=run_dir,
+    )
+
+
+def run_sweep(
+    sweep_file: str | Path,
+    out: str | Path | None = None,
+    *,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    resume: bool = False,
+) -> SweepOutcome:
+    """Run (or with ``resume`` continue) the sweep of ``sweep_file`` into ``out``.
+
+    ``out`` defaults to ``sweeps/<file stem>``.  Bad input (the file, ``out``, an unreachable
+    ``address``, a missing extra) is a SweepError raised before anything is written.
+    """
+    if max_concurrent is not None and max_concurrent < 1:
+        raise SweepError(f"--max-concurrent: must be ≥ 1, got {max_concurrent}")
+    sweep = load_sweep(sweep_file)
+    ray = require_ray()
+    sweep_dir = Path(out or Path("sweeps") / Path(sweep_file).stem).resolve()
+    _check_dir(sweep, sweep_dir, resume)
+    temp = _start_ray(ray, address)
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            text = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
+            atomic_write_text(sweep_dir / SWEEP_FILE, text)
+        grid = _tuner(sweep, sweep_dir, resume, max_concurrent).fit()
+        rows = [_row(result, sweep, sweep_dir) for result in grid]
+    finally:
+        ray.shutdown()
+        _keep_logs(temp, sweep_dir)
+    chosen = write_results(sweep_dir, rows, sweep)
+    label = None
+    if chosen is not None:
+        from divrec_rl.sweep.results import summarise
+
+        label = summarise(rows, sweep)[0][chosen].label
+    return SweepOutcome(sweep_dir, rows, label)

@@ -1,0 +1,100 @@
+"""The sweep directory: the only module that knows its layout.
+
+``SWEEP_DIR/`` holds
+
+* ``sweep.yaml`` — the validated sweep file the sweep was started with (``--resume`` checks that
+  the file given still says the same);
+* ``trials/TRIAL_ID/`` — one trial: an ordinary run directory
+  (``{scenario}__ppo__{seed}__{timestamp}/``, see :mod:`divrec_rl.training.rundir`) and, once the
+  trial has finished, ``trial.json`` (its final ``val/*`` metrics, steps, wall time, run
+  directory) so a restarted trial never trains twice;
+* ``tune/`` — Ray Tune's experiment state and per-trial logs (what ``--resume`` restores);
+* ``ray-logs/`` — the logs of a local Ray session (started by the driver without ``--address``);
+* ``sweep.csv`` and ``summary.md`` — the results (:mod:`divrec_rl.sweep.results`).
+
+``tensorboard --logdir SWEEP_DIR`` shows every trial's curves side by side.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from divrec_rl.atomic import atomic_write_text
+from divrec_rl.errors import SweepError
+from divrec_rl.training.rundir import CONFIG_FILE
+
+__all__ = [
+    "CSV_FILE",
+    "RAY_LOGS",
+    "SUMMARY_FILE",
+    "SWEEP_FILE",
+    "TUNE_NAME",
+    "chosen_runs",
+    "find_trial_run",
+    "is_sweep_dir",
+    "read_rows",
+    "read_trial_result",
+    "trial_logdir",
+    "write_trial_result",
+]
+
+SWEEP_FILE = "sweep.yaml"
+CSV_FILE = "sweep.csv"
+SUMMARY_FILE = "summary.md"
+TUNE_NAME = "tune"
+RAY_LOGS = "ray-logs"
+TRIALS_DIR = "trials"
+TRIAL_RESULT = "trial.json"
+
+
+def trial_logdir(sweep_dir: str | Path, trial_id: str) -> Path:
+    """The ``--logdir`` of one trial (its run directory is made inside)."""
+    return Path(sweep_dir) / TRIALS_DIR / trial_id
+
+
+def find_trial_run(logdir: Path) -> Path | None:
+    """The run directory a trial started in ``logdir`` (``None`` before it started one)."""
+    if not logdir.is_dir():
+        return None
+    runs = sorted(p for p in logdir.iterdir() if (p / CONFIG_FILE).is_file())
+    return runs[-1] if runs else None
+
+
+def read_trial_result(logdir: Path) -> dict[str, Any] | None:
+    """What a finished trial recorded, ``None`` when it has not finished."""
+    path = logdir / TRIAL_RESULT
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_trial_result(logdir: Path, result: dict[str, Any]) -> None:
+    """Record a finished trial (atomically: a killed trial leaves no half file)."""
+    atomic_write_text(logdir / TRIAL_RESULT, json.dumps(result, indent=1, sort_keys=True))
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    """True when ``path`` is a sweep directory with results (``sweep.csv``)."""
+    return (Path(path) / CSV_FILE).is_file() and (Path(path) / SWEEP_FILE).is_file()
+
+
+def read_rows(sweep_dir: str | Path) -> list[dict[str, str]]:
+    """The rows of ``sweep.csv`` (strings, as written)."""
+    with open(Path(sweep_dir) / CSV_FILE, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def chosen_runs(sweep_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(training seed, run directory)`` of every finished trial of the chosen configuration,
+    by seed.  A SweepError when the sweep chose none."""
+    rows = [r for r in read_rows(sweep_dir) if r.get("chosen") == "yes"]
+    if not rows:
+        raise SweepError(
+            f"sweep '{sweep_dir}': no configuration was chosen (see {SUMMARY_FILE}); "
+            "give one of its trials' run directories instead"
+        )
+    runs = [(int(r["seed"]), Path(sweep_dir) / r["run_dir"]) for r in rows]
+    return sorted(runs)

@@ -1,0 +1,117 @@
+"""One sweep trial: an ordinary ``divrec-rl train`` run that reports ``val/*`` to Ray Tune.
+
+The trial's run directory is made by :func:`divrec_rl.training.runner.train_run` in
+``SWEEP_DIR/trials/TRIAL_ID/`` (same layout, events, config, checkpoints and ``model.zip`` as
+``divrec-rl train``).  Its periodic evaluation runs on the scenario's **val** users
+(``eval_split: val``), and every evaluation is reported to Tune (for the scheduler) through the
+runner's ``on_eval`` hook; the held-out eval users are never seen.
+
+Restarted by Tune after the driver was killed, the trial continues its run from the run's own
+latest checkpoint (:func:`~divrec_rl.training.runner.resume_run`); a trial that had already
+finished reports what its ``trial.json`` says and trains nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from divrec_rl.sweep.layout import (
+    find_trial_run,
+    read_trial_result,
+    trial_logdir,
+    write_trial_result,
+)
+from divrec_rl.training.rundir import list_checkpoints, model_path
+
+__all__ = ["TrialPlan", "run_trial", "train_point"]
+
+
+@dataclass
+class TrialPlan:
+    """What every trial of a sweep shares (sent once to the workers by Tune)."""
+
+    sweep_dir: str
+    scenario: str
+    overrides: dict[str, Any]
+    train: dict[str, Any]
+    imports: list[str] = field(default_factory=list)
+
+
+def train_point(plan: TrialPlan, point: dict[str, Any], logdir: Path) -> dict[str, Any]:
+    """The TrainConfig values of one trial: the plan's, the swept ``train.*`` keys, the seed."""
+    swept = {k.removeprefix("train."): v for k, v in point.items() if k.startswith("train.")}
+    return {
+        **plan.train,
+        **swept,
+        "scenario": plan.scenario,
+        "seed": int(point["seed"]),
+        "logdir": str(logdir),
+        "eval_split": "val",
+        "progress_bar": False,
+    }
+
+
+def _val_metrics(step: int, stats: dict[str, float]) -> dict[str, Any]:
+    return {**{f"val/{k}": float(v) for k, v in stats.items()}, "timesteps": int(step)}
+
+
+def _evaluate_finished(run_dir: Path) -> dict[str, float]:
+    """``val/*`` of a finished run's final model (the trial was killed after its last save)."""
+    from divrec_rl.agents.ppo import PPOAgent
+    from divrec_rl.agents.registry import load_ppo_run
+    from divrec_rl.envs import make_simulator
+    from divrec_rl.training.config import TrainConfig
+    from divrec_rl.training.episodes import run_episodes
+    from divrec_rl.training.rundir import read_run
+
+    record = read_run(run_dir)
+    config = TrainConfig(**record.train)
+    sim = make_simulator(record.scenario, config.eval_users, split="val")
+    run = load_ppo_run(run_dir)
+    return run_episodes(PPOAgent(run.model), sim, config.eval_seed).summary()
+
+
+def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
+    """Tune's function trainable: train (or continue) the trial's run, report ``val/*``."""
+    from ray import tune
+
+    from divrec_rl.sweep.spec import SweepFile, scenario_overrides
+    from divrec_rl.training.config import TrainConfig
+    from divrec_rl.training.runner import resume_run, train_run
+
+    trial_id = tune.get_context().get_trial_id()
+    logdir = trial_logdir(plan.sweep_dir, trial_id)
+    finished = read_trial_result(logdir)
+    if finished is not None:
+        tune.report({**finished["metrics"], "final": 1})
+        return
+    started = time.perf_counter()
+    last: dict[str, Any] = {}
+
+    def report(step: int, stats: dict[str, float]) -> None:
+        last.update(_val_metrics(step, stats))
+        tune.report({**last, "final": 0})
+
+    run_dir = find_trial_run(logdir)
+    if run_dir is not None and not list_checkpoints(run_dir):
+        shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing to continue
+        run_dir = None
+    command = f"divrec-rl sweep (trial {trial_id})"
+    if run_dir is not None:
+        result = resume_run(run_dir, {"progress_bar": False}, command=command, on_eval=report)
+        if not last and model_path(run_dir).is_file():
+            last.update(_val_metrics(result.num_timesteps, _evaluate_finished(run_dir)))
+    else:
+        sweep = SweepFile(scenario=plan.scenario, overrides=plan.overrides, space={})
+        config = TrainConfig(**train_point(plan, point, logdir))
+        overrides = scenario_overrides(sweep, point)
+        result = train_run(config, overrides, command=command, imports=plan.imports, on_eval=report)
+    metrics = {**last, "wall_s": time.perf_counter() - started}
+    write_trial_result(
+        logdir, {"metrics": metrics, "run_dir": str(result.run_dir.relative_to(plan.sweep_dir))}
+    )
+    tune.report({**metrics, "final": 1})

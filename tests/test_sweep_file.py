@@ -1,0 +1,159 @@
+"""``divrec-rl sweep`` without running a sweep: the sweep file's validation, the missing extra,
+an unreachable cluster, the reference page and the seed-level interval."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from divrec_rl.cli import main as cli_main
+from divrec_rl.sweep.results import seed_interval
+from divrec_rl.sweep.spec import load_sweep, scenario_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = {
+    "scenario": "synthetic-shop",
+    "overrides": {"catalog.n_items": 300},
+    "train": {"total_timesteps": 1024, "n_envs": 8},
+    "space": {"reward.diversity_weight": {"grid": [0.0, 0.5]}},
+    "seeds": [0, 1],
+}
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_good_file_loads_and_layers_overrides(tmp_path: Path) -> None:
+    sweep = load_sweep(write(tmp_path, GOOD))
+    assert sweep.space["reward.diversity_weight"].values == [0.0, 0.5]
+    nested = scenario_overrides(sweep, {"reward.diversity_weight": 0.5, "seed": 1})
+    assert nested == {"catalog": {"n_items": 300}, "reward": {"diversity_weight": 0.5}}
+
+
+BAD = {
+    "unknown top-level key": ({**GOOD, "spaces": {}}, "unknown field 'spaces'"),
+    "empty space": ({**GOOD, "space": {}}, "field 'space': empty"),
+    "unknown scenario key": (
+        {**GOOD, "space": {"reward.no_such_field": {"grid": [1]}}},
+        "space.reward.no_such_field",
+    ),
+    "value the field rejects": (
+        {**GOOD, "space": {"reward.diversity_weight": {"grid": [0.1, -1.0]}}},
+        "field 'space.reward.diversity_weight' value -1.0",
+    ),
+    "bad train value in space": (
+        {**GOOD, "space": {"train.learning_rate": {"choice": [0.001, 0]}}},
+        "field 'space.train.learning_rate' value 0",
+    ),
+    "unknown train field in space": (
+        {**GOOD, "space": {"train.no_such": {"grid": [1]}}},
+        "field 'space.train.no_such'",
+    ),
+    "both grid and choice": (
+        {**GOOD, "space": {"reward.diversity_weight": {"grid": [0.1], "choice": [0.2]}}},
+        "exactly one of 'grid' or 'choice'",
+    ),
+    "empty grid": (
+        {**GOOD, "space": {"reward.diversity_weight": {"grid": []}}},
+        "the list of values is empty",
+    ),
+    "seed set in train": ({**GOOD, "train": {"seed": 3}}, "field 'train.seed'"),
+    "unknown train field": ({**GOOD, "train": {"n_env": 3}}, "unknown field 'n_env'"),
+    "bad metric": ({**GOOD, "metric": "eval/mean_reward"}, "field 'metric'"),
+    "duplicate seeds": ({**GOOD, "seeds": [1, 1]}, "field 'seeds'"),
+    "unknown scenario": ({**GOOD, "scenario": "synthetic-shopp"}, "synthetic-shop"),
+    "grace period past the end": (
+        {**GOOD, "scheduler": {"grace_period": 5000}},
+        "field 'scheduler.grace_period'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_sweep_file_is_one_line_exit_2_nothing_written(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, needle = BAD[case]
+    path = write(tmp_path, data)
+    out = tmp_path / "out"
+    code = cli_main(["sweep", str(path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines), err
+    assert needle in err and "Traceback" not in err
+    assert str(path) in lines[0]
+    assert not out.exists()
+
+
+def test_without_ray_prints_the_install_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from divrec_rl.sweep.driver import INSTALL_COMMAND
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    out = tmp_path / "out"
+    code = cli_main(["sweep", str(write(tmp_path, GOOD)), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and INSTALL_COMMAND in err
+    assert not out.exists()
+
+
+def test_unreachable_address_is_one_line_exit_2_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    pytest.importorskip("ray")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    args = ["sweep", str(write(tmp_path, GOOD)), "--out", str(out)]
+    code = cli_main([*args, "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and f"--address 127.0.0.1:{port}" in err
+    assert not out.exists()
+
+
+def test_existing_out_without_resume_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    code = cli_main(["sweep", str(write(tmp_path, GOOD)), "--out", str(out)])
+    assert code == 2 and "--resume" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_sweep_reference_doc_is_current() -> None:
+    from divrec_rl.commands.sweep import schema_markdown
+
+    doc = (ROOT / "docs" / "sweeps.md").read_text(encoding="utf-8")
+    assert schema_markdown() in doc, "regenerate with: divrec-rl sweep --schema"
+
+
+def test_seed_interval_is_the_student_t_interval() -> None:
+    # n = 3, mean 2, sd 1: half-width t_{0.975,2} · 1/√3 with t_{0.975,2} = 4.302652729911275.
+    mean, low, high = seed_interval([1.0, 2.0, 3.0])
+    half = 4.302652729911275 / math.sqrt(3)
+    assert mean == 2.0
+    assert low == pytest.approx(2.0 - half) and high == pytest.approx(2.0 + half)
+    assert seed_interval([5.0]) == (5.0, None, None)
+
+
+def test_no_sweep_file_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["sweep"]) == 2
+    assert "SWEEP.yaml" in capsys.readouterr().err

@@ -1,0 +1,256 @@
+"""``divrec-rl sweep`` on Ray Tune, end to end: a 2 λ × 2 seed sweep on local Ray, its results,
+``evaluate --agents ppo=SWEEP_DIR``, a killed and resumed driver, and a cluster joined through
+``--address``.  Each sweep runs in a subprocess (its own Ray), a few thousand steps per trial."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+TRAIN = {
+    "total_timesteps": 1024,
+    "n_envs": 16,
+    "n_steps": 32,
+    "batch_size": 256,
+    "n_epochs": 1,
+    "eval_every": 512,
+    "eval_users": 16,
+    "checkpoint_every": 512,
+}
+SWEEP = {
+    "scenario": "synthetic-shop",
+    "overrides": {"catalog.n_items": 300, "catalog.n_categories": 8},
+    "train": TRAIN,
+    "space": {"reward.diversity_weight": {"grid": [0.0, 0.5]}},
+    "seeds": [0, 1],
+}
+
+
+def _env() -> dict[str, str]:
+    # Trials must never pick up a cluster another process started on this host.
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return {**env, "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def sweep_cmd(sweep_file: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "divrec_rl.cli", "sweep", str(sweep_file), "--out", str(out),
+            *extra]  # fmt: skip
+
+
+def run_sweep(
+    sweep_file: Path, out: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(
+        sweep_cmd(sweep_file, out, *extra), capture_output=True, text=True, timeout=600,
+        env=env or _env(),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+def write_sweep(path: Path, **changes: object) -> Path:
+    path.write_text(yaml.safe_dump({**SWEEP, **changes}), encoding="utf-8")
+    return path
+
+
+def rows(sweep_dir: Path) -> list[dict[str, str]]:
+    with open(sweep_dir / "sweep.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_dirs(sweep_dir: Path) -> list[Path]:
+    return sorted(p.parent for p in (sweep_dir / "trials").glob("*/*/config.yaml"))
+
+
+def assert_four_trials(sweep_dir: Path) -> list[dict[str, str]]:
+    table = rows(sweep_dir)
+    assert len(table) == 4
+    assert len({r["trial_id"] for r in table}) == 4
+    pairs = {(float(r["reward.diversity_weight"]), int(r["seed"])) for r in table}
+    assert pairs == {(0.0, 0), (0.0, 1), (0.5, 0), (0.5, 1)}
+    assert {r["status"] for r in table} == {"finished"}
+    found = run_dirs(sweep_dir)
+    assert len(found) == 4, found  # one run directory per trial: nothing trained twice
+    assert sorted(str(sweep_dir / r["run_dir"]) for r in table) == [str(p) for p in found]
+    return table
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sweep")
+    run_sweep(write_sweep(root / "lam.yaml"), root / "out")
+    return root / "out"
+
+
+def test_local_sweep_writes_four_ordinary_run_directories(local_sweep: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    table = assert_four_trials(local_sweep)
+    for row in table:
+        run = local_sweep / row["run_dir"]
+        assert (run / "model.zip").is_file() and list((run / "checkpoints").glob("step_*.zip"))
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        assert config["train"]["eval_split"] == "val"
+        assert config["train"]["seed"] == int(row["seed"])
+        assert config["reward"]["diversity_weight"] == float(row["reward.diversity_weight"])
+        events = EventAccumulator(str(run))
+        events.Reload()
+        tags = events.Tags()["scalars"]
+        # Selection sees validation users only: no held-out eval/* metric was ever computed.
+        assert "val/mean_reward" in tags and not [t for t in tags if t.startswith("eval/")]
+        final = events.Scalars("val/mean_reward")[-1]
+        assert final.step == int(row["timesteps"]) == 1024
+        assert final.value == pytest.approx(float(row["val/mean_reward"]), rel=1e-5)
+
+
+def test_summary_means_and_intervals_recompute_from_csv(local_sweep: Path) -> None:
+    from scipy import stats
+
+    frame = pd.read_csv(local_sweep / "sweep.csv")
+    summary = (local_sweep / "summary.md").read_text()
+    best, best_mean = None, -float("inf")
+    for lam, group in frame.groupby("reward.diversity_weight"):
+        values = group["val/mean_reward"].to_numpy()
+        mean = values.mean()
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5
+        label = f"reward.diversity_weight={lam}"
+        line = next(x for x in summary.splitlines() if x.startswith(f"| {label}"))
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert cells[1] == "2/2"
+        assert [float(c) for c in cells[2:5]] == pytest.approx(
+            [mean, mean - half, mean + half], abs=6e-5
+        )
+        if mean > best_mean:
+            best, best_mean = label, mean
+    assert f"| {best} **(chosen)**" in summary
+    chosen = frame[frame["chosen"] == "yes"]
+    assert len(chosen) == 2 and f"reward.diversity_weight={chosen.iloc[0, 1]}" == best
+
+
+def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    cmd = [sys.executable, "-m", "divrec_rl.cli", "evaluate", "--agents",
+           f"ppo={local_sweep},random", "--out", str(out), "--seeds", "2", "--users", "20",
+           "--cross-sim", "none", "--no-frontier", "--quiet"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = pd.read_csv(out / "results.csv")
+    ppo = results[results["agent"] == "ppo"].sort_values("seed")
+    assert ppo["training_seed"].tolist() == [0, 1]  # one row per training seed
+    assert results[results["agent"] == "random"]["training_seed"].isna().all()
+    chosen = pd.read_csv(local_sweep / "sweep.csv").query("chosen == 'yes'")
+    report = (out / "report.md").read_text()
+    assert "training seeds [0, 1]" in report
+    assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
+
+
+def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path) -> None:
+    sweep_file = write_sweep(tmp_path / "lam.yaml", train={**TRAIN, "total_timesteps": 2048})
+    out = tmp_path / "out"
+    # A killed driver cannot tidy its Ray session files: keep them in a short directory of ours.
+    temp = tempfile.mkdtemp(prefix="dr-")
+    driver = subprocess.Popen(
+        sweep_cmd(sweep_file, out, "--max-concurrent", "1"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**_env(), "TMPDIR": temp},
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    try:
+        while not list((out / "trials").glob("*/trial.json")):
+            assert driver.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no trial finished in time"
+            time.sleep(0.5)
+        time.sleep(3)  # let Tune save its state and start the next trial
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    first = {p.parent.name: p.read_text() for p in (out / "trials").glob("*/trial.json")}
+    assert 1 <= len(first) < 4
+    assert not (out / "sweep.csv").exists()
+    time.sleep(3)  # the killed driver's Ray processes share its fate
+    shutil.rmtree(temp, ignore_errors=True)
+    run_sweep(sweep_file, out, "--resume", "--max-concurrent", "1")
+    assert_four_trials(out)
+    after = {p.parent.name: p.read_text() for p in (out / "trials").glob("*/trial.json")}
+    assert all(after[name] == text for name, text in first.items())  # kept, not redone
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cluster_pids(temp_dir: str) -> list[int]:
+    """Processes of *this* cluster: their command line or an open file names its own temporary
+    directory (Ray's agents rename themselves, but keep their log files open there)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            names = [(proc / "cmdline").read_bytes().decode(errors="replace")]
+            names += [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except OSError:
+            continue
+        if any(temp_dir in name for name in names):
+            found.append(int(proc.name))
+    return found
+
+
+def _stop_cluster(temp_dir: str) -> None:
+    """Stop this cluster only (``ray stop`` would stop every Ray process on the host)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _cluster_pids(temp_dir):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        time.sleep(3)
+    assert not _cluster_pids(temp_dir)
+
+
+def test_sweep_joins_a_cluster_through_address(tmp_path: Path) -> None:
+    ray_bin = Path(sys.executable).parent / "ray"
+    port = _free_port()
+    temp_dir = tempfile.mkdtemp(prefix="divrec-cluster-")
+    start = [
+        str(ray_bin),
+        "start",
+        "--head",
+        f"--port={port}",
+        "--num-cpus=2",
+        "--include-dashboard=false",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
+    ]
+    # The cluster's own token: other Ray users of this host (and ~/.ray/auth_token) don't matter.
+    env = {**_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    res = subprocess.run(start, capture_output=True, text=True, timeout=180, env=env)
+    try:
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        sweep_file = write_sweep(tmp_path / "lam.yaml", seeds=[0])
+        out = tmp_path / "out"
+        done = run_sweep(sweep_file, out, "--address", f"127.0.0.1:{port}", env=env)
+        assert "2 finished" in done.stdout
+        table = rows(out)
+        assert len(table) == 2 and {r["status"] for r in table} == {"finished"}
+        assert len(run_dirs(out)) == 2
+        assert not (out / "ray-logs").exists()  # the cluster keeps its own logs
+    finally:
+        _stop_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
