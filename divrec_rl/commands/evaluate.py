@@ -52,7 +52,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_AGENTS,
         metavar="LIST",
         help="comma-separated agents: ppo=RUN_DIR_OR_ZIP (more PPO runs as ppo-LABEL=PATH), "
-        "baseline, baseline-mmr, baseline-dpp, supervised, greedy, popularity, random "
+        "baseline, baseline-mmr, baseline-dpp, supervised, greedy (the myopic oracle), "
+        "attraction-ranker, popularity, random "
         f"(default: {DEFAULT_AGENTS})",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")

@@ -45,9 +45,14 @@ def _p(p: float) -> str:
     return "< 1e-4" if p < 1e-4 else f"{p:.4f}"
 
 
+#: Agents that read the simulator's hidden state, and how the report labels them.
+HIDDEN_STATE_LABELS = {"greedy": "myopic oracle", "attraction-ranker": "reads hidden state"}
+
+
 def _display(result: EvaluationResult, label: str) -> str:
     kind = next(s.kind for s in result.config.agents if s.label == label)
-    return f"{label} (oracle)" if kind == "greedy" else label
+    tag = HIDDEN_STATE_LABELS.get(kind)
+    return f"{label} ({tag})" if tag else label
 
 
 def _means_table(result: EvaluationResult, outcome: SimulatorOutcome) -> list[str]:
@@ -119,7 +124,7 @@ def _cross_section(result: EvaluationResult) -> list[str]:
         f"The same agents — nothing retrained or re-tuned — meet the same held-out users under a "
         f"second user model: response model `{cross.response_model}` instead of "
         f"`{primary.response_model}` (see `docs/evaluation.md`; everything else — catalogue, "
-        "behaviour dynamics, users, seeds — unchanged).  The greedy oracle reads the response "
+        "behaviour dynamics, users, seeds — unchanged).  The myopic oracle reads the response "
         "model it is evaluated in, so it stays an oracle in both.",
         "",
         f"| agent | engagement ({primary.response_model}) | engagement ({cross.response_model}) "
