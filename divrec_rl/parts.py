@@ -74,6 +74,7 @@ BUILTIN_PARTS: dict[str, dict[str, str]] = {
     },
     "behaviour.model": {
         "standard": f"{_SCENARIO}:standard_behaviour",
+        "quit-on-repetition": "divrec_rl.users.repetition:quit_on_repetition",
     },
     "slate.builder": {
         "candidates": f"{_SCENARIO}:candidate_builder",
