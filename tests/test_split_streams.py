@@ -68,17 +68,20 @@ def test_one_split_reproduces_bit_for_bit(split: str) -> None:
 
 
 def test_same_users_on_two_splits_meet_different_dice() -> None:
-    """Even with the initial state forced equal, val and eval users see other candidates and
-    other choices: the streams, not only the users, differ by split."""
+    """With the user state forced equal (all but the stream key) and the same slate shown, val
+    and eval users click differently and are offered other candidates next: the streams, not
+    only the users, differ by split."""
+    n = 200
     sims = {}
     for split in ("val", "eval"):
-        sim = make_simulator("synthetic-shop", 64, split=split, config=SMALL)
-        sim.reset_users(np.arange(64), user_keys(3, 64))
+        sim = make_simulator("synthetic-shop", n, split=split, config=SMALL)
+        sim.reset_users(np.arange(n), user_keys(3, n))
         sims[split] = sim
     val, ev = sims["val"], sims["eval"]
     key = ev.state.key.copy()
-    ev.state.assign(np.arange(64), val.state)  # the same users, the same observed history
+    ev.state.assign(np.arange(n), val.state)  # the same users, the same observed history
     ev.state.key[:] = key  # … but eval's streams
-    ev.builder.prepare(ev.state, np.arange(64))
-    val.builder.prepare(val.state, np.arange(64))
+    slates = val.candidates[:, : val.k].copy()
+    a, b = val.step_slates(slates), ev.step_slates(slates)
+    assert np.mean(a.info["position"] != b.info["position"]) > 0.2
     assert np.mean(np.any(val.candidates != ev.candidates, axis=1)) > 0.9
