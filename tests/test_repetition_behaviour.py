@@ -87,3 +87,28 @@ def test_bad_params_are_one_line_errors(params: dict, message: str) -> None:
     config = {**SMALL, "behaviour": {"model": "quit-on-repetition", "params": params}}
     with pytest.raises(ScenarioError, match=message):
         make_simulator("synthetic-shop", 1, config=config)
+
+
+def test_evaluate_runs_the_same_agents_under_the_second_behaviour(tmp_path) -> None:
+    from divrec_rl.agents.registry import parse_agents
+    from divrec_rl.evaluation.report import write_evaluation
+    from divrec_rl.evaluation.runner import EvaluationConfig, evaluate
+
+    small = {k: v for k, v in SMALL.items() if k != "behaviour"}
+    config = EvaluationConfig(
+        agents=parse_agents("popularity,greedy,random"),
+        scenario="synthetic-shop",
+        overrides=small,
+        seeds=1,
+        users=8,
+        n_boot=20,
+        cross_sim=None,
+        frontier=False,
+        cross_behaviour="quit-on-repetition",
+    )
+    result = evaluate(config)
+    assert result.scenario.behaviour.model == "standard"
+    assert list(result.cross_behaviour.agents) == ["popularity", "greedy", "random"]
+    out = write_evaluation(result, tmp_path / "eval", "test", False)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Behaviour cross-check" in report and "`quit-on-repetition`" in report

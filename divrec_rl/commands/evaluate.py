@@ -69,6 +69,13 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         help=f"response model of the cross-simulator check, or 'none' (default: {CROSS_MODEL})",
     )
     p.add_argument(
+        "--cross-behaviour",
+        default="none",
+        metavar="MODEL",
+        help="behaviour model of the behaviour cross-check (e.g. quit-on-repetition), or 'none' "
+        "(default: none)",
+    )
+    p.add_argument(
         "--ppo-sweep",
         default="",
         metavar="PATHS",
@@ -111,6 +118,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
         RESPONSE_MODELS.get(cross)  # unknown names fail now, with suggestions
     sweep = [s.strip() for s in args.ppo_sweep.split(",") if s.strip()]
+    behaviour = args.cross_behaviour.strip()
+    behaviour = None if behaviour.lower() in ("none", "") else behaviour
+    if behaviour is not None:
+        from divrec_rl.parts import BEHAVIOURS
+
+        BEHAVIOURS.get(behaviour)  # unknown names fail now, with suggestions
     return EvaluationConfig(
         agents=parse_agents(args.agents),
         scenario=args.scenario,
@@ -121,6 +134,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         users=args.users,
         save_trajectories=args.save_trajectories,
         cross_sim=cross,
+        cross_behaviour=behaviour,
         ppo_sweep=sweep,
         frontier=not args.no_frontier,
         baseline=BaselineSettings(val_users=args.val_users, log_users=args.log_users),

@@ -168,6 +168,43 @@ def _cross_section(result: EvaluationResult) -> list[str]:
     return lines
 
 
+def _behaviour_section(result: EvaluationResult) -> list[str]:
+    """The same agents under a second behaviour model (another long-term mechanism)."""
+    other, primary = result.cross_behaviour, result.primary
+    if other is None:
+        return []
+    names = (result.scenario.behaviour.model, result.config.cross_behaviour)
+    lines = [
+        "## Behaviour cross-check",
+        "",
+        f"The same agents — nothing retrained or re-tuned — meet the same held-out users under "
+        f"behaviour model `{names[1]}` instead of `{names[0]}` (same catalogue, response model, "
+        "users and seeds; see `docs/evaluation.md`).",
+        "",
+        f"| agent | return ({names[0]}) | return ({names[1]}) | episode length ({names[1]}) |",
+        "|---|---|---|---|",
+    ]
+    for label in primary.agents:
+        p, c = primary.agents[label].summary["return"], other.agents[label].summary
+        lines.append(
+            f"| {_display(result, label)} | {_fmt(p.mean)} [{_fmt(p.low)}, {_fmt(p.high)}] | "
+            f"{_fmt(c['return'].mean)} [{_fmt(c['return'].low)}, {_fmt(c['return'].high)}] | "
+            f"{_fmt(c['episode_length'].mean)} |"
+        )
+    a, b = _ranking(primary, "return"), _ranking(other, "return")
+    holds = "**holds**" if a == b else "**changes**"
+    lines += [
+        "",
+        f"- Ranking by return: {' > '.join(a)} ({names[0]}) vs {' > '.join(b)} ({names[1]}) — "
+        f"the ranking {holds}.",
+        "",
+        f"Paired PPO-vs-baseline test under `{names[1]}`:",
+        "",
+        *_paired_section(result, "behaviour"),
+    ]
+    return lines
+
+
 def _protocol(result: EvaluationResult) -> list[str]:
     cfg, sc = result.config, result.scenario
     lines = [
@@ -421,6 +458,7 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
     ]
     if "cross" in figures:
         lines += [f"![cross-simulator]({figures['cross']})", ""]
+    lines += _behaviour_section(result)
     if result.baseline is not None:
         lines += [
             "## Baseline tuning (validation users)",
