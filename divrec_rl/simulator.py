@@ -228,15 +228,16 @@ class SlateSimulator:
         user[:, d : d + c] = st.category_history
         user[:, d + c : d + 2 * c] = st.exposure
         o = d + 2 * c
-        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1].
-        steps = self.max_steps
-        user[:, o] = st.t / steps
+        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; one
+        # in-place float32 division of the block (correctly rounded, so a count of T gives 1.0).
+        user[:, o] = st.t / self.max_steps
         user[:, o + 1] = st.session / self.max_sessions
         user[:, o + 2] = st.last_click
-        user[:, o + 3] = st.session_step / steps
-        user[:, o + 4] = st.session_clicks / steps
-        user[:, o + 5] = st.no_click_streak / steps
-        user[:, o + 6] = st.steps_since_click / steps
+        user[:, o + 3] = st.session_step
+        user[:, o + 4] = st.session_clicks
+        user[:, o + 5] = st.no_click_streak
+        user[:, o + 6] = st.steps_since_click
+        user[:, o + 3 : o + 7] /= self.max_steps
         user[:, o + len(USER_SCALARS) :] = st.features
         return {"user": user, **self.builder.observe(st)}
 
@@ -345,9 +346,8 @@ class SlateSimulator:
             st.no_click_streak += stepped
             st.steps_since_click += stepped
         st.session_clicks += clicked
-        not_clicked = ~clicked
-        st.no_click_streak *= not_clicked
-        st.steps_since_click *= not_clicked
+        np.copyto(st.no_click_streak, 0, where=clicked)
+        np.copyto(st.steps_since_click, 0, where=clicked)
 
     def _start_sessions(self, rows: np.ndarray) -> None:
         """Zero the per-session bookkeeping of ``rows``, then let the behaviour start its own
