@@ -1,5 +1,6 @@
-"""Reference agents that need no training: uniform random scores, myopic greedy-by-attraction,
-popularity, and the noisy-popularity logging policy that produces the supervised baseline's logs.
+"""Reference agents that need no training: uniform random scores, the boredom-blind attraction
+ranker, popularity, and the noisy-popularity logging policy that produces the supervised
+baseline's logs.  The myopic oracle ``greedy`` is :mod:`divrec_rl.agents.myopic`.
 
 Every agent has the project's face :class:`~divrec_rl.agents.protocol.Agent` (re-exported here):
 ``act(observation, simulator) -> actions``, ``observation`` the batched observation dict of
@@ -19,7 +20,7 @@ from divrec_rl.simulator import SlateSimulator
 
 __all__ = [
     "Agent",
-    "GreedyAttractionAgent",
+    "AttractionRankerAgent",
     "NoisyPopularityAgent",
     "PopularityAgent",
     "RandomAgent",
@@ -59,16 +60,19 @@ class RandomAgent:
         return self.rng.uniform(space.low, space.high, size=shape).astype(np.float32)
 
 
-class GreedyAttractionAgent:
-    """Myopic oracle: rank candidates by their true click logit for the current user state.
+class AttractionRankerAgent:
+    """Ranks candidates by their boredom-free click logit for the current user: reads hidden state.
 
     With the ``candidates`` builder each candidate is scored with
-    ``simulator.response.attraction(state, candidates)`` (it reads the hidden interest, so it is an
-    upper bound on any myopic click-through ranker, yet blind to boredom and patience).  With the
-    ``query`` builder the query is the user's hidden interest vector.
+    ``simulator.response.attraction(state, candidates)`` (the hidden interest, item popularity and
+    quality, *before* the boredom penalty), so it is neither deployable nor myopically optimal:
+    boredom already lowers this step's click and satisfaction logits, which the myopic oracle
+    ``greedy`` (:class:`~divrec_rl.agents.myopic.MyopicOracleAgent`) accounts for.  It stays as
+    the "true-affinity ranker" of RecSim's greedy policy.  With the ``query`` builder the query is
+    the user's hidden interest vector.
     """
 
-    name = "greedy"
+    name = "attraction-ranker"
 
     def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
         candidates = simulator.candidates

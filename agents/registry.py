@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
+from divrec_rl.agents.baselines import AttractionRankerAgent, PopularityAgent, RandomAgent
+from divrec_rl.agents.myopic import MyopicOracleAgent
 from divrec_rl.config import ScenarioError
 from divrec_rl.errors import DivrecError, EvaluationError, ModelError
 from divrec_rl.parts import AGENTS
@@ -114,9 +115,12 @@ AgentFactory = Callable[[AgentContext, AgentSpec, int], Any]
 DESCRIPTIONS = {
     "random": "uniformly random slate of the retrieved candidates (seeded per evaluation seed)",
     "popularity": "most popular candidates first (catalogue interaction counts only)",
-    "greedy": "ORACLE myopic policy: ranks candidates by the simulator's own click logits, "
-    "reading the hidden user interest — an upper bound for myopic rankers, blind to boredom "
-    "and patience; not a deployable policy",
+    "greedy": "ORACLE, myopic: each step the slate with the highest expected immediate reward "
+    "(engagement + λ·diversity) under the hidden user state, fatigue included, from the "
+    "simulator's own response and choice model (exact for λ = 0); blind to later steps; not a "
+    "deployable policy",
+    "attraction-ranker": "reads hidden state: ranks candidates by the boredom-free click logit "
+    "(hidden interest); neither deployable nor myopically optimal",
     "supervised": "the click model trained on the logs without the diversity term and without "
     "re-ranking (plain supervised ranker)",
     "baseline": "supervised diversity-regularised ranker, best of MMR and DPP re-ranking, "
@@ -142,8 +146,13 @@ def popularity_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
 
 
 def greedy_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
-    """``greedy``: the oracle myopic ranker."""
-    return GreedyAttractionAgent()
+    """``greedy``: the myopic oracle (λ of the simulator it acts in)."""
+    return MyopicOracleAgent()
+
+
+def attraction_ranker_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
+    """``attraction-ranker``: the boredom-blind ranker by hidden click logits."""
+    return AttractionRankerAgent()
 
 
 def _baseline_variant(method: str | None) -> AgentFactory:

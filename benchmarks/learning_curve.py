@@ -1,14 +1,15 @@
-"""PPO with the diversity reward vs random, greedy-by-attraction and PPO λ = 0, over seeds.
+"""PPO with the diversity reward vs random, the myopic oracle and PPO λ = 0, over seeds.
 
 For every seed the script trains PPO agents with the real pipeline (``train_run``), one per
 diversity weight in ``--lambdas`` (default: the pure-engagement ablation λ = 0 and the scenario's
-λ, 0.1 for synthetic-shop).  Then every method — random, greedy-by-attraction (the oracle
-myopic ranker) and each PPO agent — plays one episode with each of ``--eval-users`` held-out
-users (``eval`` split, the same users for every method of a seed, different users per seed) and
-is scored under the scenario's reward.  Reported per method: mean ± 95% CI over seeds (Student
-t, seeds as the units) of the long-term return Σ(engagement + λ·diversity), the engagement
-return, the mean slate ILD, the episode length and the catalogue coverage.  The learning curves
-come from the runs' own TensorBoard ``eval/*`` points (held-out users, deterministic policy).
+λ, 0.1 for synthetic-shop). Then every method — random, greedy (the myopic oracle,
+:class:`~divrec_rl.agents.myopic.MyopicOracleAgent`) and each PPO agent — plays one episode with
+each of ``--eval-users`` held-out users (``eval`` split, the same users for every method of a seed,
+different users per seed) and is scored under the scenario's reward. Reported per method: mean ±
+95% CI over seeds (Student t, seeds as the units) of the long-term return Σ(engagement +
+λ·diversity), the engagement return, the mean slate ILD, the episode length and the catalogue
+coverage. The learning curves come from the runs' own TensorBoard ``eval/*`` points (held-out
+users, deterministic policy).
 
 Writes ``OUT.md`` (the table), ``OUT.json`` (every number, per seed, and the command) and
 ``OUT.png`` (curves) — default ``benchmarks/results/learning_curve.*``.
@@ -32,7 +33,8 @@ from scipy import stats
 from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from divrec_rl.agents.baselines import GreedyAttractionAgent, RandomAgent
+from divrec_rl.agents.baselines import RandomAgent
+from divrec_rl.agents.myopic import MyopicOracleAgent
 from divrec_rl.agents.ppo import PPOAgent
 from divrec_rl.envs import make_simulator
 from divrec_rl.resolve import resolve_scenario
@@ -171,9 +173,7 @@ def main() -> None:
             agent = PPOAgent(PPO.load(run_dir / "model.zip", device="cpu"))
             per_seed[name].append(evaluate(agent, scenario, seed, args.eval_users))
         per_seed["random"].append(evaluate(RandomAgent(seed), scenario, seed, args.eval_users))
-        per_seed["greedy"].append(
-            evaluate(GreedyAttractionAgent(), scenario, seed, args.eval_users)
-        )
+        per_seed["greedy"].append(evaluate(MyopicOracleAgent(), scenario, seed, args.eval_users))
         print(f"seed {seed} done ({time.perf_counter() - started:.0f} s)", flush=True)
 
     header = "| method | " + " | ".join(label for _, label in METRICS) + " |"

@@ -14,6 +14,7 @@ from divrec_rl.commands.common import CommandParser, report_errors
 from divrec_rl.commands.data import add_data_commands
 from divrec_rl.commands.evaluate import add_evaluate_command
 from divrec_rl.commands.scenarios import add_scenario_commands
+from divrec_rl.commands.sensitivity import add_sensitivity_command
 from divrec_rl.commands.simulate import add_simulate_command
 from divrec_rl.commands.sweep import add_sweep_command
 from divrec_rl.commands.train import add_train_command
@@ -28,6 +29,7 @@ COMMANDS = (
     add_train_command,
     add_sweep_command,
     add_evaluate_command,
+    add_sensitivity_command,
     add_user_model_commands,
 )
 

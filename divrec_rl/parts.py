@@ -74,6 +74,7 @@ BUILTIN_PARTS: dict[str, dict[str, str]] = {
     },
     "behaviour.model": {
         "standard": f"{_SCENARIO}:standard_behaviour",
+        "quit-on-repetition": "divrec_rl.users.repetition:quit_on_repetition",
     },
     "slate.builder": {
         "candidates": f"{_SCENARIO}:candidate_builder",
@@ -83,6 +84,7 @@ BUILTIN_PARTS: dict[str, dict[str, str]] = {
         "random": f"{_AGENTS}:random_agent",
         "popularity": f"{_AGENTS}:popularity_agent",
         "greedy": f"{_AGENTS}:greedy_agent",
+        "attraction-ranker": f"{_AGENTS}:attraction_ranker_agent",
         "supervised": f"{_AGENTS}:supervised_agent",
         "baseline": f"{_AGENTS}:baseline_agent",
         "baseline-mmr": f"{_AGENTS}:baseline_mmr_agent",

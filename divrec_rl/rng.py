@@ -110,6 +110,24 @@ def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int
     return out
 
 
+_K_SALT = np.uint64(0x8CB92BA72F3D8DD7)
+
+
+def salted_keys(keys: np.ndarray, salt: int) -> np.ndarray:
+    """Keys of a separate family of streams: ``SplitMix64(key ⊕ salt·K)``, ``salt`` ≥ 0.
+
+    Salt 0 returns the keys unchanged (a copy); any other salt gives keys that, passed to
+    :func:`uniforms`, share no draw with the unsalted ones — the hash spreads ``key ⊕ salt·K``
+    over all 64 bits, so two salts of the same key differ as two unrelated keys do.  Row ``u``
+    depends on ``keys[u]`` only.
+    """
+    out = np.array(keys, dtype=np.uint64, copy=True)
+    if salt:
+        out ^= np.uint64((salt * int(_K_SALT)) & _MASK64)
+        _splitmix(out)
+    return out
+
+
 def normals(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
     """Standard normal draws, shape ``(len(keys), n)``, by the Box–Muller transform."""
     half = (n + 1) // 2

@@ -11,7 +11,8 @@ One step for N users, all array operations:
     state ← behaviour.update(...); leave when patience ≤ 0; optional return; truncate at max_steps
 
 The simulator owns time and session bookkeeping (``t``, ``session``, ``session_step``,
-``session_satisfaction``, ``session_clicks``, ``last_click``, ``active``): a behaviour changes only
+``session_satisfaction``, ``session_clicks``, ``no_click_streak``, ``steps_since_click``,
+``last_click``, ``active``): a behaviour changes only
 its own state (interest, fatigue, patience, …) and may read these fields, never write them.
 
 Actions are checked on every face before anything moves (:class:`~divrec_rl.slate.ActionCheck`:
@@ -34,8 +35,24 @@ from divrec_rl.reward import check_diversity_weight, mix_reward, slate_diversity
 from divrec_rl.scenario import Scenario
 from divrec_rl.slate import ActionCheck, validate_slates
 from divrec_rl.users.behaviour import SlateResponse
-from divrec_rl.users.population import SPLITS
+from divrec_rl.users.population import SPLITS, stream_keys
 from divrec_rl.users.state import UserState
+
+#: The scalar entries of the ``user`` observation, in order (see
+#: :meth:`SlateSimulator.user_layout`): episode time ``t/T``, session ``s/S_max``, last step
+#: clicked (0/1), steps this session ``/T``, clicks this session ``/T``, consecutive steps without
+#: a click this session ``/T``, steps since the episode's last click (or its start) ``/T``, with
+#: ``T`` = ``episode.max_steps`` (no count can exceed it, so each lies in [0, 1]).  Observable
+#: proxies of the hidden patience, which is not observed.
+USER_SCALARS = (
+    "t",
+    "session",
+    "last_click",
+    "session_step",
+    "session_clicks",
+    "no_click_streak",
+    "steps_since_click",
+)
 
 
 @dataclass
@@ -47,6 +64,8 @@ class StepResult:
     ``clicked`` (public item id or −1), ``position`` (slot clicked or −1), ``left`` (the user ended
     a session this step), ``returned`` (…and came back for another), ``patience`` (left after the
     step), ``session``, ``t`` (steps taken in the episode), ``active`` (the user was stepped).
+    ``info`` is for analysis and metrics, not for agents: ``patience`` is hidden state, which the
+    observation does not contain.
     """
 
     observation: dict[str, np.ndarray]
@@ -107,10 +126,13 @@ class SlateSimulator:
             n_users, cat.embedding_dim, cat.n_categories, scenario.population.n_features
         )
         self.user_dim = (
-            cat.embedding_dim + 2 * cat.n_categories + 4 + scenario.population.n_features
+            cat.embedding_dim
+            + 2 * cat.n_categories
+            + len(USER_SCALARS)
+            + scenario.population.n_features
         )
-        # Every entry is bounded: vectors are EMAs of unit vectors ([-1, 1]), histograms and
-        # fractions lie in [0, 1]; user features declare their own bounds.
+        # Every entry is bounded: vectors are EMAs of unit vectors ([-1, 1]), histograms, counts
+        # over max_steps and fractions lie in [0, 1]; user features declare their own bounds.
         low = np.zeros(self.user_dim, dtype=np.float32)
         high = np.ones(self.user_dim, dtype=np.float32)
         low[: cat.embedding_dim] = -1.0
@@ -124,14 +146,18 @@ class SlateSimulator:
         self._check_actions = ActionCheck(self.action_space, n_users)
         self._all_rows = np.arange(n_users)
         self._dims = (cat.embedding_dim, cat.n_categories)
-        self._max_patience = cfg.behaviour.patience.maximum
 
     def reset_users(self, rows: np.ndarray, keys: np.ndarray) -> None:
-        """Start new episodes for ``rows`` with per-user random ``keys`` (uint64)."""
+        """Start new episodes for ``rows`` with per-user random ``keys`` (uint64): the population
+        draws the users from ``keys``; the per-step streams use the split's salted keys
+        (:func:`~divrec_rl.users.population.stream_keys`)."""
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return
-        fresh = self.population.initial_state(np.asarray(keys, dtype=np.uint64), self.split)
+        keys = np.asarray(keys, dtype=np.uint64)
+        fresh = self.population.initial_state(keys, self.split)
+        # Per-step streams read state.key: salting it here covers every population.
+        fresh.key[:] = stream_keys(keys, self.split)
         self.state.assign(rows, fresh)
         self._start_sessions(rows)
         self.builder.prepare(self.state, rows)
@@ -174,8 +200,27 @@ class SlateSimulator:
         for name, value in buffers.items():
             getattr(self.builder, name)[...] = value
 
+    def user_layout(self) -> dict[str, slice]:
+        """Where each entry of the ``user`` observation lies: name → columns.
+
+        ``history`` (d), ``category_history`` (C), ``exposure`` (C), then the scalars of
+        :data:`USER_SCALARS` (one column each), then ``features`` (the population's static user
+        features).  Nothing in it is hidden state (interest, fatigue, patience): a test scrambles
+        those before the observation is built and checks that no observation changes.
+        """
+        d, c = self._dims
+        cols = {"history": slice(0, d), "category_history": slice(d, d + c)}
+        cols["exposure"] = slice(d + c, d + 2 * c)
+        o = d + 2 * c
+        for i, name in enumerate(USER_SCALARS):
+            cols[name] = slice(o + i, o + i + 1)
+        cols["features"] = slice(o + len(USER_SCALARS), self.user_dim)
+        return cols
+
     def observe(self) -> dict[str, np.ndarray]:
-        """Observations of all users: ``user`` summary plus the builder's entries (no text)."""
+        """Observations of all users: ``user`` summary (:meth:`user_layout`) plus the builder's
+        entries (no text).  Only observable quantities: what the user consumed, was shown and
+        clicked, and when; never the hidden interest, fatigue or patience."""
         st = self.state
         d, c = self._dims
         user = np.empty((self.n_users, self.user_dim), dtype=np.float32)
@@ -183,11 +228,17 @@ class SlateSimulator:
         user[:, d : d + c] = st.category_history
         user[:, d + c : d + 2 * c] = st.exposure
         o = d + 2 * c
-        user[:, o] = st.patience / self._max_patience
-        user[:, o + 1] = st.t / self.max_steps
-        user[:, o + 2] = st.session / self.max_sessions
-        user[:, o + 3] = st.last_click
-        user[:, o + 4 :] = st.features
+        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; one
+        # in-place float32 division of the block (correctly rounded, so a count of T gives 1.0).
+        user[:, o] = st.t / self.max_steps
+        user[:, o + 1] = st.session / self.max_sessions
+        user[:, o + 2] = st.last_click
+        user[:, o + 3] = st.session_step
+        user[:, o + 4] = st.session_clicks
+        user[:, o + 5] = st.no_click_streak
+        user[:, o + 6] = st.steps_since_click
+        user[:, o + 3 : o + 7] /= self.max_steps
+        user[:, o + len(USER_SCALARS) :] = st.features
         return {"user": user, **self.builder.observe(st)}
 
     def step(
@@ -274,12 +325,15 @@ class SlateSimulator:
         return StepResult(self.observe(), reward, terminated, truncated, info)
 
     def _record_step(self, stepped: np.ndarray, response: SlateResponse) -> None:
-        """Session bookkeeping of the users stepped: click flag, clicks and satisfaction sums."""
+        """Session bookkeeping of the users stepped: click flag, clicks, satisfaction sums and
+        the no-click counters (reset by a click, else one more step)."""
         st = self.state
         clicked = response.position >= 0
         if all_true(stepped):
             st.last_click[:] = clicked
             st.session_satisfaction += response.engagement
+            st.no_click_streak += 1
+            st.steps_since_click += 1
         else:  # users who already left keep their final values
             clicked &= stepped
             np.copyto(st.last_click, clicked, where=stepped)
@@ -289,7 +343,11 @@ class SlateSimulator:
                 out=st.session_satisfaction,
                 where=stepped,
             )
+            st.no_click_streak += stepped
+            st.steps_since_click += stepped
         st.session_clicks += clicked
+        np.copyto(st.no_click_streak, 0, where=clicked)
+        np.copyto(st.steps_since_click, 0, where=clicked)
 
     def _start_sessions(self, rows: np.ndarray) -> None:
         """Zero the per-session bookkeeping of ``rows``, then let the behaviour start its own
@@ -298,6 +356,7 @@ class SlateSimulator:
         st.session_step[rows] = 0
         st.session_satisfaction[rows] = 0.0
         st.session_clicks[rows] = 0
+        st.no_click_streak[rows] = 0
         st.last_click[rows] = 0.0
         self.behaviour.start_session(st, rows)
 

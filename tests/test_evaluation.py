@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from divrec_rl import metrics
-from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
+from divrec_rl.agents.baselines import AttractionRankerAgent, PopularityAgent, RandomAgent
 from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.agents.registry import AgentSpec, parse_agents
 from divrec_rl.catalog import Catalog
@@ -102,7 +102,7 @@ def test_rollout_rows_are_whole_episodes() -> None:
 def test_agents_meet_the_same_users() -> None:
     sim = make_simulator("synthetic-shop", 20, split="eval", config=SMALL)
     keys = user_keys(7, 20)
-    pop, greedy = (rollout(a, sim, keys) for a in (PopularityAgent(), GreedyAttractionAgent()))
+    pop, greedy = (rollout(a, sim, keys) for a in (PopularityAgent(), AttractionRankerAgent()))
     np.testing.assert_array_equal(pop.majority_category, greedy.majority_category)
     other = rollout(PopularityAgent(), sim, user_keys(8, 20))
     assert not np.array_equal(pop.majority_category, other.majority_category)
@@ -337,7 +337,7 @@ def test_evaluate_writes_every_output(evaluated) -> None:
         "`val` split",
         "`train` split",
         "seeds [0, 1]",
-        "greedy (oracle)",
+        "greedy (myopic oracle)",
         "ppo − baseline",
         "Wilcoxon",
         "## Cross-simulator check",

@@ -126,13 +126,13 @@ def sb3_env_digest(variant: str) -> str:
 
 def rollout_digest(variant: str) -> str:
     """The evaluator's face: :func:`divrec_rl.rollout.rollout` with the three simple agents."""
-    from divrec_rl.agents.baselines import GreedyAttractionAgent, PopularityAgent, RandomAgent
+    from divrec_rl.agents.baselines import AttractionRankerAgent, PopularityAgent, RandomAgent
     from divrec_rl.envs import make_simulator
     from divrec_rl.rollout import rollout, user_keys
 
     scenario, extra = VARIANTS[variant]
     h = hashlib.sha256()
-    for agent in (GreedyAttractionAgent(), PopularityAgent(), RandomAgent(seed=5)):
+    for agent in (AttractionRankerAgent(), PopularityAgent(), RandomAgent(seed=5)):
         sim = make_simulator(scenario, 8, split="eval", config=_merge(SMALL, extra))
         traj = rollout(agent, sim, user_keys(21, 8))
         for name in sorted(vars(traj)):

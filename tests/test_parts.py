@@ -261,7 +261,7 @@ def test_a_miss_suggests_and_lists_every_source(
         BEHAVIOURS.get("standrd")
     message = str(info.value)
     assert "unknown behaviour.model 'standrd'; did you mean 'standard'?" in message
-    assert "(known: decorated, ep-behaviour, standard)" in message
+    assert "(known: decorated, ep-behaviour, quit-on-repetition, standard)" in message
 
 
 # -- decorators and isolation -----------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
-from divrec_rl.agents.baselines import GreedyAttractionAgent, RandomAgent, scores_to_actions
+from divrec_rl.agents.baselines import AttractionRankerAgent, RandomAgent, scores_to_actions
 from divrec_rl.agents.ppo import PPOAgent, SlatePolicy, make_ppo
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.training.episodes import run_episodes
@@ -145,7 +145,7 @@ def test_every_agent_runs_one_episode_per_user(builder: str) -> None:
     config = small(slate={"builder": builder})
     sim = make_simulator("synthetic-shop", 12, split="eval", config=config)
     model = make_model(config)
-    for agent in (RandomAgent(0), GreedyAttractionAgent(), PPOAgent(model)):
+    for agent in (RandomAgent(0), AttractionRankerAgent(), PPOAgent(model)):
         stats = run_episodes(agent, sim, seed=7)
         assert stats.length.shape == (12,)
         assert np.all((stats.length >= 1) & (stats.length <= sim.max_steps))

@@ -53,7 +53,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_AGENTS,
         metavar="LIST",
         help="comma-separated agents: ppo=RUN_DIR_OR_ZIP (more PPO runs as ppo-LABEL=PATH), "
-        "baseline, baseline-mmr, baseline-dpp, supervised, greedy, popularity, random "
+        "baseline, baseline-mmr, baseline-dpp, supervised, greedy (the myopic oracle), "
+        "attraction-ranker, popularity, random "
         f"(default: {DEFAULT_AGENTS})",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -67,6 +68,13 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         default=CROSS_MODEL,
         metavar="MODEL",
         help=f"response model of the cross-simulator check, or 'none' (default: {CROSS_MODEL})",
+    )
+    p.add_argument(
+        "--cross-behaviour",
+        default="none",
+        metavar="MODEL",
+        help="behaviour model of the behaviour cross-check (e.g. quit-on-repetition), or 'none' "
+        "(default: none)",
     )
     p.add_argument(
         "--ppo-sweep",
@@ -99,6 +107,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
         RESPONSE_MODELS.get(cross)  # unknown names fail now, with suggestions
     sweep = [s.strip() for s in args.ppo_sweep.split(",") if s.strip()]
+    behaviour = args.cross_behaviour.strip()
+    behaviour = None if behaviour.lower() in ("none", "") else behaviour
+    if behaviour is not None:
+        from divrec_rl.parts import BEHAVIOURS
+
+        BEHAVIOURS.get(behaviour)  # unknown names fail now, with suggestions
     return EvaluationConfig(
         agents=parse_agents(args.agents),
         scenario=args.scenario,
@@ -109,6 +123,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         users=args.users,
         save_trajectories=args.save_trajectories,
         cross_sim=cross,
+        cross_behaviour=behaviour,
         ppo_sweep=sweep,
         frontier=not args.no_frontier,
         baseline=BaselineSettings(**given_fields(BaselineSettings, args)),

@@ -19,7 +19,7 @@ from divrec_rl.commands.common import (
 from divrec_rl.errors import EvaluationError
 from divrec_rl.resolve import DEFAULT_SCENARIO
 
-SIMPLE_POLICIES = ("random", "popularity", "greedy")
+SIMPLE_POLICIES = ("random", "popularity", "greedy", "attraction-ranker")
 
 
 def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:

@@ -1,4 +1,5 @@
-"""The report's figures: frontier, session lengths, Lorenz curves and the cross-simulator bars.
+"""The report's figures: frontier, session lengths, Lorenz curves, the cross-simulator bars and
+the sensitivity scan.
 
 Each function writes one PNG and returns its path.  Figures are plain
 :class:`matplotlib.figure.Figure` objects (no pyplot state, no GUI backend), so plotting works
@@ -16,7 +17,14 @@ from matplotlib.figure import Figure
 
 from divrec_rl import metrics
 
-__all__ = ["agent_colours", "cross_sim_plot", "frontier_plot", "lorenz_plot", "session_plot"]
+__all__ = [
+    "agent_colours",
+    "cross_sim_plot",
+    "frontier_plot",
+    "lorenz_plot",
+    "sensitivity_plot",
+    "session_plot",
+]
 
 _DPI = 120
 
@@ -184,3 +192,39 @@ def cross_sim_plot(
     ax.set_ylabel(metric)
     title = f"{metric} per agent under two user models (95% bootstrap CI)"
     return _finish(fig, ax, path, title, grid="y", legend="best")
+
+
+def sensitivity_plot(points: list, reference: str, path: Path, title: str) -> Path:
+    """Left: each agent's mean return (95% CI bars) against the boredom/patience strength factor;
+    right: each agent − ``reference`` (paired 95% CI bars), with the zero line."""
+    fig = Figure(figsize=(11.0, 4.5))
+    left, right = fig.subplots(1, 2)
+    agents = list(dict.fromkeys(p.agent for p in points))
+    colours = agent_colours(agents)
+    for agent in agents:
+        pts = sorted((p for p in points if p.agent == agent), key=lambda p: p.factor)
+        x = np.array([p.factor for p in pts])
+        y = np.array([p.return_mean for p in pts])
+        err = np.array([[p.return_mean - p.return_low, p.return_high - p.return_mean] for p in pts])
+        left.errorbar(x, y, yerr=err.T, fmt="o-", color=colours[agent], label=agent, capsize=3)
+        diffs = [p for p in pts if p.diff_mean is not None]
+        if diffs:
+            d = np.array([p.diff_mean for p in diffs])
+            derr = np.array([[p.diff_mean - p.diff_low, p.diff_high - p.diff_mean] for p in diffs])
+            right.errorbar(
+                [p.factor for p in diffs],
+                d,
+                yerr=derr.T,
+                fmt="o-",
+                color=colours[agent],
+                label=f"{agent} − {reference}",
+                capsize=3,
+            )
+    right.axhline(0.0, color="black", linewidth=0.8)
+    left.set_xlabel("strength factor (× the scenario's boredom / patience)")
+    right.set_xlabel("strength factor")
+    left.set_ylabel("mean return per user")
+    right.set_ylabel(f"paired difference against {reference}")
+    right.grid(alpha=0.3)
+    right.legend(fontsize=8)
+    return _finish(fig, left, path, title, legend="best")

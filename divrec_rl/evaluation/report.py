@@ -45,9 +45,14 @@ def _p(p: float) -> str:
     return "< 1e-4" if p < 1e-4 else f"{p:.4f}"
 
 
+#: Agents that read the simulator's hidden state, and how the report labels them.
+HIDDEN_STATE_LABELS = {"greedy": "myopic oracle", "attraction-ranker": "reads hidden state"}
+
+
 def _display(result: EvaluationResult, label: str) -> str:
     kind = next(s.kind for s in result.config.agents if s.label == label)
-    return f"{label} (oracle)" if kind == "greedy" else label
+    tag = HIDDEN_STATE_LABELS.get(kind)
+    return f"{label} ({tag})" if tag else label
 
 
 def _means_table(result: EvaluationResult, outcome: SimulatorOutcome) -> list[str]:
@@ -119,7 +124,7 @@ def _cross_section(result: EvaluationResult) -> list[str]:
         f"The same agents — nothing retrained or re-tuned — meet the same held-out users under a "
         f"second user model: response model `{cross.response_model}` instead of "
         f"`{primary.response_model}` (see `docs/evaluation.md`; everything else — catalogue, "
-        "behaviour dynamics, users, seeds — unchanged).  The greedy oracle reads the response "
+        "behaviour dynamics, users, seeds — unchanged).  The myopic oracle reads the response "
         "model it is evaluated in, so it stays an oracle in both.",
         "",
         f"| agent | engagement ({primary.response_model}) | engagement ({cross.response_model}) "
@@ -160,6 +165,43 @@ def _cross_section(result: EvaluationResult) -> list[str]:
     lines.append("")
     lines += ["Paired PPO-vs-baseline test under the second user model:", ""]
     lines += _paired_section(result, "cross")
+    return lines
+
+
+def _behaviour_section(result: EvaluationResult) -> list[str]:
+    """The same agents under a second behaviour model (another long-term mechanism)."""
+    other, primary = result.cross_behaviour, result.primary
+    if other is None:
+        return []
+    names = (result.scenario.behaviour.model, result.config.cross_behaviour)
+    lines = [
+        "## Behaviour cross-check",
+        "",
+        f"The same agents — nothing retrained or re-tuned — meet the same held-out users under "
+        f"behaviour model `{names[1]}` instead of `{names[0]}` (same catalogue, response model, "
+        "users and seeds; see `docs/evaluation.md`).",
+        "",
+        f"| agent | return ({names[0]}) | return ({names[1]}) | episode length ({names[1]}) |",
+        "|---|---|---|---|",
+    ]
+    for label in primary.agents:
+        p, c = primary.agents[label].summary["return"], other.agents[label].summary
+        lines.append(
+            f"| {_display(result, label)} | {_fmt(p.mean)} [{_fmt(p.low)}, {_fmt(p.high)}] | "
+            f"{_fmt(c['return'].mean)} [{_fmt(c['return'].low)}, {_fmt(c['return'].high)}] | "
+            f"{_fmt(c['episode_length'].mean)} |"
+        )
+    a, b = _ranking(primary, "return"), _ranking(other, "return")
+    holds = "**holds**" if a == b else "**changes**"
+    lines += [
+        "",
+        f"- Ranking by return: {' > '.join(a)} ({names[0]}) vs {' > '.join(b)} ({names[1]}) — "
+        f"the ranking {holds}.",
+        "",
+        f"Paired PPO-vs-baseline test under `{names[1]}`:",
+        "",
+        *_paired_section(result, "behaviour"),
+    ]
     return lines
 
 
@@ -435,6 +477,7 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
     ]
     if "cross" in figures:
         lines += [f"![cross-simulator]({figures['cross']})", ""]
+    lines += _behaviour_section(result)
     if result.baseline is not None:
         lines += [
             "## Baseline tuning (validation users)",

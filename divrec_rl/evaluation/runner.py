@@ -78,6 +78,8 @@ class EvaluationConfig:
     users: int = 1000
     save_trajectories: bool = False
     cross_sim: str | None = CROSS_MODEL
+    cross_behaviour: str | None = None
+    """Behaviour model of the behaviour cross-check (e.g. ``quit-on-repetition``), or ``None``."""
     ppo_sweep: list[str] = field(default_factory=list)
     frontier: bool = True
     frontier_users: int = 500
@@ -159,6 +161,8 @@ class EvaluationResult:
     sweep_runs: list[PPORun]
     timings: dict[str, float]
     notes: list[str]
+    cross_behaviour: SimulatorOutcome | None = None
+    """The same agents and users under ``config.cross_behaviour`` (nothing retrained)."""
 
 
 def _say(progress: bool, text: str) -> None:
@@ -372,6 +376,11 @@ def _prepare(
     """Load the PPO runs, choose and build the scenario, check that every agent fits it."""
     runs, sweep = _load_ppo(config)
     scenario_config = choose_scenario(config, runs, notes)
+    if config.cross_behaviour == scenario_config.behaviour.model:
+        raise EvaluationError(
+            f"--cross-behaviour {config.cross_behaviour}: the scenario already uses this "
+            "behaviour; name another one or none"
+        )
     if config.cross_sim == scenario_config.response.model:
         raise EvaluationError(
             f"--cross-sim {config.cross_sim}: the scenario already uses this response model; "
@@ -452,6 +461,15 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
             t0 = time.perf_counter()
             cross = _cross(config, scenario_config, runs, run, progress)
             timings["cross_simulator"] = time.perf_counter() - t0
+        behaviour = None
+        if config.cross_behaviour:
+            t0 = time.perf_counter()
+            _say(progress, f"behaviour cross-check: behaviour '{config.cross_behaviour}'")
+            swap = {"behaviour": {"model": config.cross_behaviour}}
+            behaviour = run(
+                "behaviour", build_scenario(resolve_scenario(scenario_config, [], swap))
+            )
+            timings["cross_behaviour"] = time.perf_counter() - t0
         frontier: list[FrontierPoint] = []
         if config.frontier:
             t0 = time.perf_counter()
@@ -462,6 +480,8 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
     paired = {"primary": _paired(config, primary, config.boot_seed)}
     if cross is not None:
         paired["cross"] = _paired(config, cross, config.boot_seed)
+    if behaviour is not None:
+        paired["behaviour"] = _paired(config, behaviour, config.boot_seed)
     timings["total"] = time.perf_counter() - started
     return EvaluationResult(
         config=config,
@@ -478,4 +498,5 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         sweep_runs=sweep,
         timings=timings,
         notes=notes,
+        cross_behaviour=behaviour,
     )

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from divrec_rl.agents.baselines import GreedyAttractionAgent, RandomAgent
+from divrec_rl.agents.baselines import AttractionRankerAgent, RandomAgent
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioConfig, ScenarioError
 from divrec_rl.interop import recsim_ng_stats as shared
@@ -168,11 +168,12 @@ class _InterestRecorder:
 
 
 def make_policy(name: str, seed: int) -> Any:
-    """Our agent for a policy name: ``random`` → RandomAgent, ``greedy`` → GreedyAttractionAgent."""
+    """Our agent for a policy name: ``random`` → RandomAgent, ``greedy`` → AttractionRankerAgent
+    (RecSim NG's greedy: top-k by true affinity, boredom-blind)."""
     if name == "random":
         return RandomAgent(seed=seed)
     if name == "greedy":
-        return GreedyAttractionAgent()
+        return AttractionRankerAgent()
     raise ScenarioError(
         f"field 'policies': unknown policy {name!r} (allowed: {', '.join(POLICIES)})"
     )

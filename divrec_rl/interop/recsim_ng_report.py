@@ -160,7 +160,7 @@ def markdown_report(c: Comparison) -> str:
         f"of {cfg.slate_size} from {cfg.num_docs} documents in {cfg.num_topics} topics (seed "
         f"{cfg.seed}), under the policies {', '.join(f'`{p}`' for p in cfg.policies)}: `random` "
         "= a uniformly random slate; `greedy` = the myopic oracle, the top-k items by the user's "
-        "true click logit (RecSim NG: affinity −‖θ − f‖; ours: `GreedyAttractionAgent`). "
+        "true click logit (RecSim NG: affinity −‖θ − f‖; ours: `AttractionRankerAgent`). "
         "RecSim NG runs in `.venv-recsim` (versions: "
         + ", ".join(f"{k} {v}" for k, v in (c.recsim_meta.get("versions") or {}).items())
         + "); statistics of both are computed by `divrec_rl.interop.recsim_ng_stats.statistics` "

@@ -114,6 +114,45 @@ class StandardBehaviour(UserBehaviour):
             return cascade_probabilities(attraction, c.no_click_logit, c.cascade_continue)
         return mnl_probabilities(attraction, c.no_click_logit, c.position_bias)
 
+    def item_terms(
+        self,
+        state: UserState,
+        attraction: np.ndarray,
+        satisfaction_logit: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-item terms of the immediate response for any ``m`` items per user under the
+        current (hidden) state: ``(click_logit, value)``, each ``(N, m)``.
+
+        ``click_logit = a − attraction_penalty·B`` (what :meth:`choice_probabilities` takes,
+        before position effects) and ``value = σ(s − satisfaction_penalty·B)``, the engagement
+        if the item is consumed, with ``B`` = :meth:`boredom` — the same arithmetic as
+        :meth:`respond`.  ``category_weights``: ``(N, m, C)`` of the items.
+        """
+        b = self.config.boredom
+        bored = self.boredom(state, category_weights)
+        click_logit = attraction - b.attraction_penalty * bored
+        value = 1.0 / (1.0 + np.exp(-(satisfaction_logit - b.satisfaction_penalty * bored)))
+        return click_logit, value
+
+    def expected_engagement(
+        self,
+        state: UserState,
+        attraction: np.ndarray,
+        satisfaction_logit: np.ndarray,
+        category_weights: np.ndarray,
+    ) -> np.ndarray:
+        """Expected engagement ``(N,)`` of this step for slates given in slot order (the
+        ``(N, k)`` logits of the response model and ``(N, k, C)`` category weights of their
+        items): ``Σ_j P(click j)·value_j``, ``P`` the choice model of the scenario (position bias,
+        cascade) and ``value`` from :meth:`item_terms`.  Exactly the mean of
+        ``respond(...).engagement`` over the choice draw."""
+        click_logit, value = self.item_terms(
+            state, attraction, satisfaction_logit, category_weights
+        )
+        probs = self.choice_probabilities(click_logit)
+        return np.add.reduce(probs[:, :-1] * value, axis=1)
+
     def respond(
         self,
         state: UserState,

@@ -15,11 +15,28 @@ from divrec_rl.users.state import UserState
 SPLITS = ("train", "val", "eval")
 
 
+def stream_keys(keys: np.ndarray, split: str) -> np.ndarray:
+    """The keys of ``split``'s per-step random streams (retrieval, choice, return, plug-in
+    streams) for users started from episode ``keys``: the simulator stores them in
+    ``UserState.key``.
+
+    ``train`` keeps the episode keys; ``val`` and ``eval`` salt them
+    (:func:`divrec_rl.rng.salted_keys` with salt 1 and 2), so the three splits share no
+    click, retrieval or choice noise even for the same seed and user row — an agent trained on
+    row r never met the dice of evaluation user r.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split: must be one of {', '.join(SPLITS)}, got {split!r}")
+    return rng.salted_keys(np.asarray(keys, dtype=np.uint64), SPLITS.index(split))
+
+
 class UserPopulation(ABC):
     """Draws initial user states from per-user random keys.
 
     ``split`` separates the users agents train on (``train``), the users baselines are tuned on
-    (``val``) and the held-out users everything is evaluated on (``eval``).
+    (``val``) and the held-out users everything is evaluated on (``eval``).  The simulator then
+    replaces ``state.key`` by the split's stream key (:func:`stream_keys`), so every per-step
+    stream is salted by split whatever the population does with the key.
     """
 
     n_features: int = 0

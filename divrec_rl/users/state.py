@@ -16,6 +16,8 @@ SIMULATOR_FIELDS = frozenset(
         "session_step",
         "session_satisfaction",
         "session_clicks",
+        "no_click_streak",
+        "steps_since_click",
         "last_click",
         "active",
         "user_index",
@@ -31,12 +33,15 @@ class UserState:
     Hidden: ``interest`` (true taste, unit vector in item space), ``fatigue`` (boredom per
     category), ``patience``.  Observed (what a platform logs): ``history`` (EMA of consumed item
     vectors), ``category_history`` (EMA of consumed categories), ``exposure`` (EMA of shown
-    categories), ``last_click``.  Bookkeeping: ``key`` (per-user random stream), ``t`` (step
-    within the episode), ``session``, ``session_step``, ``session_satisfaction``,
-    ``session_clicks``, ``active`` (False once the user left for good), ``user_index`` (row of a
-    data-backed population, -1 for generated users), ``features`` (static user features).
-    The simulator keeps the bookkeeping and ``last_click`` (:data:`SIMULATOR_FIELDS`); a
-    behaviour writes only the hidden fields and the observed histories.
+    categories), ``last_click``, ``session_clicks`` (clicks this session), ``no_click_streak``
+    (consecutive steps without a click, this session), ``steps_since_click`` (steps since the
+    last click of the episode, or since its start).  Bookkeeping: ``key`` (per-user random
+    stream, already salted by split), ``t`` (step within the episode), ``session``,
+    ``session_step``, ``session_satisfaction``, ``active`` (False once the user left for good),
+    ``user_index`` (row of a data-backed population, -1 for generated users), ``features``
+    (static user features).  The simulator keeps the bookkeeping and the click counters
+    (:data:`SIMULATOR_FIELDS`); a behaviour writes only the hidden fields and the observed
+    histories.
     """
 
     key: np.ndarray
@@ -52,6 +57,8 @@ class UserState:
     last_click: np.ndarray
     session_satisfaction: np.ndarray
     session_clicks: np.ndarray
+    no_click_streak: np.ndarray
+    steps_since_click: np.ndarray
     active: np.ndarray
     user_index: np.ndarray
     features: np.ndarray
@@ -74,6 +81,8 @@ class UserState:
             last_click=np.zeros(n, dtype=f32),
             session_satisfaction=np.zeros(n, dtype=np.float64),
             session_clicks=np.zeros(n, dtype=np.int64),
+            no_click_streak=np.zeros(n, dtype=np.int64),
+            steps_since_click=np.zeros(n, dtype=np.int64),
             active=np.zeros(n, dtype=bool),
             user_index=np.full(n, -1, dtype=np.int64),
             features=np.zeros((n, n_features), dtype=f32),

@@ -1,0 +1,154 @@
+"""``divrec-rl sensitivity`` / ``scripts/sensitivity_scan.py``: parse → scan → write.  The work
+lives in :mod:`divrec_rl.evaluation.sensitivity`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from divrec_rl.commands.common import (
+    add_scenario_arguments,
+    guarded,
+    import_modules,
+    scenario_overrides,
+    script_main,
+)
+from divrec_rl.errors import EvaluationError
+from divrec_rl.evaluation.settings import BaselineSettings
+
+__all__ = ["add_sensitivity_command", "main", "run_sensitivity"]
+
+DEFAULT_AGENTS = "baseline,greedy,popularity,random"
+DEFAULT_FACTORS = "0,0.5,0.75,1,1.5"
+DESCRIPTION = (
+    "Scale the scenario's boredom and/or patience strength by each factor and evaluate the agents "
+    "on the same held-out users at every setting (the baseline fitted and tuned anew each time): "
+    "writes OUT/sensitivity.md (mean return and agent − reference with 95% intervals per "
+    "factor), OUT/sensitivity.csv and OUT/sensitivity.png."
+)
+
+
+def add_sensitivity_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``divrec-rl sensitivity``."""
+    add_scenario_arguments(p)
+    p.add_argument(
+        "--agents",
+        default=DEFAULT_AGENTS,
+        metavar="LIST",
+        help=f"agents without PPO, as for evaluate (default: {DEFAULT_AGENTS})",
+    )
+    p.add_argument(
+        "--ppo",
+        action="append",
+        default=[],
+        metavar="FACTOR=RUN",
+        help="the PPO run trained at FACTOR (repeatable); factors without one "
+        "are scanned without PPO",
+    )
+    p.add_argument(
+        "--factors",
+        default=DEFAULT_FACTORS,
+        metavar="LIST",
+        help=f"comma-separated strength factors ≥ 0 (default {DEFAULT_FACTORS})",
+    )
+    p.add_argument(
+        "--vary",
+        default="both",
+        choices=("both", "boredom", "patience"),
+        help="which mechanism to scale (default both)",
+    )
+    p.add_argument(
+        "--reference",
+        default="baseline",
+        metavar="LABEL",
+        help="differences are taken against this agent (default baseline)",
+    )
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
+    p.add_argument(
+        "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
+    )
+    defaults = BaselineSettings()
+    p.add_argument(
+        "--val-users",
+        type=int,
+        default=defaults.val_users,
+        metavar="N",
+        help=f"validation users for tuning the baseline ({defaults.val_users})",
+    )
+    p.add_argument(
+        "--log-users",
+        type=int,
+        default=defaults.log_users,
+        metavar="N",
+        help=f"users served by the logging policy ({defaults.log_users})",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _floats(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise EvaluationError(f"{flag}: expected comma-separated numbers, got {text!r}") from None
+
+
+def _ppo_runs(items: list[str]) -> dict[float, str]:
+    runs: dict[float, str] = {}
+    for item in items:
+        factor, sep, path = item.partition("=")
+        if not sep or not path.strip():
+            raise EvaluationError(f"--ppo: expected FACTOR=RUN, got {item!r}")
+        runs[_floats(factor, "--ppo")[0]] = path.strip()
+    return runs
+
+
+def run_sensitivity(args: argparse.Namespace) -> int:
+    """Scan and write; bad input raises a DivrecError (exit 2)."""
+    from divrec_rl.agents.registry import parse_agents
+    from divrec_rl.evaluation.runner import EvaluationConfig
+    from divrec_rl.evaluation.sensitivity import scan, write_scan
+
+    import_modules(args)
+    factors = _floats(args.factors, "--factors")
+    if not factors:
+        raise EvaluationError("--factors: name at least one factor")
+    base = EvaluationConfig(
+        agents=parse_agents(args.agents),
+        scenario=args.scenario,
+        config_files=list(args.config),
+        overrides=scenario_overrides(args),
+        seeds=args.seeds,
+        users=args.users,
+        baseline=BaselineSettings(val_users=args.val_users, log_users=args.log_users),
+    )
+    say = None if args.quiet else (lambda text: print(text, flush=True))
+    points = scan(base, factors, args.vary, _ppo_runs(args.ppo), args.reference, say)
+    program = sys.argv[0]
+    head = ["python", program] if program.endswith(".py") else [Path(program).name]
+    header = (
+        f"# Sensitivity scan ({args.vary})\n\nReproduce: `{shlex.join([*head, *sys.argv[1:]])}`"
+    )
+    paths = write_scan(points, Path(args.out), header, args.reference)
+    if say:
+        say("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def add_sensitivity_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``sensitivity`` (``divrec-rl sensitivity``)."""
+    p = subparsers.add_parser(
+        "sensitivity",
+        help="scan boredom/patience strength: agents' returns and differences per setting",
+        description=DESCRIPTION,
+    )
+    add_sensitivity_arguments(p)
+    p.set_defaults(func=guarded(run_sensitivity))
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Stand-alone entry point of ``scripts/sensitivity_scan.py``."""
+    return script_main(add_sensitivity_arguments, run_sensitivity, DESCRIPTION, argv, prog)

@@ -1,0 +1,185 @@
+"""Sensitivity scan: where does long-horizon planning matter?
+
+The long-term effect of a scenario comes from boredom (fatigue lowers click and satisfaction
+logits) and patience (a session ends when it runs out).  The scan scales their strength by each
+factor ``f`` of ``factors`` (default 0, 0.5, 0.75, 1, 1.5) and runs the ordinary evaluation
+(:func:`divrec_rl.evaluation.runner.evaluate`: same held-out users and seeds, the baseline fitted
+and tuned anew in each setting, no cross-simulator check, no frontier)::
+
+    boredom:  attraction_penalty ← f·attraction_penalty
+              satisfaction_penalty ← f·satisfaction_penalty
+    patience: step_cost ← f·step_cost
+              no_click_cost ← f·no_click_cost
+
+(``vary`` = ``both``, ``boredom`` or ``patience``).  Per setting it reports every agent's mean
+return with its 95% bootstrap interval and the paired difference of each agent against the
+``reference`` agent (``baseline`` by default: PPO − baseline, oracle − baseline) with its 95%
+bootstrap interval over the same users.  A PPO run is trained for one setting, so PPO agents are
+given per factor (``ppo_runs``: factor → run path); a factor without one is scanned without PPO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from divrec_rl.agents.registry import AgentSpec
+from divrec_rl.atomic import atomic_write, atomic_write_text
+from divrec_rl.config import ScenarioConfig
+from divrec_rl.errors import EvaluationError
+from divrec_rl.evaluation.runner import EvaluationConfig, evaluate
+from divrec_rl.evaluation.stats import paired_test
+from divrec_rl.resolve import resolve_scenario
+
+__all__ = [
+    "DEFAULT_FACTORS",
+    "VARY",
+    "ScanPoint",
+    "scan",
+    "scan_table",
+    "strength_overrides",
+    "write_scan",
+]
+
+DEFAULT_FACTORS = (0.0, 0.5, 0.75, 1.0, 1.5)
+VARY = ("both", "boredom", "patience")
+
+
+@dataclass(frozen=True)
+class ScanPoint:
+    """One agent at one strength factor: mean return [95% interval] and, for agents other than
+    the reference, the paired difference agent − reference [95% interval] on the same users."""
+
+    factor: float
+    agent: str
+    kind: str
+    return_mean: float
+    return_low: float
+    return_high: float
+    diff_mean: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
+
+
+def strength_overrides(config: ScenarioConfig, factor: float, vary: str = "both") -> dict:
+    """Scenario overrides that scale the boredom and/or patience strength of ``config`` by
+    ``factor`` ≥ 0 (module docstring)."""
+    if vary not in VARY:
+        raise EvaluationError(f"--vary: must be one of {', '.join(VARY)}, got {vary!r}")
+    if not np.isfinite(factor) or factor < 0:
+        raise EvaluationError(f"--factors: every factor must be ≥ 0, got {factor}")
+    b, p = config.behaviour.boredom, config.behaviour.patience
+    out: dict[str, dict[str, float]] = {}
+    if vary in ("both", "boredom"):
+        out["boredom"] = {
+            "attraction_penalty": factor * b.attraction_penalty,
+            "satisfaction_penalty": factor * b.satisfaction_penalty,
+        }
+    if vary in ("both", "patience"):
+        out["patience"] = {
+            "step_cost": factor * p.step_cost,
+            "no_click_cost": factor * p.no_click_cost,
+        }
+    return {"behaviour": out}
+
+
+def scan(
+    base: EvaluationConfig,
+    factors: tuple[float, ...] = DEFAULT_FACTORS,
+    vary: str = "both",
+    ppo_runs: dict[float, str] | None = None,
+    reference: str = "baseline",
+    progress: Callable[[str], None] | None = None,
+) -> list[ScanPoint]:
+    """Evaluate ``base.agents`` (plus the PPO run of each factor) at every factor.
+
+    ``base`` supplies the scenario, seeds, users and baseline settings; its cross-simulator check
+    and frontier are switched off.  ``reference`` must be one of the agents' labels.
+    """
+    scenario = resolve_scenario(base.scenario or "synthetic-shop", base.config_files)
+    labels = [s.label for s in base.agents]
+    if reference not in labels:
+        raise EvaluationError(f"--reference: {reference!r} is not among the agents {labels}")
+    points: list[ScanPoint] = []
+    for factor in factors:
+        overrides = _merge(base.overrides, strength_overrides(scenario, factor, vary))
+        agents = list(base.agents)
+        if ppo_runs and factor in ppo_runs:
+            agents.append(AgentSpec("ppo", "ppo", ppo_runs[factor]))
+        config = replace(
+            base,
+            agents=agents,
+            scenario=scenario,
+            overrides=overrides,
+            cross_sim=None,
+            frontier=False,
+            allow_scenario_mismatch=True,
+        )
+        if progress:
+            progress(f"factor {factor:g} ({vary}): {', '.join(s.label for s in agents)}")
+        result = evaluate(config)
+        ref = result.primary.agents[reference].per_user["return"]
+        for spec in agents:
+            outcome = result.primary.agents[spec.label]
+            ci = outcome.summary["return"]
+            point = ScanPoint(factor, spec.label, spec.kind, ci.mean, ci.low, ci.high)
+            if spec.label != reference:
+                test = paired_test("return", outcome.per_user["return"], ref, seed=base.boot_seed)
+                point = replace(
+                    point, diff_mean=test.mean_diff, diff_low=test.ci_low, diff_high=test.ci_high
+                )
+            points.append(point)
+    return points
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def scan_table(points: list[ScanPoint], reference: str = "baseline") -> str:
+    """Markdown: one row per factor; per agent the mean return [95% CI], then each agent −
+    ``reference`` [95% CI]."""
+    factors = sorted({p.factor for p in points})
+    agents = list(dict.fromkeys(p.agent for p in points))
+    others = [a for a in agents if a != reference]
+    head = ["factor", *(f"{a} return" for a in agents), *(f"{a} − {reference}" for a in others)]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    at = {(p.factor, p.agent): p for p in points}
+    for f in factors:
+        cells = [f"{f:g}"]
+        for a in agents:
+            p = at.get((f, a))
+            cells.append("–" if p is None else _ci(p.return_mean, p.return_low, p.return_high))
+        for a in others:
+            p = at.get((f, a))
+            cells.append("–" if p is None else _ci(p.diff_mean, p.diff_low, p.diff_high))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _ci(mean: float | None, low: float | None, high: float | None) -> str:
+    return f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def write_scan(
+    points: list[ScanPoint], out: Path, header: str, reference: str = "baseline"
+) -> list[Path]:
+    """Write ``out/sensitivity.md`` (``header`` + table), ``sensitivity.csv`` and
+    ``sensitivity.png`` (returns and differences against the factor); returns the paths."""
+    import pandas as pd
+
+    from divrec_rl.evaluation.plots import sensitivity_plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    md, csv, png = out / "sensitivity.md", out / "sensitivity.csv", out / "sensitivity.png"
+    frame = pd.DataFrame([asdict(p) for p in points])
+    atomic_write(csv, lambda tmp: frame.to_csv(tmp, index=False))
+    sensitivity_plot(points, reference, png, "Where long-term planning matters")
+    atomic_write_text(md, header.rstrip() + "\n\n" + scan_table(points, reference))
+    return [md, csv, png]
