@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,6 @@ import torch as th
 
 from divrec_rl.agents.registry import (
     AgentContext,
-    AgentSpec,
     PPORun,
     check_compatible,
     load_ppo_run,
@@ -35,10 +33,15 @@ from divrec_rl.agents.registry import (
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError, ScenarioError
 from divrec_rl.evaluation.baseline import Baseline, train_baseline
-from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
+from divrec_rl.evaluation.results import (
+    AgentOutcome,
+    Comparison,
+    EvaluationConfig,
+    EvaluationResult,
+    FrontierPoint,
+    SimulatorOutcome,
+)
 from divrec_rl.evaluation.stats import (
-    MetricCI,
-    PairedTest,
     bootstrap_metrics,
     paired_test,
     resample_weights,
@@ -61,108 +64,6 @@ __all__ = [
 
 BASELINE_KINDS = ("baseline", "baseline-mmr", "baseline-dpp", "supervised")
 PAIRED_METRICS = ("return", "engagement", "episode_length", "user_mean_ild")
-
-
-@dataclass
-class EvaluationConfig:
-    """Everything one evaluation depends on (written into the report)."""
-
-    agents: list[AgentSpec]
-    scenario: str | ScenarioConfig | None = None
-    """``None``: the scenario the first PPO run was trained on (else the default scenario)."""
-    allow_scenario_mismatch: bool = False
-    """Evaluate PPO runs on a ``scenario`` other than the one they were trained on."""
-    config_files: list[str] = field(default_factory=list)
-    overrides: dict[str, Any] = field(default_factory=dict)
-    seeds: int = 3
-    users: int = 1000
-    save_trajectories: bool = False
-    cross_sim: str | None = CROSS_MODEL
-    cross_behaviour: str | None = None
-    """Behaviour model of the behaviour cross-check (e.g. ``quit-on-repetition``), or ``None``."""
-    ppo_sweep: list[str] = field(default_factory=list)
-    frontier: bool = True
-    frontier_users: int = 500
-    n_boot: int = 1000
-    boot_seed: int = 12_345
-    baseline: BaselineSettings = field(default_factory=BaselineSettings)
-
-    def __post_init__(self) -> None:
-        if self.seeds < 1:
-            raise EvaluationError(f"--seeds: must be ≥ 1, got {self.seeds}")
-        if self.users < 2:
-            raise EvaluationError(f"--users: must be ≥ 2, got {self.users}")
-        if not self.agents:
-            raise EvaluationError("--agents: name at least one agent")
-        if self.n_boot < 10:
-            raise EvaluationError(f"n_boot: must be ≥ 10, got {self.n_boot}")
-
-
-@dataclass
-class AgentOutcome:
-    """One agent under one simulator: per-seed records, per-user paired values, summary."""
-
-    label: str
-    points: list[dict[str, float]]
-    summary: dict[str, MetricCI]
-    per_user: dict[str, np.ndarray]
-    episode_lengths: np.ndarray
-    item_exposure: np.ndarray
-    first_seed: UserRecords
-
-
-@dataclass
-class SimulatorOutcome:
-    """All agents under one user model."""
-
-    name: str
-    response_model: str
-    agents: dict[str, AgentOutcome]
-    trajectories: dict[tuple[str, int], Trajectories]
-
-
-@dataclass
-class Comparison:
-    """Paired tests of agent ``a`` against agent ``b`` (differences a − b)."""
-
-    a: str
-    b: str
-    tests: list[PairedTest]
-
-
-@dataclass
-class FrontierPoint:
-    """One point of the engagement–diversity frontier (the first ``frontier_users`` eval users of
-    seed 0)."""
-
-    family: str
-    label: str
-    parameter: str
-    engagement: float
-    ild: float
-    return_: float
-
-
-@dataclass
-class EvaluationResult:
-    """What :func:`evaluate` produced; :mod:`divrec_rl.evaluation.report` writes it out."""
-
-    config: EvaluationConfig
-    scenario: ScenarioConfig
-    objective_weight: float
-    objective_source: str
-    seeds: list[int]
-    primary: SimulatorOutcome
-    cross: SimulatorOutcome | None
-    paired: dict[str, list[Comparison]]
-    frontier: list[FrontierPoint]
-    baseline: Baseline | None
-    ppo_runs: dict[str, PPORun]
-    sweep_runs: list[PPORun]
-    timings: dict[str, float]
-    notes: list[str]
-    cross_behaviour: SimulatorOutcome | None = None
-    """The same agents and users under ``config.cross_behaviour`` (nothing retrained)."""
 
 
 def _say(progress: bool, text: str) -> None:
@@ -417,6 +318,39 @@ def _cross(
     return run("cross", cross_scenario)
 
 
+def _cross_checks(
+    config: EvaluationConfig,
+    scenario_config: ScenarioConfig,
+    runs: dict[str, PPORun],
+    run: Callable[[str, Scenario], SimulatorOutcome],
+    timings: dict[str, float],
+    progress: bool,
+) -> tuple[SimulatorOutcome | None, SimulatorOutcome | None]:
+    """The same agents and users under the ``--cross-sim`` response model and under the
+    ``--cross-behaviour`` behaviour model (each ``None`` when not asked for)."""
+    cross = behaviour = None
+    if config.cross_sim:
+        t0 = time.perf_counter()
+        cross = _cross(config, scenario_config, runs, run, progress)
+        timings["cross_simulator"] = time.perf_counter() - t0
+    if config.cross_behaviour:
+        t0 = time.perf_counter()
+        _say(progress, f"behaviour cross-check: behaviour '{config.cross_behaviour}'")
+        swap = {"behaviour": {"model": config.cross_behaviour}}
+        behaviour = run("behaviour", build_scenario(resolve_scenario(scenario_config, [], swap)))
+        timings["cross_behaviour"] = time.perf_counter() - t0
+    return cross, behaviour
+
+
+def _unused_seed_notes(config: EvaluationConfig, runs: dict[str, PPORun]) -> list[str]:
+    return [
+        f"`{path}` holds {len(run.seed_runs)} training seeds; with --seeds "
+        f"{config.seeds} only the first {config.seeds} were evaluated."
+        for path, run in runs.items()
+        if len(run.seed_runs) > config.seeds
+    ]
+
+
 def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResult:
     """Run the whole comparison described by ``config`` (nothing is written to disk)."""
     timings: dict[str, float] = {}
@@ -432,12 +366,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         timings["baseline"] = time.perf_counter() - t0
         return baseline
 
-    for path, run in runs.items():
-        if len(run.seed_runs) > config.seeds:
-            notes.append(
-                f"`{path}` holds {len(run.seed_runs)} training seeds; with --seeds "
-                f"{config.seeds} only the first {config.seeds} were evaluated."
-            )
+    notes.extend(_unused_seed_notes(config, runs))
     ctx = AgentContext(weight, build_baseline, dict(runs))
     gen = np.random.default_rng(config.boot_seed)
     boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
@@ -456,20 +385,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         )
         primary = run("primary", scenario)
         timings["evaluation"] = time.perf_counter() - t0 - timings.get("baseline", 0.0)
-        cross = None
-        if config.cross_sim:
-            t0 = time.perf_counter()
-            cross = _cross(config, scenario_config, runs, run, progress)
-            timings["cross_simulator"] = time.perf_counter() - t0
-        behaviour = None
-        if config.cross_behaviour:
-            t0 = time.perf_counter()
-            _say(progress, f"behaviour cross-check: behaviour '{config.cross_behaviour}'")
-            swap = {"behaviour": {"model": config.cross_behaviour}}
-            behaviour = run(
-                "behaviour", build_scenario(resolve_scenario(scenario_config, [], swap))
-            )
-            timings["cross_behaviour"] = time.perf_counter() - t0
+        cross, behaviour = _cross_checks(config, scenario_config, runs, run, timings, progress)
         frontier: list[FrontierPoint] = []
         if config.frontier:
             t0 = time.perf_counter()
