@@ -168,7 +168,7 @@ def report(results: dict[str, dict]) -> None:
         rate = (killed + timeout) / n if n else float("nan")
         print(f"{file:40s} {n:7d} {killed:6d} {survived:5d} {no_tests:4d} {timeout:4d} {rate:9.1%}")
     print("\nSurviving mutants")
-    for file, data in results.items():
+    for data in results.values():
         for mutant, diff in data["diffs"].items():
             print(f"\n--- {mutant} ({data['statuses'][mutant]})")
             print(diff)

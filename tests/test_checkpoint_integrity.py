@@ -62,7 +62,7 @@ def test_verify_file_catches_corruption_past_the_first_mib(tmp_path: Path) -> No
     _flip(path, 2 * MIB + 5)
     with pytest.raises(ckpt.CheckpointError, match=r"extra\.bin: checksum mismatch"):
         ckpt.verify_file(tmp_path, cfg, "extra.bin")
-    with pytest.raises(ckpt.CheckpointError, match="no checksum recorded for extra.bin"):
+    with pytest.raises(ckpt.CheckpointError, match=r"no checksum recorded for extra\.bin"):
         ckpt.verify_file(tmp_path, {"files": {}}, "extra.bin")
     with pytest.raises(ckpt.CheckpointError, match=r"other\.bin: missing"):
         ckpt.verify_file(tmp_path, cfg, "other.bin")
@@ -141,7 +141,7 @@ def test_a_flipped_byte_in_the_model_fails_loading_the_trained_model(
     d = tmp_path / "m"
     shutil.copytree(tiny["model"], d)
     _flip(d / ckpt.MODEL_FILE, -5)
-    with pytest.raises(ckpt.CheckpointError, match="model.safetensors: checksum mismatch"):
+    with pytest.raises(ckpt.CheckpointError, match=r"model\.safetensors: checksum mismatch"):
         load_trained_model(d)
 
 
@@ -151,5 +151,5 @@ def test_a_checksum_missing_from_config_is_refused(tiny: dict[str, Path], tmp_pa
     cfg = json.loads((d / ckpt.CONFIG_FILE).read_text())
     del cfg["files"][ckpt.MODEL_FILE]
     (d / ckpt.CONFIG_FILE).write_text(json.dumps(cfg))
-    with pytest.raises(ckpt.CheckpointError, match="no checksum recorded for model.safetensors"):
+    with pytest.raises(ckpt.CheckpointError, match=r"no checksum recorded for model\.safetensors"):
         load_trained_model(d)
