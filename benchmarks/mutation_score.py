@@ -57,7 +57,7 @@ GROUPS: dict[str, Group] = {
             "divrec_rl/metrics/bubble.py",
             "divrec_rl/metrics/ranking.py",
         ),
-        ("tests/test_metrics.py",),
+        ("tests/test_metrics.py", "tests/test_metric_inputs.py", "tests/test_metric_edges.py"),
     ),
     "choice": Group(
         ("divrec_rl/users/choice.py",),
@@ -130,7 +130,8 @@ def run_group(name: str, group: Group, max_children: int, keep: bool) -> dict[st
                 continue
             codes = json.loads(meta.read_text())["exit_code_by_key"]
             statuses = {k: status_by_exit_code[v] for k, v in codes.items()}
-            diffs = {k: _show(workspace, k) for k, s in statuses.items() if s not in KILLED}
+            survivors = [k for k, s in statuses.items() if s not in KILLED]
+            diffs = _diffs(workspace, file, survivors)
             out[file] = {"statuses": statuses, "diffs": diffs}
         return out
     finally:
@@ -143,15 +144,25 @@ def run_group(name: str, group: Group, max_children: int, keep: bool) -> dict[st
 KILLED = {"killed", "timeout"}
 
 
-def _show(workspace: Path, mutant: str) -> str:
-    """The mutant's diff as ``mutmut show`` prints it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "mutmut", "show", mutant],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
+# Run in the workspace (mutmut reads its configuration from the current directory): prints the
+# diffs of the named mutants of one file as JSON, in one process rather than one per mutant.
+_DIFF_SCRIPT = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+path, names = sys.argv[1], sys.argv[2:]
+print(json.dumps({n: get_diff_for_mutant(n, path=path) for n in names}))
+"""
+
+
+def _diffs(workspace: Path, file: str, mutants: list[str]) -> dict[str, str]:
+    """Each surviving mutant's diff, as ``mutmut show`` prints it."""
+    if not mutants:
+        return {}
+    cmd = [sys.executable, "-c", _DIFF_SCRIPT, file, *mutants]
+    done = subprocess.run(cmd, cwd=workspace, capture_output=True, text=True)
+    if done.returncode != 0:
+        return dict.fromkeys(mutants, f"(no diff: {done.stderr.strip()[-300:]})")
+    return {k: v.strip() for k, v in json.loads(done.stdout).items()}
 
 
 def report(results: dict[str, dict]) -> None:
