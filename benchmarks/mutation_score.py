@@ -63,7 +63,9 @@ GROUPS: dict[str, Group] = {
         ("divrec_rl/users/choice.py",),
         ("tests/test_choice.py", "tests/test_dynamics_properties.py"),
     ),
-    "rerank": Group(("divrec_rl/agents/rerank.py",), ("tests/test_rerank.py",)),
+    "rerank": Group(
+        ("divrec_rl/agents/rerank.py",), ("tests/test_rerank.py", "tests/test_rerank_edges.py")
+    ),
     "stats": Group(
         ("divrec_rl/evaluation/stats.py",),
         ("tests/test_interval_reference.py", "tests/test_bounded_intervals.py"),
