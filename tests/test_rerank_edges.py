@@ -265,3 +265,25 @@ def test_dpp_with_a_zero_vector_picks_it_last() -> None:
         picks = r.dpp_greedy(rel, x, 4, lam).tolist()
         assert picks[-1] == 1, (lam, picks)
         assert r.dpp_greedy_batch(rel[None], x[None], 4, lam)[0].tolist() == picks
+
+
+def test_mmr_batch_penalises_the_closest_pick_not_the_last() -> None:
+    # The worked example of test_rerank (A, B, C, D; sim(A,B) = .8, sim(A,D) = .6, C ⟂ all) at
+    # λ = 1: after A and C, B's penalty is max(.8, 0) and D's max(.6, 0) → D; measured against
+    # the last pick C alone both would be 0 and relevance would pick B.
+    emb = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0], [0.6, 0.8, 0.0]])
+    rel = np.array([1.0, 0.9, 0.5, 0.6])
+    a, b, c, d = 0, 1, 2, 3
+    assert r.mmr(rel, r.cosine_similarity_matrix(emb), 4, 1.0).tolist() == [a, c, d, b]
+    assert r.mmr_batch(rel[None], emb[None], 4, 1.0).tolist() == [[a, c, d, b]]
+
+
+def test_dpp_third_pick_needs_the_projection_on_earlier_picks() -> None:
+    # λ = 1 (volume only).  A = e1; B = (.6, .8, 0); X = (.8, −.6, 0) lies in span{A, B};
+    # E = (.7, 0, √.51).  Residuals after A: B .64, X .36, E .51 → B.  After A and B the true
+    # residuals are X ≈ ε (in the span) and E .51 (its e3 part) → E, then X.  Dropping the
+    # projection on A would leave X at .36 and E at .51 − (.42/.8)² ≈ .23 → X third.
+    x = np.array([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.8, -0.6, 0.0], [0.7, 0.0, np.sqrt(0.51)]])
+    rel = np.array([0.4, 0.3, 0.2, 0.1])  # first pick: all volumes tie, relevance → A
+    assert r.dpp_greedy(rel, x, 4, 1.0).tolist() == [0, 1, 3, 2]
+    assert r.dpp_greedy_batch(rel[None], x[None], 3, 1.0).tolist() == [[0, 1, 3]]
