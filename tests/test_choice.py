@@ -79,3 +79,30 @@ def test_sample_choice_is_the_inverse_cdf() -> None:
 def test_sample_choice_rounding_lands_on_no_click() -> None:
     probs = np.array([[0.3, 0.3, 0.3999999]])  # sums to just under 1
     assert sample_choice(probs, np.array([0.99999999])).tolist() == [2]
+
+
+def _cascade_reference(logits: list[float], outside: float, cont: float) -> list[float]:
+    out, reach = [], 1.0
+    for x in logits:
+        a = 1.0 / (1.0 + math.exp(-(x - outside)))
+        out.append(reach * a)
+        reach *= (1.0 - a) * cont
+    return [*out, 1.0 - sum(out)]
+
+
+def test_cascade_rows_are_independent_and_match_the_formula() -> None:
+    logits = np.array([[0.3, -0.2, 1.0, 0.1], [2.0, -1.0, 0.0, 0.5], [-3.0, -3.0, 4.0, 0.0]])
+    for outside in (0.0, 0.8, -1.5):
+        got = cascade_probabilities(logits, outside, 0.7)
+        for row in range(3):
+            want = _cascade_reference(list(logits[row]), outside, 0.7)
+            np.testing.assert_allclose(got[row], want, rtol=1e-12)
+            alone = cascade_probabilities(logits[row : row + 1], outside, 0.7)
+            np.testing.assert_array_equal(alone[0], got[row])
+
+
+def test_mnl_rows_are_shifted_by_their_own_maximum() -> None:
+    # Shifting by the batch maximum would underflow the second row to 0/0.
+    p = mnl_probabilities(np.array([[1000.0, 999.0], [0.0, 0.0]]), 0.0)
+    np.testing.assert_allclose(p[1], [1 / 3, 1 / 3, 1 / 3])
+    assert np.isfinite(p).all()
