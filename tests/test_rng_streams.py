@@ -11,6 +11,15 @@ import pytest
 from divrec_rl import rng
 
 MASK = (1 << 64) - 1
+
+
+@pytest.fixture(autouse=True)
+def _empty_offset_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an empty cache of per-width offsets, so the cache-miss path is what
+    the tests check (a cache filled by an earlier test would hide it)."""
+    monkeypatch.setattr(rng, "_OFFSETS", {})
+
+
 GAMMA = 0x9E3779B97F4A7C15
 
 
@@ -131,3 +140,40 @@ def test_gumbel_top_k_first_pick_follows_the_softmax() -> None:
     first = rng.gumbel_top_k(logits, 2, u)[:, 0]
     freq = np.bincount(first, minlength=4) / len(first)
     np.testing.assert_allclose(freq, [0.5, 0.3, 0.15, 0.05], atol=0.01)  # sd ≤ 0.0025
+
+
+def test_cached_offsets_give_the_same_draws() -> None:
+    keys, counters = np.arange(3, dtype=np.uint64), np.arange(3)
+    first = rng.uniforms(keys, counters, 9, 6)
+    assert set(rng._OFFSETS) == {6}
+    np.testing.assert_array_equal(rng._OFFSETS[6], np.arange(1, 7, dtype=np.uint64) * rng._GOLDEN)
+    assert rng.uniforms(keys, counters, 9, 6).tolist() == first.tolist()
+
+
+def test_signed_integer_keys_and_counters_are_the_same_stream() -> None:
+    keys = np.array([0, 1, 2**62, 12345], dtype=np.int64)
+    counters = np.array([0, 3, 7, 2**40], dtype=np.int64)
+    got = rng.uniforms(keys, counters, rng.STREAM_CANDIDATES, 5)
+    want = [
+        reference_uniforms(int(k), int(c), rng.STREAM_CANDIDATES, 5)
+        for k, c in zip(keys, counters, strict=True)
+    ]
+    assert got.tolist() == want
+
+
+def test_gumbel_top_k_clamps_uniforms_of_exactly_zero_and_one() -> None:
+    # Clamped, u = 1 and u = 0 give large finite Gumbels, so logits still order ties among them;
+    # unclamped they would be ±inf and ties would fall to the lower index.
+    logits = np.array([[0.0, 5.0, 1.0, 3.0]])
+    u = np.array([[1.0, 1.0, 0.0, 0.0]])
+    assert rng.gumbel_top_k(logits, 4, u)[0].tolist() == [1, 0, 3, 2]
+    assert rng.gumbel_top_k(logits, 3, u)[0].tolist() == [1, 0, 3]
+
+
+def test_gumbel_top_k_partial_equals_the_head_of_the_full_ranking() -> None:
+    gen = np.random.default_rng(8)
+    logits = gen.normal(size=(20, 50))
+    u = gen.random((20, 50))
+    full = rng.gumbel_top_k(logits, 50, u)
+    for k in (1, 2, 3, 10, 49):
+        np.testing.assert_array_equal(rng.gumbel_top_k(logits, k, u), full[:, :k])
