@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.stats import (
     MetricCI,
     bootstrap_metrics,
@@ -16,6 +17,7 @@ from divrec_rl.evaluation.stats import (
     percentile_interval,
     resample_weights,
     t_interval,
+    within_bounds,
 )
 from divrec_rl.evaluation.summary import METRICS, SET_LEVEL, UserRecords
 
@@ -95,10 +97,10 @@ def test_bootstrap_averages_the_seeds_replicate_by_replicate() -> None:
 def test_bootstrap_needs_one_weight_array_per_seed() -> None:
     rec = _records(np.ones(3), 4, 2)
     w = resample_weights(3, 5, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="one entry per seed"):
-        bootstrap_metrics([rec, rec], [w])
-    with pytest.raises(ValueError, match="one entry per seed"):
-        bootstrap_metrics([], [])
+    for per_seed, weights in (([rec, rec], [w]), ([], [])):
+        with pytest.raises(ValueError) as err:
+            bootstrap_metrics(per_seed, weights)
+        assert str(err.value) == "per_seed, weights: need one entry per seed, at least one"
 
 
 @pytest.mark.parametrize("level", [0.9, 0.95])
@@ -143,3 +145,49 @@ def test_paired_test_hand_case() -> None:
 def test_paired_test_refuses_bad_shapes(a: np.ndarray, b: np.ndarray) -> None:
     with pytest.raises(ValueError, match="a, b: need two 1-D arrays of equal length ≥ 2"):
         paired_test("x", a, b)
+
+
+def test_paired_test_defaults_and_identical_samples() -> None:
+    rng = np.random.default_rng(2)
+    b = rng.normal(0, 1, 50)
+    a = b + rng.normal(0.2, 1, 50)
+    t = paired_test("x", a, b)
+    assert t == paired_test("x", a, b, n_boot=2000, seed=0, level=0.95)
+    boots = resample_weights(50, 2000, np.random.default_rng(0)) @ (a - b) / 50
+    assert (t.ci_low, t.ci_high) == pytest.approx(tuple(np.quantile(boots, [0.025, 0.975])))
+    same = paired_test("x", b, b)
+    assert (same.wilcoxon_p, same.ttest_p) == (1.0, 1.0)
+    assert (same.ci_low, same.ci_high, same.share_a_better, same.share_b_better) == (0, 0, 0, 0)
+    two = paired_test("x", np.array([1.0, 2.0]), np.array([0.0, 0.0]))  # two pairs suffice
+    assert two.n_pairs == 2 and two.mean_diff == 1.5
+
+
+def test_within_bounds_of_an_interval_outside_the_range() -> None:
+    assert within_bounds(MetricCI(1.5, 1.2, 1.4), (0.0, 1.0)) == MetricCI(1.5, 1.0, 1.0)
+    assert within_bounds(MetricCI(-0.5, -0.4, -0.2), (0.0, 1.0)) == MetricCI(-0.5, 0.0, 0.0)
+
+
+def test_percentile_interval_without_finite_replicates_keeps_the_mean() -> None:
+    ci = percentile_interval(0.25, np.array([np.nan, np.inf]), 0.9)
+    assert ci.mean == 0.25 and math.isnan(ci.low) and math.isnan(ci.high)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, -0.5, 1.5])
+def test_level_must_be_strictly_between_zero_and_one(level: float) -> None:
+    rec = _records(np.ones(3), 4, 2)
+    w = resample_weights(3, 5, np.random.default_rng(0))
+    with pytest.raises(EvaluationError) as err:
+        bootstrap_metrics([rec], [w], level=level)
+    assert str(err.value) == f"level: must be in (0, 1), got {level!r}"
+
+
+def test_a_metric_undefined_on_a_seed_has_an_undefined_mean() -> None:
+    # Seed 1's users never clicked: engagement per click is 0/0 there, so the mean over seeds
+    # (and its interval) is NaN rather than the mean of the other seed.
+    rec0 = _records(np.full(4, 0.5), 4, 2)
+    rec1 = _records(np.zeros(4), 4, 2)
+    rec1.columns["clicks"][:] = 0.0
+    w = [resample_weights(4, 20, np.random.default_rng(s)) for s in (0, 1)]
+    ci = bootstrap_metrics([rec0, rec1], w)
+    undefined = [m for m in METRICS if math.isnan(ci[m].mean)]
+    assert undefined, "expected a metric with clicks in its denominator"
