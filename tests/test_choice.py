@@ -68,6 +68,11 @@ def test_cascade_single_slot_and_certain_continuation() -> None:
 def test_cascade_no_click_is_never_negative() -> None:
     p = cascade_probabilities(np.full((1, 3), 50.0), 0.0, 1.0)
     assert p[0, 3] == 0.0 and p.sum() == pytest.approx(1.0)
+    # Found by search: here the click probabilities sum to 1 + 2⁻⁵² in floating point.
+    logits = np.array([[7.21277849863586, 7.012989284233834, -0.5829424679640018,
+                        9.496496153536828, 9.22833189221348, 10.89900749199901]])  # fmt: skip
+    q = cascade_probabilities(logits, 0.0, 1.0)
+    assert 1.0 - q[0, :6].sum() < 0.0 and q[0, 6] == 0.0
 
 
 def test_sample_choice_is_the_inverse_cdf() -> None:
