@@ -255,6 +255,10 @@ def test_dpp_at_weight_one_is_pure_diversity() -> None:
     assert r.dpp_greedy(rel, x, 2, 1.0).tolist() == [0, 2]
     assert r.dpp_greedy_batch(rel[None], x[None], 2, 1.0).tolist() == [[0, 2]]
     assert r.dpp_greedy(rel, x, 2, 0.01).tolist() == [0, 1]
+    # After A the residual volumes are B (.6, .8): .64 and C e2: 1, i.e. log-gains −.446 and 0.
+    # With relevance in the objective B would win (.9 − .446 > 0); at λ = 1 it is C.
+    y = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    assert r.dpp_greedy(np.array([1.0, 0.9, 0.0]), y, 2, 1.0).tolist() == [0, 2]
 
 
 def test_dpp_with_a_zero_vector_picks_it_last() -> None:
