@@ -124,3 +124,13 @@ def test_ranked_lists() -> None:
         m.ndcg_at_k(np.array([0, 1]), relevant, 2, ranked=True)
     with pytest.raises(ValueError, match=r"^ranked lists must not contain duplicate item ids$"):
         m.ndcg_at_k(np.array([[0, 1, 1], [0, 1, 2]]), relevant, 3, ranked=True)
+
+
+def test_ndcg_of_a_perfect_ranking_is_exactly_one() -> None:
+    # The dot product (DCG) and the cumulative sum (IDCG) round differently: for 536 of the
+    # (n, |R|) pairs below n = 80 the raw ratio is 1 + 2⁻⁵²; the result is kept in [0, 1].
+    rel = np.zeros((1, 79), dtype=bool)
+    rel[0, :57] = True
+    scores = -np.arange(79, dtype=np.float64)[None]
+    assert m.ndcg_at_k(scores, rel, 79)[0] == 1.0
+    assert m.ndcg_at_k(scores, rel, 10)[0] == 1.0
