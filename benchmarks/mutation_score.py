@@ -20,7 +20,8 @@ Usage::
     .venv/bin/python benchmarks/mutation_score.py stats rerank    # some of them
     .venv/bin/python benchmarks/mutation_score.py --list
 
-This is a benchmark, not a test: it takes roughly 10–20 minutes for all groups on two cores.
+This is a benchmark, not a test: minutes per group on two cores, the checkpoint group the
+slowest (see docs/testing.md).
 """
 
 from __future__ import annotations
