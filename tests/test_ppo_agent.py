@@ -145,12 +145,17 @@ def test_every_agent_runs_one_episode_per_user(builder: str) -> None:
     config = small(slate={"builder": builder})
     sim = make_simulator("synthetic-shop", 12, split="eval", config=config)
     model = make_model(config)
-    for agent in (RandomAgent(0), AttractionRankerAgent(), PPOAgent(model)):
+    # Each factory builds a fresh agent, so the repeat below is a second, independent run (a
+    # RandomAgent's own generator advances: reusing the object would not replay its draws).
+    factories = (lambda: RandomAgent(0), AttractionRankerAgent, lambda: PPOAgent(model))
+    for make_agent in factories:
+        agent = make_agent()
         stats = run_episodes(agent, sim, seed=7)
         assert stats.length.shape == (12,)
         assert np.all((stats.length >= 1) & (stats.length <= sim.max_steps))
         lam = sim.diversity_weight
         np.testing.assert_allclose(stats.reward, stats.engagement + lam * stats.diversity)
         assert 0.0 < stats.coverage <= 1.0
-        again = run_episodes(agent, sim, seed=7) if agent.name != "random" else stats
+        again = run_episodes(make_agent(), sim, seed=7)
         np.testing.assert_array_equal(again.reward, stats.reward)
+        np.testing.assert_array_equal(again.length, stats.length)

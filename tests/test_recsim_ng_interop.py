@@ -12,7 +12,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -293,7 +292,14 @@ def test_report_from_fake_recsim_statistics(tmp_path: Path) -> None:
     cfg = rs.parse_config(SMALL)
     sc, rows = rs.derive_scenario(cfg)
     ours = {p: rs.statistics(rs.run_divrec(cfg, p, sc), 4) for p in cfg.policies}
-    c = rs.Comparison(cfg, sc, rows, recsim=ours, ours=ours, recsim_meta={})
+    # Stand-in RecSim NG statistics built independently of ours: greedy beats random by a known
+    # click-rate margin and is flat on engagement, so every effect row has a known answer.
+    fake = json.loads(json.dumps(ours))
+    for key in fake["random"]["summary"]:
+        fake["random"]["summary"][key] = 0.5
+        fake["greedy"]["summary"][key] = 0.5
+    fake["greedy"]["summary"]["click_rate"] = 0.8
+    c = rs.Comparison(cfg, sc, rows, recsim=fake, ours=ours, recsim_meta={})
     paths = rs.write_report(c, tmp_path, plot=False)
     assert {p.name for p in paths} == {
         "report.md",
@@ -303,7 +309,15 @@ def test_report_from_fake_recsim_statistics(tmp_path: Path) -> None:
     }
     text = (tmp_path / "report.md").read_text()
     assert "| random | click rate" in text and "What the configuration cannot match" in text
-    assert {r["direction"] for r in rs.effect_rows(c)} <= {"agree", "both flat"}
+    for r in rs.effect_rows(c):
+        key = r["statistic"]
+        d_us = ours["greedy"]["summary"][key] - ours["random"]["summary"][key]
+        assert r["divrec_rl"] == pytest.approx(d_us)
+        assert r["recsim_ng"] == pytest.approx(0.3 if key == "click_rate" else 0.0)
+        if key != "click_rate":  # RecSim NG flat: "both flat" only when ours is flat as well
+            assert r["direction"] == ("both flat" if abs(d_us) < 0.005 else "disagree")
+        else:
+            assert r["direction"] == ("agree" if d_us >= 0.005 else "disagree")
     flipped = json.loads(json.dumps(ours))
     flipped["greedy"]["summary"]["click_rate"] = flipped["random"]["summary"]["click_rate"] - 0.1
     c.recsim = flipped
@@ -326,9 +340,8 @@ def test_compare_end_to_end_with_recsim_ng(tmp_path: Path) -> None:
             f"RecSim NG environment absent ({python}); run `bash scripts/recsim_ng/setup.sh`"
         )
     cfg = rs.parse_config({**SMALL, "num_users": 16})
-    start = time.perf_counter()
+    # How long this takes is a benchmark's business (benchmarks/), not a test's.
     result = rs.compare(cfg, tmp_path, python, RUNNER, plot=True)
-    assert time.perf_counter() - start < 60
     for name in (
         "report.md",
         "comparison.csv",
