@@ -60,6 +60,10 @@ def check_results(out: Path) -> None:
 def test_builtin_scenario_evaluates(scenario: str, tmp_path: Path) -> None:
     assert evaluate(scenario, tmp_path / "eval", []) == 0
     check_results(tmp_path / "eval")
+    # generated users have no real held-out items: the offline pass is skipped with a note
+    assert "precision@10" not in (tmp_path / "eval" / "results.csv").read_text()
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "## Offline accuracy on real users\n\nSkipped: " in report
 
 
 def test_every_builtin_scenario_is_covered() -> None:
@@ -86,3 +90,12 @@ def test_movielens_scenario_evaluates_on_a_tiny_checkpoint(scenario: str, tmp_pa
     ]
     assert evaluate(scenario, tmp_path / "eval", extra) == 0
     check_results(tmp_path / "eval")
+    # real users: each agent's first slate scored against their held-out items (k = slate size)
+    rows = list(csv.DictReader((tmp_path / "eval" / "results.csv").open()))
+    for row in rows:
+        for metric in ("precision@4", "recall@4", "ndcg@4", "hr@4"):
+            assert 0.0 <= float(row[metric]) <= 1.0
+    report = (tmp_path / "eval" / "report.md").read_text()
+    section = report.split("## Offline accuracy on real users")[1].split("\n## ")[0]
+    assert "| agent | precision@4 | recall@4 | ndcg@4 | hr@4 | engagement (sim.) |" in section
+    assert "Retrieval ceiling" in section and "| popularity |" in section

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import scipy.stats as sps
 import divrec_rl
 from divrec_rl.agents.registry import DESCRIPTIONS
 from divrec_rl.evaluation.io import results_frame, staged_directory, trajectories_frame
+from divrec_rl.evaluation.offline import offline_section
 from divrec_rl.evaluation.plots import (
     agent_colours,
     cross_sim_plot,
@@ -327,6 +329,8 @@ def _results(result: EvaluationResult, outcome: SimulatorOutcome) -> pd.DataFram
         for i, seed in enumerate(seeds)
     }
     frame = results_frame(points, n_users)
+    if outcome is result.primary and result.offline is not None:
+        result.offline.add_columns(frame)
     runs = {s.label: result.ppo_runs[s.path] for s in result.config.agents if s.kind == "ppo"}  # type: ignore[index]
     frame.insert(
         2,
@@ -446,6 +450,9 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
         "## PPO against the supervised baseline (paired)",
         "",
         *_paired_section(result, "primary"),
+        "## Offline accuracy on real users",
+        "",
+        *offline_section(result.offline, result.primary.agents, partial(_display, result)),
     ]
     if "frontier" in figures:
         lines += [

@@ -13,6 +13,7 @@ from divrec_rl.agents.registry import AgentSpec, PPORun
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.baseline import Baseline
+from divrec_rl.evaluation.offline import OfflineAccuracy
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
 from divrec_rl.evaluation.stats import MetricCI, PairedTest
 from divrec_rl.evaluation.summary import UserRecords
@@ -128,3 +129,6 @@ class EvaluationResult:
     notes: list[str]
     cross_behaviour: SimulatorOutcome | None = None
     """The same agents and users under ``config.cross_behaviour`` (nothing retrained)."""
+    offline: OfflineAccuracy | None = None
+    """Each agent's first slates scored against real held-out items
+    (:mod:`divrec_rl.evaluation.offline`); ``None`` when the population has none."""

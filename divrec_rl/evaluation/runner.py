@@ -10,6 +10,9 @@ Protocol (also written into ``report.md``):
   trained with (the scenario's λ when no PPO run is given); the baseline is tuned for the same.
 * **Uncertainty.** Seed-stratified user bootstrap for every metric; per-user paired tests for PPO
   against the baseline (:mod:`divrec_rl.evaluation.stats`).
+* **Offline accuracy.** On populations of real users (MovieLens), every agent's first slate for
+  each eval user is scored against the user's real held-out items
+  (:mod:`divrec_rl.evaluation.offline`).
 * **Cross-simulator.** The same agents (nothing retrained or re-tuned) meet the same users under
   a second response model (:mod:`divrec_rl.evaluation.cross_sim`).
 """
@@ -33,6 +36,7 @@ from divrec_rl.agents.registry import (
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError, ScenarioError
 from divrec_rl.evaluation.baseline import Baseline, train_baseline
+from divrec_rl.evaluation.offline import offline_accuracy
 from divrec_rl.evaluation.results import (
     AgentOutcome,
     Comparison,
@@ -386,6 +390,15 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         primary = run("primary", scenario)
         timings["evaluation"] = time.perf_counter() - t0 - timings.get("baseline", 0.0)
         cross, behaviour = _cross_checks(config, scenario_config, runs, run, timings, progress)
+        t0 = time.perf_counter()
+        offline = offline_accuracy(scenario, config.agents, ctx, config.seeds, weight)
+        if offline is None:
+            notes.append(
+                "Offline accuracy skipped: the population has no real held-out items "
+                "(generated users)."
+            )
+        else:
+            timings["offline"] = time.perf_counter() - t0
         frontier: list[FrontierPoint] = []
         if config.frontier:
             t0 = time.perf_counter()
@@ -415,4 +428,5 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         timings=timings,
         notes=notes,
         cross_behaviour=behaviour,
+        offline=offline,
     )

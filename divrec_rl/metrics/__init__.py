@@ -34,7 +34,7 @@ from divrec_rl.metrics.exposure import (
     tail_mask_from_popularity,
 )
 from divrec_rl.metrics.intra_list import category_ild, intra_list_diversity, mean_pairwise_dot
-from divrec_rl.metrics.ranking import hit_rate_at_k, ndcg_at_k
+from divrec_rl.metrics.ranking import hit_rate_at_k, ndcg_at_k, precision_at_k, recall_at_k
 
 __all__ = [
     "catalog_coverage",
@@ -52,6 +52,8 @@ __all__ = [
     "mean_pairwise_dot",
     "ndcg_at_k",
     "novelty",
+    "precision_at_k",
+    "recall_at_k",
     "session_ids_from_dones",
     "session_length",
     "tail_mask_from_popularity",

@@ -1,4 +1,4 @@
-"""Offline ranking quality with binary relevance: NDCG@k and hit rate@k."""
+"""Offline ranking quality with binary relevance: NDCG@k, hit rate@k, precision@k, recall@k."""
 
 from __future__ import annotations
 
@@ -98,3 +98,43 @@ def hit_rate_at_k(
     """
     hits, n_rel, _ = _ranked_hits(scores_or_ranked, relevant, k, ranked)
     return np.where(n_rel > 0, hits.any(axis=1).astype(np.float64), np.nan)
+
+
+def precision_at_k(
+    scores_or_ranked: ArrayLike, relevant: ArrayLike, k: int, *, ranked: bool = False
+) -> FloatArray:
+    """Precision@k per user: the share of the top k that is relevant.
+
+    ``P@k = |top_k ∩ R_u| / k_eff`` with ``k_eff = min(k, n_items)`` (the top list is always
+    full: every item is ranked).  A user with fewer than k relevant items cannot reach 1.
+
+    Args: as :func:`ndcg_at_k`.
+
+    Returns:
+        ``(n_users,)`` values in [0, 1]; NaN for users without any relevant item (so every
+        ranking metric here averages over the same users).
+
+    Reference: Manning, Raghavan and Schütze, "Introduction to Information Retrieval", 2008, §8.3.
+    """
+    hits, n_rel, k_eff = _ranked_hits(scores_or_ranked, relevant, k, ranked)
+    return np.where(n_rel > 0, hits.sum(axis=1) / k_eff, np.nan)
+
+
+def recall_at_k(
+    scores_or_ranked: ArrayLike, relevant: ArrayLike, k: int, *, ranked: bool = False
+) -> FloatArray:
+    """Recall@k per user: the share of the user's relevant items found in the top k.
+
+    ``R@k = |top_k ∩ R_u| / |R_u|``; at most ``min(k, |R_u|) / |R_u|``, so a user with more
+    than k relevant items cannot reach 1.
+
+    Args: as :func:`ndcg_at_k`.
+
+    Returns:
+        ``(n_users,)`` values in [0, 1]; NaN for users without any relevant item.
+
+    Reference: Manning, Raghavan and Schütze, "Introduction to Information Retrieval", 2008, §8.3.
+    """
+    hits, n_rel, _ = _ranked_hits(scores_or_ranked, relevant, k, ranked)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_rel > 0, hits.sum(axis=1) / np.maximum(n_rel, 1), np.nan)

@@ -10,6 +10,7 @@ from divrec_rl import rng
 from divrec_rl.arrays import arange_cached
 from divrec_rl.catalog import Catalog, normalise_rows
 from divrec_rl.config import UsersConfig
+from divrec_rl.users.heldout import HeldOutItems
 from divrec_rl.users.state import UserState
 
 SPLITS = ("train", "val", "eval")
@@ -40,6 +41,10 @@ class UserPopulation(ABC):
     """
 
     n_features: int = 0
+    held_out: HeldOutItems | None = None
+    """The real users' held-out interactions (after the period a user starts from), when the
+    population is built from logged users; ``None`` (the default, synthetic users) means there
+    is nothing to score slates against offline (:mod:`divrec_rl.evaluation.offline`)."""
 
     def feature_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds of the ``n_features`` static user features."""
