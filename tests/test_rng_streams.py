@@ -177,3 +177,30 @@ def test_gumbel_top_k_partial_equals_the_head_of_the_full_ranking() -> None:
     full = rng.gumbel_top_k(logits, 50, u)
     for k in (1, 2, 3, 10, 49):
         np.testing.assert_array_equal(rng.gumbel_top_k(logits, k, u), full[:, :k])
+
+
+def reference_finaliser(z: int) -> int:
+    """SplitMix64's output function (mix only, no state increment), on Python integers."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+@pytest.mark.parametrize("salt", [1, 2, 7, 2**40 + 3])
+def test_salted_keys_follow_their_formula(salt: int) -> None:
+    keys = np.array([0, 1, 12345, 2**63 + 17, MASK], dtype=np.uint64)
+    salted = rng.salted_keys(keys, salt)
+    assert salted.dtype == np.uint64 and salted.shape == keys.shape
+    expected = [reference_finaliser(int(k) ^ ((salt * 0x8CB92BA72F3D8DD7) & MASK)) for k in keys]
+    assert salted.tolist() == expected
+    assert keys.tolist() == [0, 1, 12345, 2**63 + 17, MASK]  # the input is not changed
+
+
+def test_salt_zero_is_a_copy_of_the_keys() -> None:
+    keys = np.array([3, 4, 5], dtype=np.uint64)
+    same = rng.salted_keys(keys, 0)
+    assert same.tolist() == [3, 4, 5] and same.dtype == np.uint64
+    same[0] = 99
+    assert keys[0] == 3
+    from_list = rng.salted_keys([3, 4, 5], 2)  # any sequence of keys
+    assert from_list.tolist() == rng.salted_keys(keys, 2).tolist()
