@@ -8,8 +8,9 @@ Protocol (one per target period, ``val`` or ``test`` of the per-user temporal sp
   ``neg_ratio`` items per rating drawn uniformly from the items the user never rated (in any
   period), labelled 0 (seeded).  AUC, log-loss and ECE are computed on the pooled set;
 * **ranking** -- for every user with at least one positive (``rating ≥ 4``) target rating: score
-  every item not in the history, rank, NDCG@10 and HR@10 with the positive target items as the
-  relevant set (binary relevance, :func:`divrec_rl.metrics.ndcg_at_k`), averaged over users.
+  every item not in the history (full ranking, no sampled candidates), rank, NDCG@10, HR@10
+  and recall@20 with the positive target items as the relevant set (binary relevance,
+  :func:`divrec_rl.metrics.ndcg_at_k`, :func:`recall_at_k`), averaged over users.
 
 A model is anything with ``prob(users, items) -> (n,)`` engagement probabilities of matched
 pairs and ``rank_scores(users) -> (n_users, M)`` scores; it is told the history through
