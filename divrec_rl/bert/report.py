@@ -119,7 +119,7 @@ def build_report(
     """Evaluate the checkpoint in ``model``, its ablation twins and the baselines for every seed
     of ``seeds``; write the report to ``out``.
 
-    ``rows``: which rows of :data:`~divrec_rl.bert.ablations.ROWS` (``hybrid`` always).
+    ``rows``: which rows of :data:`~divrec_rl.bert.ablations.ROWS` (at least one).
     ``threads``: torch CPU threads for the twins and BPR (see
     :func:`~divrec_rl.bert.train.finetune`).  Returns the ``metrics.json`` mapping
     ``{"test": {row: {"mean", "std", "seeds"}}, "consumption": {row: {"mean", "std"}}}``.
@@ -128,7 +128,9 @@ def build_report(
 
     if not seeds:
         raise ValueError("seeds: give at least one seed")
-    rows = tuple(r for r in ROWS if r in rows or r == "hybrid")
+    rows = tuple(r for r in ROWS if r in rows)
+    if not rows:
+        raise ValueError(f"rows: give at least one of {', '.join(ROWS)}")
     with torch_threads(threads):
         return _build_report(
             Path(model).expanduser(), Path(out).expanduser(), base_model, dataset, device,

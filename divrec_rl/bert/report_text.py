@@ -33,6 +33,8 @@ def mean_std_table(summary: dict[str, dict[str, Any]], keys: tuple[str, ...]) ->
 def verdict(test: dict[str, dict[str, Any]], n_seeds: int) -> str:
     """For AUC and NDCG@10: is ``hybrid`` better than each other row by more than the pooled std
     ``sqrt((s₁² + s₂²) / 2)``?  (With one seed the std is 0 and only the sign is known.)"""
+    if "hybrid" not in test:
+        return "(no `hybrid` row in this report)"
     lines = []
     h = test["hybrid"]
     for other, vals in test.items():

@@ -74,9 +74,14 @@ class FinetuneRun:
             )
             self._bank_update = (fresh_t, pooled.detach().float().cpu())
         e = model.item_vectors(pooled, fresh_t.to(dev))
-        # Every item's vector: the bank, except the items just encoded, which carry the
-        # encoder's gradient into the user side and the softmax too.
-        e_all = model.item_vectors(self.pooled.to(dev)).index_copy(0, fresh_t.to(dev), e)
+        # Every item's vector from the memory bank (gradient to the projection and ID offsets
+        # only); ``e_all`` swaps in the items just encoded, which carry the encoder's gradient
+        # into the pointwise losses and the user side.  The softmax reads the bank alone: with
+        # fresh vectors for the step's (popular) items against stale ones for the rest, its
+        # gradient taught the encoder to lift whatever was encoded this step (measured on
+        # ML-100k: validation AUC 0.875 → 0.827 within 250 fine-tuning steps).
+        e_bank = model.item_vectors(self.pooled.to(dev))
+        e_all = e_bank.index_copy(0, fresh_t.to(dev), e)
         bias_all = model.item_biases(e_all, self.z)
         theta, rho = self.user_states(b, e_all)
         u_attr, u_sat = model.user_vectors(theta, rho, self.x[torch.as_tensor(b.users, device=dev)])
@@ -95,7 +100,8 @@ class FinetuneRun:
         engagement = (obs + cfg.neg_ratio * (neg * valid).sum(1) / n_valid).mean() / (
             1 + cfg.neg_ratio
         )
-        softmax = self.softmax_loss(b, u_attr, e_all, bias_all[:, 0])
+        bias_bank = bias_all if probing else model.item_biases(e_bank, self.z)
+        softmax = self.softmax_loss(b, u_attr, e_bank, bias_bank[:, 0])
         soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
         satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
         total = engagement + cfg.softmax_weight * softmax + cfg.sat_weight * satisfaction

@@ -95,8 +95,9 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rows",
         default="hybrid,text,id,frozen,popularity,mf",
-        help="compared rows (hybrid = the checkpoint's recipe, always included; text, id and "
-        "frozen are trained per seed, text fine-tunes the encoder like the checkpoint)",
+        help="compared rows (hybrid = the checkpoint's recipe: the checkpoint for its own seed, "
+        "a twin for the others; text, id and frozen twins are trained per seed, text "
+        "fine-tunes the encoder like the checkpoint)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _threads_argument(p)
