@@ -168,6 +168,9 @@ def _build_report(
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     ctx = _Context(model_dir, dataset, base_model)
+    if ctx.train.finetune_layers == 0 and "hybrid" in rows and "frozen" in rows:
+        say("the checkpoint's encoder is frozen: row 'frozen' is row 'hybrid', left out")
+        rows = tuple(r for r in rows if r != "frozen")
     out_dir.mkdir(parents=True, exist_ok=True)
     real = _real_consumption(ctx)
     test_m: dict[str, list[dict[str, float]]] = {r: [] for r in rows}
