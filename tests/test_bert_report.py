@@ -113,3 +113,19 @@ def test_cli_registers_the_commands() -> None:
     parser = cli.build_parser()
     assert parser.parse_args(["finetune", "--out", "x"]).func.__doc__
     assert parser.parse_args(["user-model-report", "--model", "a", "--out", "b"]).func
+
+
+def test_report_of_a_frozen_encoder_checkpoint_has_no_duplicate_frozen_row(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    from divrec_rl.bert.report import build_report
+    from divrec_rl.bert.train import finetune
+
+    cfg = tiny_train_config(tiny["data"], tiny["encoder"], finetune_layers=0)
+    finetune(cfg, tmp_path / "m", device="cpu", progress=False)
+    metrics = build_report(
+        tmp_path / "m", tmp_path / "r", seeds=(0,), rows=("hybrid", "frozen", "popularity"),
+        device="cpu", progress=False,
+    )  # fmt: skip
+    assert list(metrics["test"]) == ["hybrid", "popularity"]
+    assert not (tmp_path / "r" / "twins").exists()  # the checkpoint serves its own seed
