@@ -37,26 +37,47 @@ def test_auc_and_logloss_by_hand() -> None:
 
 
 def test_report_writes_metrics_plot_and_markdown(tiny: dict[str, Path], tmp_path: Path) -> None:
-    from divrec_rl.bert.report import build_report
+    from divrec_rl.bert.ablations import ROWS
+    from divrec_rl.bert.report import CONSUMPTION, METRICS, build_report
 
     out = tmp_path / "report"
-    metrics = build_report(tiny["model"], out, device="cpu", progress=False)
+    metrics = build_report(tiny["model"], out, device="cpu", seeds=(0, 1), progress=False)
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == metrics
-    assert list(saved) == ["finetuned", "frozen", "popularity", "mf"]
-    for values in saved.values():
-        assert set(values) == {"auc", "logloss", "ece", "ndcg@10", "hr@10"}
-        assert 0.0 <= values["auc"] <= 1.0 and values["logloss"] > 0
+    assert list(saved["test"]) == list(ROWS) == list(saved["consumption"])
+    for values in saved["test"].values():
+        assert set(values["mean"]) == set(values["std"]) == set(METRICS)
+        assert values["seeds"] == [0, 1]
+        assert 0.0 <= values["mean"]["auc"] <= 1.0 and values["mean"]["logloss"] > 0
+        assert all(v >= 0 for v in values["std"].values())
+    for values in saved["consumption"].values():
+        assert set(values["mean"]) == set(CONSUMPTION)
+        assert 0.0 <= values["mean"]["genre_tv"] <= 1.0
     png = (out / "reliability.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     text = (out / "report.md").read_text()
-    assert "## Protocol" in text and "frozen" in text and "seed" in text
+    assert "## Protocol" in text and "recall@20" in text and "± " in text
     details = json.loads((out / "details.json").read_text())
-    assert details["seed"] == 0 and details["frozen_wall_seconds"] > 0
-    assert (
-        json.loads((out / "frozen-model" / "config.json").read_text())["train"]["finetune_layers"]
-        == 0
-    )
+    assert details["seeds"] == [0, 1] and len(details["wall_seconds"]["frozen"]) == 2
+    # The checkpoint serves its own seed; every other (row, seed) is a twin with that recipe.
+    assert not (out / "twins" / "hybrid-seed0").exists()
+    twin = json.loads((out / "twins" / "id-seed1" / "config.json").read_text())["train"]
+    assert twin["item_tower"] == "id" and twin["finetune_layers"] == 0 and twin["seed"] == 1
+    frozen = json.loads((out / "twins" / "frozen-seed0" / "config.json").read_text())["train"]
+    assert frozen["finetune_layers"] == 0 and frozen["item_tower"] == "hybrid"
+
+
+def test_report_rows_and_seeds_are_parsed_with_one_line_errors() -> None:
+    from divrec_rl.bert.ablations import parse_rows, parse_seeds
+
+    assert parse_rows("mf,id") == ("id", "mf")
+    assert parse_seeds("2,0,2") == (2, 0)
+    for bad in ("x", ""):
+        with pytest.raises(ValueError, match="--rows"):
+            parse_rows(bad)
+    for bad in ("a", "-1", ""):
+        with pytest.raises(ValueError, match="--seeds"):
+            parse_seeds(bad)
 
 
 def test_cli_finetune_and_errors(
@@ -92,3 +113,19 @@ def test_cli_registers_the_commands() -> None:
     parser = cli.build_parser()
     assert parser.parse_args(["finetune", "--out", "x"]).func.__doc__
     assert parser.parse_args(["user-model-report", "--model", "a", "--out", "b"]).func
+
+
+def test_report_of_a_frozen_encoder_checkpoint_has_no_duplicate_frozen_row(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    from divrec_rl.bert.report import build_report
+    from divrec_rl.bert.train import finetune
+
+    cfg = tiny_train_config(tiny["data"], tiny["encoder"], finetune_layers=0)
+    finetune(cfg, tmp_path / "m", device="cpu", progress=False)
+    metrics = build_report(
+        tmp_path / "m", tmp_path / "r", seeds=(0,), rows=("hybrid", "frozen", "popularity"),
+        device="cpu", progress=False,
+    )  # fmt: skip
+    assert list(metrics["test"]) == ["hybrid", "popularity"]
+    assert not (tmp_path / "r" / "twins").exists()  # the checkpoint serves its own seed

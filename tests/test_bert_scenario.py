@@ -104,7 +104,10 @@ def test_response_matches_the_tables(tiny: dict) -> None:
     attr, sat = sim.response.scores(st, items)
     for r in range(3):
         a, s = tables.pair_logits(
-            np.repeat(st.interest[r : r + 1], 4, axis=0), np.repeat(st.user_index[r], 4), items[r]
+            np.repeat(st.interest[r : r + 1], 4, axis=0),
+            np.repeat(st.user_index[r], 4),
+            items[r],
+            np.repeat(st.history[r : r + 1], 4, axis=0),  # ρ = the observed history EMA
         )
         np.testing.assert_allclose(attr[r], a, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(sat[r], s, rtol=1e-6, atol=1e-6)

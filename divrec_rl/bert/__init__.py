@@ -1,4 +1,5 @@
-"""The learned user-response model: a fine-tuned BERT-family two-tower model on MovieLens.
+"""The learned user-response model: a BERT-family (hybrid text + item-ID) two-tower model on
+MovieLens.
 
 Modules, one job each (torch and transformers are imported only by the modules that train):
 
@@ -16,8 +17,10 @@ Modules, one job each (torch and transformers are imported only by the modules t
 * :mod:`~divrec_rl.bert.sources` -- the ``movielens-100k`` /
   ``movielens-1m`` catalogue sources, the ``movielens`` population, the ``bert`` response model;
 * :mod:`~divrec_rl.bert.fidelity`, :mod:`~divrec_rl.bert.baselines`,
-  :mod:`~divrec_rl.bert.report` -- the held-out fidelity report against frozen-encoder,
-  popularity and BPR matrix-factorisation baselines;
+  :mod:`~divrec_rl.bert.ablations`, :mod:`~divrec_rl.bert.consumption`,
+  :mod:`~divrec_rl.bert.report`, :mod:`~divrec_rl.bert.report_text` -- the held-out fidelity
+  report over seeds: text / ID / hybrid / frozen-encoder ablations, popularity and BPR
+  matrix-factorisation baselines, full-ranking metrics and consumption fidelity;
 * the ``divrec-rl finetune`` and ``divrec-rl user-model-report`` commands live in
   :mod:`divrec_rl.commands.user_model`.
 

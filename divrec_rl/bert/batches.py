@@ -16,7 +16,8 @@ from divrec_rl.bert.settings import TrainConfig
 @dataclass
 class Batch:
     """One step's ratings ``(users, items, ratings)``, the flattened histories of their users
-    (``hist_rows`` indexes the rating, ``hist_items`` the history item) and the negative pool
+    (``hist_rows`` indexes the rating, ``hist_items`` the history item, ``hist_age`` how many
+    items the user rated after it and before the rating: 0 = the latest) and the negative pool
     with ``pool_valid[b, j]`` = "user of rating b has not rated pool item j in training"."""
 
     users: np.ndarray
@@ -24,6 +25,7 @@ class Batch:
     ratings: np.ndarray
     hist_rows: np.ndarray
     hist_items: np.ndarray
+    hist_age: np.ndarray
     pool: np.ndarray
     pool_valid: np.ndarray
 
@@ -57,6 +59,7 @@ def draw_batch(prep: PreparedData, cfg: TrainConfig, step: int) -> Batch:
         ratings=prep.examples_rating[j],
         hist_rows=np.repeat(np.arange(len(j)), pos),
         hist_items=hist_items,
+        hist_age=np.repeat(pos, pos) - 1 - offsets,
         pool=pool,
         pool_valid=~prep.train_seen[users[:, None], pool[None, :]],
     )

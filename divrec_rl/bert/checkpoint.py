@@ -34,7 +34,12 @@ from divrec_rl.atomic import atomic_write, atomic_write_bytes
 from divrec_rl.config import ScenarioError
 
 FORMAT = "divrec-rl-user-model"
-VERSION = 1
+#: Version 2: hybrid item tower and the recency summary ρ (tables ``item_attr_recent``,
+#: ``item_sat_recent``).  Version 1 checkpoints (text tower, mean history only) still load for
+#: simulation and evaluation -- their tables read as ``R = 0`` -- but cannot be resumed or
+#: rebuilt as torch models.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 CONFIG_FILE = "config.json"
 TABLES_FILE = "tables.safetensors"
 MODEL_FILE = "model.safetensors"
@@ -51,6 +56,8 @@ TABLE_NAMES = (
     "user_sat",
     "user_features",
 )
+#: Tables of version 2 that a version-1 checkpoint lacks (read as zeros: no recency term).
+RECENCY_TABLES = ("item_attr_recent", "item_sat_recent")
 
 
 class CheckpointError(ScenarioError):
@@ -72,7 +79,9 @@ class UserModelTables:
 
     ``item_vectors (M, d)`` unit item-tower vectors e; ``item_attr``/``item_sat (M, d)`` the
     item sides of the θ-terms; ``attr_bias``/``sat_bias (M,)``; ``user_attr``/``user_sat
-    (U + 1, d)`` feature terms (last row: the mean-feature user); ``user_features (U, F)``.
+    (U + 1, d)`` feature terms (last row: the mean-feature user); ``user_features (U, F)``;
+    ``item_attr_recent``/``item_sat_recent (M, d)`` the item sides of the ρ-terms (``None`` =
+    zeros, a version-1 model).  Logits: ``a = θ·item_attr + ρ·item_attr_recent + g·e + b``.
     """
 
     item_vectors: np.ndarray
@@ -83,6 +92,18 @@ class UserModelTables:
     user_attr: np.ndarray
     user_sat: np.ndarray
     user_features: np.ndarray
+    item_attr_recent: np.ndarray | None = None
+    item_sat_recent: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in RECENCY_TABLES:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros_like(self.item_attr))
+
+    @property
+    def uses_recency(self) -> bool:
+        """Whether any ρ-term is non-zero (a version-1 model never reads ρ)."""
+        return bool(np.any(self.item_attr_recent) or np.any(self.item_sat_recent))
 
     @property
     def n_items(self) -> int:
@@ -100,26 +121,43 @@ class UserModelTables:
         return int(self.item_vectors.shape[1])
 
     def logits(
-        self, theta: np.ndarray, user_rows: np.ndarray, items: np.ndarray
+        self,
+        theta: np.ndarray,
+        user_rows: np.ndarray,
+        items: np.ndarray,
+        rho: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Attraction and satisfaction logits for users ``theta (n, d)`` / ``user_rows (n,)``
-        and item columns ``items (M',)``, as ``(n, M')`` float64 (offline evaluation).
+        (/ recency ``rho (n, d)``, ``None`` = 0) and item columns ``items (M',)``, as
+        ``(n, M')`` float64 (offline evaluation).
         """
         th = theta.astype(np.float64)
         ia, is_ = self.item_attr[items].astype(np.float64), self.item_sat[items].astype(np.float64)
         e = self.item_vectors[items].astype(np.float64)
         attr = th @ ia.T + self.user_attr[user_rows].astype(np.float64) @ e.T
         sat = th @ is_.T + self.user_sat[user_rows].astype(np.float64) @ e.T
+        if rho is not None:
+            r = rho.astype(np.float64)
+            attr += r @ self.item_attr_recent[items].astype(np.float64).T
+            sat += r @ self.item_sat_recent[items].astype(np.float64).T
         return attr + self.attr_bias[items], sat + self.sat_bias[items]
 
     def pair_logits(
-        self, theta: np.ndarray, user_rows: np.ndarray, items: np.ndarray
+        self,
+        theta: np.ndarray,
+        user_rows: np.ndarray,
+        items: np.ndarray,
+        rho: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Logits of matched pairs ``(theta[j], user_rows[j], items[j])``, ``(n,)`` each."""
+        """Logits of matched pairs ``(theta[j], user_rows[j], items[j], rho[j])``, ``(n,)``."""
         th = theta.astype(np.float64)
         e = self.item_vectors[items].astype(np.float64)
         attr = (th * self.item_attr[items]).sum(-1) + (self.user_attr[user_rows] * e).sum(-1)
         sat = (th * self.item_sat[items]).sum(-1) + (self.user_sat[user_rows] * e).sum(-1)
+        if rho is not None:
+            r = rho.astype(np.float64)
+            attr += (r * self.item_attr_recent[items]).sum(-1)
+            sat += (r * self.item_sat_recent[items]).sum(-1)
         return attr + self.attr_bias[items], sat + self.sat_bias[items]
 
 
@@ -137,6 +175,7 @@ def check_tables(tables: dict[str, np.ndarray], where: str) -> None:
         "sat_bias": (m,),
         "user_attr": (u + 1, d),
         "user_sat": (u + 1, d),
+        **{name: (m, d) for name in RECENCY_TABLES if name in tables},
     }
     for name, shape in expected.items():
         if tables[name].shape != shape:
@@ -144,7 +183,7 @@ def check_tables(tables: dict[str, np.ndarray], where: str) -> None:
                 f"{where}: table '{name}' has shape {tables[name].shape}, expected {shape} "
                 f"(M={m} items, d={d}, U={u} users)"
             )
-    for name in TABLE_NAMES:
+    for name in (*TABLE_NAMES, *(n for n in RECENCY_TABLES if n in tables)):
         if not np.all(np.isfinite(tables[name])):
             raise CheckpointError(f"{where}: table '{name}' holds non-finite values")
 
@@ -161,10 +200,11 @@ def read_config(directory: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable JSON file ({exc})") from None
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a divrec-rl user-model config (format != '{FORMAT}')")
-    if cfg.get("version") != VERSION:
+    if cfg.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path}: checkpoint version {cfg.get('version')!r} is not supported "
-            f"(this divrec-rl reads version {VERSION})"
+            f"{path}: checkpoint version {cfg.get('version')!r} is not supported (this "
+            f"divrec-rl reads versions {', '.join(map(str, READABLE_VERSIONS))}); re-train it "
+            f"with `divrec-rl finetune --dataset DATASET --out DIR`"
         )
     for key in ("train", "encoder", "dataset", "files", "step", "complete"):
         if key not in cfg:
@@ -217,7 +257,8 @@ def load_tables(directory: str | Path, require_complete: bool = True) -> UserMod
             f"{tables['user_features'].shape[0]} users but config.json describes "
             f"{ds.get('n_items')} / {ds.get('n_users')}"
         )
-    return UserModelTables(**{n: np.ascontiguousarray(tables[n]) for n in TABLE_NAMES})
+    present = [n for n in (*TABLE_NAMES, *RECENCY_TABLES) if n in tables]
+    return UserModelTables(**{n: np.ascontiguousarray(tables[n]) for n in present})
 
 
 def write_checkpoint(
@@ -256,9 +297,21 @@ def write_checkpoint(
 
 
 def load_state_dict(directory: Path, cfg: dict[str, Any]) -> dict[str, Any]:
-    """The torch state of the towers (safetensors, checksum verified)."""
+    """The torch state of the towers (safetensors, checksum verified).
+
+    A version-1 checkpoint (before the hybrid item tower and the recency term) has no state
+    that fits today's towers: one line says how to re-train it.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    if cfg.get("version") != VERSION:
+        spec = cfg.get("dataset", {}).get("spec") or cfg.get("dataset", {}).get("name", "DATASET")
+        raise CheckpointError(
+            f"{directory / CONFIG_FILE}: checkpoint version {cfg.get('version')} predates the "
+            f"hybrid user model (version {VERSION}); its tables still simulate, but to resume or "
+            f"rebuild it re-train with `divrec-rl finetune --dataset {spec} --out NEW_DIR`"
+        )
 
     path = verify_file(directory, cfg, MODEL_FILE)
     try:

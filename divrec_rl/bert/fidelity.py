@@ -8,8 +8,9 @@ Protocol (one per target period, ``val`` or ``test`` of the per-user temporal sp
   ``neg_ratio`` items per rating drawn uniformly from the items the user never rated (in any
   period), labelled 0 (seeded).  AUC, log-loss and ECE are computed on the pooled set;
 * **ranking** -- for every user with at least one positive (``rating ≥ 4``) target rating: score
-  every item not in the history, rank, NDCG@10 and HR@10 with the positive target items as the
-  relevant set (binary relevance, :func:`divrec_rl.metrics.ndcg_at_k`), averaged over users.
+  every item not in the history (full ranking, no sampled candidates), rank, NDCG@10, HR@10
+  and recall@20 with the positive target items as the relevant set (binary relevance,
+  :func:`divrec_rl.metrics.ndcg_at_k`, :func:`recall_at_k`), averaged over users.
 
 A model is anything with ``prob(users, items) -> (n,)`` engagement probabilities of matched
 pairs and ``rank_scores(users) -> (n_users, M)`` scores; it is told the history through
@@ -163,37 +164,71 @@ class Scorer(Protocol):
         """``(len(users), M)`` ranking scores (higher = more likely to engage)."""
 
 
-def evaluate(model: Scorer, split: EvalSplit, k: int = 10) -> dict[str, float]:
-    """``{"auc", "logloss", "ece", "ndcg@k", "hr@k"}`` of ``model`` on ``split``."""
+def recall_at_k(top: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """Recall@k per user: ``|top_k ∩ R_u| / |R_u|`` (NaN when ``R_u`` is empty), ``top (n, ≥k)``
+    ranked item ids, ``relevant (n, M)`` boolean."""
+    hits = np.take_along_axis(relevant, top[:, :k], axis=1).sum(axis=1).astype(np.float64)
+    n_rel = relevant.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_rel > 0, hits / n_rel, np.nan)
+
+
+def evaluate(model: Scorer, split: EvalSplit, k: int = 10, k_recall: int = 20) -> dict[str, float]:
+    """``{"auc", "logloss", "ece", "ndcg@k", "hr@k", "recall@k_recall"}`` of ``model`` on
+    ``split``; the ranking metrics rank *every* item outside the user's history (full ranking,
+    no sampled candidates)."""
     p = np.asarray(model.prob(split, split.users, split.items), dtype=np.float64)
-    ndcg, hr = [], []
+    ndcg, hr, recall = [], [], []
+    depth = max(k, k_recall)
     for s in range(0, len(split.rank_users), 256):
         users = split.rank_users[s : s + 256]
         scores = np.array(model.rank_scores(split, users), dtype=np.float64)
         scores[split.history_seen[users]] = -np.inf  # history items are never recommended
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
         rel = split.relevant[s : s + 256]
         ndcg.append(ndcg_at_k(top, rel, k, ranked=True))
         hr.append(hit_rate_at_k(top, rel, k, ranked=True))
+        recall.append(recall_at_k(top, rel, k_recall))
     return {
         "auc": roc_auc(split.labels, p),
         "logloss": log_loss(split.labels, p),
         "ece": expected_calibration_error(split.labels, p),
         f"ndcg@{k}": float(np.nanmean(np.concatenate(ndcg))),
         f"hr@{k}": float(np.nanmean(np.concatenate(hr))),
+        f"recall@{k_recall}": float(np.nanmean(np.concatenate(recall))),
     }
 
 
 class TablesScorer:
     """A trained two-tower model evaluated through its numpy runtime tables (the simulator's
-    own arithmetic), with θ = the mean direction of the split's history item vectors."""
+    own arithmetic), with θ = the mean direction of the split's history item vectors and ρ its
+    recency summary (decay ``recency_decay`` over the last ``recency_length`` items)."""
 
-    def __init__(self, tables: object) -> None:
+    def __init__(
+        self, tables: object, recency_decay: float = 0.85, recency_length: int = 1000
+    ) -> None:
         from divrec_rl.bert.checkpoint import UserModelTables
 
         assert isinstance(tables, UserModelTables)
         self.tables = tables
+        self.recency_decay = recency_decay
+        self.recency_length = recency_length
         self._theta: dict[str, np.ndarray] = {}
+        self._rho: dict[str, np.ndarray] = {}
+
+    def rho(self, split: EvalSplit) -> np.ndarray:
+        """``(U, d)`` recency summaries of the split's history."""
+        from divrec_rl.bert.prepare import recency_history_vectors
+
+        if split.name not in self._rho:
+            self._rho[split.name] = recency_history_vectors(
+                self.tables.item_vectors,
+                split.hist_indptr,
+                split.hist_items,
+                self.recency_decay,
+                self.recency_length,
+            )
+        return self._rho[split.name]
 
     def theta(self, split: EvalSplit) -> np.ndarray:
         """``(U, d)`` user states of the split's history."""
@@ -206,18 +241,25 @@ class TablesScorer:
         return self._theta[split.name]
 
     def prob(self, split: EvalSplit, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        attr, _ = self.tables.pair_logits(self.theta(split)[users], users, items)
+        attr, _ = self.tables.pair_logits(
+            self.theta(split)[users], users, items, self.rho(split)[users]
+        )
         return 1.0 / (1.0 + np.exp(-attr))
 
     def satisfaction_rmse(self, split: EvalSplit) -> float:
         """:func:`rating_rmse` of the satisfaction head on the target period's ratings."""
         n = len(split.ratings)
         users, items = split.users[:n], split.items[:n]
-        _, sat = self.tables.pair_logits(self.theta(split)[users], users, items)
+        _, sat = self.tables.pair_logits(
+            self.theta(split)[users], users, items, self.rho(split)[users]
+        )
         return rating_rmse(sat, split.ratings)
 
     def rank_scores(self, split: EvalSplit, users: np.ndarray) -> np.ndarray:
         attr, _ = self.tables.logits(
-            self.theta(split)[users], users, np.arange(self.tables.n_items)
+            self.theta(split)[users],
+            users,
+            np.arange(self.tables.n_items),
+            self.rho(split)[users],
         )
         return attr

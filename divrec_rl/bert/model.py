@@ -1,20 +1,28 @@
 """The two towers (torch).
 
-Item tower: text → encoder (frozen bottom, fine-tuned top) → mean pool → linear → unit vector
-``e_i ∈ R^d``; item biases from ``[e_i, z_i]`` with ``z_i`` the item's training statistics
-(standardised log popularity and shrunk mean rating).
+Item tower (``item_tower``): ``hybrid`` (default) ``e_i = normalise(P·pool(text_i) + q_i)``, the
+text vector of the encoder (frozen bottom, fine-tuned top, mean pool, linear ``P``) plus a learned
+item-ID offset ``q_i`` that starts at zero and is weight-decayed, so an item with few
+interactions keeps its text prior and a well-rated one moves where its ratings put it; ``text``
+drops ``q``; ``id`` drops the text (``e_i = normalise(q_i)``, random start).  Item biases come
+from ``[e_i, z_i]`` with ``z_i`` the item's training statistics.
 
-User tower: the history summary ``θ_u = normalise(Σ_{j ∈ history} e_j)`` (mean direction of the
-items the user rated before, the simulator's hidden interest) and static features ``x_u``:
+User tower: two summaries of the history and static features ``x_u``
 
-    attraction   a_ui = (A θ_u + g_A(x_u)) · e_i + b_A(e_i, z_i)
-    satisfaction s_ui = (S θ_u + g_S(x_u)) · e_i + b_S(e_i, z_i)
+* ``θ_u = normalise(Σ_{j ∈ history} e_j)`` -- long-term taste, the simulator's hidden interest;
+* ``ρ_u = Σ_{age a < L} (1−δ)·δ^a·e_(a)`` -- recency, ``e_(a)`` the item consumed ``a`` items ago:
+  exactly the exponential moving average ``ρ ← δ·ρ + (1−δ)·e`` that the simulator keeps as the
+  user's observed history (``state.history``, ``users.history_decay`` = δ), so a simulated user's
+  state is updated in O(d) per consumed item and equals this batch formula;
 
-``A``, ``S`` are d×d matrices, ``g = (g_A, g_S)`` a small MLP.  Both logits are *linear in θ*:
-``(A θ)·e = θ·(Aᵀe)``, so after training every item-side quantity (``e``, ``Aᵀe``, ``Sᵀe``,
-biases) and every user-feature term is tabulated (:func:`runtime_tables`) and a simulation step
-is a handful of elementwise products on cached vectors — the transformer never runs per step,
-and θ can drift during an episode exactly as the simulator's behaviour moves it.
+    attraction   a_ui = (A θ_u + R_A ρ_u + g_A(x_u)) · e_i + b_A(e_i, z_i)
+    satisfaction s_ui = (S θ_u + R_S ρ_u + g_S(x_u)) · e_i + b_S(e_i, z_i)
+
+``A``, ``S``, ``R_A``, ``R_S`` are learned d×d matrices (``R`` start at zero: the model starts as
+the mean-history model and learns how much recency to read), ``g`` a small MLP.  Both logits are
+*linear in θ and ρ*, so after training every item-side quantity (``e``, ``Aᵀe``, ``R_Aᵀe``,
+``Sᵀe``, ``R_Sᵀe``, biases) and every user-feature term is tabulated (:func:`runtime_tables`)
+and a simulation step is a small product on cached vectors -- the transformer never runs per step.
 """
 
 from __future__ import annotations
@@ -51,13 +59,33 @@ class TwoTowerModel(nn.Module):
         n_user_features: int,
         n_item_features: int,
         feature_hidden: int,
+        n_items: int = 0,
+        item_tower: str = "text",
     ) -> None:
         super().__init__()
+        if item_tower not in ("hybrid", "text", "id"):
+            raise ValueError(f"item_tower: must be hybrid, text or id, got {item_tower!r}")
+        if item_tower != "text" and n_items < 1:
+            raise ValueError(f"n_items: item_tower {item_tower!r} needs n_items ≥ 1")
         self.encoder = encoder
         self.dim = dim
+        self.item_tower = item_tower
         self.proj = nn.Linear(encoder.hidden_size, dim)
+        self.item_id: nn.Embedding | None = None
+        if item_tower != "text":
+            self.item_id = nn.Embedding(n_items, dim)
+            with torch.no_grad():
+                if item_tower == "hybrid":
+                    self.item_id.weight.zero_()  # the text vector is the prior
+                else:
+                    self.item_id.weight.normal_(0.0, dim**-0.5)
         self.theta_attr = nn.Linear(dim, dim, bias=False)
         self.theta_sat = nn.Linear(dim, dim, bias=False)
+        self.recent_attr = nn.Linear(dim, dim, bias=False)
+        self.recent_sat = nn.Linear(dim, dim, bias=False)
+        with torch.no_grad():
+            self.recent_attr.weight.zero_()
+            self.recent_sat.weight.zero_()
         # θ and e are unit vectors: start from a scaled identity so the initial logit is a
         # cosine with a useful range.
         with torch.no_grad():
@@ -79,9 +107,16 @@ class TwoTowerModel(nn.Module):
         enc = {id(p) for p in self.encoder.parameters()}
         return [p for p in self.parameters() if id(p) not in enc]
 
-    def item_vectors(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Unit item vectors ``e`` ``(B, d)`` from pooled encoder outputs."""
-        return functional.normalize(self.proj(pooled), dim=-1)
+    def item_vectors(self, pooled: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Unit item vectors ``e`` ``(B, d)`` from pooled encoder outputs ``(B, H)`` of the
+        items ``items (B,)`` (catalogue rows; ``None`` = all items in order)."""
+        if self.item_id is None:
+            return functional.normalize(self.proj(pooled), dim=-1)
+        if items is None:
+            items = torch.arange(pooled.shape[0], device=pooled.device)
+        q = self.item_id(items)
+        v = q if self.item_tower == "id" else self.proj(pooled) + q
+        return functional.normalize(v, dim=-1)
 
     def item_biases(self, e: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``(B, 2)``: attraction and satisfaction biases."""
@@ -95,11 +130,12 @@ class TwoTowerModel(nn.Module):
         return g[:, : self.dim], g[:, self.dim :]
 
     def user_vectors(
-        self, theta: torch.Tensor, x: torch.Tensor
+        self, theta: torch.Tensor, rho: torch.Tensor, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(A θ + g_A(x), S θ + g_S(x))``, each ``(B, d)``."""
+        """``(A θ + R_A ρ + g_A(x), S θ + R_S ρ + g_S(x))``, each ``(B, d)``."""
         g_attr, g_sat = self.feature_terms(x)
-        return self.theta_attr(theta) + g_attr, self.theta_sat(theta) + g_sat
+        attr = self.theta_attr(theta) + self.recent_attr(rho) + g_attr
+        return attr, self.theta_sat(theta) + self.recent_sat(rho) + g_sat
 
 
 @torch.no_grad()
@@ -112,14 +148,15 @@ def runtime_tables(
     """Every quantity a simulation step needs, as float32 numpy arrays.
 
     ``item_vectors`` e ``(M, d)`` unit rows; ``item_attr`` = ``e Wᴀ`` (so ``θ·item_attr_i`` =
-    ``(A θ)·e_i``) and ``item_sat`` = ``e Wꜱ``; ``attr_bias``/``sat_bias`` ``(M,)``;
+    ``(A θ)·e_i``) and ``item_sat`` = ``e Wꜱ``; ``item_attr_recent``/``item_sat_recent`` the
+    same for ``R_A``/``R_S`` (read with ρ); ``attr_bias``/``sat_bias`` ``(M,)``;
     ``user_attr``/``user_sat`` ``(U + 1, d)`` the feature terms of every user, the last row
     for the mean feature vector (users without a dataset row, ``user_index = -1``);
     ``user_features`` ``(U, F)``.
     """
     model.eval()
     device = next(model.parameters()).device
-    e = model.item_vectors(pooled.to(device))
+    e = model.item_vectors(pooled.to(device))  # all items, in catalogue order
     z = torch.as_tensor(item_features, dtype=torch.float32, device=device)
     bias = model.item_biases(e, z)
     x = torch.as_tensor(user_features, dtype=torch.float32, device=device)
@@ -129,6 +166,8 @@ def runtime_tables(
         "item_vectors": e,
         "item_attr": e @ model.theta_attr.weight,
         "item_sat": e @ model.theta_sat.weight,
+        "item_attr_recent": e @ model.recent_attr.weight,
+        "item_sat_recent": e @ model.recent_sat.weight,
         "attr_bias": bias[:, 0],
         "sat_bias": bias[:, 1],
         "user_attr": g_attr,

@@ -10,7 +10,8 @@ person in every run and in any batch.  A new user starts from their real trainin
 * hidden interest θ = the normalised mean of their history's item vectors — exactly the user
   state the user model was trained to read;
 * observed history EMAs folded in from their last ``users.history_length`` items (oldest
-  first, ``h ← decay·h + (1−decay)·e``, as :func:`~divrec_rl.users.population.consume_history`);
+  first, ``h ← decay·h + (1−decay)·e``, as :func:`~divrec_rl.users.population.consume_history`)
+  -- the history EMA is the user model's recency summary ρ;
 * static features: one-hot gender, one-hot occupation and scaled age, all in [0, 1].
 
 Everything is tabulated per user at construction; :meth:`initial_state` only gathers rows.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from divrec_rl.bert.prepare import mean_history_vectors
+from divrec_rl.bert.prepare import mean_history_vectors, recency_history_vectors
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import UsersConfig
 from divrec_rl.data import user_split
@@ -71,24 +72,13 @@ class MovieLensPopulation(UserPopulation):
         self.history, self.category_history = self._history_emas(hist_indptr, hist_items)
 
     def _history_emas(self, indptr: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cat, decay = self.catalog, self.config.history_decay
-        n_users = len(indptr) - 1
-        length = self.config.history_length
-        h = np.zeros((n_users, cat.embedding_dim), dtype=np.float32)
-        c = np.zeros((n_users, cat.n_categories), dtype=np.float32)
-        if length == 0:
-            return h, c
-        # The last `length` items of every user, right-aligned (-1 pads short histories).
-        pos = indptr[1:, None] - length + np.arange(length)[None, :]
-        valid = pos >= indptr[:-1, None]
-        last = np.where(valid, items[np.clip(pos, 0, max(len(items) - 1, 0))], 0)
-        for j in range(length):
-            v = valid[:, j : j + 1]
-            e = cat.embeddings[last[:, j]]
-            w = cat.category_weights[last[:, j]]
-            h = np.where(v, decay * h + (1.0 - decay) * e, h)
-            c = np.where(v, decay * c + (1.0 - decay) * w, c)
-        return h.astype(np.float32), c.astype(np.float32)
+        """The observed history EMAs ``h ← decay·h + (1−decay)·x`` over each user's last
+        ``history_length`` items (x = item vector, resp. genre weights), in their batch form --
+        the recency summary ρ the user model was trained to read."""
+        cat, decay, length = self.catalog, self.config.history_decay, self.config.history_length
+        h = recency_history_vectors(cat.embeddings, indptr, items, decay, length)
+        c = recency_history_vectors(cat.category_weights, indptr, items, decay, length)
+        return h, c
 
     def split_users(self, split: str) -> np.ndarray:
         """Dataset user ids of ``split`` (sorted)."""

@@ -195,3 +195,24 @@ def mean_history_vectors(
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (sums / norms).astype(np.float32)
+
+
+def recency_history_vectors(
+    item_vectors: np.ndarray, indptr: np.ndarray, items: np.ndarray, decay: float, length: int
+) -> np.ndarray:
+    """``(U, d)`` recency summaries ρ_u = Σ_{age a < length} (1−δ)·δ^a·e_(a) of each user's
+    history (``e_(0)`` the latest item), float32.
+
+    The batch form of the exponential moving average ``ρ ← δ·ρ + (1−δ)·e`` over the last
+    ``length`` items starting from ρ = 0, which the simulator applies per consumed item to the
+    user's observed history (``users.history_decay`` = δ).
+    """
+    n_users = len(indptr) - 1
+    lengths = np.diff(indptr)
+    owner = np.repeat(np.arange(n_users), lengths)
+    age = np.repeat(indptr[1:], lengths) - 1 - np.arange(len(items))
+    keep = age < length
+    w = (1.0 - decay) * decay ** age[keep].astype(np.float64)
+    out = np.zeros((n_users, item_vectors.shape[1]), dtype=np.float64)
+    np.add.at(out, owner[keep], item_vectors[items[keep]].astype(np.float64) * w[:, None])
+    return out.astype(np.float32)

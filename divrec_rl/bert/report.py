@@ -1,16 +1,15 @@
 """The fidelity report of a trained user model: ``OUT/report.md``, ``OUT/metrics.json``,
 ``OUT/reliability.png`` and ``OUT/details.json``.
 
-Four models are evaluated on the held-out test period with the protocol of
-:mod:`divrec_rl.bert.fidelity`:
+The rows of :mod:`divrec_rl.bert.ablations` (the checkpoint's recipe ``hybrid``, its ``text``,
+``id`` and ``frozen`` ablations, ``popularity`` and BPR ``mf``) are evaluated for every seed on
+the held-out test period with the protocol of :mod:`divrec_rl.bert.fidelity` (full-ranking
+NDCG@10, HR@10, recall@20; AUC, log-loss, ECE) and with the consumption fidelity of
+:mod:`divrec_rl.bert.consumption`; every figure is reported as mean ± std over the seeds.  A
+seed sets the twin's training, BPR's initialisation and the sampled negatives.
 
-* ``finetuned`` -- the checkpoint, through its runtime tables (the simulator's arithmetic);
-* ``frozen`` -- the same architecture and training with ``finetune_layers = 0`` (encoder not
-  fine-tuned), trained here from the checkpoint's base encoder into ``OUT/frozen-model``;
-* ``popularity`` -- training-period rating counts, Platt-scaled on validation;
-* ``mf`` -- BPR matrix factorisation, Platt-scaled on validation.
-
-Every number is computed by this run; seeds are recorded in ``details.json`` and the report.
+Every number is computed by this run (twins already in ``OUT/twins`` are reused); seeds are
+recorded in ``details.json`` and the report.
 """
 
 from __future__ import annotations
@@ -26,8 +25,20 @@ import numpy as np
 
 from divrec_rl.atomic import atomic_write, atomic_write_bytes
 from divrec_rl.bert import checkpoint as ckpt
+from divrec_rl.bert.ablations import (
+    ROWS,
+    TWO_TOWER_ROWS,
+    aggregate,
+    twin_tables,
+    variant_config,
+)
 from divrec_rl.bert.baselines import PopularityModel, select_bpr
-from divrec_rl.bert.checkpoint import UserModelTables
+from divrec_rl.bert.consumption import (
+    consumption_stats,
+    real_log,
+    simulate_log,
+    stat_distances,
+)
 from divrec_rl.bert.fidelity import (
     N_BINS,
     EvalSplit,
@@ -36,12 +47,15 @@ from divrec_rl.bert.fidelity import (
     make_eval_split,
     reliability,
 )
-from divrec_rl.bert.prepare import dataset_fingerprint, prepare
+from divrec_rl.bert.prepare import PreparedData, dataset_fingerprint, prepare
+from divrec_rl.bert.report_text import render_markdown
 from divrec_rl.bert.settings import TrainConfig
-from divrec_rl.data.interactions import InteractionData
 
-MODELS = ("finetuned", "frozen", "popularity", "mf")
-METRICS = ("auc", "logloss", "ece", "ndcg@10", "hr@10")
+METRICS = ("auc", "logloss", "ece", "ndcg@10", "hr@10", "recall@20")
+CONSUMPTION = ("genre_tv", "popularity_w1", "repeat_genre_abs")
+#: Slate size of the logging-like policy and the most test consumptions compared per user.
+LOG_SLATE = 10
+LOG_STEPS = 20
 
 
 def _load_data(spec: str, fingerprint: str, where: Path) -> Any:
@@ -90,153 +104,219 @@ def plot_reliability(
     plt.close(fig)
 
 
-def _table(rows: dict[str, dict[str, float]], keys: tuple[str, ...]) -> str:
-    head = "| model | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
-    body = "\n".join(
-        f"| {name} | " + " | ".join(f"{vals[k]:.4f}" for k in keys) + " |"
-        for name, vals in rows.items()
-    )
-    return head + body
-
-
 def build_report(
     model: str | Path,
     out: str | Path,
     base_model: str | None = None,
     dataset: str | None = None,
     device: str = "auto",
-    seed: int | None = None,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    rows: tuple[str, ...] = ROWS,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     threads: int = 1,
-) -> dict[str, dict[str, float]]:
-    """Evaluate the checkpoint in ``model`` and its baselines; write the report to ``out``.
+) -> dict[str, Any]:
+    """Evaluate the checkpoint in ``model``, its ablation twins and the baselines for every seed
+    of ``seeds``; write the report to ``out``.
 
-    ``threads``: torch CPU threads for the frozen twin and BPR (see
+    ``rows``: which rows of :data:`~divrec_rl.bert.ablations.ROWS` (at least one).
+    ``threads``: torch CPU threads for the twins and BPR (see
     :func:`~divrec_rl.bert.train.finetune`).  Returns the ``metrics.json`` mapping
-    ``{model: {auc, logloss, ece, ndcg@10, hr@10}}``.
+    ``{"test": {row: {"mean", "std", "seeds"}}, "consumption": {row: {"mean", "std"}}}``.
     """
     from divrec_rl.bert.train import torch_threads
 
+    if not seeds:
+        raise ValueError("seeds: give at least one seed")
+    rows = tuple(r for r in ROWS if r in rows)
+    if not rows:
+        raise ValueError(f"rows: give at least one of {', '.join(ROWS)}")
     with torch_threads(threads):
-        return _build_report(model, out, base_model, dataset, device, seed, progress, log)
+        return _build_report(
+            Path(model).expanduser(), Path(out).expanduser(), base_model, dataset, device,
+            seeds, rows, progress, log or (lambda s: None),
+        )  # fmt: skip
+
+
+class _Context:
+    """What every seed of one report shares: the checkpoint, data and fixed settings."""
+
+    def __init__(self, model_dir: Path, dataset: str | None, base_model: str | None) -> None:
+        self.model_dir = model_dir
+        self.cfg = ckpt.read_config(model_dir)
+        self.tables = ckpt.load_tables(model_dir)
+        self.train = TrainConfig.from_dict(self.cfg["train"])
+        self.spec = dataset or self.cfg["dataset"].get("spec") or self.train.dataset
+        self.data = _load_data(self.spec, self.cfg["dataset"]["fingerprint"], model_dir)
+        t = self.train
+        self.prep: PreparedData = prepare(
+            self.data, t.val_frac, t.test_frac, t.min_train, t.min_history
+        )
+        self.base_model = base_model or self.cfg["encoder"]["source"]
 
 
 def _build_report(
-    model: str | Path,
-    out: str | Path,
+    model_dir: Path,
+    out_dir: Path,
     base_model: str | None,
     dataset: str | None,
     device: str,
-    seed: int | None,
+    seeds: tuple[int, ...],
+    rows: tuple[str, ...],
     progress: bool,
-    log: Callable[[str], None] | None,
-) -> dict[str, dict[str, float]]:
-    say = log or (lambda s: None)
+    say: Callable[[str], None],
+) -> dict[str, Any]:
     t0 = time.perf_counter()
-    model_dir = Path(model).expanduser()
-    out_dir = Path(out).expanduser()
-    cfg = ckpt.read_config(model_dir)
-    tables = ckpt.load_tables(model_dir)
-    train_cfg = TrainConfig.from_dict(cfg["train"])
-    spec = dataset or cfg["dataset"].get("spec") or train_cfg.dataset
-    data = _load_data(spec, cfg["dataset"]["fingerprint"], model_dir)
-    seed = train_cfg.seed if seed is None else seed
-    prep = prepare(
-        data, train_cfg.val_frac, train_cfg.test_frac, train_cfg.min_train, train_cfg.min_history
-    )
-    val = make_eval_split(prep, "val", train_cfg.neg_ratio, seed)
-    test = make_eval_split(prep, "test", train_cfg.neg_ratio, seed)
+    ctx = _Context(model_dir, dataset, base_model)
+    if ctx.train.finetune_layers == 0 and "hybrid" in rows and "frozen" in rows:
+        say("the checkpoint's encoder is frozen: row 'frozen' is row 'hybrid', left out")
+        rows = tuple(r for r in rows if r != "frozen")
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    say("training the frozen-encoder twin")
-    frozen_cfg = train_cfg.with_values(
-        finetune_layers=0,
-        base_model=base_model or cfg["encoder"]["source"],
-        dataset=spec,
-    )
-    frozen_wall, frozen_tables = _frozen_twin(frozen_cfg, out_dir, device, progress, data)
-
-    say("fitting popularity and BPR baselines")
-    scorers, bpr_grid = _scorers(tables, frozen_tables, val, prep.n_users, prep.n_items, seed)
-
-    metrics = {name: evaluate(scorers[name], test) for name in MODELS}
-    val_metrics = {name: evaluate(scorers[name], val) for name in MODELS}
-    curves = {
-        name: reliability(test.labels, scorers[name].prob(test, test.users, test.items))
-        for name in MODELS
+    real = _real_consumption(ctx)
+    test_m: dict[str, list[dict[str, float]]] = {r: [] for r in rows}
+    val_m: dict[str, list[dict[str, float]]] = {r: [] for r in rows}
+    cons: dict[str, list[dict[str, float]]] = {r: [] for r in rows}
+    walls: dict[str, list[float]] = {r: [] for r in TWO_TOWER_ROWS if r in rows}
+    bpr: list[dict[str, Any]] = []
+    rmse: dict[str, list[float]] = {r: [] for r in walls}
+    curves: dict[str, Any] = {}
+    for seed in seeds:
+        say(f"seed {seed}: models and baselines")
+        val = make_eval_split(ctx.prep, "val", ctx.train.neg_ratio, seed)
+        test = make_eval_split(ctx.prep, "test", ctx.train.neg_ratio, seed)
+        scorers, seed_walls, bpr_info = _seed_scorers(
+            ctx, rows, seed, val, out_dir, device, progress
+        )
+        bpr.append(bpr_info)
+        for row, scorer in scorers.items():
+            test_m[row].append(evaluate(scorer, test))
+            val_m[row].append(evaluate(scorer, val))
+            cons[row].append(_consumption(ctx, scorer, test, real, seed))
+            if row in walls:
+                walls[row].append(seed_walls[row])
+                rmse[row].append(scorer.satisfaction_rmse(test))
+            if seed == seeds[0]:
+                curves[row] = reliability(test.labels, scorer.prob(test, test.users, test.items))
+    metrics = {
+        "test": {r: {**aggregate(test_m[r]), "seeds": list(seeds)} for r in rows},
+        "consumption": {r: aggregate(cons[r]) for r in rows},
     }
-    rmse = {n: scorers[n].satisfaction_rmse(test) for n in ("finetuned", "frozen")}
-
     atomic_write_bytes(out_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     plot_reliability(curves, out_dir / "reliability.png")
     details = {
         "model": str(model_dir),
-        "dataset": {**cfg["dataset"], "spec": spec},
-        "seed": seed,
-        "train": cfg["train"],
-        "finetune_wall_seconds": cfg.get("wall_seconds"),
-        "finetune_device": cfg.get("device"),
-        "frozen_wall_seconds": frozen_wall,
-        "bpr": asdict(scorers["mf"].config),
-        "bpr_grid": bpr_grid,
-        "platt": {
-            "popularity": asdict(scorers["popularity"].platt),
-            "mf": asdict(scorers["mf"].platt),
+        "dataset": {**ctx.cfg["dataset"], "spec": ctx.spec},
+        "seeds": list(seeds),
+        "rows": list(rows),
+        "train": ctx.cfg["train"],
+        "finetune_device": ctx.cfg.get("device"),
+        "wall_seconds": walls,
+        "bpr": bpr,
+        "test": metrics["test"],
+        "test_per_seed": test_m,
+        "val": {r: aggregate(val_m[r]) for r in rows},
+        "consumption": metrics["consumption"],
+        "consumption_per_seed": cons,
+        "real_consumption": {
+            "genre_share": np.asarray(real["genre_share"]).round(4).tolist(),
+            "mean_log_popularity": float(np.mean(real["log_popularity"])),
+            "repeat_genre_rate": real["repeat_genre_rate"],
+            "consumptions": len(real["log_popularity"]),
         },
-        "test": metrics,
-        "val": val_metrics,
-        "rating_rmse_test": rmse,
+        "rating_rmse_test": {r: aggregate([{"rmse": v} for v in vs]) for r, vs in rmse.items()},
         "counts": _counts(val, test),
         "report_seconds": time.perf_counter() - t0,
     }
     atomic_write_bytes(out_dir / "details.json", (json.dumps(details, indent=2) + "\n").encode())
-    atomic_write_bytes(
-        out_dir / "report.md", render_markdown(details, model_dir, out_dir).encode("utf-8")
-    )
+    text = render_markdown(details, model_dir, out_dir, METRICS, CONSUMPTION, N_BINS)
+    atomic_write_bytes(out_dir / "report.md", text.encode("utf-8"))
     say(f"report written to {out_dir / 'report.md'}")
     return metrics
 
 
-def _scorers(
-    tables: UserModelTables,
-    frozen_tables: UserModelTables,
-    val: EvalSplit,
-    n_users: int,
-    n_items: int,
+def _seed_scorers(
+    ctx: _Context,
+    rows: tuple[str, ...],
     seed: int,
-) -> tuple[dict[str, Any], list[dict[str, float]]]:
-    """The four compared models by name (popularity calibrated, BPR chosen on ``val``) and the
-    BPR grid that was searched."""
-    mf, bpr_grid = select_bpr(val, n_users, n_items, seed)
-    scorers: dict[str, Any] = {
-        "finetuned": TablesScorer(tables),
-        "frozen": TablesScorer(frozen_tables),
-        "popularity": PopularityModel(n_items),
-        "mf": mf,
-    }
-    scorers["popularity"].calibrate(val)
-    return scorers, bpr_grid
+    val: EvalSplit,
+    out_dir: Path,
+    device: str,
+    progress: bool,
+) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    """The scorers of ``rows`` at ``seed`` (twins trained or reused; popularity calibrated, BPR
+    chosen on ``val``), the twins' wall seconds and BPR's chosen settings and grid."""
+    t = ctx.train
+    scorers: dict[str, Any] = {}
+    walls: dict[str, float] = {}
+    for row in (r for r in rows if r in TWO_TOWER_ROWS):
+        if row == "hybrid" and seed == t.seed:
+            tables, walls[row] = ctx.tables, float(ctx.cfg.get("wall_seconds") or 0.0)
+        else:
+            cfg = variant_config(t, row, seed, base_model=ctx.base_model, dataset=ctx.spec)
+            where = out_dir / "twins" / f"{row}-seed{seed}"
+            walls[row], tables = twin_tables(cfg, where, device, progress, ctx.data)
+        scorers[row] = TablesScorer(tables, t.recency_decay, t.recency_length)
+    info: dict[str, Any] = {"seed": seed}
+    if "popularity" in rows:
+        scorers["popularity"] = PopularityModel(ctx.prep.n_items)
+        scorers["popularity"].calibrate(val)
+        info["platt_popularity"] = asdict(scorers["popularity"].platt)
+    if "mf" in rows:
+        scorers["mf"], grid = select_bpr(val, ctx.prep.n_users, ctx.prep.n_items, seed)
+        info.update(config=asdict(scorers["mf"].config), grid=grid)
+        info["platt_mf"] = asdict(scorers["mf"].platt)
+    return scorers, walls, info
 
 
-def _frozen_twin(
-    frozen_cfg: TrainConfig, out_dir: Path, device: str, progress: bool, data: InteractionData
-) -> tuple[float, UserModelTables]:
-    """Train (or finish) the frozen-encoder twin in ``out_dir/frozen-model``; its wall seconds
-    and runtime tables."""
-    from divrec_rl.bert.train import finetune
-
-    frozen_dir = out_dir / "frozen-model"
-    run = finetune(
-        frozen_cfg,
-        frozen_dir,
-        device=device,
-        resume=(frozen_dir / ckpt.CONFIG_FILE).is_file(),
-        progress=progress,
-        data=data,
-        threads=0,
+def _history_log_popularity(ctx: _Context) -> np.ndarray:
+    """``log(1 + n_i)``, ``n_i`` the ratings before the test period (train + validation)."""
+    items = np.concatenate(
+        [ctx.prep.train["item_id"].to_numpy(), ctx.prep.val["item_id"].to_numpy()]
     )
-    return run.wall_seconds, ckpt.load_tables(frozen_dir)
+    return np.log1p(np.bincount(items, minlength=ctx.prep.n_items).astype(np.float64))
+
+
+def _genre_weights(ctx: _Context) -> np.ndarray:
+    from divrec_rl.bert.sources import genre_weights
+
+    return genre_weights(ctx.data)
+
+
+def _real_consumption(ctx: _Context) -> dict[str, Any]:
+    log = real_log(ctx.prep.test, LOG_STEPS)
+    return consumption_stats(log, _genre_weights(ctx), _history_log_popularity(ctx))
+
+
+def _consumption(
+    ctx: _Context, scorer: Any, test: EvalSplit, real: dict[str, Any], seed: int
+) -> dict[str, float]:
+    """Distances between the real test consumptions and the model's simulated ones."""
+    log = real_log(ctx.prep.test, LOG_STEPS)
+    users, steps = np.unique(log.users, return_counts=True)
+    count = np.expm1(_history_log_popularity(ctx))
+    k = LOG_SLATE
+    if isinstance(scorer, TablesScorer):
+        theta, tables = scorer.theta(test), scorer.tables
+
+        def logits(u: np.ndarray, slate: np.ndarray, rho: np.ndarray | None) -> np.ndarray:
+            rep = np.repeat(u, k)
+            r = None if rho is None else np.repeat(rho, k, axis=0)
+            return tables.pair_logits(theta[rep], rep, slate.ravel(), r)[0].reshape(-1, k)
+
+        rho0, vectors = scorer.rho(test)[users], tables.item_vectors
+    else:
+
+        def logits(u: np.ndarray, slate: np.ndarray, rho: np.ndarray | None) -> np.ndarray:
+            s = scorer.scores(test, np.repeat(u, k), slate.ravel()).reshape(-1, k)
+            return scorer.platt.a * s + scorer.platt.b
+
+        rho0, vectors = None, None
+    sim = simulate_log(
+        logits, users, steps, test.history_seen, count, k, seed, rho0, vectors,
+        scorer.recency_decay if isinstance(scorer, TablesScorer) else 0.85,
+    )  # fmt: skip
+    stats = consumption_stats(sim, _genre_weights(ctx), _history_log_popularity(ctx))
+    return stat_distances(stats, real)
 
 
 def _counts(val: EvalSplit, test: EvalSplit) -> dict[str, int]:
@@ -249,75 +329,3 @@ def _counts(val: EvalSplit, test: EvalSplit) -> dict[str, int]:
         "test_rank_users": len(test.rank_users),
         "test_ratings": len(test.ratings),
     }
-
-
-def render_markdown(details: dict[str, Any], model_dir: Path, out_dir: Path) -> str:
-    """``report.md`` from ``details.json``'s content."""
-    t = details["train"]
-    test, val = details["test"], details["val"]
-    c = details["counts"]
-    ds = details["dataset"]
-    bpr = details["bpr"]
-    wall = details.get("finetune_wall_seconds") or 0.0
-    verdict = []
-    for other in ("frozen", "popularity", "mf"):
-        wins = [k for k in ("auc", "ndcg@10") if test["finetuned"][k] > test[other][k]]
-        losses = [k for k in ("auc", "ndcg@10") if k not in wins]
-        text = f"- vs `{other}`: fine-tuned is better on {', '.join(wins) or 'neither'}"
-        verdict.append(text + (f", worse on {', '.join(losses)}" if losses else ""))
-    grid = "; ".join(
-        f"lr {g['lr']}, {g['epochs']} epochs → {g['val_ndcg@10']:.4f}" for g in details["bpr_grid"]
-    )
-    train_share = 1 - t["val_frac"] - t["test_frac"]
-    return f"""# User-model fidelity report
-
-Checkpoint `{model_dir}`, dataset `{ds.get("name")}` ({ds.get("n_users")} users, \
-{ds.get("n_items")} items, {ds.get("n_ratings")} ratings). Fine-tuning took **{wall:.0f} s \
-({wall / 60:.1f} min)** on `{details.get("finetune_device")}` for {t["steps"]} steps \
-({t["probe_steps"]} probe steps on the frozen encoder, then the top {t["finetune_layers"]} \
-layers and the token adapter), d = {t["dim"]}, {t["batch_items"]} items × \
-{t["ratings_per_item"]} ratings per step, seed {t["seed"]}. The frozen twin trained in \
-{details["frozen_wall_seconds"]:.0f} s. Regenerate with \
-`divrec-rl user-model-report --model {model_dir} --out {out_dir}`.
-
-## Test-period results
-
-{_table(test, METRICS)}
-
-{chr(10).join(verdict)}
-
-Satisfaction head, RMSE of the predicted rating 1 + 4·σ(s) on the test ratings: fine-tuned \
-{details["rating_rmse_test"]["finetuned"]:.3f}, frozen {details["rating_rmse_test"]["frozen"]:.3f}.
-
-![reliability](reliability.png)
-
-## Protocol
-
-- **Split.** Per-user temporal split of the ratings (`temporal_split`): the oldest \
-{train_share:.0%} train, the next {t["val_frac"]:.0%} validation, the newest \
-{t["test_frac"]:.0%} test (at least {t["min_train"]} training ratings per user). Models are \
-fitted on the training period; the validation period only picks the BPR settings and fits \
-the Platt scaling of the baselines; the test period is used once, here.
-- **History.** At test time a user's history is everything before the test period (train + \
-validation ratings): the two-tower models read it as θ = normalised mean of the history's \
-item vectors, popularity counts it, BPR is refitted on it.
-- **Pointwise set (AUC, log-loss, ECE).** Every test rating labelled `rating ≥ 4` \
-({c["test_ratings"]} ratings) plus {t["neg_ratio"]} items per rating drawn uniformly from the \
-items the user never rated, labelled 0 (seed {details["seed"]}): {c["test_pairs"]} pairs, \
-{c["test_positives"]} positive. ECE over {N_BINS} equal-width bins. The two-tower models \
-output probabilities directly (trained for exactly this 1 : {t["neg_ratio"]} mixture); \
-popularity and BPR scores are Platt-scaled on the validation period's pointwise set.
-- **Ranking (NDCG@10, HR@10).** For each of the {c["test_rank_users"]} users with at least \
-one positive test rating, every item outside their history is ranked; relevant = their \
-positive test items; binary-relevance NDCG@10 and HR@10 averaged over users.
-- **Baselines.** `frozen`: identical architecture, data, steps and seed with the encoder not \
-fine-tuned (`finetune_layers = 0`), trained by this report into `frozen-model/`. \
-`popularity`: log(1 + rating count) in the history period. `mf`: BPR matrix factorisation on \
-ratings ≥ 4 with uniform unrated negatives, dim {bpr["dim"]}, reg {bpr["reg"]}, seed \
-{bpr["seed"]}; lr and epochs chosen on validation NDCG@10 ({grid}): lr {bpr["lr"]}, \
-{bpr["epochs"]} epochs.
-
-## Validation-period results (for reference)
-
-{_table(val, METRICS)}
-"""

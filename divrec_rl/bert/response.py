@@ -1,16 +1,19 @@
 """``BertResponseModel``: the fine-tuned two-tower user model as a per-step numpy runtime.
 
 Per step and user, with θ the user's current hidden interest (``state.interest``, moved by the
-behaviour's drift), ``u`` the user's dataset row (``state.user_index``; −1 = no row, the
-mean-feature user) and ``e_i`` the cached item vector:
+behaviour's drift), ρ the user's recency summary (``state.history``, the EMA
+``ρ ← δ·ρ + (1−δ)·e`` the behaviour applies per consumed item: the user tower's O(d) update),
+``u`` the user's dataset row (``state.user_index``; −1 = no row, the mean-feature user) and
+``e_i`` the cached item vector:
 
-    attraction   a = θ·(Aᵀe_i) + g_A(x_u)·e_i + b_A(i)
-    satisfaction s = θ·(Sᵀe_i) + g_S(x_u)·e_i + b_S(i)
+    attraction   a = θ·(Aᵀe_i) + ρ·(R_Aᵀe_i) + g_A(x_u)·e_i + b_A(i)
+    satisfaction s = θ·(Sᵀe_i) + ρ·(R_Sᵀe_i) + g_S(x_u)·e_i + b_S(i)
 
 Every factor is a row of a table computed once after training
 (:class:`~divrec_rl.bert.checkpoint.UserModelTables`).  A step gathers the slate's item rows
-``r_i = [Aᵀe_i, e_i, Sᵀe_i, e_i]`` into ``(N, k, 4d)`` and multiplies each user's rows by that
-user's own ``(4d, 2)`` matrix ``[[θ, 0], [g_A, 0], [0, θ], [0, g_S]]`` — a *stacked* matmul, one
+``[Aᵀe_i, R_Aᵀe_i, e_i]`` into ``(N, k, 3d)`` and multiplies each user's rows by that user's
+own vector ``[θ, ρ, g_A]`` ``(3d, 1)`` (likewise ``[Sᵀe_i, R_Sᵀe_i, e_i]`` with ``[θ, ρ, g_S]``;
+a version-1 model without ρ-terms drops the ρ blocks) — a *stacked* matmul, one
 small product per user with the same shapes whatever N is, so a batch of N users gives
 bit-identical rows to N single users (unlike one matmul with the batch as its row dimension).
 No transformer runs per step.
@@ -50,29 +53,29 @@ class BertResponseModel(ResponseModel):
         self.catalog = catalog
         self.dim = tables.dim
         e = tables.item_vectors
-        self._rows = np.ascontiguousarray(
-            np.concatenate([tables.item_attr, e, tables.item_sat, e], axis=1), dtype=np.float32
-        )
+        self._recency = tables.uses_recency
+        attr = [tables.item_attr, tables.item_attr_recent] if self._recency else [tables.item_attr]
+        sat = [tables.item_sat, tables.item_sat_recent] if self._recency else [tables.item_sat]
+        self._rows_attr = np.ascontiguousarray(np.concatenate([*attr, e], axis=1), np.float32)
+        self._rows_sat = np.ascontiguousarray(np.concatenate([*sat, e], axis=1), np.float32)
         self._features = np.stack([tables.user_attr, tables.user_sat], axis=1).astype(np.float32)
         self._bias = np.stack([tables.attr_bias, tables.sat_bias], axis=1).astype(np.float64)
-        for arr in (self._rows, self._features, self._bias):
+        for arr in (self._rows_attr, self._rows_sat, self._features, self._bias):
             arr.setflags(write=False)
 
-    def _user_matrices(self, state: UserState) -> np.ndarray:
-        d = self.dim
-        g = self._features[state.user_index]
-        v = np.zeros((state.n, 4 * d, 2), dtype=np.float32)
-        v[:, :d, 0] = state.interest
-        v[:, d : 2 * d, 0] = g[:, 0]
-        v[:, 2 * d : 3 * d, 1] = state.interest
-        v[:, 3 * d :, 1] = g[:, 1]
-        return v
+    def _user_vectors(self, state: UserState, col: int) -> np.ndarray:
+        """``(N, 3d, 1)`` per-user vectors ``[θ, ρ, g]`` of head ``col`` (0 attraction, 1
+        satisfaction); ``[θ, g]`` for a model without ρ-terms."""
+        g = self._features[state.user_index, col]
+        parts = (state.interest, state.history, g) if self._recency else (state.interest, g)
+        return np.concatenate(parts, axis=1)[:, :, None]
 
     def scores(self, state: UserState, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both logits ``(N, k)`` with one gather: ``(attraction, satisfaction_logit)``."""
-        s = np.matmul(self._rows[items], self._user_matrices(state)).astype(np.float64)
-        s += self._bias[items]
-        return s[..., 0], s[..., 1]
+        """Both logits ``(N, k)``: ``(attraction, satisfaction_logit)``."""
+        a = np.matmul(self._rows_attr[items], self._user_vectors(state, 0))[..., 0]
+        s = np.matmul(self._rows_sat[items], self._user_vectors(state, 1))[..., 0]
+        bias = self._bias[items]
+        return a.astype(np.float64) + bias[..., 0], s.astype(np.float64) + bias[..., 1]
 
     def attraction(self, state: UserState, items: np.ndarray) -> np.ndarray:
         return self.scores(state, items)[0]

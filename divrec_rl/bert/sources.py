@@ -171,4 +171,19 @@ def bert_response(catalog: Catalog, config: ScenarioConfig) -> Any:
         raise ScenarioError(
             f"field 'response.path': the catalogue's item vectors are not those of {b.directory}"
         )
+    if b.tables.uses_recency:
+        _check_recency(config, b.checkpoint["train"], b.directory)
     return BertResponseModel(b.tables, catalog)
+
+
+def _check_recency(config: ScenarioConfig, train: dict[str, Any], directory: Path) -> None:
+    """The user model reads the observed history as its recency summary ρ, so the scenario's
+    history EMA must be the one it was trained with."""
+    pairs = (("history_decay", "recency_decay"), ("history_length", "recency_length"))
+    for field, key in pairs:
+        ours, theirs = getattr(config.users, field), train.get(key)
+        if ours != theirs:
+            raise ScenarioError(
+                f"field 'users.{field}': the user model in {directory} reads the history EMA "
+                f"it was trained with ({key} = {theirs}); set users.{field}: {theirs}"
+            )

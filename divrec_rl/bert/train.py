@@ -262,6 +262,8 @@ def _two_tower(
         prep.user_features.shape[1],
         prep.item_features.shape[1],
         cfg.feature_hidden,
+        prep.n_items,
+        cfg.item_tower,
     )
     if state is not None:
         _load_weights(model, state, out)
@@ -377,7 +379,7 @@ def _train_loop(
             done = step + 1
             if done % cfg.eval_every == 0 or done == cfg.steps:
                 run.refresh()
-                metrics = validation_metrics(run.tables(), val_split)
+                metrics = validation_metrics(run.tables(), val_split, cfg)
                 for key, value in metrics.items():
                     writer.add_scalar(f"val/{'loss' if key == 'logloss' else key}", value, done)
                 history.append({"step": done, **metrics})
@@ -420,9 +422,9 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
 
     d = Path(directory)
     cfg = ckpt.read_config(d)
+    state = ckpt.load_state_dict(d, cfg)  # refuses a version-1 checkpoint in one line
     train_cfg = TrainConfig.from_dict(cfg["train"])
     tokenizer = AutoTokenizer.from_pretrained(str(d / ckpt.TOKENIZER_DIR), local_files_only=True)
-    state = ckpt.load_state_dict(d, cfg)
     encoder = ItemEncoder(
         encoder_from_config(cfg["encoder"]["config"]),
         train_cfg.finetune_layers,
@@ -434,6 +436,8 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
         len(cfg["features"]["user"]),
         len(cfg["features"]["item"]),
         train_cfg.feature_hidden,
+        int(cfg["dataset"]["n_items"]),
+        train_cfg.item_tower,
     )
     _load_weights(model, state, d)
     model.eval()

@@ -63,7 +63,7 @@ class FinetuneRun:
 
     def loss(self, b: Batch, probing: bool) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, model, dev = self.cfg, self.model, self.device
-        fresh, inverse = np.unique(np.concatenate([b.items, b.pool]), return_inverse=True)
+        fresh = np.unique(np.concatenate([b.items, b.pool]))
         fresh_t = torch.as_tensor(fresh)
         if probing:  # encoder frozen: the bank holds exact vectors, no need to run it
             pooled = self.pooled[fresh_t].to(dev)
@@ -73,26 +73,23 @@ class FinetuneRun:
                 self.cache[fresh_t].to(dev), self.mask[fresh_t].to(dev), self.ids[fresh_t].to(dev)
             )
             self._bank_update = (fresh_t, pooled.detach().float().cpu())
-        e = model.item_vectors(pooled)
-        bias = model.item_biases(e, self.z[fresh_t.to(dev)])
-        col_items = torch.as_tensor(inverse[: len(b.items)], device=dev)
-        col_pool = torch.as_tensor(inverse[len(b.items) :], device=dev)
-
-        # History vectors: the bank, except the items just encoded, which carry the encoder's
-        # gradient into the user side too.
-        e_hist = model.item_vectors(self.pooled.to(dev)).index_copy(0, fresh_t.to(dev), e)
-        theta = torch.zeros((len(b.users), cfg.dim), device=dev)
-        theta = theta.index_add(
-            0,
-            torch.as_tensor(b.hist_rows, device=dev),
-            e_hist[torch.as_tensor(b.hist_items, device=dev)],
-        )
-        theta = functional.normalize(theta, dim=-1)
-        u_attr, u_sat = model.user_vectors(theta, self.x[torch.as_tensor(b.users, device=dev)])
-
-        attr_obs = (u_attr * e[col_items]).sum(-1) + bias[col_items, 0]
-        sat_obs = (u_sat * e[col_items]).sum(-1) + bias[col_items, 1]
-        attr_pool = u_attr @ e[col_pool].T + bias[col_pool, 0][None, :]
+        e = model.item_vectors(pooled, fresh_t.to(dev))
+        # Every item's vector from the memory bank (gradient to the projection and ID offsets
+        # only); ``e_all`` swaps in the items just encoded, which carry the encoder's gradient
+        # into the pointwise losses and the user side.  The softmax reads the bank alone: with
+        # fresh vectors for the step's (popular) items against stale ones for the rest, its
+        # gradient taught the encoder to lift whatever was encoded this step (measured on
+        # ML-100k: validation AUC 0.875 → 0.827 within 250 fine-tuning steps).
+        e_bank = model.item_vectors(self.pooled.to(dev))
+        e_all = e_bank.index_copy(0, fresh_t.to(dev), e)
+        bias_all = model.item_biases(e_all, self.z)
+        theta, rho = self.user_states(b, e_all)
+        u_attr, u_sat = model.user_vectors(theta, rho, self.x[torch.as_tensor(b.users, device=dev)])
+        items = torch.as_tensor(b.items, device=dev)
+        pool = torch.as_tensor(b.pool, device=dev)
+        attr_obs = (u_attr * e_all[items]).sum(-1) + bias_all[items, 0]
+        sat_obs = (u_sat * e_all[items]).sum(-1) + bias_all[items, 1]
+        attr_pool = u_attr @ e_all[pool].T + bias_all[pool, 0][None, :]
         y = torch.as_tensor(b.ratings >= POSITIVE_RATING, dtype=torch.float32, device=dev)
         valid = torch.as_tensor(b.pool_valid, dtype=torch.float32, device=dev)
         n_valid = valid.sum(dim=1).clamp(min=1.0)
@@ -103,14 +100,51 @@ class FinetuneRun:
         engagement = (obs + cfg.neg_ratio * (neg * valid).sum(1) / n_valid).mean() / (
             1 + cfg.neg_ratio
         )
+        bias_bank = bias_all if probing else model.item_biases(e_bank, self.z)
+        softmax = self.softmax_loss(b, u_attr, e_bank, bias_bank[:, 0])
         soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
         satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
-        total = engagement + cfg.sat_weight * satisfaction
+        total = engagement + cfg.softmax_weight * softmax + cfg.sat_weight * satisfaction
+        if model.item_id is not None and cfg.id_reg > 0:
+            total = total + cfg.id_reg * model.item_id.weight.pow(2).sum(-1).mean()
         return total, {
             "loss": total.item(),
             "engagement_loss": engagement.item(),
+            "softmax_loss": softmax.item(),
             "satisfaction_loss": satisfaction.item(),
         }
+
+    def user_states(self, b: Batch, e_all: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(θ, ρ)`` of the batch's ratings, each ``(B, d)``: θ = normalised sum of the history
+        vectors, ρ = Σ_{age < L} (1−δ)·δ^age·e (the simulator's history EMA, see the model)."""
+        cfg, dev = self.cfg, self.device
+        rows = torch.as_tensor(b.hist_rows, device=dev)
+        vecs = e_all[torch.as_tensor(b.hist_items, device=dev)]
+        zeros = torch.zeros((len(b.users), cfg.dim), device=dev)
+        theta = functional.normalize(zeros.index_add(0, rows, vecs), dim=-1)
+        keep = b.hist_age < cfg.recency_length
+        w = (1.0 - cfg.recency_decay) * cfg.recency_decay ** b.hist_age[keep].astype(np.float64)
+        keep_t = torch.as_tensor(keep, device=dev)
+        w_t = torch.as_tensor(w, dtype=torch.float32, device=dev)[:, None]
+        rho = zeros.index_add(0, rows[keep_t], vecs[keep_t] * w_t)
+        return theta, rho
+
+    def softmax_loss(
+        self, b: Batch, u_attr: torch.Tensor, e_all: torch.Tensor, bias: torch.Tensor
+    ) -> torch.Tensor:
+        """Full softmax over the catalogue for each positive rating: ``−log softmax(a_u·)_i``,
+        the user's other training items masked out (they are not negatives).  MovieLens
+        catalogues are small (≤ 4k items), so no sampling and no logQ correction is needed."""
+        pos = np.flatnonzero(b.ratings >= POSITIVE_RATING)
+        if self.cfg.softmax_weight == 0 or len(pos) == 0:
+            return torch.zeros((), device=self.device)
+        dev = self.device
+        pos_t = torch.as_tensor(pos, device=dev)
+        logits = u_attr[pos_t] @ e_all.T + bias[None, :]
+        seen = self.prep.train_seen[b.users[pos]].copy()
+        seen[np.arange(len(pos)), b.items[pos]] = False
+        logits = logits.masked_fill(torch.as_tensor(seen, device=dev), float("-inf"))
+        return functional.cross_entropy(logits, torch.as_tensor(b.items[pos], device=dev))
 
     def train_step(self, b: Batch, probing: bool) -> dict[str, float]:
         """Forward, backward, optimiser step and memory-bank update; the loss parts."""
@@ -132,7 +166,11 @@ class FinetuneRun:
         )
 
 
-def validation_metrics(tables: dict[str, np.ndarray], split: EvalSplit) -> dict[str, float]:
-    """Fidelity metrics of the tables on ``split`` plus the satisfaction RMSE in rating units."""
-    scorer = TablesScorer(UserModelTables(**tables))
+def validation_metrics(
+    tables: dict[str, np.ndarray], split: EvalSplit, cfg: TrainConfig | None = None
+) -> dict[str, float]:
+    """Fidelity metrics of the tables on ``split`` plus the satisfaction RMSE in rating units
+    (``cfg`` gives the recency decay and length, default settings when ``None``)."""
+    cfg = cfg or TrainConfig()
+    scorer = TablesScorer(UserModelTables(**tables), cfg.recency_decay, cfg.recency_length)
     return {**evaluate(scorer, split), "rating_rmse": scorer.satisfaction_rmse(split)}

@@ -30,7 +30,11 @@ FINETUNE_DESCRIPTION = (
     "Fine-tune the two-tower user model (docs/user-model.md); progress bar, TensorBoard logs "
     "in OUT/tb, safetensors + JSON checkpoint in OUT."
 )
-REPORT_DESCRIPTION = "Write OUT/report.md, OUT/metrics.json, OUT/reliability.png."
+REPORT_DESCRIPTION = (
+    "Evaluate a checkpoint, its ablation twins (trained into OUT/twins, reused when there) and "
+    "the popularity and BPR baselines over several seeds; write OUT/report.md, "
+    "OUT/metrics.json, OUT/details.json, OUT/reliability.png."
+)
 _INTERRUPTED = "resume with --resume"
 
 
@@ -83,7 +87,17 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     )
     _device_argument(p)
     p.add_argument(
-        "--seed", type=int, default=None, help="seed of the sampled negatives and of BPR"
+        "--seeds",
+        default="0,1,2",
+        help="comma-separated seeds (twin training, BPR, sampled negatives); mean ± std over "
+        "them (default: 0,1,2)",
+    )
+    p.add_argument(
+        "--rows",
+        default="hybrid,text,id,frozen,popularity,mf",
+        help="compared rows (hybrid = the checkpoint's recipe: the checkpoint for its own seed, "
+        "a twin for the others; text, id and frozen twins are trained per seed, text "
+        "fine-tunes the encoder like the checkpoint)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _threads_argument(p)
@@ -123,6 +137,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint against its baselines and write the fidelity report."""
+    from divrec_rl.bert.ablations import parse_rows, parse_seeds
     from divrec_rl.bert.report import METRICS, build_report
 
     try:
@@ -132,16 +147,18 @@ def run_report(args: argparse.Namespace) -> int:
             base_model=args.base_model,
             dataset=args.dataset,
             device=args.device,
-            seed=args.seed,
+            seeds=parse_seeds(args.seeds),
+            rows=parse_rows(args.rows),
             progress=not args.no_progress,
             log=lambda s: print(s, file=sys.stderr),
             threads=args.threads,
         )
     except ValueError as exc:
         raise _as_divrec_error(exc) from None
-    print("model       " + " ".join(f"{k:>9}" for k in METRICS))
-    for name, vals in metrics.items():
-        print(f"{name:<11} " + " ".join(f"{vals[k]:9.4f}" for k in METRICS))
+    print("model       " + " ".join(f"{k:>16}" for k in METRICS))
+    for name, vals in metrics["test"].items():
+        cells = (f"{vals['mean'][k]:.4f}±{vals['std'][k]:.4f}" for k in METRICS)
+        print(f"{name:<11} " + " ".join(f"{c:>16}" for c in cells))
     return 0
 
 

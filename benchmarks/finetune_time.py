@@ -1,0 +1,81 @@
+"""Wall time of one default user-model fine-tune (``divrec-rl finetune`` with every default) on a
+MovieLens set, in a temporary directory that is removed afterwards (``--keep DIR`` writes the
+checkpoint to DIR instead, e.g. a report's ``twins/hybrid-seed<s>``).
+
+Prints the dataset, device, torch threads, steps, the total wall seconds (data loading, text
+cache, training, validations and checkpoints included), the training steps' seconds/step from
+the checkpoint's wall time, the final validation metrics and the peak resident memory.
+Acceptance targets (issue 13, 2 CPU cores): ≤ 20 min for MovieLens-100k, ≤ 60 min for
+MovieLens-1M.  Machines are shared: one run, reported as measured.
+
+    python benchmarks/finetune_time.py [--dataset movielens-100k|movielens-1m]
+        [--device cpu|cuda|auto] [--threads 1] [--seed 0] [--base-model DIR] [--keep DIR]
+        [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from divrec_rl.bert.settings import TrainConfig
+from divrec_rl.bert.train import finetune
+
+
+def measure(
+    dataset: str,
+    device: str,
+    threads: int,
+    seed: int,
+    base_model: str | None = None,
+    keep: str | None = None,
+) -> dict[str, object]:
+    """Fine-tune with the default recipe once; the timings and final validation metrics."""
+    cfg = TrainConfig(dataset=dataset, seed=seed, base_model=base_model)
+    with tempfile.TemporaryDirectory(prefix="divrec-finetune-time-") as tmp:
+        out = Path(keep).expanduser() if keep else Path(tmp) / "model"
+        start = time.perf_counter()
+        result = finetune(cfg, out, device=device, progress=False, threads=threads)
+        wall = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "dataset": dataset,
+        "device": device,
+        "threads": threads,
+        "steps": cfg.steps,
+        "wall_seconds": wall,
+        "seconds_per_step": result.wall_seconds / cfg.steps,
+        "validation": result.validation,
+        "peak_rss_mb": peak_kb / 1024.0,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="movielens-100k", help="dataset name or directory")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--seed", type=int, default=0, help="fine-tuning seed")
+    p.add_argument("--base-model", default=None, help="encoder folder (default: MiniLM)")
+    p.add_argument("--keep", default=None, metavar="DIR", help="keep the checkpoint in DIR")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = p.parse_args()
+    row = measure(args.dataset, args.device, args.threads, args.seed, args.base_model, args.keep)
+    if args.json:
+        print(json.dumps(row, indent=2))
+        return
+    wall = float(row["wall_seconds"])  # type: ignore[arg-type]
+    print(
+        f"{row['dataset']}: {row['steps']} steps on {row['device']} ({row['threads']} thread(s)) "
+        f"in {wall:.0f} s ({wall / 60:.1f} min), {row['seconds_per_step']:.2f} s/step overall, "
+        f"peak RSS {row['peak_rss_mb']:.0f} MB"
+    )
+    print("validation: " + json.dumps(row["validation"]))
+
+
+if __name__ == "__main__":
+    main()
