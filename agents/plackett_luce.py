@@ -212,7 +212,7 @@ def _draw(
         steps.append(logp)
         chosen.append(pick)
         if j + 1 < k:
-            logits.index_put_((rows, pick), th.tensor(float("-inf")))
+            logits[rows, pick] = float("-inf")
             feature_sum += context.features[rows, pick]
             sim = similarity[rows, pick]
             max_sim = sim if j == 0 else th.maximum(max_sim, sim)
