@@ -153,13 +153,17 @@ class PlackettLuceNetwork(SlateNetwork):
         )
         context = None
         if self.set_aware:
-            query, unit = self.set_project(cands).split(SET_DIM, dim=-1)
+            # Only z is projected for every candidate; q = Q x + b stays implicit (SetContext
+            # applies Qᵀ to the few mean keys instead, and b cancels in each step's softmax).
+            weight, bias = self.set_project.weight, self.set_project.bias
+            unit = nn.functional.linear(cands, weight[SET_DIM:], bias[SET_DIM:])
             context = SetContext(
-                query=query,
+                query=None,
                 features=cands,
                 key=self.set_key,
                 unit=nn.functional.normalize(unit, dim=-1),
                 gain=self.set_gain(u).squeeze(-1),
+                query_weight=weight[:SET_DIM],
             )
         return PLParams(scores, temperature, context)
 

@@ -17,7 +17,7 @@ Target on 2 cores: ≥ 3,000 steps/s, nearly flat from 2,000 to 20,000 items.  M
 shared: with ``--repeats`` > 1 the best repeat is kept.
 
     python benchmarks/train_fps.py [--items 2000 20000] [--policies plackett-luce gaussian]
-                                   [--total-timesteps 50000] [--repeats 1]
+                                   [--total-timesteps 50000] [--repeats 1] [--devices cpu cuda]
 """
 
 from __future__ import annotations
@@ -43,9 +43,15 @@ VARIANTS = {
 
 
 def measure(
-    policy: str, n_items: int, total_timesteps: int, n_envs: int, logdir: Path
+    policy: str,
+    n_items: int,
+    total_timesteps: int,
+    n_envs: int,
+    logdir: Path,
+    device: str = "cpu",
 ) -> dict[str, float | int | str]:
-    """Train ``policy`` once on a catalogue of ``n_items`` and return the throughput figures."""
+    """Train ``policy`` once on a catalogue of ``n_items`` on ``device`` and return the
+    throughput figures."""
     config, overrides = config_from_args(
         {
             **VARIANTS[policy],
@@ -56,7 +62,7 @@ def measure(
             "progress_bar": False,
             "logdir": str(logdir),
             "overrides": [f"catalog.n_items={n_items}"],
-            "device": "cpu",
+            "device": device,
         }
     )
     start = time.perf_counter()
@@ -70,6 +76,7 @@ def measure(
     steady = (last.step - first.step) / max(last.wall_time - first.wall_time, 1e-9)
     return {
         "policy": policy,
+        "device": device,
         "n_items": n_items,
         "steps": result.num_timesteps,
         "fps": float(fps),
@@ -91,27 +98,35 @@ def main() -> None:
     p.add_argument("--total-timesteps", type=int, default=50_000, help="steps per measurement")
     p.add_argument("--n-envs", type=int, default=64, help="parallel users (as in training)")
     p.add_argument("--repeats", type=int, default=1, help="runs per size; the best is kept")
+    p.add_argument(
+        "--devices", nargs="+", choices=["cpu", "cuda"], default=["cpu"], help="training devices"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n_items in args.items:
             for policy in args.policies:
-                runs = [
-                    measure(policy, n_items, args.total_timesteps, args.n_envs, Path(tmp))
-                    for _ in range(args.repeats)
-                ]
-                rows.append(max(runs, key=lambda r: float(r["fps"])))
+                for device in args.devices:
+                    runs = [
+                        measure(
+                            policy, n_items, args.total_timesteps, args.n_envs, Path(tmp), device
+                        )
+                        for _ in range(args.repeats)
+                    ]
+                    rows.append(max(runs, key=lambda r: float(r["fps"])))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print(f"\nPPO training throughput, synthetic-shop, {args.n_envs} users, torch {th.__version__}")
-    print("| policy | catalogue items | steps | fps (SB3 time/fps) | steady fps | wall s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| policy | device | catalogue items | steps | fps (SB3 time/fps) | steady fps | wall s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['policy']} | {r['n_items']:,} | {r['steps']:,} | {r['fps']:,.0f} "
-            f"| {r['steady_fps']:,.0f} | {r['wall_s']:.1f} |"
+            f"| {r['policy']} | {r['device']} | {r['n_items']:,} | {r['steps']:,} "
+            f"| {r['fps']:,.0f} | {r['steady_fps']:,.0f} | {r['wall_s']:.1f} |"
         )
 
 

@@ -1,0 +1,41 @@
+"""The scaling and GPU-check benchmark scripts run and say what they measured (no timings
+asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_scaling_reports_every_point_and_writes_the_plot(tmp_path: Path) -> None:
+    out = tmp_path / "plot" / "scaling.png"
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "scaling.py"),
+        "--users", "1", "8", "--items", "2000", "--seconds", "0", "--min-steps", "2",
+        "--out", str(out), "--json",
+    ]  # fmt: skip
+    rows = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    assert [(r["n_users"], r["n_items"]) for r in rows] == [(1, 2000), (8, 2000)]
+    assert all(r["steps"] >= 2 and r["user_steps_per_s"] > 0 for r in rows)
+    assert all(r["peak_rss_mb"] >= r["core_mb"] >= 0 for r in rows)
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: the check would run")
+def test_gpu_check_says_there_is_no_gpu_and_measures_nothing() -> None:
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+    )
+    assert done.returncode == 3
+    assert "no CUDA GPU" in done.stderr
+    assert done.stdout == ""
