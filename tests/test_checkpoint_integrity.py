@@ -244,11 +244,12 @@ def _edit_config(d: Path, **changes: Any) -> None:
 def test_config_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
     _write_small(tmp_path)
     path = tmp_path / ckpt.CONFIG_FILE
-    _edit_config(tmp_path, version=2)
+    _edit_config(tmp_path, version=3)
     with pytest.raises(ckpt.CheckpointError) as err:
         ckpt.read_config(tmp_path)
     assert str(err.value) == (
-        f"{path}: checkpoint version 2 is not supported (this divrec-rl reads version 1)"
+        f"{path}: checkpoint version 3 is not supported (this divrec-rl reads versions 1, 2); "
+        "re-train it with `divrec-rl finetune --dataset DATASET --out DIR`"
     )
     for key in ("train", "encoder", "dataset", "files", "step", "complete"):
         _write_small(tmp_path)
