@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from divrec_rl.errors import DivrecError
@@ -102,6 +104,14 @@ def add_scenario_arguments(
         help="import this Python module first (repeatable), e.g. one that registers a scenario "
         "with @register_scenario; it must be importable (on sys.path / PYTHONPATH)",
     )
+
+
+def invoked_command() -> str:
+    """The command line of this process as a user would retype it (``python scripts/x.py …``
+    for a script, ``divrec-rl …`` for the console entry point), for "reproduce with" lines."""
+    program = sys.argv[0]
+    head = ["python", program] if program.endswith(".py") else [Path(program).name]
+    return shlex.join([*head, *sys.argv[1:]])
 
 
 def import_modules(args: argparse.Namespace | Any) -> None:

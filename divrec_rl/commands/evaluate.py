@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from divrec_rl.commands.common import (
     add_scenario_arguments,
     guarded,
     import_modules,
+    invoked_command,
     scenario_overrides,
     script_main,
 )
@@ -140,10 +138,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     check_output_dir(args.out, args.overwrite)
     result = evaluate(config, progress=not args.quiet)
-    program = sys.argv[0]
-    head = ["python", program] if program.endswith(".py") else [Path(program).name]
-    command = shlex.join([*head, *sys.argv[1:]])
-    out = write_evaluation(result, args.out, command, args.overwrite)
+    out = write_evaluation(result, args.out, invoked_command(), args.overwrite)
     if not args.quiet:
         print(f"wrote {out}/results.csv and {out}/report.md ({result.timings['total']:.1f} s)")
     return 0

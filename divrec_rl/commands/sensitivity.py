@@ -4,8 +4,6 @@ lives in :mod:`divrec_rl.evaluation.sensitivity`."""
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from divrec_rl.commands.common import (
     add_scenario_arguments,
     guarded,
     import_modules,
+    invoked_command,
     scenario_overrides,
     script_main,
 )
@@ -127,11 +126,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
     )
     say = None if args.quiet else (lambda text: print(text, flush=True))
     points = scan(base, factors, args.vary, _ppo_runs(args.ppo), args.reference, say)
-    program = sys.argv[0]
-    head = ["python", program] if program.endswith(".py") else [Path(program).name]
-    header = (
-        f"# Sensitivity scan ({args.vary})\n\nReproduce: `{shlex.join([*head, *sys.argv[1:]])}`"
-    )
+    header = f"# Sensitivity scan ({args.vary})\n\nReproduce: `{invoked_command()}`"
     paths = write_scan(points, Path(args.out), header, args.reference)
     if say:
         say("wrote " + ", ".join(str(p) for p in paths))
