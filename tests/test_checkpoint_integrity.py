@@ -231,6 +231,31 @@ def test_logits_are_the_two_tower_sums() -> None:
     np.testing.assert_allclose(ps, np.diag(sat[:, :2]), rtol=1e-6)
 
 
+def test_recency_terms_add_rho_times_their_item_sides() -> None:
+    base = _big_tables(n_items=5, n_users=3, dim=2)
+    gen = np.random.default_rng(7)
+    recent = {
+        "item_attr_recent": gen.normal(size=(5, 2)).astype(np.float32),
+        "item_sat_recent": gen.normal(size=(5, 2)).astype(np.float32),
+    }
+    t = ckpt.UserModelTables(**base, **recent)
+    assert t.uses_recency and not ckpt.UserModelTables(**base).uses_recency
+    theta = np.array([[0.5, -1.0], [2.0, 0.25]])
+    rho = np.array([[1.5, 0.5], [-0.75, 2.0]])
+    rows, items = np.array([0, 3]), np.array([4, 1, 2])
+    attr, sat = t.logits(theta, rows, items, rho)
+    plain_a, plain_s = t.logits(theta, rows, items)
+    for a in range(2):
+        for b, i in enumerate(items):
+            want_a = plain_a[a, b] + rho[a] @ recent["item_attr_recent"][i]
+            want_s = plain_s[a, b] + rho[a] @ recent["item_sat_recent"][i]
+            assert attr[a, b] == pytest.approx(want_a, rel=1e-6)
+            assert sat[a, b] == pytest.approx(want_s, rel=1e-6)
+    pa, ps = t.pair_logits(theta, rows, items[:2], rho)
+    np.testing.assert_allclose(pa, np.diag(attr[:, :2]), rtol=1e-6)
+    np.testing.assert_allclose(ps, np.diag(sat[:, :2]), rtol=1e-6)
+
+
 def _edit_config(d: Path, **changes: Any) -> None:
     cfg = json.loads((d / ckpt.CONFIG_FILE).read_text())
     for key, value in changes.items():
