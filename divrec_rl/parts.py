@@ -65,7 +65,7 @@ BUILTIN_PARTS: dict[str, dict[str, str]] = {
     },
     "users.population": {
         "synthetic": f"{_SCENARIO}:synthetic_population",
-        "movielens": "divrec_rl.bert.heldout:movielens_population",
+        "movielens": "divrec_rl.bert.sources:movielens_population",
     },
     "response.model": {
         "embedding": f"{_SCENARIO}:embedding_response",

@@ -12,7 +12,11 @@ import pytest
 import divrec_rl  # noqa: F401  registers the env
 from divrec_rl.bert.checkpoint import load_tables
 from divrec_rl.bert.response import BertResponseModel
-from divrec_rl.bert.testing import shared_tiny_checkpoint, write_synthetic_dataset
+from divrec_rl.bert.testing import (
+    shared_tiny_checkpoint,
+    tiny_scenario_overrides,
+    write_synthetic_dataset,
+)
 from divrec_rl.config import ScenarioError
 from divrec_rl.envs.slate_env import make_simulator
 from divrec_rl.resolve import resolve_scenario
@@ -22,12 +26,7 @@ from divrec_rl.scenario import build_scenario
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, object]:
     shared = shared_tiny_checkpoint()
-    overrides = {
-        "catalog": {"path": str(shared["data"])},
-        "response": {"path": str(shared["model"])},
-        "slate": {"size": 4, "n_candidates": 12},
-        "episode": {"max_steps": 8},
-    }
+    overrides = tiny_scenario_overrides(shared)
     return {**shared, "overrides": overrides}
 
 

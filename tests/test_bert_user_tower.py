@@ -15,7 +15,7 @@ from divrec_rl.bert.model import TwoTowerModel, runtime_tables
 from divrec_rl.bert.prepare import recency_history_vectors
 from divrec_rl.bert.settings import TrainConfig
 from divrec_rl.bert.sources import load_bundle
-from divrec_rl.bert.testing import shared_tiny_checkpoint
+from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_scenario_overrides
 from divrec_rl.config import ScenarioError
 from divrec_rl.envs.slate_env import make_simulator
 from divrec_rl.resolve import resolve_scenario
@@ -24,12 +24,7 @@ from divrec_rl.resolve import resolve_scenario
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, object]:
     shared = shared_tiny_checkpoint()
-    overrides = {
-        "catalog": {"path": str(shared["data"])},
-        "response": {"path": str(shared["model"])},
-        "slate": {"size": 4, "n_candidates": 12},
-        "episode": {"max_steps": 8},
-    }
+    overrides = tiny_scenario_overrides(shared)
     return {**shared, "overrides": overrides}
 
 

@@ -11,7 +11,7 @@ import pytest
 from divrec_rl.agents.baselines import scores_to_actions
 from divrec_rl.agents.registry import AgentContext, AgentSpec
 from divrec_rl.bert.sources import load_bundle
-from divrec_rl.bert.testing import shared_tiny_checkpoint
+from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_scenario_overrides
 from divrec_rl.evaluation import offline
 from divrec_rl.evaluation.offline import offline_accuracy, score_slates
 from divrec_rl.metrics.ranking import precision_at_k, recall_at_k
@@ -24,12 +24,7 @@ from divrec_rl.users.heldout import HeldOutItems
 @pytest.fixture(scope="module")
 def tiny_scenario() -> Scenario:
     shared = shared_tiny_checkpoint()
-    overrides = {
-        "catalog": {"path": str(shared["data"])},
-        "response": {"path": str(shared["model"])},
-        "slate": {"size": 4, "n_candidates": 12},
-        "episode": {"max_steps": 8},
-    }
+    overrides = tiny_scenario_overrides(shared)
     return build_scenario(resolve_scenario("movielens-100k", overrides=overrides))
 
 

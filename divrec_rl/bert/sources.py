@@ -150,15 +150,40 @@ def movielens_catalog(catalog: CatalogConfig, response: ResponseConfig) -> Catal
     )
 
 
+#: How the evaluation report describes the relevant (held-out) items; ``{frac}`` is the test share.
+HELD_OUT_RELEVANCE = (
+    "the user's real interactions of the temporal test period (the newest {frac} of each user's "
+    "ratings, any rating value), which neither the user model nor the simulated user's start "
+    "state saw"
+)
+
+
 def movielens_population(catalog: Catalog, config: ScenarioConfig) -> Any:
-    """The ``movielens`` population of a scenario with a ``movielens-*`` catalogue."""
+    """The ``movielens`` population of a scenario with a ``movielens-*`` catalogue.
+
+    Its ``held_out`` (:class:`~divrec_rl.users.heldout.HeldOutItems`) holds each user's
+    interactions of the temporal ``test`` period — the user model's own split, so items neither
+    the user model nor the simulated user's start state has seen.  Every test-period rating counts
+    as relevant, whatever its value (a rating means the user chose to watch the film; the offline
+    metrics are about finding what users consume next).
+    """
     from divrec_rl.bert.population import MovieLensPopulation
+    from divrec_rl.users.heldout import HeldOutItems
 
     _require_source(config.catalog.source, "users.population")
     b = load_bundle(config.catalog, config.response)
-    return MovieLensPopulation(
+    population = MovieLensPopulation(
         catalog, config.users, b.prep.hist_indptr, b.prep.hist_items, b.tables.user_features
     )
+    frac = f"{b.checkpoint['train']['test_frac']:.0%}"
+    population.held_out = HeldOutItems.from_frame(
+        b.prep.test,
+        b.data.n_users,
+        catalog.n_items,
+        HELD_OUT_RELEVANCE.format(frac=frac),
+        {split: len(users) for split, users in population.splits.items()},
+    )
+    return population
 
 
 def bert_response(catalog: Catalog, config: ScenarioConfig) -> Any:

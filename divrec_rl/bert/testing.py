@@ -147,3 +147,15 @@ def shared_tiny_checkpoint() -> dict[str, Path]:
         finetune(tiny_train_config(data, enc), root / "model", device="cpu", progress=False)
         _SHARED.update(root=root, data=data, encoder=enc, model=root / "model")
     return dict(_SHARED)
+
+
+def tiny_scenario_overrides(shared: dict[str, Path] | None = None) -> dict[str, dict]:
+    """Scenario overrides that run a MovieLens scenario on :func:`shared_tiny_checkpoint`'s
+    dataset and model, with a slate and an episode small enough for tests."""
+    shared = shared or shared_tiny_checkpoint()
+    return {
+        "catalog": {"path": str(shared["data"])},
+        "response": {"path": str(shared["model"])},
+        "slate": {"size": 4, "n_candidates": 12},
+        "episode": {"max_steps": 8},
+    }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ def add_scenario_arguments(
         help="import this Python module first (repeatable), e.g. one that registers a scenario "
         "with @register_scenario; it must be importable (on sys.path / PYTHONPATH)",
     )
+
+
+def reference_table(rows: Iterable[tuple[str, str, Any, str]]) -> str:
+    """A Markdown field reference (``field | type | default | meaning``) from a schema's rows —
+    the scenario reference and the sweep-file reference are both rendered by it."""
+    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    for field, tname, default, desc in rows:
+        cells = [f"`{field}`", tname, f"`{default}`", desc]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def invoked_command() -> str:

@@ -6,7 +6,7 @@ import argparse
 
 import yaml
 
-from divrec_rl.commands.common import report_errors
+from divrec_rl.commands.common import reference_table, report_errors
 from divrec_rl.config import schema_reference
 from divrec_rl.errors import DivrecError
 from divrec_rl.resolve import resolve_scenario, scenario_names
@@ -65,11 +65,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def schema_markdown() -> str:
     """The field reference table generated from the schema."""
-    rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
-    for field, tname, default, desc in schema_reference():
-        cells = [f"`{field}`", tname, f"`{default}`", desc]
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(rows) + "\n"
+    return reference_table(schema_reference())
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from divrec_rl.commands.common import guarded, script_main
+from divrec_rl.commands.common import guarded, reference_table, script_main
 from divrec_rl.errors import SweepError
 
 __all__ = [
@@ -73,11 +73,7 @@ def schema_markdown() -> str:
     """The sweep file reference table, generated from the schema."""
     from divrec_rl.sweep.spec import sweep_reference
 
-    rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
-    for field, tname, default, desc in sweep_reference():
-        cells = [f"`{field}`", tname, f"`{default}`", desc]
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(rows) + "\n"
+    return reference_table(sweep_reference())
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
