@@ -23,6 +23,13 @@ def small_overrides() -> dict:
 
 
 @pytest.fixture(autouse=True)
+def _private_baseline_cache(tmp_path_factory, monkeypatch) -> None:
+    """Every test gets an empty baseline cache of its own (never the user's
+    ``~/.cache/divrec_rl/baselines``), so no test reads what another fitted."""
+    monkeypatch.setenv("DIVREC_BASELINE_CACHE", str(tmp_path_factory.mktemp("baselines")))
+
+
+@pytest.fixture(autouse=True)
 def _isolated_parts() -> Iterator[None]:
     """Parts a test registers (decorators, ``--import``ed plug-ins) are forgotten after it, so
     tests share no hidden registry state; registrations made at collection time stay.

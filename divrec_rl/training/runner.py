@@ -168,22 +168,24 @@ def check_policy(config: TrainConfig, scenario: ScenarioConfig) -> None:
 
 
 def _tuned_baseline(env: VecMonitor) -> Any:
-    """The supervised baseline on the run's scenario, logged on train users and tuned on val
-    users (never the eval users), as ``divrec-rl evaluate`` builds it."""
-    from divrec_rl.evaluation.baseline import train_baseline
+    """The supervised baseline's winning setting on the run's scenario, logged on train users
+    and tuned on val users (never the eval users) as ``divrec-rl evaluate`` builds it; fitted
+    once per scenario and read from the baseline cache afterwards
+    (:mod:`divrec_rl.evaluation.teacher_cache`)."""
+    from divrec_rl.evaluation.teacher_cache import tuned_teacher
 
     simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
     weight = float(simulator.scenario.config.reward.diversity_weight)
     print("fitting and tuning the supervised baseline…", flush=True)
-    baseline = train_baseline(simulator.scenario, weight, progress=True)
-    print(f"baseline: {baseline.best().label()}", flush=True)
-    return baseline
+    teacher = tuned_teacher(simulator.scenario, weight, progress=True)
+    print(f"baseline: {teacher.row.label()}", flush=True)
+    return teacher
 
 
 def _make_model(config: TrainConfig, env: VecMonitor, device: str, baseline: Any) -> PPO:
     prior = None
     if config.prior == "baseline":
-        prior = baseline.rankers[baseline.best().regulariser].model
+        prior = baseline.ranker.model
     return make_ppo(
         env,
         policy=config.policy,
@@ -206,7 +208,7 @@ def _warm_start(model: PPO, config: TrainConfig, env: VecMonitor, baseline: Any)
     teacher_sim = SlateSimulator(
         simulator.scenario, config.bc_users, "train", simulator.diversity_weight
     )
-    teacher = baseline.agent(baseline.best(), "baseline")
+    teacher = baseline.agent("baseline")
     slates = collect_teacher_slates(teacher, teacher_sim, config.seed)
     stats = behaviour_clone(
         model.policy, slates, config.bc_steps, config.batch_size, config.learning_rate,

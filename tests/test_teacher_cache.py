@@ -1,0 +1,108 @@
+"""The baseline cache of the PPO warm starts: fitted once, read back bit-identical, keyed by
+everything the winner depends on, and never trusted when an entry is damaged."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch as th
+
+from divrec_rl.envs import make_simulator
+from divrec_rl.evaluation import teacher_cache
+from divrec_rl.evaluation.settings import BaselineSettings
+from divrec_rl.evaluation.teacher_cache import teacher_key, tuned_teacher
+from divrec_rl.rollout import rollout, user_keys
+
+SMALL = {
+    "catalog": {"n_items": 300, "n_categories": 8, "embedding_dim": 16},
+    "slate": {"size": 5, "n_candidates": 20},
+}
+FAST = BaselineSettings(
+    log_users=120,
+    val_users=20,
+    regularisers=(0.5, 2.0),
+    mmr_tradeoffs=(0.3,),
+    dpp_tradeoffs=(0.5,),
+    epochs=2,
+)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return make_simulator("synthetic-shop", 20, split="val", config=SMALL)
+
+
+def _fits(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = teacher_cache.train_baseline
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(teacher_cache, "train_baseline", counting)
+    return calls
+
+
+def _slates(teacher, sim) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    rollout(teacher.agent(), sim, user_keys(7, sim.n_users), lambda o, a, r: out.append(a))
+    return out
+
+
+def test_the_winner_is_fitted_once_and_read_back_identical(sim, tmp_path, monkeypatch) -> None:
+    calls = _fits(monkeypatch)
+    first = tuned_teacher(sim.scenario, 0.1, FAST, cache_dir=tmp_path)
+    again = tuned_teacher(sim.scenario, 0.1, FAST, cache_dir=tmp_path)
+    assert len(calls) == 1
+    assert again.row == first.row
+    for a, b in zip(first.ranker.model.parameters(), again.ranker.model.parameters(), strict=True):
+        assert th.equal(a, b)
+    assert all(np.array_equal(a, b) for a, b in zip(_slates(first, sim), _slates(again, sim),
+                                                      strict=True))  # fmt: skip
+    entries = list(tmp_path.iterdir())
+    assert [e.name for e in entries] == [teacher_key(sim.scenario, 0.1, FAST)]
+    assert sorted(p.name for p in entries[0].iterdir()) == ["ranker.safetensors", "teacher.json"]
+
+
+def test_the_key_changes_with_the_objective_the_settings_and_the_scenario(sim) -> None:
+    other = make_simulator("synthetic-shop", 4, split="val", config={**SMALL,
+                           "catalog": {**SMALL["catalog"], "seed": 1}})  # fmt: skip
+    keys = {
+        teacher_key(sim.scenario, 0.1, FAST),
+        teacher_key(sim.scenario, 0.2, FAST),
+        teacher_key(sim.scenario, 0.1, FAST.model_copy(update={"epochs": 3})),
+        teacher_key(other.scenario, 0.1, FAST),
+    }
+    assert len(keys) == 4
+    assert teacher_key(sim.scenario, 0.1, FAST) == teacher_key(sim.scenario, 0.1, FAST)
+
+
+def test_a_damaged_entry_is_refitted_with_a_warning(sim, tmp_path, monkeypatch) -> None:
+    calls = _fits(monkeypatch)
+    first = tuned_teacher(sim.scenario, 0.1, FAST, cache_dir=tmp_path)
+    entry = tmp_path / teacher_key(sim.scenario, 0.1, FAST)
+    weights = entry / "ranker.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.warns(UserWarning, match="sha256"):
+        again = tuned_teacher(sim.scenario, 0.1, FAST, cache_dir=tmp_path)
+    assert len(calls) == 2 and again.row == first.row
+    meta = json.loads((entry / "teacher.json").read_text())
+    meta["format"] = 99
+    (entry / "teacher.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="format"):
+        tuned_teacher(sim.scenario, 0.1, FAST, cache_dir=tmp_path)
+    assert len(calls) == 3
+    # the entry was replaced by a good one: no leftovers, the next call reads it
+    assert [p.name for p in tmp_path.iterdir()] == [entry.name]
+    tuned_teacher(sim.scenario, 0.1, FAST, cache_dir=tmp_path)
+    assert len(calls) == 3
+
+
+def test_the_default_directory_follows_the_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DIVREC_BASELINE_CACHE", str(tmp_path / "c"))
+    assert teacher_cache.default_cache_dir() == tmp_path / "c"
+    monkeypatch.setenv("DIVREC_BASELINE_CACHE", "")
+    assert teacher_cache.default_cache_dir().parts[-3:] == (".cache", "divrec_rl", "baselines")
