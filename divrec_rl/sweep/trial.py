@@ -110,6 +110,9 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
         config = TrainConfig(**train_point(plan, point, logdir))
         overrides = scenario_overrides(sweep, point)
         result = train_run(config, overrides, command=command, imports=plan.imports, on_eval=report)
+    if result.selected is not None:  # --select-checkpoint best-val: the kept weights' val/*
+        last.update(_val_metrics(result.selected["step"], result.selected["val"]))
+        last["selected_step"] = int(result.selected["step"])
     metrics = {**last, "wall_s": time.perf_counter() - started}
     write_trial_result(
         logdir, {"metrics": metrics, "run_dir": str(result.run_dir.relative_to(plan.sweep_dir))}

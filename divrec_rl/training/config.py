@@ -173,6 +173,13 @@ class TrainConfig(SettingsModel):
         "'eval' = the held-out users; 'val' = the validation users, for choosing a "
         "configuration without looking at the held-out users (what sweeps use).",
     )
+    select_checkpoint: Literal["last", "best-val"] = _opt(
+        "last",
+        "Which weights are the run's model: last = the final weights (model.zip); best-val = "
+        "the weights of the periodic evaluation with the highest val/mean_reward (the "
+        "validation return), kept as best_model.zip and loaded by `evaluate` (needs "
+        "--eval-split val and --eval-every > 0: checkpoints are never chosen on eval users).",
+    )
     eval_users: Count = _opt(256, "Held-out users per evaluation, one episode each.", ge=1)
     eval_seed: Count = _opt(
         1_000_000,
@@ -211,6 +218,14 @@ class TrainConfig(SettingsModel):
             raise ValueError(
                 f"--temperature-init ({self.temperature_init}) must exceed "
                 f"--temperature-floor ({self.temperature_floor})"
+            )
+        if self.select_checkpoint == "best-val" and (
+            self.eval_split != "val" or self.eval_every == 0
+        ):
+            raise ValueError(
+                "--select-checkpoint best-val chooses among the periodic evaluations on "
+                "validation users: it needs --eval-split val and --eval-every > 0 (got "
+                f"--eval-split {self.eval_split}, --eval-every {self.eval_every})"
             )
         return self
 

@@ -10,6 +10,9 @@ A training run lives in ``LOGDIR/{scenario}__{agent}__{seed}__{timestamp}/``:
   that wrote to the run, oldest first; resuming appends);
 * ``checkpoints/step_N.zip`` — resumable checkpoints (N = environment steps, zero-padded);
 * ``model.zip`` — the final model;
+* ``best_model.zip`` + ``best_model.json`` — with ``select_checkpoint: best-val``, the weights of
+  the periodic validation evaluation with the highest validation return and that evaluation's
+  step and ``val/*`` values; then *the run's model* (what :func:`find_model` loads) is this one;
 * ``events.out.tfevents.*`` — TensorBoard events (written by SB3's logger into the directory).
 
 Everything else (training, resume, the evaluation's PPO loader, sweeps) goes through these
@@ -34,6 +37,8 @@ from divrec_rl.errors import ModelError, ScenarioError, TrainingError
 from divrec_rl.resolve import import_plugins, plugin_modules, read_yaml, resolve_scenario
 
 __all__ = [
+    "BEST_MODEL_FILE",
+    "BEST_RECORD_FILE",
     "CHECKPOINT_DIR",
     "CONFIG_FILE",
     "MODEL_FILE",
@@ -48,11 +53,14 @@ __all__ = [
     "plugins_for",
     "read_run",
     "run_name",
+    "selects_best",
     "write_config",
 ]
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.zip"
+BEST_MODEL_FILE = "best_model.zip"
+BEST_RECORD_FILE = "best_model.json"
 CHECKPOINT_DIR = "checkpoints"
 _STEP = re.compile(r"^step_(\d+)\.zip$")
 
@@ -150,11 +158,23 @@ def find_checkpoint(path: str | Path) -> tuple[Path, Path]:
     raise TrainingError(f"--resume: '{p}' does not exist (give a run directory or a checkpoint)")
 
 
+def selects_best(run_dir: Path) -> bool:
+    """Whether the run's ``config.yaml`` says ``select_checkpoint: best-val``."""
+    try:
+        train = read_yaml(Path(run_dir) / CONFIG_FILE).get("train")
+    except ScenarioError:
+        return False
+    return isinstance(train, dict) and train.get("select_checkpoint") == "best-val"
+
+
 def find_model(path: str | Path, what: str = "agent 'ppo'") -> tuple[Path, Path | None]:
-    """(model zip, run directory or None) of a run directory (its ``model.zip``, else its latest
+    """(model zip, run directory or None) of a run directory (its ``best_model.zip`` when the
+    run selects its checkpoint on validation users, else its ``model.zip``, else its latest
     checkpoint), a model zip or a checkpoint.  A ModelError names ``what`` otherwise."""
     p = Path(path)
     if p.is_dir():
+        if (p / BEST_MODEL_FILE).is_file() and selects_best(p):
+            return p / BEST_MODEL_FILE, p
         if model_path(p).is_file():
             return model_path(p), p
         found = list_checkpoints(p)

@@ -31,6 +31,7 @@ from divrec_rl.errors import ModelError, TrainingError
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.simulator import SlateSimulator
+from divrec_rl.training.best import BestOnValidation, read_best
 from divrec_rl.training.callbacks import (
     CheckpointCallback,
     EvalCallback,
@@ -70,12 +71,15 @@ EvalHook = Callable[[int, dict[str, float]], None]
 
 @dataclass
 class RunResult:
-    """Where a run ended: its directory, final model, step count and last held-out evaluation."""
+    """Where a run ended: its directory, final model, step count, last held-out evaluation and,
+    when the run selects its checkpoint on validation users, the selected evaluation."""
 
     run_dir: Path
     model_path: Path
     num_timesteps: int
     final_eval: dict[str, float] | None
+    #: ``--select-checkpoint best-val``: ``{"step": N, "val": stats}`` of the kept weights.
+    selected: dict[str, Any] | None = None
 
 
 class _TensorBoardFormat(_SB3TensorBoardFormat):
@@ -251,8 +255,16 @@ def _learn(
     on_eval: EvalHook | None = None,
 ) -> RunResult:
     hparams, table = _hyperparameters(config, scenario, device)
+    keeper = BestOnValidation(run_dir) if config.select_checkpoint == "best-val" else None
+
+    def after_eval(step: int, stats: dict[str, float]) -> None:
+        if keeper is not None:
+            keeper.offer(model, step, stats)
+        if on_eval is not None:
+            on_eval(step, stats)
+
     evaluation = EvalCallback(
-        eval_sim, config.eval_every, config.eval_seed, config.eval_split, on_eval
+        eval_sim, config.eval_every, config.eval_seed, config.eval_split, after_eval
     )
     checkpoints = CheckpointCallback(
         run_dir,
@@ -275,7 +287,8 @@ def _learn(
     model.logger.close()
     final = model_path(run_dir)
     save_model(model, final)
-    return RunResult(run_dir, final, model.num_timesteps, evaluation.last_stats)
+    selected = None if keeper is None else keeper.record
+    return RunResult(run_dir, final, model.num_timesteps, evaluation.last_stats, selected)
 
 
 def train_run(
@@ -355,7 +368,9 @@ def resume_run(
             f"{config.total_timesteps}",
             flush=True,
         )
-        return RunResult(run_dir, model_path(run_dir), model.num_timesteps, None)
+        return RunResult(
+            run_dir, model_path(run_dir), model.num_timesteps, None, read_best(run_dir)
+        )
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics, on_eval)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
