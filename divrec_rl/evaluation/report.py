@@ -11,7 +11,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import scipy.stats as sps
 
@@ -26,6 +25,8 @@ from divrec_rl.evaluation.plots import (
     lorenz_plot,
     session_plot,
 )
+from divrec_rl.evaluation.report_paired import fmt as _fmt
+from divrec_rl.evaluation.report_paired import paired_section as _paired_section
 from divrec_rl.evaluation.runner import EvaluationResult, SimulatorOutcome
 from divrec_rl.evaluation.stats import MetricCI
 from divrec_rl.evaluation.summary import METRICS
@@ -35,16 +36,6 @@ __all__ = ["write_evaluation"]
 # The results table: engagement, then the return, then the rest of the results.csv schema.
 TABLE_METRICS = ("engagement", "return", *METRICS[1 : METRICS.index("mcd") + 1])
 CROSS_DIR = "cross_simulator"
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    return f"{x:.{digits}f}" if abs(x) < 100 else f"{x:.1f}"
-
-
-def _p(p: float) -> str:
-    return "< 1e-4" if p < 1e-4 else f"{p:.4f}"
 
 
 #: Agents that read the simulator's hidden state, and how the report labels them.
@@ -66,41 +57,6 @@ def _means_table(result: EvaluationResult, outcome: SimulatorOutcome) -> list[st
             ci = agent.summary[m]
             cells.append(f"{_fmt(ci.mean)} [{_fmt(ci.low)}, {_fmt(ci.high)}]")
         lines.append(f"| {_display(result, label)} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def _paired_section(result: EvaluationResult, key: str) -> list[str]:
-    comparisons = result.paired.get(key, [])
-    if not comparisons:
-        return [
-            "No paired test: it needs a PPO agent and one of baseline / baseline-mmr / "
-            "baseline-dpp / supervised among `--agents`.",
-            "",
-        ]
-    lines = []
-    for comp in comparisons:
-        n = comp.tests[0].n_pairs
-        lines += [
-            f"**{comp.a} − {comp.b}**, paired over the same {n} (seed, user) pairs:",
-            "",
-            f"| metric | {comp.a} | {comp.b} | difference [95% CI] | {comp.a} better | "
-            f"{comp.b} better | Wilcoxon p | paired t p |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for t in comp.tests:
-            lines.append(
-                f"| {t.metric} | {_fmt(t.mean_a)} | {_fmt(t.mean_b)} | {_fmt(t.mean_diff)} "
-                f"[{_fmt(t.ci_low)}, {_fmt(t.ci_high)}] | {t.share_a_better:.1%} | "
-                f"{t.share_b_better:.1%} | {_p(t.wilcoxon_p)} | {_p(t.ttest_p)} |"
-            )
-        ret = next(t for t in comp.tests if t.metric == "return")
-        if ret.ci_low > 0:
-            verdict = f"{comp.a} earns a higher return than {comp.b} (the 95% interval excludes 0)."
-        elif ret.ci_high < 0:
-            verdict = f"{comp.b} earns a higher return than {comp.a} (the 95% interval excludes 0)."
-        else:
-            verdict = f"No detectable difference in return between {comp.a} and {comp.b}."
-        lines += ["", verdict, ""]
     return lines
 
 

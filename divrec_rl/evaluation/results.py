@@ -15,7 +15,7 @@ from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.baseline import Baseline
 from divrec_rl.evaluation.offline import OfflineAccuracy
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
-from divrec_rl.evaluation.stats import MetricCI, PairedTest
+from divrec_rl.evaluation.stats import MetricCI, PairedTest, SeedLevelTest
 from divrec_rl.evaluation.summary import UserRecords
 from divrec_rl.rollout import Trajectories
 
@@ -94,6 +94,8 @@ class Comparison:
     a: str
     b: str
     tests: list[PairedTest]
+    #: the same differences with the evaluation seeds as units (two-stage bootstrap, t over seeds)
+    seed_tests: list[SeedLevelTest] = field(default_factory=list)
 
 
 @dataclass

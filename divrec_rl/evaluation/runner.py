@@ -49,6 +49,7 @@ from divrec_rl.evaluation.stats import (
     bootstrap_metrics,
     paired_test,
     resample_weights,
+    seed_level_test,
 )
 from divrec_rl.evaluation.summary import UserRecords
 from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
@@ -170,6 +171,7 @@ def _run_simulator(
     sim = SlateSimulator(scenario, config.users, "eval", weight)
     outcomes: dict[str, AgentOutcome] = {}
     kept: dict[tuple[str, int], Trajectories] = {}
+    two_stage_seed = config.boot_seed + 1  # the same seed draws for every agent
     for spec in config.agents:
         started = time.perf_counter()
         records: list[UserRecords] = []
@@ -189,7 +191,7 @@ def _run_simulator(
             per_user["user_mean_ild"].append(rec.columns["ild"] / steps)
             if config.save_trajectories:
                 kept[(spec.label, seed)] = traj
-        summary = bootstrap_metrics(records, weights)
+        summary = bootstrap_metrics(records, weights, two_stage_seed=two_stage_seed)
         outcomes[spec.label] = AgentOutcome(
             label=spec.label,
             points=[r.point() for r in records],
@@ -217,11 +219,13 @@ def _paired(config: EvaluationConfig, outcome: SimulatorOutcome, seed: int) -> l
     out = []
     for label in (s.label for s in config.agents if s.kind == "ppo"):
         a, b = outcome.agents[label].per_user, outcome.agents[reference].per_user
-        out.append(
-            Comparison(
-                label, reference, [paired_test(m, a[m], b[m], seed=seed) for m in PAIRED_METRICS]
-            )
-        )
+        tests = [paired_test(m, a[m], b[m], seed=seed) for m in PAIRED_METRICS]
+        # per_user holds the seeds one after another, config.users users each
+        seed_tests = [
+            seed_level_test(m, np.split(a[m] - b[m], config.seeds), seed=seed)
+            for m in PAIRED_METRICS
+        ]
+        out.append(Comparison(label, reference, tests, seed_tests))
     return out
 
 

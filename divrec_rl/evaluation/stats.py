@@ -17,6 +17,18 @@ value lies in that range, so the intersection contains it whenever the raw inter
 same coverage, and never an impossible value.  (A percentile interval of a bounded statistic is
 inside the range already; the intersection changes nothing there.)
 
+Seed-level intervals (two-stage bootstrap; Davison and Hinkley, *Bootstrap Methods and their
+Application*, 1997, §3.8).  When the S evaluation seeds are independent draws of something
+larger than their users — a PPO agent trained with several seeds plays seed s with the model of
+training seed s mod k, so seeds differ by model *and* users — the user-level interval above
+misses the spread between seeds.  A two-stage replicate draws S seeds with replacement and, for
+each draw, one user-level replicate of that seed (an independent draw from the seed's pool of
+user resamples), and averages:  ``r_b = (1/S) Σ_j v_{σ_bj}^{(ρ_bj)}``, σ_bj uniform over the
+seeds, ρ_bj uniform over the B user resamples.  :func:`two_stage` does this;
+:func:`bootstrap_metrics` uses it for per-user metrics when given ``two_stage_seed`` and S ≥ 2,
+and :func:`seed_level_test` for the paired difference, with a one-sample t-test over the S
+per-seed mean differences (S − 1 degrees of freedom) as its test.
+
 Paired test: under common random numbers user u of seed s is the same user with the same random
 streams for both agents, so the per-user differences ``d = x_A − x_B`` are paired observations.
 Reported: mean difference, its paired-bootstrap 95% interval, the share of users better off,
@@ -37,11 +49,14 @@ from divrec_rl.evaluation.summary import BOUNDS, METRICS, SET_LEVEL, UserRecords
 __all__ = [
     "MetricCI",
     "PairedTest",
+    "SeedLevelTest",
     "bootstrap_metrics",
     "paired_test",
     "percentile_interval",
     "resample_weights",
+    "seed_level_test",
     "t_interval",
+    "two_stage",
     "within_bounds",
 ]
 
@@ -60,10 +75,24 @@ def resample_weights(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarra
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
 
 
+def two_stage(pools: Sequence[np.ndarray], seed: int) -> np.ndarray:
+    """Two-stage bootstrap replicates ``(B,)`` from per-seed pools of user-level replicates
+    (``pools[s]`` has shape ``(B,)``): replicate b averages S draws, each a random seed's
+    replicate at a random index (module docstring).  The draws depend on ``seed``, S and B only,
+    so every agent given the same ``seed`` is resampled on the same seeds."""
+    n_seeds, n_boot = len(pools), len(pools[0])
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, n_seeds, (n_boot, n_seeds))
+    index = rng.integers(0, n_boot, (n_boot, n_seeds))
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in pools])
+    return stacked[which, index].mean(axis=1)
+
+
 def bootstrap_metrics(
     per_seed: Sequence[UserRecords],
     weights: Sequence[np.ndarray],
     level: float = 0.95,
+    two_stage_seed: int | None = None,
 ) -> dict[str, MetricCI]:
     """Mean over seeds of every metric with its interval.
 
@@ -72,6 +101,9 @@ def bootstrap_metrics(
     of each seed (``(B, N_s)``, :func:`resample_weights`; pass the same ones to every agent so
     all agents are resampled on the same users).
 
+    ``two_stage_seed`` (with S ≥ 2 seeds): per-user metrics get the two-stage interval of
+    :func:`two_stage` instead — seeds resampled, then users within each drawn seed.
+
     Set-level metrics (:data:`~divrec_rl.evaluation.summary.SET_LEVEL`): Student-t interval over
     the seeds, which are independent samples of N users (NaN with one seed).  Every interval is
     kept inside its metric's :data:`~divrec_rl.evaluation.summary.BOUNDS`.
@@ -79,10 +111,14 @@ def bootstrap_metrics(
     if not per_seed or len(per_seed) != len(weights):
         raise ValueError("per_seed, weights: need one entry per seed, at least one")
     points = [records.point() for records in per_seed]
-    replicates: dict[str, np.ndarray] = {}
+    pools: dict[str, list[np.ndarray]] = {}
     for records, w in zip(per_seed, weights, strict=True):
         for m, values in records.weighted(w).items():
-            replicates[m] = replicates.get(m, 0.0) + values / len(per_seed)
+            pools.setdefault(m, []).append(np.asarray(values, dtype=np.float64))
+    if two_stage_seed is not None and len(per_seed) >= 2:
+        replicates = {m: two_stage(p, two_stage_seed) for m, p in pools.items()}
+    else:
+        replicates = {m: np.mean(p, axis=0) for m, p in pools.items()}
     if not 0.0 < level < 1.0:
         raise EvaluationError(f"level: must be in (0, 1), got {level!r}")
     out: dict[str, MetricCI] = {}
@@ -180,4 +216,55 @@ def paired_test(
         share_b_better=float((d < 0).mean()),
         wilcoxon_p=wilcoxon_p,
         ttest_p=ttest_p,
+    )
+
+
+@dataclass(frozen=True)
+class SeedLevelTest:
+    """Paired difference A − B with the evaluation seeds as the units (module docstring)."""
+
+    metric: str
+    n_seeds: int
+    seed_diffs: tuple[float, ...]
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    ttest_p: float
+    seeds_a_better: int
+
+
+def seed_level_test(
+    metric: str,
+    diffs_per_seed: Sequence[np.ndarray],
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> SeedLevelTest:
+    """Seed-level paired test of per-user differences ``d = a − b``, one array per seed.
+
+    Point estimate: the mean over seeds of the seeds' mean differences.  Interval: percentile
+    interval of :func:`two_stage` replicates over user resamples of each seed.  Test: one-sample
+    t-test of the S seed means against 0 (NaN for S < 2 or when all seed means are equal).
+    """
+    diffs = [np.asarray(d, dtype=np.float64) for d in diffs_per_seed]
+    if not diffs or any(d.ndim != 1 or len(d) < 1 for d in diffs):
+        raise ValueError("diffs_per_seed: need at least one non-empty 1-D array per seed")
+    rng = np.random.default_rng(seed)
+    pools = [resample_weights(len(d), n_boot, rng) @ d / len(d) for d in diffs]
+    means = np.array([d.mean() for d in diffs])
+    reps = two_stage(pools, seed + 1) if len(diffs) >= 2 else pools[0]
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(reps, [alpha, 1.0 - alpha])
+    p = float("nan")
+    if len(means) >= 2 and np.ptp(means) > 0:
+        p = float(sps.ttest_1samp(means, 0.0).pvalue)
+    return SeedLevelTest(
+        metric=metric,
+        n_seeds=len(diffs),
+        seed_diffs=tuple(float(m) for m in means),
+        mean_diff=float(means.mean()),
+        ci_low=float(low),
+        ci_high=float(high),
+        ttest_p=p,
+        seeds_a_better=int((means > 0).sum()),
     )

@@ -173,6 +173,7 @@ def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int 
     ray = require_ray()
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import BasicVariantGenerator
 
     plan = TrialPlan(str(sweep_dir), sweep.scenario, sweep.overrides, sweep.train, sweep.imports)
     trainable = tune.with_resources(
@@ -198,6 +199,12 @@ def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int 
             metric=sweep.metric,
             mode=sweep.mode,
             num_samples=sweep.num_samples,
+            # One draw of the random choices per sample, shared by every grid point (so every
+            # seed trains the same configuration), from a seeded generator (so the same file
+            # draws the same configurations).
+            search_alg=BasicVariantGenerator(
+                constant_grid_search=True, random_state=sweep.sample_seed
+            ),
             max_concurrent_trials=max_concurrent,
             scheduler=scheduler,
         ),

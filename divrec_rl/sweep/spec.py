@@ -149,6 +149,11 @@ class SweepFile(_Strict):
     num_samples: int = Field(
         1, ge=1, description="Samples of the random choices (each crossed with the grids)."
     )
+    sample_seed: int = Field(
+        0,
+        ge=0,
+        description="Seed of the random choices: the same file draws the same configurations.",
+    )
     metric: Literal[METRICS] = Field(  # type: ignore[valid-type]
         "val/mean_reward",
         description="Selection metric on the validation users: " + ", ".join(METRICS) + ".",
@@ -177,11 +182,16 @@ def _lines(exc: ValidationError) -> list[str]:
     return out
 
 
+def _trial_train(sweep: SweepFile, **changes: Any) -> dict[str, Any]:
+    # Every trial evaluates on the val users (what the sweep owns); check the settings so.
+    return {**sweep.train, **changes, "eval_split": "val"}
+
+
 def _check_train(sweep: SweepFile) -> list[str]:
     owned = [k for k in sweep.train if k in SWEEP_OWNED]
     errors = [f"field 'train.{k}': {_OWNED_HINT}" for k in owned]
     try:
-        TrainConfig(**sweep.train)
+        TrainConfig(**_trial_train(sweep))
     except DivrecError as exc:
         errors += [f"train: {e}" for e in exc.errors]
     return errors
@@ -197,7 +207,7 @@ def _check_axis(sweep: SweepFile, key: str, axis: SpaceAxis) -> list[str]:
     for value in axis.values:
         try:
             if key.startswith("train."):
-                TrainConfig(**{**sweep.train, field: value})
+                TrainConfig(**_trial_train(sweep, **{field: value}))
             else:
                 resolve_scenario(sweep.scenario, overrides=scenario_overrides(sweep, {key: value}))
         except DivrecError as exc:
