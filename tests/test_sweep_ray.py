@@ -161,6 +161,35 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
     assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
 
 
+def test_random_choices_are_shared_by_the_seeds_and_drawn_again_the_same(tmp_path: Path) -> None:
+    lrs = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+    space = {"train.learning_rate": {"choice": lrs}}
+    train = {**TRAIN, "total_timesteps": 256, "eval_every": 256, "checkpoint_every": 256}
+    sweep_file = write_sweep(tmp_path / "lr.yaml", space=space, train=train, num_samples=2,
+                             sample_seed=7)  # fmt: skip
+    run_sweep(sweep_file, tmp_path / "out", "--max-concurrent", "2")
+    table = rows(tmp_path / "out")
+    assert len(table) == 4 and {r["status"] for r in table} == {"finished"}
+    by_sample: dict[str, set[int]] = {}
+    for r in table:
+        by_sample.setdefault(r["train.learning_rate"], set()).add(int(r["seed"]))
+    # every drawn configuration is trained with both seeds (one draw per sample, not per seed)
+    assert all(seeds == {0, 1} for seeds in by_sample.values()), by_sample
+    assert all(float(lr) in lrs for lr in by_sample)
+    # the seeded generator: the same draws as Ray's variant generator from the same seed
+    from ray import tune
+    from ray.tune.search.sample import _BackwardsCompatibleNumpyRng
+    from ray.tune.search.variant_generator import generate_variants
+
+    rng = _BackwardsCompatibleNumpyRng(7)  # what BasicVariantGenerator makes of random_state=7
+    expected = set()
+    for _ in range(2):
+        variants = generate_variants({"lr": tune.choice(lrs), "seed": tune.grid_search([0, 1])},
+                                     constant_grid_search=True, random_state=rng)  # fmt: skip
+        expected |= {float(config["lr"]) for _, config in variants}
+    assert {float(lr) for lr in by_sample} == expected
+
+
 def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path) -> None:
     sweep_file = write_sweep(tmp_path / "lam.yaml", train={**TRAIN, "total_timesteps": 2048})
     out = tmp_path / "out"
