@@ -39,12 +39,13 @@ def test_overrides_scale_boredom_and_patience_only() -> None:
         strength_overrides(cfg, -1.0)
 
 
-def test_tiny_scan_reports_returns_and_paired_differences(tmp_path) -> None:
+@pytest.mark.parametrize("seeds", [1, 2])  # user-level, then seed-level differences
+def test_tiny_scan_reports_returns_and_paired_differences(tmp_path, seeds) -> None:
     base = EvaluationConfig(
         agents=parse_agents("popularity,greedy,random"),
         scenario="synthetic-shop",
         overrides=TINY,
-        seeds=1,
+        seeds=seeds,
         users=12,
         n_boot=50,
     )

@@ -14,7 +14,9 @@ and tuned anew in each setting, no cross-simulator check, no frontier)::
 (``vary`` = ``both``, ``boredom`` or ``patience``).  Per setting it reports every agent's mean
 return with its 95% bootstrap interval and the paired difference of each agent against the
 ``reference`` agent (``baseline`` by default: PPO − baseline, oracle − baseline) with its 95%
-bootstrap interval over the same users.  A PPO run is trained for one setting, so PPO agents are
+interval over the same users — at seed level with two or more seeds (the seeds as units,
+two-stage bootstrap over seeds then users; :func:`~divrec_rl.evaluation.stats.seed_level_test`).
+A PPO run is trained for one setting, so PPO agents are
 given per factor (``ppo_runs``: factor → run path); a factor without one is scanned without PPO.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +34,7 @@ from divrec_rl.atomic import atomic_write, atomic_write_text
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.runner import EvaluationConfig, evaluate
-from divrec_rl.evaluation.stats import paired_test
+from divrec_rl.evaluation.stats import paired_test, seed_level_test
 from divrec_rl.resolve import resolve_scenario
 
 __all__ = [
@@ -127,12 +130,20 @@ def scan(
             ci = outcome.summary["return"]
             point = ScanPoint(factor, spec.label, spec.kind, ci.mean, ci.low, ci.high)
             if spec.label != reference:
-                test = paired_test("return", outcome.per_user["return"], ref, seed=base.boot_seed)
+                test = _difference(outcome.per_user["return"], ref, base)
                 point = replace(
                     point, diff_mean=test.mean_diff, diff_low=test.ci_low, diff_high=test.ci_high
                 )
             points.append(point)
     return points
+
+
+def _difference(a: np.ndarray, ref: np.ndarray, base: EvaluationConfig) -> Any:
+    """Paired return difference agent − reference: seed level (the seeds as units, two-stage
+    bootstrap) with two or more seeds, else over the users of the one seed."""
+    if base.seeds >= 2:
+        return seed_level_test("return", np.split(a - ref, base.seeds), seed=base.boot_seed)
+    return paired_test("return", a, ref, seed=base.boot_seed)
 
 
 def _merge(a: dict, b: dict) -> dict:
