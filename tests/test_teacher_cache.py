@@ -11,22 +11,9 @@ import torch as th
 
 from divrec_rl.envs import make_simulator
 from divrec_rl.evaluation import teacher_cache
-from divrec_rl.evaluation.settings import BaselineSettings
 from divrec_rl.evaluation.teacher_cache import teacher_key, tuned_teacher
 from divrec_rl.rollout import rollout, user_keys
-
-SMALL = {
-    "catalog": {"n_items": 300, "n_categories": 8, "embedding_dim": 16},
-    "slate": {"size": 5, "n_candidates": 20},
-}
-FAST = BaselineSettings(
-    log_users=120,
-    val_users=20,
-    regularisers=(0.5, 2.0),
-    mmr_tradeoffs=(0.3,),
-    dpp_tradeoffs=(0.5,),
-    epochs=2,
-)
+from tests.test_supervised_baseline import FAST, SMALL
 
 
 @pytest.fixture(scope="module")
