@@ -60,7 +60,7 @@ def test_the_key_changes_with_the_objective_the_settings_and_the_scenario(sim) -
     keys = {
         teacher_key(sim.scenario, 0.1, FAST),
         teacher_key(sim.scenario, 0.2, FAST),
-        teacher_key(sim.scenario, 0.1, FAST.model_copy(update={"epochs": 3})),
+        teacher_key(sim.scenario, 0.1, FAST.model_copy(update={"epochs": FAST.epochs + 1})),
         teacher_key(other.scenario, 0.1, FAST),
     }
     assert len(keys) == 4
