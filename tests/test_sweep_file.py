@@ -157,3 +157,23 @@ def test_seed_interval_is_the_student_t_interval() -> None:
 def test_no_sweep_file_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["sweep"]) == 2
     assert "SWEEP.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("seeds", "said"),
+    [([0], "no interval with fewer than two seeds"), ([0, 1], "the intervals do not overlap")],
+)
+def test_summary_says_what_the_seeds_allow_about_the_runner_up(seeds, said) -> None:
+    from divrec_rl.sweep.results import TrialRow, summarise
+    from divrec_rl.sweep.results import _summary as summary_text
+    from divrec_rl.sweep.spec import SweepFile
+
+    sweep = SweepFile(space={"train.learning_rate": {"grid": [0.1, 0.2]}}, seeds=seeds)
+    rows = [
+        TrialRow(f"t{lr}{s}", {"train.learning_rate": lr}, s, "finished",
+                 {"val/mean_reward": value + s * 0.01}, 10, 1.0, "")
+        for lr, value in ((0.1, 1.0), (0.2, 5.0)) for s in seeds
+    ]  # fmt: skip
+    configs, chosen = summarise(rows, sweep)
+    text = summary_text(configs, chosen, sweep)
+    assert "Chosen: `train.learning_rate=0.2`" in text and said in text

@@ -145,16 +145,17 @@ def _summary(configs: list[ConfigSummary], chosen: int | None, sweep: SweepFile)
         why += "the configurations whose every seed finished."
         if others:
             runner = others[0]
-            overlap = (
-                best.low is not None
-                and runner.high is not None
-                and runner.low is not None
-                and best.high is not None
-                and best.low <= runner.high
-                and runner.low <= best.high
-            )
-            why += f" Runner-up: `{runner.label}` ({_fmt(runner.mean)}); the intervals "
-            why += "overlap, so the choice is not clear-cut." if overlap else "do not overlap."
+            bounds = (best.low, best.high, runner.low, runner.high)
+            why += f" Runner-up: `{runner.label}` ({_fmt(runner.mean)}); "
+            if any(b is None for b in bounds):
+                why += (
+                    "no interval with fewer than two seeds, so how clear-cut the choice is "
+                    "cannot be told from this sweep."
+                )
+            elif best.low <= runner.high and runner.low <= best.high:  # type: ignore[operator]
+                why += "the intervals overlap, so the choice is not clear-cut."
+            else:
+                why += "the intervals do not overlap."
         lines.append(why)
         if "reward.diversity_weight" in sweep.space and sweep.metric == "val/mean_reward":
             lines += [
