@@ -104,7 +104,9 @@ def test_the_report_gives_the_seed_level_table_and_bases_its_verdict_on_it() -> 
     comp = Comparison("ppo", "baseline", [user], [seed])
     text = "\n".join(paired_section(SimpleNamespace(paired={"primary": [comp]}), "primary"))
     assert "Seed level (5 evaluation seeds as units" in text
-    assert "| return | 0.120 [" in text and "1.00, -0.80, 0.90, -0.70, 0.20 | 3/5 |" in text
+    per_seed = ", ".join(f"{d:.3f}" for d in seed.seed_diffs)
+    assert [round(d, 1) for d in seed.seed_diffs] == [1.0, -0.8, 0.9, -0.7, 0.2]
+    assert f"| return | {seed.mean_diff:.3f} [" in text and f"{per_seed} | 3/5 |" in text
     assert "No detectable difference in return between ppo and baseline (the seed-level" in text
     # without seed-level tests (one seed) the verdict is the user-level one
     text = "\n".join(paired_section(SimpleNamespace(paired={"primary": [

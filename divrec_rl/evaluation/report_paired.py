@@ -64,7 +64,7 @@ def _seed_level(comp: Comparison) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for t in comp.seed_tests:
-        per_seed = ", ".join(fmt(d, 2) for d in t.seed_diffs)
+        per_seed = ", ".join(fmt(d) for d in t.seed_diffs)
         lines.append(
             f"| {t.metric} | {fmt(t.mean_diff)} [{fmt(t.ci_low)}, {fmt(t.ci_high)}] | "
             f"{per_seed} | {t.seeds_a_better}/{t.n_seeds} | {fmt_p(t.ttest_p)} |"
