@@ -34,10 +34,12 @@ from divrec_rl.parts import AGENTS
 __all__ = [
     "AGENTS",
     "DESCRIPTIONS",
+    "HIDDEN_STATE_LABELS",
     "AgentContext",
     "AgentSpec",
     "PPORun",
     "check_compatible",
+    "display_name",
     "load_ppo_run",
     "make_agent",
     "parse_agents",
@@ -110,6 +112,17 @@ class AgentContext:
 
 
 AgentFactory = Callable[[AgentContext, AgentSpec, int], Any]
+
+#: Agents that read the simulator's hidden state, and the tag reports give them.
+HIDDEN_STATE_LABELS = {"greedy": "myopic oracle", "attraction-ranker": "reads hidden state"}
+
+
+def display_name(label: str, kind: str) -> str:
+    """How reports name an agent: its label, tagged when its kind reads hidden state
+    (``greedy (myopic oracle)``), so an oracle is never mistaken for a deployable agent."""
+    tag = HIDDEN_STATE_LABELS.get(kind)
+    return f"{label} ({tag})" if tag else label
+
 
 #: One line per built-in agent for reports (what it is, what it may know).
 DESCRIPTIONS = {

@@ -64,7 +64,7 @@ def test_tiny_scan_reports_returns_and_paired_differences(tmp_path, seeds) -> No
     # often, so returns are no lower than at full strength for the myopic oracle
     assert at[(0.0, "greedy")].return_mean >= at[(1.0, "greedy")].return_mean
     table = scan_table(points, "popularity")
-    assert table.count("\n") == 4 and "greedy − popularity" in table
+    assert table.count("\n") == 4 and "greedy (myopic oracle) − popularity" in table
     paths = write_scan(points, tmp_path / "scan", "# test", "popularity")
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     assert np.isfinite([p.return_mean for p in points]).all()

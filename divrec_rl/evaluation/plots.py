@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from divrec_rl import metrics
+from divrec_rl.agents.registry import display_name
 
 __all__ = [
     "agent_colours",
@@ -203,10 +204,11 @@ def sensitivity_plot(points: list, reference: str, path: Path, title: str) -> Pa
     colours = agent_colours(agents)
     for agent in agents:
         pts = sorted((p for p in points if p.agent == agent), key=lambda p: p.factor)
+        name = display_name(agent, pts[0].kind)
         x = np.array([p.factor for p in pts])
         y = np.array([p.return_mean for p in pts])
         err = np.array([[p.return_mean - p.return_low, p.return_high - p.return_mean] for p in pts])
-        left.errorbar(x, y, yerr=err.T, fmt="o-", color=colours[agent], label=agent, capsize=3)
+        left.errorbar(x, y, yerr=err.T, fmt="o-", color=colours[agent], label=name, capsize=3)
         diffs = [p for p in pts if p.diff_mean is not None]
         if diffs:
             d = np.array([p.diff_mean for p in diffs])
@@ -217,7 +219,7 @@ def sensitivity_plot(points: list, reference: str, path: Path, title: str) -> Pa
                 yerr=derr.T,
                 fmt="o-",
                 color=colours[agent],
-                label=f"{agent} − {reference}",
+                label=f"{name} − {reference}",
                 capsize=3,
             )
     right.axhline(0.0, color="black", linewidth=0.8)

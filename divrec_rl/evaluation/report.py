@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.stats as sps
 
 import divrec_rl
-from divrec_rl.agents.registry import DESCRIPTIONS
+from divrec_rl.agents.registry import DESCRIPTIONS, display_name
 from divrec_rl.evaluation.io import results_frame, staged_directory, trajectories_frame
 from divrec_rl.evaluation.offline import offline_section
 from divrec_rl.evaluation.plots import (
@@ -38,14 +38,8 @@ TABLE_METRICS = ("engagement", "return", *METRICS[1 : METRICS.index("mcd") + 1])
 CROSS_DIR = "cross_simulator"
 
 
-#: Agents that read the simulator's hidden state, and how the report labels them.
-HIDDEN_STATE_LABELS = {"greedy": "myopic oracle", "attraction-ranker": "reads hidden state"}
-
-
 def _display(result: EvaluationResult, label: str) -> str:
-    kind = next(s.kind for s in result.config.agents if s.label == label)
-    tag = HIDDEN_STATE_LABELS.get(kind)
-    return f"{label} ({tag})" if tag else label
+    return display_name(label, next(s.kind for s in result.config.agents if s.label == label))
 
 
 def _means_table(result: EvaluationResult, outcome: SimulatorOutcome) -> list[str]:

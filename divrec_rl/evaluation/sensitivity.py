@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from divrec_rl.agents.registry import AgentSpec
+from divrec_rl.agents.registry import AgentSpec, display_name
 from divrec_rl.atomic import atomic_write, atomic_write_text
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError
@@ -159,7 +159,10 @@ def scan_table(points: list[ScanPoint], reference: str = "baseline") -> str:
     factors = sorted({p.factor for p in points})
     agents = list(dict.fromkeys(p.agent for p in points))
     others = [a for a in agents if a != reference]
-    head = ["factor", *(f"{a} return" for a in agents), *(f"{a} − {reference}" for a in others)]
+    kinds = {p.agent: p.kind for p in points}
+    name = {a: display_name(a, kinds[a]) for a in agents}
+    head = ["factor", *(f"{name[a]} return" for a in agents),
+            *(f"{name[a]} − {reference}" for a in others)]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     at = {(p.factor, p.agent): p for p in points}
     for f in factors:
