@@ -337,3 +337,51 @@ class ProgressCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.bar.close()
+
+
+class CriticWarmupCallback(BaseCallback):
+    """``--critic-warmup N``: PPO's updates train only the critic until N environment steps.
+
+    A warm-started actor (behaviour cloning, a prior) meets a critic that knows nothing: its
+    first advantages are noise, and the first updates move a good actor at random.  Here the
+    actor's parameters (everything but the critic body ``vf_body`` and ``value_net``; a frozen
+    prior stays frozen) have ``requires_grad`` switched off while the rollouts collected so far
+    end at or before step N, so the PPO loss only moves the value function; they are switched
+    back on before the first update whose rollout ends after step N.  Adam skips parameters
+    without gradients, so their moments start with their first real update.
+    """
+
+    CRITIC = ("value_net.", "mlp_extractor.vf_body.")
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self._frozen: list[th.nn.Parameter] = []
+
+    def _actor_parameters(self) -> list[th.nn.Parameter]:
+        return [
+            p
+            for name, p in self.model.policy.named_parameters()
+            if p.requires_grad and not name.startswith(self.CRITIC)
+        ]
+
+    def _on_training_start(self) -> None:
+        if self.num_timesteps < self.steps:
+            self._frozen = self._actor_parameters()
+            for p in self._frozen:
+                p.requires_grad_(False)
+
+    def _on_rollout_end(self) -> None:
+        if self._frozen and self.num_timesteps > self.steps:
+            for p in self._frozen:
+                p.requires_grad_(True)
+            self._frozen = []
+
+    def _on_training_end(self) -> None:
+        self._on_rollout_end()  # never leave the actor frozen in a saved model
+        for p in self._frozen:
+            p.requires_grad_(True)
+        self._frozen = []
+
+    def _on_step(self) -> bool:
+        return True

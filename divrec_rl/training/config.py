@@ -113,6 +113,13 @@ class TrainConfig(SettingsModel):
     target_kl: float | None = _opt(
         None, "PPO: stop an update early past this KL (unset = never).", gt=0.0
     )
+    critic_warmup: Count = _opt(
+        0,
+        "PPO: environment steps during which the updates train only the critic (the value "
+        "function), leaving the actor as initialised (e.g. by --bc-from) until the critic can "
+        "judge it; 0 = off.",
+        ge=0,
+    )
     hidden_size: Count = _opt(
         64,
         "Width of the policy's hidden layers (the candidate scorer is shared by all "

@@ -34,6 +34,7 @@ from divrec_rl.simulator import SlateSimulator
 from divrec_rl.training.best import BestOnValidation, read_best
 from divrec_rl.training.callbacks import (
     CheckpointCallback,
+    CriticWarmupCallback,
     EvalCallback,
     HParamsCallback,
     ProgressCallback,
@@ -280,6 +281,7 @@ def _learn(
             SlateGapCallback(),
             metrics,
             checkpoints,
+            *([CriticWarmupCallback(config.critic_warmup)] if config.critic_warmup else []),
         ]
     )
     remaining = config.total_timesteps - model.num_timesteps
