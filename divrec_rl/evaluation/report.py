@@ -220,12 +220,15 @@ def _protocol(result: EvaluationResult) -> list[str]:
             "The eval users are never used for fitting or tuning.",
         ]
     lines += [
-        "- **Uncertainty**: means over seeds; 95% percentile intervals from a seed-stratified "
-        f"bootstrap over users ({cfg.n_boot} resamples, resampling seed {cfg.boot_seed}, the "
-        "same resamples for every agent); catalog_coverage and gini, which describe the whole "
-        "set of slates, get a Student-t interval over the seeds instead (n/a with one seed).  "
-        "Paired tests: per-user differences over all (seed, user) pairs, paired bootstrap "
-        "interval, Wilcoxon signed-rank and paired t-test (scipy).",
+        "- **Uncertainty**: means over seeds; 95% percentile intervals from a two-stage "
+        "bootstrap — seeds drawn with replacement, then users within each drawn seed — with "
+        "two or more seeds (a bootstrap over the users of the one seed otherwise) "
+        f"({cfg.n_boot} resamples, resampling seed {cfg.boot_seed}, the same resamples for "
+        "every agent); catalog_coverage and gini, which describe the whole set of slates, get "
+        "a Student-t interval over the seeds instead (n/a with one seed).  Paired tests: "
+        "per-user differences over all (seed, user) pairs (paired bootstrap interval, Wilcoxon "
+        "signed-rank and paired t-test, scipy) and at seed level (the seeds as units: "
+        "two-stage bootstrap interval, t-test of the per-seed mean differences).",
         "- **Metrics** (definitions in `docs/evaluation.md`): engagement and return per user; "
         "session_length = slates per session; ctr = clicks per slate; ild = mean cosine ILD of "
         "slates; category_coverage = share of categories a user was shown (mean over users); "

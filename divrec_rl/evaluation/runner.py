@@ -8,8 +8,8 @@ Protocol (also written into ``report.md``):
   users and tuned on *val* users (:mod:`divrec_rl.evaluation.baseline`).
 * **Objective.** Return = Σ_t engagement_t + λ·diversity_t with the λ the evaluated PPO run was
   trained with (the scenario's λ when no PPO run is given); the baseline is tuned for the same.
-* **Uncertainty.** Seed-stratified user bootstrap for every metric; per-user paired tests for PPO
-  against the baseline (:mod:`divrec_rl.evaluation.stats`).
+* **Uncertainty.** Two-stage bootstrap (seeds, then users) for every metric; paired tests of
+  PPO against the baseline per user and at seed level (:mod:`divrec_rl.evaluation.stats`).
 * **Offline accuracy.** On populations of real users (MovieLens), every agent's first slate for
   each eval user is scored against the user's real held-out items
   (:mod:`divrec_rl.evaluation.offline`).

@@ -96,7 +96,8 @@ def bootstrap_metrics(
 ) -> dict[str, MetricCI]:
     """Mean over seeds of every metric with its interval.
 
-    Per-user metrics: percentile interval of a seed-stratified bootstrap over users.
+    Per-user metrics: percentile interval of a seed-stratified bootstrap over users (without
+    ``two_stage_seed``).
     ``per_seed`` holds one agent's records, one entry per seed; ``weights`` the resample counts
     of each seed (``(B, N_s)``, :func:`resample_weights`; pass the same ones to every agent so
     all agents are resampled on the same users).
