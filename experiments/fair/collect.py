@@ -54,6 +54,50 @@ def tuning_table(tune_dir: Path, top: int = 5) -> str:
     return "\n".join(out)
 
 
+def rl_contribution(tune_dir: Path) -> str:
+    """What the PPO updates added to a warm start: per warm-started trial (behaviour cloning or
+    a prior), the validation return at step 0 (the warm start itself), at the selected
+    checkpoint and at the end, from the trial's TensorBoard curve ``val/mean_reward``."""
+    import json
+
+    import yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rows = []
+    for run in sorted(tune_dir.glob("trials/*/*/config.yaml")):
+        train = yaml.safe_load(run.read_text(encoding="utf-8"))["train"]
+        if train["bc_from"] == "none" and train["prior"] == "none":
+            continue
+        events = EventAccumulator(str(run.parent))
+        events.Reload()
+        curve = [(e.step, e.value) for e in events.Scalars("val/mean_reward")]
+        best = json.loads((run.parent / "best_model.json").read_text(encoding="utf-8"))
+        rows.append((train, curve, best))
+    rows.sort(key=lambda r: -r[2]["val"]["mean_reward"])
+    out = ["| learning_rate | gamma | prior | bc_from | val return at step 0 | selected (step) "
+           "| at the end |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for train, curve, best in rows:
+        out.append(
+            f"| {train['learning_rate']:g} | {train['gamma']:g} | {train['prior']} | "
+            f"{train['bc_from']} | {curve[0][1]:.2f} | {best['val']['mean_reward']:.2f} "
+            f"({best['step']}) | {curve[-1][1]:.2f} |"
+        )
+    out.append("")
+    for label, group in (
+        ("behaviour-cloned", [r for r in rows if r[0]["bc_from"] != "none"]),
+        ("prior-only", [r for r in rows if r[0]["bc_from"] == "none"]),
+    ):
+        if not group:
+            continue
+        kept = sum(best["step"] == 0 for _, _, best in group)
+        gains = [best["val"]["mean_reward"] - curve[0][1] for _, curve, best in group]
+        out.append(f"- {len(group)} {label} trials: {kept} kept their step-0 checkpoint (no "
+                   f"PPO update improved their validation return); selected minus step 0: "
+                   f"median {sorted(gains)[len(gains) // 2]:+.2f}, largest "
+                   f"{max(gains):+.2f}.")  # fmt: skip
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
@@ -65,6 +109,8 @@ def main() -> None:
     print(f"### {args.scenario}\n")
     print("Tuning (validation users, one seed per configuration, best five):\n")
     print(tuning_table(args.tune_dir) + "\n")
+    print("What PPO's updates added to the warm starts (validation return):\n")
+    print(rl_contribution(args.tune_dir) + "\n")
     for title in args.sections:
         body = section(report, title)
         if body:
