@@ -112,8 +112,9 @@ def main() -> None:
     print("What PPO's updates added to the warm starts (validation return):\n")
     print(rl_contribution(args.tune_dir) + "\n")
     for title in args.sections:
-        body = section(report, title)
-        if body:
+        # images are the report's own files, not the docs'
+        body = "\n".join(x for x in section(report, title).splitlines() if not x.startswith("!["))
+        if body.strip():
             print(f"#### {title}\n\n{body}\n")
 
 
