@@ -177,3 +177,21 @@ def test_summary_says_what_the_seeds_allow_about_the_runner_up(seeds, said) -> N
     configs, chosen = summarise(rows, sweep)
     text = summary_text(configs, chosen, sweep)
     assert "Chosen: `train.learning_rate=0.2`" in text and said in text
+
+
+def test_a_scheduler_reads_train_settings_as_trials_run_them(tmp_path: Path) -> None:
+    # best-val checkpoint selection is only valid on val users; the scheduler's step budget is
+    # read from the same settings a trial runs with (it once rebuilt them without eval_split).
+    from divrec_rl.sweep.driver import _max_steps
+    from divrec_rl.sweep.spec import trial_train
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "scenario": "synthetic-shop",
+        "train": {"total_timesteps": 4096, "select_checkpoint": "best-val", "eval_every": 1024},
+        "space": {"train.learning_rate": {"choice": [0.001, 0.0003]}},
+        "scheduler": {"type": "asha", "grace_period": 1024},
+    }), encoding="utf-8")  # fmt: skip
+    sweep = load_sweep(path)
+    assert trial_train(sweep).eval_split == "val"
+    assert _max_steps(sweep) == 4096

@@ -36,9 +36,8 @@ from divrec_rl.sweep.layout import (
 )
 from divrec_rl.sweep.layout import trial_logdir as _trial_logdir
 from divrec_rl.sweep.results import TrialRow, write_results
-from divrec_rl.sweep.spec import SweepFile, load_sweep
+from divrec_rl.sweep.spec import SweepFile, load_sweep, trial_train
 from divrec_rl.sweep.trial import TrialPlan, run_trial
-from divrec_rl.training.config import TrainConfig
 
 __all__ = ["INSTALL_COMMAND", "SweepOutcome", "require_ray", "run_sweep"]
 
@@ -155,7 +154,7 @@ def _gpu_share(sweep: SweepFile, ray: Any, max_concurrent: int | None) -> float:
     if wanted != "auto":
         return float(wanted)
     gpus = float(ray.cluster_resources().get("GPU", 0.0))
-    if gpus <= 0 or TrainConfig(**sweep.train).device == "cpu":
+    if gpus <= 0 or trial_train(sweep).device == "cpu":
         return 0.0
     cpus = float(ray.cluster_resources().get("CPU", 1.0))
     concurrent = max_concurrent or max(1, int(cpus // sweep.resources.cpus_per_trial))
@@ -164,8 +163,8 @@ def _gpu_share(sweep: SweepFile, ray: Any, max_concurrent: int | None) -> float:
 
 def _max_steps(sweep: SweepFile) -> int:
     axis = sweep.space.get("train.total_timesteps")
-    steps = [int(TrainConfig(total_timesteps=v).total_timesteps) for v in axis.values] if axis \
-        else [TrainConfig(**sweep.train).total_timesteps]  # fmt: skip
+    steps = [trial_train(sweep, total_timesteps=v).total_timesteps for v in axis.values] if axis \
+        else [trial_train(sweep).total_timesteps]  # fmt: skip
     return max(steps)
 
 

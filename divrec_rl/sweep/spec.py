@@ -40,6 +40,7 @@ __all__ = [
     "SweepFile",
     "load_sweep",
     "scenario_overrides",
+    "trial_train",
     "sweep_reference",
 ]
 
@@ -182,6 +183,12 @@ def _lines(exc: ValidationError) -> list[str]:
     return out
 
 
+def trial_train(sweep: SweepFile, **changes: Any) -> TrainConfig:
+    """The sweep's ``train`` settings (with ``changes``) as a trial runs them: evaluated on the
+    val users (the sweep owns ``eval_split``)."""
+    return TrainConfig(**_trial_train(sweep, **changes))
+
+
 def _trial_train(sweep: SweepFile, **changes: Any) -> dict[str, Any]:
     # Every trial evaluates on the val users (what the sweep owns); check the settings so.
     return {**sweep.train, **changes, "eval_split": "val"}
@@ -191,7 +198,7 @@ def _check_train(sweep: SweepFile) -> list[str]:
     owned = [k for k in sweep.train if k in SWEEP_OWNED]
     errors = [f"field 'train.{k}': {_OWNED_HINT}" for k in owned]
     try:
-        TrainConfig(**_trial_train(sweep))
+        trial_train(sweep)
     except DivrecError as exc:
         errors += [f"train: {e}" for e in exc.errors]
     return errors
@@ -207,7 +214,7 @@ def _check_axis(sweep: SweepFile, key: str, axis: SpaceAxis) -> list[str]:
     for value in axis.values:
         try:
             if key.startswith("train."):
-                TrainConfig(**_trial_train(sweep, **{field: value}))
+                trial_train(sweep, **{field: value})
             else:
                 resolve_scenario(sweep.scenario, overrides=scenario_overrides(sweep, {key: value}))
         except DivrecError as exc:
