@@ -40,8 +40,8 @@ __all__ = [
     "SweepFile",
     "load_sweep",
     "scenario_overrides",
-    "trial_train",
     "sweep_reference",
+    "trial_train",
 ]
 
 #: Validation metrics a trial reports (``val/*`` of :class:`~divrec_rl.training.callbacks.
