@@ -190,6 +190,25 @@ def test_random_choices_are_shared_by_the_seeds_and_drawn_again_the_same(tmp_pat
     assert {float(lr) for lr in by_sample} == expected
 
 
+def test_asha_never_stops_a_trial_that_reached_its_budget(tmp_path: Path) -> None:
+    # ASHA stops any trial whose report reaches max_t; a trial's last evaluation used to be
+    # such a report, so every finished trial was killed before it wrote trial.json.
+    train = {**TRAIN, "eval_every": 256, "select_checkpoint": "best-val"}
+    sweep_file = write_sweep(tmp_path / "asha.yaml", train=train, seeds=[0],
+                             space={"train.learning_rate": {"grid": [1e-4, 3e-4, 1e-3, 3e-3]}},
+                             scheduler={"type": "asha", "grace_period": 512,
+                                        "reduction_factor": 2})  # fmt: skip
+    run_sweep(sweep_file, tmp_path / "out", "--max-concurrent", "2")
+    table = rows(tmp_path / "out")
+    assert len(table) == 4
+    for r in table:
+        done = int(r["timesteps"]) >= TRAIN["total_timesteps"]
+        assert r["status"] == ("finished" if done else "stopped"), r
+        assert (tmp_path / "out" / "trials" / r["trial_id"] / "trial.json").is_file() == done
+    assert any(r["status"] == "finished" for r in table)
+    assert sum(r["chosen"] == "yes" for r in table) == 1
+
+
 def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path) -> None:
     sweep_file = write_sweep(tmp_path / "lam.yaml", train={**TRAIN, "total_timesteps": 2048})
     out = tmp_path / "out"

@@ -75,6 +75,16 @@ def _evaluate_finished(run_dir: Path) -> dict[str, float]:
     return run_episodes(PPOAgent(run.model), sim, config.eval_seed).summary()
 
 
+def _budget(plan: TrialPlan, point: dict[str, Any], run_dir: Path | None) -> int:
+    """The trial's ``total_timesteps``: its run's recorded setting when it is resumed."""
+    from divrec_rl.training.config import TrainConfig
+    from divrec_rl.training.rundir import read_run
+
+    if run_dir is not None:
+        return int(read_run(run_dir).train["total_timesteps"])
+    return TrainConfig(**train_point(plan, point, Path(plan.sweep_dir))).total_timesteps
+
+
 def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
     """Tune's function trainable: train (or continue) the trial's run, report ``val/*``."""
     from ray import tune
@@ -91,12 +101,17 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
         return
     started = time.perf_counter()
     last: dict[str, Any] = {}
+    run_dir = find_trial_run(logdir)
+    budget = _budget(plan, point, run_dir)
 
     def report(step: int, stats: dict[str, float]) -> None:
         last.update(_val_metrics(step, stats))
-        tune.report({**last, "final": 0})
+        # The evaluation at the end of training is reported once, with final = 1, after
+        # trial.json is written: a scheduler stops a trial whose report reaches its max_t, and
+        # stopping it here would lose the finished trial's record.
+        if step < budget:
+            tune.report({**last, "final": 0})
 
-    run_dir = find_trial_run(logdir)
     if run_dir is not None and not list_checkpoints(run_dir):
         shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing to continue
         run_dir = None
@@ -113,6 +128,7 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
     if result.selected is not None:  # --select-checkpoint best-val: the kept weights' val/*
         last.update(_val_metrics(result.selected["step"], result.selected["val"]))
         last["selected_step"] = int(result.selected["step"])
+        last["timesteps"] = int(result.num_timesteps)  # the steps trained, not the selected
     metrics = {**last, "wall_s": time.perf_counter() - started}
     write_trial_result(
         logdir, {"metrics": metrics, "run_dir": str(result.run_dir.relative_to(plan.sweep_dir))}
