@@ -186,12 +186,7 @@ def _lines(exc: ValidationError) -> list[str]:
 def trial_train(sweep: SweepFile, **changes: Any) -> TrainConfig:
     """The sweep's ``train`` settings (with ``changes``) as a trial runs them: evaluated on the
     val users (the sweep owns ``eval_split``)."""
-    return TrainConfig(**_trial_train(sweep, **changes))
-
-
-def _trial_train(sweep: SweepFile, **changes: Any) -> dict[str, Any]:
-    # Every trial evaluates on the val users (what the sweep owns); check the settings so.
-    return {**sweep.train, **changes, "eval_split": "val"}
+    return TrainConfig(**{**sweep.train, **changes, "eval_split": "val"})
 
 
 def _check_train(sweep: SweepFile) -> list[str]:

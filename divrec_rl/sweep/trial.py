@@ -75,16 +75,6 @@ def _evaluate_finished(run_dir: Path) -> dict[str, float]:
     return run_episodes(PPOAgent(run.model), sim, config.eval_seed).summary()
 
 
-def _budget(plan: TrialPlan, point: dict[str, Any], run_dir: Path | None) -> int:
-    """The trial's ``total_timesteps``: its run's recorded setting when it is resumed."""
-    from divrec_rl.training.config import TrainConfig
-    from divrec_rl.training.rundir import read_run
-
-    if run_dir is not None:
-        return int(read_run(run_dir).train["total_timesteps"])
-    return TrainConfig(**train_point(plan, point, Path(plan.sweep_dir))).total_timesteps
-
-
 def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
     """Tune's function trainable: train (or continue) the trial's run, report ``val/*``."""
     from ray import tune
@@ -102,7 +92,10 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
     started = time.perf_counter()
     last: dict[str, Any] = {}
     run_dir = find_trial_run(logdir)
-    budget = _budget(plan, point, run_dir)
+    # The plan is the one the run was started with (--resume checks the sweep file), so a
+    # resumed run's budget is this one too.
+    config = TrainConfig(**train_point(plan, point, logdir))
+    budget = config.total_timesteps
 
     def report(step: int, stats: dict[str, float]) -> None:
         last.update(_val_metrics(step, stats))
@@ -122,7 +115,6 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
             last.update(_val_metrics(result.num_timesteps, _evaluate_finished(run_dir)))
     else:
         sweep = SweepFile(scenario=plan.scenario, overrides=plan.overrides, space={})
-        config = TrainConfig(**train_point(plan, point, logdir))
         overrides = scenario_overrides(sweep, point)
         result = train_run(config, overrides, command=command, imports=plan.imports, on_eval=report)
     if result.selected is not None:  # --select-checkpoint best-val: the kept weights' val/*

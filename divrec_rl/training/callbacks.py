@@ -378,8 +378,7 @@ class CriticWarmupCallback(BaseCallback):
             self._frozen = []
 
     def _on_training_end(self) -> None:
-        self._on_rollout_end()  # never leave the actor frozen in a saved model
-        for p in self._frozen:
+        for p in self._frozen:  # never leave the actor frozen in a saved model
             p.requires_grad_(True)
         self._frozen = []
 
