@@ -41,6 +41,7 @@ from stable_baselines3.common.distributions import Distribution
 from torch import nn
 
 __all__ = [
+    "TAKEN_LOGIT",
     "PlackettLuceDistribution",
     "SetContext",
     "decode_slate",
@@ -80,6 +81,12 @@ class SetContext:
             return th.baddbmm(base, keys, self.query.transpose(1, 2))
         assert self.query_weight is not None, "SetContext: query or query_weight is needed"
         return th.baddbmm(base, keys @ self.query_weight, self.features.transpose(1, 2))
+
+
+#: Logit of a candidate already picked.  ``exp(−1e9 − max)`` is exactly 0 in float32, so the
+#: candidate gets probability 0 as with −∞ (the other log-probabilities are unchanged), while its
+#: entropy term ``p·log p`` is ``0·(finite) = 0`` — where −∞ would give NaN and need a second mask.
+TAKEN_LOGIT = -1e9
 
 
 def encode_slate(picks: th.Tensor, n: int) -> th.Tensor:
@@ -143,10 +150,9 @@ def _chain_terms(
 ) -> tuple[th.Tensor, th.Tensor]:
     """Log-probability and chain-rule entropy ``(B,)`` of ``picks`` from step logits
     ``(B, k, C)``: per-step log-softmax over the candidates not yet ``taken``, summed."""
-    logp = th.log_softmax(logits.masked_fill(taken, float("-inf")), dim=2)
+    logp = th.log_softmax(logits.masked_fill(taken, TAKEN_LOGIT), dim=2)
     log_prob = logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
-    safe = logp.masked_fill(taken, 0.0)
-    entropy = -(safe.exp() * safe).sum(dim=(1, 2))
+    entropy = -(logp.exp() * logp).sum(dim=(1, 2))
     return log_prob, entropy
 
 
@@ -183,7 +189,7 @@ def _draw(
     step draws afresh.  The step loop does only what depends on the previous pick: the Gumbel
     noise of all k steps is drawn at once (the same stream as k draws of ``(B, C)``), the
     pairwise similarities ``z_i · z_p`` are one batched matmul up front, picked candidates get
-    −∞ logits in place, and log-probability and entropy are summed after the loop.
+    the logit TAKEN_LOGIT in place, and log-probability and entropy are summed after the loop.
     """
     logits = scores / temperature[:, None]
     if context is None:
@@ -212,15 +218,14 @@ def _draw(
         steps.append(logp)
         chosen.append(pick)
         if j + 1 < k:
-            logits[rows, pick] = float("-inf")
+            logits[rows, pick] = TAKEN_LOGIT
             feature_sum += context.features[rows, pick]
             sim = similarity[rows, pick]
             max_sim = sim if j == 0 else th.maximum(max_sim, sim)
     picks = th.stack(chosen, dim=1)
-    logp = th.stack(steps, dim=1)  # (B, k, C), −∞ where taken
+    logp = th.stack(steps, dim=1)  # (B, k, C), ≈ TAKEN_LOGIT where taken
     log_prob = logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
-    safe = logp.masked_fill(th.isneginf(logp), 0.0)
-    entropy = -(safe.exp() * safe).sum(dim=(1, 2))
+    entropy = -(logp.exp() * logp).sum(dim=(1, 2))
     return picks, log_prob, entropy
 
 

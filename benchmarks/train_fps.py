@@ -11,26 +11,38 @@ figure is the training loop itself.  Reported per (policy, size):
   PPO updates and logging; the first rollout included);
 * ``steady_fps`` — steps / seconds between the first and the last logged rollout (start-up
   excluded);
-* ``wall_s`` — the whole ``train_run`` call, catalogue generation and model saving included.
+* ``wall_s`` — the whole ``train_run`` call, catalogue generation and model saving included;
+* where ``learn()``'s time goes (:data:`SHARES`): PPO's updates, the simulator's steps, the
+  policy's forward passes in the rollouts, the rollout buffer; the rest is SB3's loop.
 
-Target on 2 cores: ≥ 3,000 steps/s, nearly flat from 2,000 to 20,000 items.  Machines are
-shared: with ``--repeats`` > 1 the best repeat is kept.
+``--update-threads`` sets the torch threads of PPO's updates (``train --update-threads``; 0 =
+the CPUs available, the default); the rollouts keep one.  Targets on 2 cores: ≥ 6,000
+steps/s for the default policy, flat from 2,000 to 20,000 items.  Run it on an idle machine
+(extra torch threads wait on busy cores); with ``--repeats`` > 1 the best repeat is kept.
 
     python benchmarks/train_fps.py [--items 2000 20000] [--policies plackett-luce gaussian]
                                    [--total-timesteps 50000] [--repeats 1] [--devices cpu cuda]
+                                   [--update-threads 0 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch as th
+from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from divrec_rl.envs import SlateRecVecEnv
 from divrec_rl.training.config import config_from_args
 from divrec_rl.training.runner import train_run
 
@@ -42,6 +54,48 @@ VARIANTS = {
 }
 
 
+#: Where a training run's time goes: (class, method) timed, and the phase it is charged to.
+PHASES = {
+    "learn": (OnPolicyAlgorithm, "learn"),
+    "update": (PPO, "train"),
+    "simulator": (SlateRecVecEnv, "step_wait"),
+    "policy": (ActorCriticPolicy, "forward"),
+    "buffer": (RolloutBuffer, "add"),
+}
+
+
+#: The phases reported as shares of ``learn``.
+SHARES = ("update", "simulator", "policy", "buffer")
+
+
+@contextlib.contextmanager
+def phase_timer() -> Iterator[dict[str, float]]:
+    """Seconds spent in each of :data:`PHASES` while the block runs (the methods are wrapped
+    for the block only; ``learn`` is the whole training loop).  ``policy`` counts the
+    rollouts' forward passes (the update's go through ``evaluate_actions``, inside
+    ``update``)."""
+    spent = dict.fromkeys(PHASES, 0.0)
+    originals = {name: cls.__dict__[attr] for name, (cls, attr) in PHASES.items()}
+
+    def timed(name: str, method: Callable) -> Callable:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return wrapper
+
+    for name, (cls, attr) in PHASES.items():
+        setattr(cls, attr, timed(name, originals[name]))
+    try:
+        yield spent
+    finally:
+        for name, (cls, attr) in PHASES.items():
+            setattr(cls, attr, originals[name])
+
+
 def measure(
     policy: str,
     n_items: int,
@@ -49,9 +103,10 @@ def measure(
     n_envs: int,
     logdir: Path,
     device: str = "cpu",
+    update_threads: int = 0,
 ) -> dict[str, float | int | str]:
     """Train ``policy`` once on a catalogue of ``n_items`` on ``device`` and return the
-    throughput figures."""
+    throughput figures and the share of ``learn()``'s time in each of :data:`SHARES`."""
     config, overrides = config_from_args(
         {
             **VARIANTS[policy],
@@ -63,10 +118,12 @@ def measure(
             "logdir": str(logdir),
             "overrides": [f"catalog.n_items={n_items}"],
             "device": device,
+            "update_threads": str(update_threads),
         }
     )
     start = time.perf_counter()
-    result = train_run(config, overrides)
+    with phase_timer() as spent:
+        result = train_run(config, overrides)
     wall = time.perf_counter() - start
     events = EventAccumulator(str(result.run_dir))
     events.Reload()
@@ -77,11 +134,13 @@ def measure(
     return {
         "policy": policy,
         "device": device,
+        "update_threads": config.update_threads,
         "n_items": n_items,
         "steps": result.num_timesteps,
         "fps": float(fps),
         "steady_fps": float(steady),
         "wall_s": wall,
+        **{f"{name}_share": spent[name] / spent["learn"] for name in SHARES},
     }
 
 
@@ -101,6 +160,13 @@ def main() -> None:
     p.add_argument(
         "--devices", nargs="+", choices=["cpu", "cuda"], default=["cpu"], help="training devices"
     )
+    p.add_argument(
+        "--update-threads",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="torch threads of PPO's updates (0 = the CPUs available; the rollouts keep one)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args()
     rows = []
@@ -108,26 +174,41 @@ def main() -> None:
         for n_items in args.items:
             for policy in args.policies:
                 for device in args.devices:
-                    runs = [
-                        measure(
-                            policy, n_items, args.total_timesteps, args.n_envs, Path(tmp), device
-                        )
-                        for _ in range(args.repeats)
-                    ]
-                    rows.append(max(runs, key=lambda r: float(r["fps"])))
+                    for threads in args.update_threads:
+                        runs = [
+                            measure(
+                                policy,
+                                n_items,
+                                args.total_timesteps,
+                                args.n_envs,
+                                Path(tmp),
+                                device,
+                                threads,
+                            )
+                            for _ in range(args.repeats)
+                        ]
+                        rows.append(max(runs, key=lambda r: float(r["fps"])))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print(f"\nPPO training throughput, synthetic-shop, {args.n_envs} users, torch {th.__version__}")
     print(
-        "| policy | device | catalogue items | steps | fps (SB3 time/fps) | steady fps | wall s |"
+        "| policy | device | update threads | catalogue items | steps | fps (SB3 time/fps) "
+        "| steady fps | wall s | update % | simulator % | policy act % | buffer % |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        shares = " | ".join(f"{100 * float(r[f'{name}_share']):.0f}" for name in SHARES)
         print(
-            f"| {r['policy']} | {r['device']} | {r['n_items']:,} | {r['steps']:,} "
-            f"| {r['fps']:,.0f} | {r['steady_fps']:,.0f} | {r['wall_s']:.1f} |"
+            f"| {r['policy']} | {r['device']} | {r['update_threads']} | {r['n_items']:,} "
+            f"| {r['steps']:,} | {r['fps']:,.0f} | {r['steady_fps']:,.0f} | {r['wall_s']:.1f} "
+            f"| {shares} |"
         )
+    print(
+        "\n(% of learn()'s time: PPO's updates; the simulator's steps; the policy's rollout "
+        "forward passes; the rollout buffer's adds; the rest is SB3's loop, observation "
+        "conversion and callbacks.)"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ asserted)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -39,3 +40,17 @@ def test_gpu_check_says_there_is_no_gpu_and_measures_nothing() -> None:
     assert done.returncode == 3
     assert "no CUDA GPU" in done.stderr
     assert done.stdout == ""
+
+
+def test_train_fps_splits_the_training_time_into_phases_and_unwraps_them(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("train_fps", ROOT / "benchmarks" / "train_fps.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = {name: cls.__dict__[attr] for name, (cls, attr) in bench.PHASES.items()}
+    row = bench.measure("plackett-luce", 2000, 512, 4, tmp_path, "cpu", 1)  # 2 rollouts
+    assert row["steps"] == 512 and row["update_threads"] == 1
+    shares = [float(row[f"{name}_share"]) for name in bench.SHARES]
+    assert all(s > 0 for s in shares[:3]) and shares[3] >= 0  # every phase ran
+    assert sum(shares) < 1  # disjoint parts of learn()
+    assert {name: cls.__dict__[attr] for name, (cls, attr) in bench.PHASES.items()} == before

@@ -124,7 +124,7 @@ def build_report(
     :func:`~divrec_rl.bert.train.finetune`).  Returns the ``metrics.json`` mapping
     ``{"test": {row: {"mean", "std", "seeds"}}, "consumption": {row: {"mean", "std"}}}``.
     """
-    from divrec_rl.bert.train import torch_threads
+    from divrec_rl.training.device import torch_threads
 
     if not seeds:
         raise ValueError("seeds: give at least one seed")

@@ -35,10 +35,9 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +55,7 @@ from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
 from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
 from divrec_rl.data import InteractionData, load_dataset
 from divrec_rl.training.device import resolve_device as resolve_training_device
+from divrec_rl.training.device import torch_threads
 
 if TYPE_CHECKING:  # transformers is imported lazily: it takes seconds
     from transformers import PreTrainedModel
@@ -130,20 +130,6 @@ def finetune(
     """
     with torch_threads(threads):
         return _finetune(cfg, Path(out).expanduser(), device, resume, progress, data, log)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` torch CPU threads (0 = unchanged), restoring the count."""
-    if threads < 0:
-        raise ValueError(f"threads: must be ≥ 0 (0 = torch's default), got {threads}")
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _finetune(

@@ -36,7 +36,7 @@ from divrec_rl.sweep.layout import (
 )
 from divrec_rl.sweep.layout import trial_logdir as _trial_logdir
 from divrec_rl.sweep.results import TrialRow, write_results
-from divrec_rl.sweep.spec import SweepFile, load_sweep, trial_train
+from divrec_rl.sweep.spec import SweepFile, load_sweep, plan_train, trial_train
 from divrec_rl.sweep.trial import TrialPlan, run_trial
 
 __all__ = ["INSTALL_COMMAND", "SweepOutcome", "require_ray", "run_sweep"]
@@ -174,7 +174,9 @@ def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int 
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import BasicVariantGenerator
 
-    plan = TrialPlan(str(sweep_dir), sweep.scenario, sweep.overrides, sweep.train, sweep.imports)
+    plan = TrialPlan(
+        str(sweep_dir), sweep.scenario, sweep.overrides, plan_train(sweep), sweep.imports
+    )
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, plan=plan),
         {"cpu": sweep.resources.cpus_per_trial, "gpu": _gpu_share(sweep, ray, max_concurrent)},

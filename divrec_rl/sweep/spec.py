@@ -39,6 +39,7 @@ __all__ = [
     "SpaceAxis",
     "SweepFile",
     "load_sweep",
+    "plan_train",
     "scenario_overrides",
     "sweep_reference",
     "trial_train",
@@ -183,10 +184,18 @@ def _lines(exc: ValidationError) -> list[str]:
     return out
 
 
+def plan_train(sweep: SweepFile) -> dict[str, Any]:
+    """The ``train`` settings every trial starts from: the sweep file's, with the update
+    threads (unless the file sets them) matched to the trial's CPU share, since concurrent
+    trials update at the same time."""
+    threads = max(1, int(sweep.resources.cpus_per_trial))
+    return {"update_threads": threads, **sweep.train}
+
+
 def trial_train(sweep: SweepFile, **changes: Any) -> TrainConfig:
     """The sweep's ``train`` settings (with ``changes``) as a trial runs them: evaluated on the
     val users (the sweep owns ``eval_split``)."""
-    return TrainConfig(**{**sweep.train, **changes, "eval_split": "val"})
+    return TrainConfig(**{**plan_train(sweep), **changes, "eval_split": "val"})
 
 
 def _check_train(sweep: SweepFile) -> list[str]:

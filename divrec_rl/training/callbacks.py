@@ -29,11 +29,13 @@ from divrec_rl.training.episodes import SlateTracker, run_episodes
 
 __all__ = [
     "CheckpointCallback",
+    "CriticWarmupCallback",
     "EvalCallback",
     "HParamsCallback",
     "ProgressCallback",
     "RolloutMetricsCallback",
     "SlateGapCallback",
+    "UpdateThreadsCallback",
     "is_due",
     "slate_overlap",
 ]
@@ -337,6 +339,31 @@ class ProgressCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.bar.close()
+
+
+class UpdateThreadsCallback(BaseCallback):
+    """torch's CPU threads per phase of PPO: ``rollout`` threads while the rollouts step the
+    simulator (numpy, in the main thread: more torch threads would contend with it for the
+    cores), ``update`` threads during PPO's minibatch updates, when nothing else runs and the
+    update's matmuls and elementwise passes over (batch × candidates × width) tensors split
+    across the cores.  SB3 calls ``on_rollout_end`` right before its update and
+    ``on_rollout_start`` right after it."""
+
+    def __init__(self, rollout: int, update: int) -> None:
+        super().__init__()
+        self.rollout, self.update = rollout, update
+
+    def _on_rollout_start(self) -> None:
+        th.set_num_threads(self.rollout)
+
+    def _on_rollout_end(self) -> None:
+        th.set_num_threads(self.update)
+
+    def _on_training_end(self) -> None:
+        th.set_num_threads(self.rollout)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class CriticWarmupCallback(BaseCallback):

@@ -210,6 +210,13 @@ class TrainConfig(SettingsModel):
         ge=1,
         resumable=True,
     )
+    update_threads: Count = _opt(
+        0,
+        "CPU threads for torch during PPO's updates, when the simulator is idle (the rollouts "
+        "keep --torch-threads); 0 = every CPU this process may use.",
+        ge=0,
+        resumable=True,
+    )
     progress_bar: bool = _opt(True, "Show a progress bar while training.", resumable=True)
     verbose: Count = _opt(
         0,

@@ -40,6 +40,7 @@ from divrec_rl.training.callbacks import (
     ProgressCallback,
     RolloutMetricsCallback,
     SlateGapCallback,
+    UpdateThreadsCallback,
 )
 from divrec_rl.training.checkpoint import (
     read_resume_state,
@@ -48,7 +49,7 @@ from divrec_rl.training.checkpoint import (
     save_model,
 )
 from divrec_rl.training.config import TrainConfig, resumed_config
-from divrec_rl.training.device import resolve_device
+from divrec_rl.training.device import resolve_device, resolve_threads, torch_threads
 from divrec_rl.training.rundir import (
     RunInfo,
     check_logdir,
@@ -215,10 +216,11 @@ def _warm_start(model: PPO, config: TrainConfig, env: VecMonitor, baseline: Any)
     )
     teacher = baseline.agent("baseline")
     slates = collect_teacher_slates(teacher, teacher_sim, config.seed)
-    stats = behaviour_clone(
-        model.policy, slates, config.bc_steps, config.batch_size, config.learning_rate,
-        seed=config.seed, max_grad_norm=config.max_grad_norm,
-    )  # fmt: skip
+    with torch_threads(resolve_threads(config.update_threads)):  # pure torch, like an update
+        stats = behaviour_clone(
+            model.policy, slates, config.bc_steps, config.batch_size, config.learning_rate,
+            seed=config.seed, max_grad_norm=config.max_grad_norm,
+        )  # fmt: skip
     print(
         f"behaviour cloning: {int(stats['teacher_steps'])} teacher slates, NLL per slate "
         f"{stats['nll_before']:.2f} → {stats['nll_after']:.2f}",
@@ -282,6 +284,7 @@ def _learn(
             metrics,
             checkpoints,
             *([CriticWarmupCallback(config.critic_warmup)] if config.critic_warmup else []),
+            UpdateThreadsCallback(config.torch_threads, resolve_threads(config.update_threads)),
         ]
     )
     remaining = config.total_timesteps - model.num_timesteps
