@@ -59,6 +59,10 @@ class EmbeddingResponseModel(ResponseModel):
         self._sat_bias = (satisfaction.quality_weight * catalog.quality + satisfaction.bias).astype(
             np.float64
         )
+        # Both logits as the two columns of one (…, 2) array: one product and one gather per
+        # step instead of two each (the same arithmetic, so the same values).
+        self._match_weights = np.array([config.match_weight, satisfaction.match_weight])
+        self._biases = np.stack([self._item_bias, self._sat_bias], axis=1)
 
     def _cosine(self, state: UserState, items: np.ndarray) -> np.ndarray:
         # Elementwise product and a last-axis sum (not a matmul): each row is computed the same way
@@ -77,8 +81,6 @@ class EmbeddingResponseModel(ResponseModel):
 
     def scores(self, state: UserState, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both logits with one gather of the item vectors (one cosine for both)."""
-        cos = self._cosine(state, items)
-        return (
-            self.config.match_weight * cos + self._item_bias[items],
-            self.satisfaction.match_weight * cos + self._sat_bias[items],
-        )
+        logits = self._cosine(state, items)[..., None] * self._match_weights
+        logits += self._biases.take(items, axis=0)
+        return logits[..., 0], logits[..., 1]

@@ -49,9 +49,10 @@ def slate_diversity(
 
 
 def mix_reward(
-    engagement: np.ndarray, diversity: np.ndarray, diversity_weight: float
+    engagement: np.ndarray, diversity: np.ndarray, diversity_weight: float | np.ndarray
 ) -> np.ndarray:
-    """``reward = engagement + λ · diversity``, elementwise (``λ = diversity_weight``)."""
+    """``reward = engagement + λ · diversity``, elementwise (``λ = diversity_weight``, a number
+    or a 0-d float64 array)."""
     return engagement + diversity_weight * diversity
 
 

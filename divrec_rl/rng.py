@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import numpy as np
 
+
+def _u64(value: int) -> np.ndarray:
+    """A 0-d uint64 array: as an operand it costs less per call than a NumPy or Python scalar."""
+    return np.array(value, dtype=np.uint64)
+
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
+_M1 = _u64(0xBF58476D1CE4E5B9)
+_M2 = _u64(0x94D049BB133111EB)
+_S30 = _u64(30)
+_S27 = _u64(27)
+_S31 = _u64(31)
+_S11 = _u64(11)
 _TO_UNIT = 1.0 / float(1 << 53)
+_TO_UNIT_0D = np.array(_TO_UNIT)
 
 # Stream identifiers: one per kind of draw, so adding a draw never shifts another one.
 STREAM_INIT = 1
@@ -34,8 +41,8 @@ STREAM_RETURN = 5
 STREAM_CUSTOM = 100  # first stream free for plug-in behaviours
 
 
-_K_KEY = np.uint64(0xD1B54A32D192ED03)
-_K_COUNTER = np.uint64(0xAEF17502108EF2D9)
+_K_KEY = _u64(0xD1B54A32D192ED03)
+_K_COUNTER = _u64(0xAEF17502108EF2D9)
 _K_STREAM_INT = 0xDB4F0B9175AE2165
 _MASK64 = (1 << 64) - 1
 _OFFSETS: dict[int, np.ndarray] = {}
@@ -69,15 +76,16 @@ def uniforms(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.
     if len(keys) * n <= _SCALAR_PATH_MAX:
         return _uniforms_scalar(keys, counters, stream, n)
     if len(keys) == 1:  # one user: the base in Python integers (same bits, fewer array calls)
-        z = _offsets(n)[None, :] + np.uint64(_base_int(int(keys[0]), int(counters[0]), stream))
+        base = _base_int(int(keys[0]), int(counters[0]), stream)
+        z = _offsets(n)[None, :] + _u64(base)
     else:
         base = np.asarray(keys, dtype=np.uint64) * _K_KEY
         base += np.asarray(counters).astype(np.uint64) * _K_COUNTER
-        base += np.uint64((stream * _K_STREAM_INT) & _MASK64)
+        base += _u64((stream * _K_STREAM_INT) & _MASK64)
         z = base[:, None] + _offsets(n)
     _splitmix(z)
     z >>= _S11
-    return z * _TO_UNIT  # uint64 × float → float64, exact for 53-bit integers
+    return z * _TO_UNIT_0D  # uint64 × float64 → float64, exact for 53-bit integers
 
 
 _SCALAR_PATH_MAX = 4
@@ -96,18 +104,20 @@ def _base_int(key: int, counter: int, stream: int) -> int:
 def _uniforms_scalar(keys: np.ndarray, counters: np.ndarray, stream: int, n: int) -> np.ndarray:
     """:func:`uniforms` for a handful of draws, in Python integers (same bits, less overhead:
     array calls on one element cost more than the arithmetic)."""
-    out = np.empty((len(keys), n))
-    for r, (key, counter) in enumerate(
-        zip(np.asarray(keys).tolist(), np.asarray(counters).tolist(), strict=True)
-    ):
+    rows = []
+    for key, counter in zip(np.asarray(keys).tolist(), np.asarray(counters).tolist(), strict=True):
         base = _base_int(key, counter, stream)
-        for j in range(n):
-            z = (base + (j + 1) * _GOLDEN_INT) & _MASK64
-            z = ((z ^ (z >> 30)) * _M1_INT) & _MASK64
-            z = ((z ^ (z >> 27)) * _M2_INT) & _MASK64
-            z ^= z >> 31
-            out[r, j] = (z >> 11) * _TO_UNIT
-    return out
+        rows.append([_unit_int(base + (j + 1) * _GOLDEN_INT) for j in range(n)])
+    return np.array(rows, dtype=np.float64).reshape(len(rows), n)
+
+
+def _unit_int(z: int) -> float:
+    """SplitMix64's finaliser of ``z mod 2⁶⁴`` in Python integers, top 53 bits as a float."""
+    z &= _MASK64
+    z = ((z ^ (z >> 30)) * _M1_INT) & _MASK64
+    z = ((z ^ (z >> 27)) * _M2_INT) & _MASK64
+    z ^= z >> 31
+    return (z >> 11) * _TO_UNIT
 
 
 _K_SALT = np.uint64(0x8CB92BA72F3D8DD7)

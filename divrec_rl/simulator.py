@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from divrec_rl.arrays import all_true, any_true
+from divrec_rl.arrays import all_true, any_true, constant
 from divrec_rl.response import ResponseModel
 from divrec_rl.reward import check_diversity_weight, mix_reward, slate_diversity
 from divrec_rl.scenario import Scenario
@@ -37,6 +37,9 @@ from divrec_rl.slate import ActionCheck, validate_slates
 from divrec_rl.users.behaviour import SlateResponse
 from divrec_rl.users.population import SPLITS, stream_keys
 from divrec_rl.users.state import UserState
+
+_ZERO = constant(0, np.int64)
+_ONE = constant(1, np.int64)
 
 #: The scalar entries of the ``user`` observation, in order (see
 #: :meth:`SlateSimulator.user_layout`): episode time ``t/T``, session ``s/S_max``, last step
@@ -146,6 +149,12 @@ class SlateSimulator:
         self._check_actions = ActionCheck(self.action_space, n_users)
         self._all_rows = np.arange(n_users)
         self._dims = (cat.embedding_dim, cat.n_categories)
+        # Per-step operands as typed 0-d arrays (same values, less overhead: divrec_rl.arrays).
+        self._lambda = constant(self.diversity_weight)
+        self._max_steps = constant(self.max_steps, np.int64)
+        self._time_scale = constant(self.max_steps)  # t / T in float64, as for session / S
+        self._session_scale = constant(self.max_sessions)
+        self._count_scale = constant(self.max_steps, np.float32)  # counts / T in float32
 
     def reset_users(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Start new episodes for ``rows`` with per-user random ``keys`` (uint64): the population
@@ -230,14 +239,14 @@ class SlateSimulator:
         o = d + 2 * c
         # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; one
         # in-place float32 division of the block (correctly rounded, so a count of T gives 1.0).
-        user[:, o] = st.t / self.max_steps
-        user[:, o + 1] = st.session / self.max_sessions
+        user[:, o] = st.t / self._time_scale
+        user[:, o + 1] = st.session / self._session_scale
         user[:, o + 2] = st.last_click
         user[:, o + 3] = st.session_step
         user[:, o + 4] = st.session_clicks
         user[:, o + 5] = st.no_click_streak
         user[:, o + 6] = st.steps_since_click
-        user[:, o + 3 : o + 7] /= self.max_steps
+        user[:, o + 3 : o + 7] /= self._count_scale
         user[:, o + len(USER_SCALARS) :] = st.features
         return {"user": user, **self.builder.observe(st)}
 
@@ -278,8 +287,9 @@ class SlateSimulator:
         response = beh.respond(st, slates, attraction, sat_logit, cw)
         beh.update(st, slates, response, vecs, cw)
         self._record_step(stepped, response)
-        st.t += stepped
-        st.session_step += stepped
+        # New arrays copied in rather than ``+=``: cheaper on one-element arrays (arrays module).
+        st.t[...] = st.t + stepped
+        st.session_step[...] = st.session_step + stepped
 
         left = beh.leaves(st) & stepped
         if any_true(left):
@@ -289,18 +299,18 @@ class SlateSimulator:
                 back = np.flatnonzero(returned)
                 st.session[back] += 1
                 self._start_sessions(back)
-            truncated = (st.t >= self.max_steps) & stepped & ~terminated
-            st.active &= ~(terminated | truncated)
+            truncated = (st.t >= self._max_steps) & stepped & ~terminated
+            st.active[...] = st.active & ~(terminated | truncated)
         else:  # nobody left (the common step): no return model, nobody terminated
             terminated = left
             returned = np.zeros(len(left), dtype=bool)
-            truncated = (st.t >= self.max_steps) & stepped
-            st.active &= ~truncated
+            truncated = (st.t >= self._max_steps) & stepped
+            st.active[...] = st.active & ~truncated
 
         diversity = slate_diversity(self.config.reward.diversity, vecs, cw)
         engagement = response.engagement  # 0 for users who did not click (incl. inactive ones)
-        diversity *= stepped  # 0 for users who were not stepped (diversity is finite)
-        reward = mix_reward(engagement, diversity, self.diversity_weight)
+        diversity = diversity * stepped  # 0 for users who were not stepped (diversity is finite)
+        reward = mix_reward(engagement, diversity, self._lambda)
 
         live = self._all_rows if all_true(st.active) else np.flatnonzero(st.active)
         self.builder.prepare(st, live)
@@ -328,23 +338,28 @@ class SlateSimulator:
         """Session bookkeeping of the users stepped: click flag, clicks, satisfaction sums and
         the no-click counters (reset by a click, else one more step)."""
         st = self.state
-        clicked = response.position >= 0
+        clicked = response.position >= _ZERO
         if all_true(stepped):
+            # New arrays copied in rather than ``+=``: cheaper on one-element arrays (arrays
+            # module); (count + 1)·[no click] is the reset-or-count of the else branch.
             st.last_click[:] = clicked
-            st.session_satisfaction += response.engagement
-            st.no_click_streak += 1
-            st.steps_since_click += 1
-        else:  # users who already left keep their final values
-            clicked &= stepped
-            np.copyto(st.last_click, clicked, where=stepped)
-            np.add(
-                st.session_satisfaction,
-                response.engagement,
-                out=st.session_satisfaction,
-                where=stepped,
-            )
-            st.no_click_streak += stepped
-            st.steps_since_click += stepped
+            st.session_satisfaction[...] = st.session_satisfaction + response.engagement
+            missed = ~clicked
+            st.no_click_streak[...] = (st.no_click_streak + _ONE) * missed
+            st.steps_since_click[...] = (st.steps_since_click + _ONE) * missed
+            st.session_clicks[...] = st.session_clicks + clicked
+            return
+        # Users who already left keep their final values.
+        clicked &= stepped
+        np.copyto(st.last_click, clicked, where=stepped)
+        np.add(
+            st.session_satisfaction,
+            response.engagement,
+            out=st.session_satisfaction,
+            where=stepped,
+        )
+        st.no_click_streak += stepped
+        st.steps_since_click += stepped
         st.session_clicks += clicked
         np.copyto(st.no_click_streak, 0, where=clicked)
         np.copyto(st.steps_since_click, 0, where=clicked)

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from divrec_rl import rng
-from divrec_rl.arrays import all_true, any_true, arange_cached
+from divrec_rl.arrays import all_true, any_true, arange_cached, row_starts
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioError, SlateConfig
 from divrec_rl.users.state import UserState
@@ -74,14 +74,14 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     (O(n) per row instead of a full sort).
     """
     n = scores.shape[1]
-    neg_key = _tie_break(n) - scores.astype(np.float64)  # ascending = best first
+    # float64 − float32 promotes the scores to float64 exactly (no separate astype).
+    neg_key = _tie_break(n) - scores  # ascending = best first
     if k >= n or n <= _FULL_SORT_MAX:
         return neg_key.argsort(axis=1)[:, :k]
     part = np.argpartition(neg_key, k - 1, axis=1)[:, :k]
     # Flat indices (row·width + column) gather with one ``take`` instead of 2-D fancy indexing.
-    rows = arange_cached(len(neg_key))[:, None]
-    order = np.argsort(neg_key.take(part + rows * n), axis=1)
-    return part.take(order + rows * k)
+    order = np.argsort(neg_key.take(part + row_starts(len(neg_key), n)[:, None]), axis=1)
+    return part.take(order + row_starts(len(neg_key), k)[:, None])
 
 
 # Up to this row length a full sort is cheaper than partition + sort of the top k.
@@ -92,9 +92,10 @@ _TIE_BREAKS: dict[int, np.ndarray] = {}
 
 
 def _tie_break(n: int) -> np.ndarray:
-    if n not in _TIE_BREAKS:
-        _TIE_BREAKS[n] = np.arange(n, dtype=np.float64) * 1e-12
-    return _TIE_BREAKS[n]
+    tie = _TIE_BREAKS.get(n)
+    if tie is None:
+        tie = _TIE_BREAKS[n] = np.arange(n, dtype=np.float64) * 1e-12
+    return tie
 
 
 class CandidateSlateBuilder(SlateBuilder):
@@ -148,6 +149,13 @@ class CandidateSlateBuilder(SlateBuilder):
         # ⌈n·p_c⌉ ≤ |pool_c| whenever p_c ≤ (|pool_c| − 1)/n, so capping shares there keeps every
         # category's draws distinct; the caps must leave room for all n candidates.
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
+        eps = config.explore_fraction
+        self._personal_weight, self._explore_share = 1.0 - eps, eps / self._n_cat
+        # One product turns the 2C walk uniforms of a user into starts and stride indices; the
+        # stride table is read through flat indices (row c·width + index).
+        self._walk_scale = np.concatenate([self.pool_size, self.stride_count])
+        self._stride_flat = self.stride_table.ravel()
+        self._stride_base = np.arange(catalog.n_categories) * self.stride_table.shape[1]
         if self._share_cap.sum() < 1.0:
             raise ScenarioError(
                 "field 'slate.n_candidates': must be ≤ "
@@ -189,10 +197,9 @@ class CandidateSlateBuilder(SlateBuilder):
             personal = hist / mass
         else:
             personal = np.where(mass > 0, hist / np.where(mass > 0, mass, 1.0), self.prior)
-        eps = self.config.explore_fraction
-        p = (1.0 - eps) * personal + eps / self._n_cat
-        excess = p - self._share_cap
-        if any_true(excess > 0):
+        p = self._personal_weight * personal + self._explore_share
+        if any_true(p > self._share_cap):  # rare: a category asks for more than its pool holds
+            excess = p - self._share_cap
             p = np.minimum(p, self._share_cap)
             room = self._share_cap - p
             p += (
@@ -209,38 +216,45 @@ class CandidateSlateBuilder(SlateBuilder):
         r = len(rows)
         p = self.category_shares(state.category_history[rows])
         u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n_cat)
-        # Systematic sampling of slot categories: slot j of n belongs to category c when
-        # N_{c-1} ≤ j < N_c with N_c = min(n, ⌈n·P_c − u₀⌉), P the row's cumulative shares — every
-        # category gets ⌊n·p_c⌋ or ⌈n·p_c⌉ slots, grouped, in category order.  The bounds are
-        # integers, so shifting row r by r·n lets one flat searchsorted serve all rows exactly
-        # (no batch-dependent rounding); its result ``flat = r·C + c`` indexes per-(row, category)
-        # arrays directly.
-        bound = np.add.accumulate(p, axis=1)
-        bound *= n
-        bound -= u[:, :1]
-        counts = np.ceil(bound).astype(np.int64)
-        np.minimum(counts, n, out=counts)
-        counts[:, -1] = n
-        slot_offset = arange_cached(r)[:, None] * n
-        counts += slot_offset
-        slots = arange_cached(r * n)
-        flat = counts.ravel().searchsorted(slots, side="right")
-        # Rank of a slot within its category: its index minus the category's first slot N_{c-1}.
-        first = np.empty_like(counts)
-        first[:, 0] = slot_offset[:, 0]
-        first[:, 1:] = counts[:, :-1]
-        rank = slots - first.ravel()[flat]
+        flat, rank = self._slot_categories(p, u[:, :1])
         # The slots of category c walk its pool from start r_c with stride s_c (one uniform each
         # per user and category): an arithmetic progression, so they are distinct.
-        start_c = (u[:, 1 : 1 + n_cat] * self.pool_size).astype(np.int64)
-        stride_c = self.stride_table[
-            self._cat_index, (u[:, 1 + n_cat :] * self.stride_count).astype(np.int64)
-        ]
+        walk = (u[:, 1:] * self._walk_scale).astype(np.int64)  # (r, 2C): starts, stride indices
+        stride = self._stride_flat.take(walk[:, n_cat:] + self._stride_base)
         cat = flat % n_cat
-        size, first_item = self.pool_size.take(cat), self.pool_offset.take(cat)
-        pos = start_c.ravel()[flat] + rank * stride_c.ravel()[flat]
-        pos %= size
-        self.candidates[rows] = self.pool_items[first_item + pos].reshape(r, n)
+        pos = walk[:, :n_cat].take(flat) + rank * stride.take(flat)
+        pos %= self.pool_size.take(cat)
+        items = self.pool_items.take(self.pool_offset.take(cat) + pos)
+        self.candidates[rows] = items.reshape(r, n)
+
+    def _slot_categories(self, p: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Systematic sampling of the slots' categories from shares ``p`` ``(r, C)`` and one
+        uniform ``u0`` ``(r, 1)`` per row: ``(flat, rank)``, each ``(r·n,)`` — slot ``i·n + j``
+        belongs to category ``flat − i·C`` and is the ``rank``-th slot of it.
+
+        Slot j of n belongs to category c when N_{c-1} ≤ j < N_c with
+        N_c = min(n, ⌈n·P_c − u₀⌉), P the row's cumulative shares — every category gets ⌊n·p_c⌋
+        or ⌈n·p_c⌉ slots, grouped, in category order.  The bounds are integers, so shifting row
+        i by i·n lets one flat searchsorted serve all rows exactly (no batch-dependent rounding);
+        its result ``flat = i·C + c`` indexes per-(row, category) arrays directly.
+        """
+        r, n_cat = p.shape
+        n = self.n_candidates
+        bound = np.add.accumulate(p, axis=1)
+        bound *= n
+        bound -= u0
+        # ends[1 + i·C + c] = N_c + i·n and ends[0] = 0, so ends[i·C + c] is the first slot of
+        # (i, c): N_{c−1} + i·n, or i·n for c = 0 (the previous row's last bound is n).
+        ends = np.empty(r * n_cat + 1, dtype=np.int64)
+        ends[0] = 0
+        counts = ends[1:].reshape(r, n_cat)
+        counts[...] = np.ceil(bound)
+        np.minimum(counts, n, out=counts)
+        counts[:, -1] = n
+        counts += row_starts(r, n)[:, None]
+        slots = arange_cached(r * n)
+        flat = ends[1:].searchsorted(slots, side="right")
+        return flat, slots - ends.take(flat)
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
@@ -249,9 +263,9 @@ class CandidateSlateBuilder(SlateBuilder):
         feats = self._item_features.take(cand, axis=0)
         flat = self.catalog.primary_category.take(cand)
         if n_users > 1:
-            flat += self._n_cat * arange_cached(n_users)[:, None]
-        feats[..., d + 1] = state.category_history.ravel()[flat]
-        feats[..., d + 2] = state.exposure.ravel()[flat]
+            flat += row_starts(n_users, self._n_cat)[:, None]
+        feats[..., d + 1] = state.category_history.take(flat)
+        feats[..., d + 2] = state.exposure.take(flat)
         return {"candidates": feats.reshape(n_users, -1)}
 
     def candidate_rows(self) -> np.ndarray:
@@ -265,8 +279,7 @@ class CandidateSlateBuilder(SlateBuilder):
             len(self.candidates), self.n_candidates
         )
         top = top_k_rows(scores, self.k)
-        top += arange_cached(len(top))[:, None] * self.n_candidates
-        return self.candidates.take(top)
+        return self.candidates.take(top + row_starts(len(top), self.n_candidates)[:, None])
 
 
 class QuerySlateBuilder(SlateBuilder):

@@ -119,6 +119,7 @@ class SlateRecEnv(gym.Env):
         self.simulator = make_simulator(scenario, 1, split, diversity_weight, config, config_files)
         self.observation_space = self.simulator.observation_space
         self.action_space = self.simulator.action_space
+        self._action_shape = self.action_space.shape
         self.render_mode = render_mode
         self._needs_reset = True
         self._last: StepResult | None = None
@@ -147,8 +148,8 @@ class SlateRecEnv(gym.Env):
                 "the user left or the episode ended: call reset() before step()"
             )
         a = np.asarray(action)
-        if a.shape != self.action_space.shape:
-            raise ValueError(action_shape_error(self.action_space.shape, a.shape))
+        if a.shape != self._action_shape:
+            raise ValueError(action_shape_error(self._action_shape, a.shape))
         return self._unpack(self.simulator.step(a[None]))
 
     def step_slate(
@@ -164,11 +165,11 @@ class SlateRecEnv(gym.Env):
     def _unpack(
         self, r: StepResult
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        terminated, truncated = bool(r.terminated[0]), bool(r.truncated[0])
+        terminated, truncated = r.terminated.item(0), r.truncated.item(0)
         self._needs_reset = terminated or truncated
         self._last = r
         obs = {k: v[0] for k, v in r.observation.items()}
-        return obs, float(r.reward[0]), terminated, truncated, row_info(r.info, 0)
+        return obs, r.reward.item(0), terminated, truncated, row_info(r.info, 0)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -25,10 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from divrec_rl import rng
-from divrec_rl.arrays import all_true, any_true, arange_cached
+from divrec_rl.arrays import all_true, any_true, constant, row_starts
 from divrec_rl.config import BehaviourConfig
 from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
 from divrec_rl.users.state import UserState
+
+_ONE = constant(1.0)
+_ZERO = constant(0, np.int64)
+_NONE = constant(-1, np.int64)  # position and item of "no click"
+_ZERO_F64 = constant(0.0)
+_TINY = constant(1e-12, np.float32)  # floor of an interest vector's norm
 
 
 @dataclass
@@ -102,10 +108,27 @@ class StandardBehaviour(UserBehaviour):
     def __init__(self, config: BehaviourConfig, history_decay: float) -> None:
         self.config = config
         self.history_decay = history_decay
+        # The per-step coefficients as 0-d arrays of the dtype they meet (float32 state, float64
+        # logits and patience): the values of the config's numbers, less overhead per call
+        # (divrec_rl.arrays).
+        f32, b, p = np.float32, config.boredom, config.patience
+        self._attraction_penalty = constant(b.attraction_penalty, f32)
+        self._satisfaction_penalty = constant(b.satisfaction_penalty, f32)
+        self._fatigue_decay = constant(b.decay, f32)
+        self._exposure_weight = constant(b.exposure_weight, f32)
+        self._consume_weight = constant(b.consume_weight, f32)
+        self._drift_rate = constant(config.drift.rate, f32)
+        self._history_decay = constant(history_decay, f32)
+        self._history_weight = constant(1.0 - history_decay, f32)
+        self._refill = constant(p.refill)
+        self._step_cost = constant(p.step_cost)
+        self._no_click_cost = constant(p.no_click_cost)
+        self._max_patience = constant(p.maximum)
+        self._slot_shares: dict[int, np.ndarray] = {}
 
     def boredom(self, state: UserState, category_weights: np.ndarray) -> np.ndarray:
         """Fatigue of each slate item's categories, ``(N, k)``: ``Σ_c w_ic F_uc``."""
-        return np.add.reduce(category_weights * state.fatigue[:, None, :], axis=-1)
+        return np.add.reduce(category_weights * state.fatigue[:, None, :], -1)
 
     def choice_probabilities(self, attraction: np.ndarray) -> np.ndarray:
         """``(N, k+1)`` outcome probabilities from boredom-adjusted click logits."""
@@ -129,10 +152,9 @@ class StandardBehaviour(UserBehaviour):
         if the item is consumed, with ``B`` = :meth:`boredom` — the same arithmetic as
         :meth:`respond`.  ``category_weights``: ``(N, m, C)`` of the items.
         """
-        b = self.config.boredom
         bored = self.boredom(state, category_weights)
-        click_logit = attraction - b.attraction_penalty * bored
-        value = 1.0 / (1.0 + np.exp(-(satisfaction_logit - b.satisfaction_penalty * bored)))
+        click_logit = attraction - self._attraction_penalty * bored
+        value = _ONE / (_ONE + np.exp(-(satisfaction_logit - self._satisfaction_penalty * bored)))
         return click_logit, value
 
     def expected_engagement(
@@ -162,21 +184,21 @@ class StandardBehaviour(UserBehaviour):
         category_weights: np.ndarray,
     ) -> SlateResponse:
         n, k = slates.shape
-        b = self.config.boredom
-        bored = self.boredom(state, category_weights)
-        probs = self.choice_probabilities(attraction - b.attraction_penalty * bored)
+        click_logit, value = self.item_terms(
+            state, attraction, satisfaction_logit, category_weights
+        )
+        probs = self.choice_probabilities(click_logit)
         u = rng.uniforms(state.key, state.t, rng.STREAM_CHOICE, 1)
         pos = sample_choice(probs, u[:, 0])
-        clicked = pos < k
-        clicked &= state.active  # (cheaper than testing whether everyone is active)
+        clicked = (pos < k) & state.active  # (cheaper than testing whether everyone is active)
         # Gather the clicked slot (slot k−1 stands in for "no click"; masked below).
-        flat = arange_cached(n) * k
-        flat += np.minimum(pos, k - 1)
-        s_logit = satisfaction_logit.take(flat) - b.satisfaction_penalty * bored.take(flat)
+        flat = row_starts(n, k) + np.minimum(pos, k - 1)
         return SlateResponse(
-            position=np.where(clicked, pos, -1),
-            item=np.where(clicked, slates.take(flat), -1),
-            engagement=clicked / (1.0 + np.exp(-s_logit)),
+            position=np.where(clicked, pos, _NONE),
+            item=np.where(clicked, slates.take(flat), _NONE),
+            # value·1 = value and value·0 = 0 exactly (value is finite): the engagement of the
+            # consumed item, 0 without a click.
+            engagement=value.take(flat) * clicked,
             probabilities=probs,
         )
 
@@ -188,37 +210,42 @@ class StandardBehaviour(UserBehaviour):
         item_vectors: np.ndarray,
         category_weights: np.ndarray,
     ) -> None:
-        cfg = self.config
-        clicked = response.position >= 0
-        k = slates.shape[1]
+        clicked = response.position >= _ZERO
         # Update everyone in place (no temporaries for the common all-active batch), then put
         # back the rows of users who already left: they must keep their final state.
         inactive = None if all_true(state.active) else np.flatnonzero(~state.active)
         saved = state.take(inactive) if inactive is not None else None
-        shown = np.add.reduce(category_weights, axis=1)  # (N, C) slots per category
+        shown = np.add.reduce(category_weights, 1)  # (N, C) slots per category
 
-        b = cfg.boredom
-        state.fatigue *= b.decay
-        state.fatigue += b.exposure_weight * shown
-        h = self.history_decay
-        state.exposure *= h
-        state.exposure += ((1.0 - h) / k) * shown
+        state.fatigue *= self._fatigue_decay
+        state.fatigue += self._exposure_weight * shown
+        state.exposure *= self._history_decay
+        state.exposure += self._slot_share(slates.shape[1]) * shown
         everyone_clicked = any_true(clicked) and self._consume(
             state, clicked, response.position, item_vectors, category_weights
         )
 
-        p = cfg.patience
         if everyone_clicked:  # the no-click cost term is exactly 0
-            state.patience += p.refill * response.engagement - p.step_cost
+            change = self._refill * response.engagement - self._step_cost
         else:
-            state.patience += (
-                p.refill * response.engagement - p.no_click_cost * ~clicked - p.step_cost
+            change = (
+                self._refill * response.engagement
+                - self._no_click_cost * ~clicked
+                - self._step_cost
             )
-        # min/max rather than np.clip: same values, a fraction of np.clip's call overhead.
-        np.minimum(state.patience, p.maximum, out=state.patience)
-        np.maximum(state.patience, 0.0, out=state.patience)
+        # min/max rather than np.clip: same values, a fraction of np.clip's call overhead; the
+        # result is copied in rather than computed in place (one-element arrays, module arrays).
+        patience = np.minimum(state.patience + change, self._max_patience)
+        state.patience[...] = np.maximum(patience, _ZERO_F64)
         if saved is not None:
             state.assign(inactive, saved)
+
+    def _slot_share(self, k: int) -> np.ndarray:
+        """``(1 − h)/k``, the exposure EMA's weight of one slot of a slate of ``k``, as float32."""
+        share = self._slot_shares.get(k)
+        if share is None:
+            share = self._slot_shares[k] = constant((1.0 - self.history_decay) / k, np.float32)
+        return share
 
     def _consume(
         self,
@@ -230,31 +257,30 @@ class StandardBehaviour(UserBehaviour):
     ) -> bool:
         """Fold the consumed items into fatigue, interest (drift) and the observed histories of
         the users who clicked; returns whether every user clicked."""
-        cfg, h = self.config, self.history_decay
         n, k, n_cat = category_weights.shape
         # Flat row·k + slot indices gather the consumed item's rows with one take each;
         # (N, d) and (N, C), meaningful where clicked.
-        flat = arange_cached(n) * k
-        flat += np.maximum(position, 0)
+        flat = row_starts(n, k) + np.maximum(position, _ZERO)
         consumed_vec = item_vectors.reshape(n * k, -1).take(flat, axis=0)
         consumed_cat = category_weights.reshape(n * k, n_cat).take(flat, axis=0)
+        consume_w, drift_w, hist_w = self._consume_weight, self._drift_rate, self._history_weight
         if everyone_clicked := all_true(clicked):
             # The same arithmetic as the masked form below without the 0/1 weights
             # (x·1.0 = x exactly), so a batch where everybody clicked matches any other.
             click_col = None
-            consume_w, drift_w, hist_w = cfg.boredom.consume_weight, cfg.drift.rate, 1.0 - h
         else:
             click_col = clicked[:, None].astype(np.float32)
-            consume_w = cfg.boredom.consume_weight * click_col
-            drift_w = cfg.drift.rate * click_col
-            hist_w = (1.0 - h) * click_col
+            consume_w, drift_w, hist_w = (
+                consume_w * click_col,
+                drift_w * click_col,
+                hist_w * click_col,
+            )
         state.fatigue += consume_w * consumed_cat
         interest = state.interest
         interest += drift_w * (consumed_vec - interest)
         # Re-normalise only the rows that moved: a row's result must not depend on whether
         # another user in the batch clicked (batches reproduce single users bit for bit).
-        norm = np.sqrt(np.add.reduce(interest * interest, axis=1, keepdims=True))
-        np.maximum(norm, 1e-12, out=norm)
+        norm = np.maximum(np.sqrt(np.add.reduce(interest * interest, axis=1, keepdims=True)), _TINY)
         if click_col is None:
             interest /= norm
         else:

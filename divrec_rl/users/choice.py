@@ -58,6 +58,7 @@ def cascade_probabilities(
 
 def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF sample per row: index in ``0..k`` (``k`` = no click), uniforms ``u (N,)``."""
-    # Rows sum to 1 up to rounding; the clamp keeps a u above the last CDF value on "no click".
-    choice = np.add.reduce(np.add.accumulate(probs, axis=1) < u[:, None], axis=1)
-    return np.minimum(choice, probs.shape[1] - 1)
+    # The CDF is non-decreasing, so {j : CDF_j < u} is a prefix and its size the sample.  Rows
+    # sum to 1 only up to rounding: counting over the first k columns alone keeps a u above the
+    # last CDF value on "no click" (index k), with no clamp.
+    return np.add.reduce(np.add.accumulate(probs[:, :-1], axis=1) < u[:, None], axis=1)
