@@ -7,8 +7,11 @@ checks that both agree.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from divrec_rl.arrays import constant
 from divrec_rl.metrics import mean_pairwise_dot
 
 
@@ -21,9 +24,21 @@ def ild_embedding(unit_vectors: np.ndarray) -> np.ndarray:
     if k < 2:
         return np.zeros(unit_vectors.shape[0])
     # For unit vectors Σ_i |e_i|² = k, so the pair sum needs only |Σ_i e_i|² (see
-    # mean_pairwise_dot): 1 − (|Σe|² − k) / (k(k−1)).
-    total = np.add.reduce(unit_vectors, axis=1, dtype=np.float64)
-    return 1.0 - (np.add.reduce(total * total, axis=1) - k) / (k * (k - 1))
+    # mean_pairwise_dot): 1 − (|Σe|² − k) / (k(k−1)).  Reductions take axis and dtype by
+    # position and the scalars come as 0-d arrays: a slate's reward is computed every step,
+    # where call overhead outweighs the arithmetic (divrec_rl.arrays).
+    total = np.add.reduce(unit_vectors, 1, np.float64)
+    k_items, pairs = _slate_constants(k)
+    return _ONE - (np.add.reduce(total * total, 1) - k_items) / pairs
+
+
+_ONE = constant(1.0)
+
+
+@functools.cache
+def _slate_constants(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` and ``k(k−1)`` as 0-d float64 arrays (the values of the Python numbers)."""
+    return constant(k), constant(k * (k - 1))
 
 
 def ild_category(category_weights: np.ndarray) -> np.ndarray:
