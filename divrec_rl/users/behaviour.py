@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from divrec_rl import rng
-from divrec_rl.arrays import all_true, any_true, constant, row_starts
+from divrec_rl.arrays import all_true, any_true, arange_cached, constant, row_starts
 from divrec_rl.config import BehaviourConfig
 from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
 from divrec_rl.users.state import UserState
@@ -257,12 +257,11 @@ class StandardBehaviour(UserBehaviour):
     ) -> bool:
         """Fold the consumed items into fatigue, interest (drift) and the observed histories of
         the users who clicked; returns whether every user clicked."""
-        n, k, n_cat = category_weights.shape
-        # Flat row·k + slot indices gather the consumed item's rows with one take each;
-        # (N, d) and (N, C), meaningful where clicked.
-        flat = row_starts(n, k) + np.maximum(position, _ZERO)
-        consumed_vec = item_vectors.reshape(n * k, -1).take(flat, axis=0)
-        consumed_cat = category_weights.reshape(n * k, n_cat).take(flat, axis=0)
+        # The consumed item's rows, (N, d) and (N, C), meaningful where clicked (indexing works
+        # on any memory layout of the (N, k, ·) inputs).
+        rows, slot = arange_cached(len(position)), np.maximum(position, _ZERO)
+        consumed_vec = item_vectors[rows, slot]
+        consumed_cat = category_weights[rows, slot]
         consume_w, drift_w, hist_w = self._consume_weight, self._drift_rate, self._history_weight
         if everyone_clicked := all_true(clicked):
             # The same arithmetic as the masked form below without the 0/1 weights
