@@ -80,7 +80,8 @@ class EmbeddingResponseModel(ResponseModel):
         return self.satisfaction.match_weight * self._cosine(state, items) + self._sat_bias[items]
 
     def scores(self, state: UserState, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both logits with one gather of the item vectors (one cosine for both)."""
+        """Both logits from one gather of the item vectors (one cosine for both) and one gather
+        of the two item biases; the logits are the two columns of one ``(N, k, 2)`` array."""
         logits = self._cosine(state, items)[..., None] * self._match_weights
         logits += self._biases.take(items, axis=0)
         return logits[..., 0], logits[..., 1]

@@ -150,11 +150,20 @@ class SlateSimulator:
         self._all_rows = np.arange(n_users)
         self._dims = (cat.embedding_dim, cat.n_categories)
         # Per-step operands as typed 0-d arrays (same values, less overhead: divrec_rl.arrays).
-        self._lambda = constant(self.diversity_weight)
         self._max_steps = constant(self.max_steps, np.int64)
         self._time_scale = constant(self.max_steps)  # t / T in float64, as for session / S
         self._session_scale = constant(self.max_sessions)
         self._count_scale = constant(self.max_steps, np.float32)  # counts / T in float32
+
+    @property
+    def diversity_weight(self) -> float:
+        """λ of the reward ``engagement + λ·diversity``."""
+        return self._diversity_weight
+
+    @diversity_weight.setter
+    def diversity_weight(self, value: float) -> None:
+        self._diversity_weight = value
+        self._lambda = constant(value)  # the per-step operand (divrec_rl.arrays)
 
     def reset_users(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Start new episodes for ``rows`` with per-user random ``keys`` (uint64): the population

@@ -103,7 +103,11 @@ class UserBehaviour(ABC):
 
 
 class StandardBehaviour(UserBehaviour):
-    """The configurable behaviour described in the module docstring."""
+    """The configurable behaviour described in the module docstring.
+
+    ``config`` is read once, here: the per-step coefficients are kept as 0-d arrays, so a later
+    change of ``config`` does not reach the dynamics (build a new behaviour instead).
+    """
 
     def __init__(self, config: BehaviourConfig, history_decay: float) -> None:
         self.config = config
