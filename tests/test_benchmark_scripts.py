@@ -54,3 +54,13 @@ def test_train_fps_splits_the_training_time_into_phases_and_unwraps_them(tmp_pat
     assert all(s > 0 for s in shares[:3]) and shares[3] >= 0  # every phase ran
     assert sum(shares) < 1  # disjoint parts of learn()
     assert {name: cls.__dict__[attr] for name, (cls, attr) in bench.PHASES.items()} == before
+
+
+def test_step_profile_times_every_part_of_a_step() -> None:
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "step_profile.py"),
+        "--calls", "20", "--repeats", "1", "--json",
+    ]  # fmt: skip
+    us = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    assert {"gymnasium.make step", "reset", "respond (choice)", "next candidates"} <= set(us)
+    assert all(v > 0 for v in us.values())
