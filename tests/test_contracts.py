@@ -208,7 +208,11 @@ def _builder_reads(path: Path) -> list[str]:
 
 
 def test_nothing_outside_the_core_and_its_faces_reads_the_builder() -> None:
-    allowed = {ROOT / "divrec_rl" / "simulator.py", ROOT / "divrec_rl" / "slate.py"}
+    allowed = {
+        ROOT / "divrec_rl" / "simulator.py",
+        ROOT / "divrec_rl" / "slate.py",
+        ROOT / "benchmarks" / "step_profile.py",  # times the core's parts, the builder's among them
+    }
     roots = ("divrec_rl", "agents", "scenarios", "scripts", "benchmarks", "tests")  # envs/: a face
     offenders = [
         line
