@@ -10,9 +10,12 @@ populations have none (``UserPopulation.held_out is None``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas only for the annotation: the core imports this module (population)
+    import pandas as pd
 
 __all__ = ["HeldOutItems"]
 
