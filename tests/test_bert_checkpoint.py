@@ -40,12 +40,13 @@ def test_reload_torch_model_reproduces_tables(tiny: dict[str, Path]) -> None:
 
     from divrec_rl.bert.encoder import refresh_pooled, tokenize
     from divrec_rl.bert.model import runtime_tables
-    from divrec_rl.bert.prepare import prepare
+    from divrec_rl.bert.prepare import prepare_for
+    from divrec_rl.bert.settings import TrainConfig
     from divrec_rl.data import load_dataset
 
     model, tokenizer, cfg = load_trained_model(tiny["model"])
     t = cfg["train"]
-    prep = prepare(load_dataset(tiny["data"]), t["val_frac"], t["test_frac"], t["min_train"])
+    prep = prepare_for(load_dataset(tiny["data"]), TrainConfig.from_dict(t))
     ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), t["max_len"])
     pooled = refresh_pooled(model.encoder, model.encoder.bottom(ids, mask), mask, ids)
     with torch.no_grad():

@@ -65,6 +65,10 @@ def test_report_writes_metrics_plot_and_markdown(tiny: dict[str, Path], tmp_path
     assert twin["item_tower"] == "id" and twin["finetune_layers"] == 0 and twin["seed"] == 1
     frozen = json.loads((out / "twins" / "frozen-seed0" / "config.json").read_text())["train"]
     assert frozen["finetune_layers"] == 0 and frozen["item_tower"] == "hybrid"
+    # Twins keep the checkpoint's fit period (the default refit on train + validation), and the
+    # report says that their validation figures are in-sample.
+    assert twin["fit_period"] == frozen["fit_period"] == "train+val"
+    assert "`train+val` period" in text and "validation figures are in-sample" in text
 
 
 def test_report_rows_and_seeds_are_parsed_with_one_line_errors() -> None:

@@ -25,7 +25,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from divrec_rl.bert.prepare import POSITIVE_RATING, PreparedData, history_csr, seen_matrix
+from divrec_rl.bert.prepare import (
+    POSITIVE_RATING,
+    PreparedData,
+    fit_frame,
+    history_csr,
+    seen_matrix,
+)
 from divrec_rl.metrics import hit_rate_at_k, ndcg_at_k
 
 #: Bins of the reliability diagram and of the ECE.
@@ -98,8 +104,7 @@ def make_eval_split(prep: PreparedData, period: str, neg_ratio: int, seed: int) 
     if period not in ("val", "test"):
         raise ValueError(f"period: must be 'val' or 'test', got {period!r}")
     u, m = prep.n_users, prep.n_items
-    hist = prep.train if period == "val" else pd.concat([prep.train, prep.val])
-    hist = hist.sort_values(["user_id", "timestamp", "item_id"], kind="stable")
+    hist = prep.train if period == "val" else fit_frame([prep.train, prep.val])
     target = prep.val if period == "val" else prep.test
     indptr, items = history_csr(hist, u)
     history_seen = seen_matrix([hist], u, m)

@@ -2,10 +2,11 @@
 
 Users are partitioned once with :func:`divrec_rl.data.user_split` (seed :data:`USER_SPLIT_SEED`,
 :data:`EVAL_FRAC` of the users held out for ``eval``, :data:`VAL_FRAC` for ``val``, the rest
-``train``); only users with training-period ratings take part.  An episode key maps to a user of
-the requested split deterministically, ``users[key mod n_split]``, so the same key is the same
-person in every run and in any batch.  A new user starts from their real training-period history
-(the period the user model was trained on):
+``train``); only users with ratings in the user model's fit period take part.  An episode key
+maps to a user of the requested split deterministically, ``users[key mod n_split]``, so the same
+key is the same person in every run and in any batch.  A new user starts from their real history
+of the period the user model was fitted on (``fit_period``: train, or train + validation; never
+the test period):
 
 * hidden interest θ = the normalised mean of their history's item vectors — exactly the user
   state the user model was trained to read;
@@ -43,7 +44,7 @@ class MovieLensPopulation(UserPopulation):
     config:
         ``users`` section (``history_length``, ``history_decay``).
     hist_indptr, hist_items:
-        Each user's training-period items in time order (CSR over dataset user ids).
+        Each user's fit-period items in time order (CSR over dataset user ids).
     features:
         ``(U, F)`` static user features in [0, 1].
     """

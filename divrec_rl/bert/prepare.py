@@ -2,10 +2,13 @@
 
 * the per-user temporal split (:func:`~divrec_rl.data.temporal_split`): train = oldest ratings,
   val = the next ``val_frac``, test = the newest ``test_frac``;
+* the *fit period* the model learns from: ``train`` (validation held out, to choose a recipe)
+  or ``train+val`` (everything before the test period: the refit, as the report's baselines
+  are refitted on everything before the period they are scored on);
 * static user features in [0, 1] (:func:`user_features`);
-* item statistics of the training period (:func:`item_features`);
-* each user's training history in time order, as CSR arrays (:func:`history_csr`);
-* the training examples: every training rating with at least ``min_history`` earlier ratings.
+* item statistics of the fit period (:func:`item_features`);
+* each user's fit-period history in time order, as CSR arrays (:func:`history_csr`);
+* the training examples: every fit-period rating with at least ``min_history`` earlier ratings.
 
 No torch here: the simulator's population and the report use it too.
 """
@@ -14,16 +17,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from divrec_rl.data import InteractionData, temporal_split
 
+if TYPE_CHECKING:
+    from divrec_rl.bert.settings import TrainConfig
+
 #: Ratings at or above this value count as engagement (the binary label).
 POSITIVE_RATING = 4.0
 #: Pseudo-count of the shrunk mean rating, ``(Σr + k·r̄) / (n + k)``.
 RATING_PRIOR_COUNT = 10.0
+#: The periods a model can be fitted on (``TrainConfig.fit_period``).
+FIT_PERIODS = ("train", "train+val")
 
 
 def user_features(users: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -53,11 +62,12 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def item_features(train: pd.DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(features (M, 2) float32, popularity (M,) float64)`` from the training period.
+    """``(features (M, 2) float32, popularity (M,) float64)`` from the ratings in ``train``
+    (the fit period).
 
-    Column 0: standardised ``log(1 + n_i)`` with ``n_i`` the item's training ratings (also
+    Column 0: standardised ``log(1 + n_i)`` with ``n_i`` the item's ratings in ``train`` (also
     returned as ``popularity``); column 1: standardised shrunk mean rating
-    ``(Σ r + k·r̄) / (n_i + k)``, ``k`` = :data:`RATING_PRIOR_COUNT`, ``r̄`` the global mean.
+    ``(Σ r + k·r̄) / (n_i + k)``, ``k`` = :data:`RATING_PRIOR_COUNT`, ``r̄`` the mean of ``train``.
     """
     items = train["item_id"].to_numpy()
     ratings = train["rating"].to_numpy(dtype=np.float64)
@@ -103,11 +113,14 @@ def dataset_fingerprint(data: InteractionData) -> str:
 class PreparedData:
     """A dataset split and featurised for the user model.
 
-    ``examples_*`` are the training examples (rows of ``train`` with ``position ≥ min_history``,
-    ``position`` = how many earlier training ratings the user has); ``hist_indptr``/``hist_items``
-    hold each user's training items in time order, so example ``j``'s history is
-    ``hist_items[hist_indptr[u] : hist_indptr[u] + position[j]]``; ``item_examples[
-    item_examples_indptr[i] : item_examples_indptr[i + 1]]`` are the examples rating item ``i``.
+    ``train``/``val``/``test`` are the temporal split, whatever the fit period; everything else
+    describes the fit period ``fit`` (``train``, or ``train`` + ``val`` in time order):
+    ``examples_*`` are the training examples (rows of ``fit`` with ``position ≥ min_history``,
+    ``position`` = how many earlier fit-period ratings the user has); ``hist_indptr``/
+    ``hist_items`` hold each user's fit-period items in time order, so example ``j``'s history
+    is ``hist_items[hist_indptr[u] : hist_indptr[u] + position[j]]``; ``item_examples[
+    item_examples_indptr[i] : item_examples_indptr[i + 1]]`` are the examples rating item ``i``;
+    ``train_seen`` = rated in the fit period; ``item_features``/``popularity`` its statistics.
     """
 
     data: InteractionData
@@ -128,6 +141,7 @@ class PreparedData:
     item_examples_indptr: np.ndarray
     item_examples: np.ndarray
     fingerprint: str
+    fit_period: str = "train"
 
     @property
     def n_users(self) -> int:
@@ -146,17 +160,22 @@ def prepare(
     test_frac: float = 0.1,
     min_train: int = 5,
     min_history: int = 3,
+    fit_period: str = "train",
 ) -> PreparedData:
-    """Split and featurise ``data`` (see the module docstring)."""
+    """Split and featurise ``data`` (see the module docstring); ``fit_period`` is one of
+    :data:`FIT_PERIODS`."""
+    if fit_period not in FIT_PERIODS:
+        raise ValueError(f"fit_period: must be one of {', '.join(FIT_PERIODS)}, got {fit_period!r}")
     train, val, test = temporal_split(data.ratings, val_frac, test_frac, min_train)
+    fit = train if fit_period == "train" else fit_frame([train, val])
     u, m = data.n_users, data.n_items
     ufeat, names = user_features(data.users)
-    ifeat, pop = item_features(train, m)
-    indptr, items = history_csr(train, u)
-    users = train["user_id"].to_numpy()
-    position = np.arange(len(train)) - indptr[users]
+    ifeat, pop = item_features(fit, m)
+    indptr, items = history_csr(fit, u)
+    users = fit["user_id"].to_numpy()
+    position = np.arange(len(fit)) - indptr[users]
     keep = position >= min_history
-    ex_items = train["item_id"].to_numpy()[keep].astype(np.int64)
+    ex_items = fit["item_id"].to_numpy()[keep].astype(np.int64)
     by_item = np.argsort(ex_items, kind="stable")
     item_indptr = np.concatenate([[0], np.cumsum(np.bincount(ex_items, minlength=m))])
     return PreparedData(
@@ -170,14 +189,32 @@ def prepare(
         popularity=pop,
         hist_indptr=indptr,
         hist_items=items,
-        train_seen=seen_matrix([train], u, m),
+        train_seen=seen_matrix([fit], u, m),
         examples_user=users[keep].astype(np.int64),
         examples_item=ex_items,
-        examples_rating=train["rating"].to_numpy()[keep].astype(np.float32),
+        examples_rating=fit["rating"].to_numpy()[keep].astype(np.float32),
         examples_position=position[keep].astype(np.int64),
         item_examples_indptr=item_indptr.astype(np.int64),
         item_examples=by_item.astype(np.int64),
         fingerprint=dataset_fingerprint(data),
+        fit_period=fit_period,
+    )
+
+
+def prepare_for(data: InteractionData, cfg: TrainConfig) -> PreparedData:
+    """:func:`prepare` with the split, history and fit-period settings of ``cfg``."""
+    return prepare(
+        data, cfg.val_frac, cfg.test_frac, cfg.min_train, cfg.min_history, cfg.fit_period
+    )
+
+
+def fit_frame(periods: list[pd.DataFrame]) -> pd.DataFrame:
+    """Consecutive periods of the temporal split as one frame in the data layer's order
+    ``(user_id, timestamp, item_id)`` (per user, every earlier period precedes the later ones, so
+    this is each user's ratings of those periods in time order)."""
+    frame = pd.concat(periods, ignore_index=True)
+    return frame.sort_values(["user_id", "timestamp", "item_id"], kind="stable").reset_index(
+        drop=True
     )
 
 

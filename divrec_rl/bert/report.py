@@ -47,7 +47,7 @@ from divrec_rl.bert.fidelity import (
     make_eval_split,
     reliability,
 )
-from divrec_rl.bert.prepare import PreparedData, dataset_fingerprint, prepare
+from divrec_rl.bert.prepare import PreparedData, dataset_fingerprint, prepare_for
 from divrec_rl.bert.report_text import render_markdown
 from divrec_rl.bert.settings import TrainConfig
 
@@ -148,10 +148,7 @@ class _Context:
         self.train = TrainConfig.from_dict(self.cfg["train"])
         self.spec = dataset or self.cfg["dataset"].get("spec") or self.train.dataset
         self.data = _load_data(self.spec, self.cfg["dataset"]["fingerprint"], model_dir)
-        t = self.train
-        self.prep: PreparedData = prepare(
-            self.data, t.val_frac, t.test_frac, t.min_train, t.min_history
-        )
+        self.prep: PreparedData = prepare_for(self.data, self.train)
         self.base_model = base_model or self.cfg["encoder"]["source"]
 
 

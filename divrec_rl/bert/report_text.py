@@ -70,6 +70,13 @@ def render_markdown(
     rows = "\n".join(f"- `{r}`: {_ROW_NOTES[r]}" for r in details["rows"])
     seeds_text = ", ".join(map(str, seeds))
     train_share = 1 - t["val_frac"] - t["test_frac"]
+    fit = t.get("fit_period", "train")
+    val_note = (
+        "The two-tower models were fitted on train + validation, so their validation figures "
+        "are in-sample (popularity and BPR are fitted on the training period here).\n\n"
+        if fit == "train+val"
+        else ""
+    )
     return f"""# User-model fidelity report
 
 Checkpoint `{model_dir}`, dataset `{ds.get("name")}` ({ds.get("n_users")} users, \
@@ -110,7 +117,8 @@ item). `popularity` is the reference a user model should beat.
 baselines' Platt scaling; the test period is used once, here.
 - **History.** Everything before the test period: two-tower models read θ (normalised mean \
 of the history item vectors) and ρ (EMA, decay {t.get("recency_decay", 0.85)}, of the last \
-{t.get("recency_length", 0)} items); popularity counts it; BPR is refitted on it.
+{t.get("recency_length", 0)} items) and were fitted on the `{fit}` period; popularity counts \
+it; BPR is refitted on it.
 - **Pointwise set (AUC, log-loss, ECE).** The {c["test_ratings"]} test ratings labelled \
 `rating ≥ 4` plus {t["neg_ratio"]} never-rated items per rating (label 0, drawn per seed): \
 {c["test_pairs"]} pairs, {c["test_positives"]} positive; ECE over {n_bins} bins.
@@ -121,5 +129,5 @@ relevant items, averaged over users.
 
 ## Validation period (for reference)
 
-{mean_std_table(details["val"], metrics)}
+{val_note}{mean_std_table(details["val"], metrics)}
 """

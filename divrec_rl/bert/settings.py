@@ -116,6 +116,14 @@ class TrainConfig(SettingsModel):
         0.1, "share of each user's latest ratings held out for the test", gt=0.0, lt=0.5
     )
     min_train: int = _f(5, "fewest ratings a user always keeps in the training period", ge=0)
+    fit_period: Literal["train", "train+val"] = _f(
+        "train+val",
+        "ratings the model is fitted on (training examples, histories, item statistics): "
+        "train+val (default) = everything before the test period, the refit of a recipe "
+        "chosen on validation, as the report's baselines are refitted on everything before "
+        "the period they are scored on (val/* metrics are then in-sample); train = the "
+        "validation period held out (val/* out-of-sample): use it to compare recipes",
+    )
     eval_every: int = _f(
         250,
         "steps between cache refresh, validation (TensorBoard val/*) and checkpoint",
@@ -148,9 +156,13 @@ class TrainConfig(SettingsModel):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        return cls(**data)
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming them.  A mapping without
+        ``fit_period`` was written before the field existed, when models were fitted on the
+        training period: it reads as ``fit_period = "train"``."""
+        return cls(**{**LEGACY_VALUES, **data})
 
 
 #: Fields that may differ between a run and the run it resumes (they do not change the model).
 RESUMABLE_FIELDS = ("steps",)
+#: What a saved configuration that lacks a field meant when it was written (see ``from_dict``).
+LEGACY_VALUES: dict[str, Any] = {"fit_period": "train"}

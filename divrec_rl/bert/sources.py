@@ -1,8 +1,8 @@
 """Scenario parts backed by MovieLens and a trained user model.
 
 * catalogue sources ``movielens-100k`` / ``movielens-1m``: the movies, their genres (normalised
-  multi-hot), training-period rating counts as popularity, the user model's item vectors as
-  embeddings and its centred satisfaction bias as latent quality;
+  multi-hot), rating counts of the user model's fit period as popularity, the user model's item
+  vectors as embeddings and its centred satisfaction bias as latent quality;
 * population ``movielens``: :class:`~divrec_rl.bert.population.MovieLensPopulation`;
 * response model ``bert``: :class:`~divrec_rl.bert.response.BertResponseModel`.
 
@@ -88,7 +88,8 @@ def _load_data(catalog: CatalogConfig, source: str) -> Any:
 @lru_cache(maxsize=4)
 def _bundle(catalog_json: str, source: str, directory: str, stamp: int) -> MovieLensBundle:
     from divrec_rl.bert import checkpoint as ckpt
-    from divrec_rl.bert.prepare import dataset_fingerprint, prepare
+    from divrec_rl.bert.prepare import dataset_fingerprint, prepare_for
+    from divrec_rl.bert.settings import TrainConfig
 
     d = Path(directory)
     try:
@@ -105,8 +106,7 @@ def _bundle(catalog_json: str, source: str, directory: str, stamp: int) -> Movie
             f"({data.n_items} items, {data.n_users} users); train one with "
             f"`divrec-rl finetune --dataset {source} --out DIR`"
         )
-    t = cfg["train"]
-    prep = prepare(data, t["val_frac"], t["test_frac"], t["min_train"], t["min_history"])
+    prep = prepare_for(data, TrainConfig.from_dict(cfg["train"]))
     return MovieLensBundle(data, prep, tables, cfg, d)
 
 

@@ -29,6 +29,9 @@ starts from a fitted head instead of distorting the pretrained features to fit a
 Every ``eval_every`` steps the cached pooled vectors are refreshed, the runtime tables are
 computed, validation metrics go to TensorBoard (``val/loss`` = engagement log-loss, ``val/auc``,
 ``val/ndcg@10``, ``val/hr@10``, ``val/ece``, ``val/rating_rmse``) and a checkpoint is written.
+The training ratings are those of ``fit_period``: ``train`` holds the validation period out
+(compare recipes on it); ``train+val`` refits on everything before the test period, and the
+validation metrics are then in-sample.
 Batches are seeded by ``(seed, step)`` and nothing else is random, so a resumed run replays the
 uninterrupted one.
 """
@@ -50,7 +53,7 @@ from divrec_rl.bert.checkpoint import CheckpointError
 from divrec_rl.bert.encoder import ItemEncoder, encoder_from_config, load_encoder, tokenize
 from divrec_rl.bert.fidelity import EvalSplit, make_eval_split
 from divrec_rl.bert.model import TwoTowerModel
-from divrec_rl.bert.prepare import PreparedData, prepare
+from divrec_rl.bert.prepare import PreparedData, prepare_for
 from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
 from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
 from divrec_rl.data import InteractionData, load_dataset
@@ -100,7 +103,8 @@ def _hparam_table(cfg: TrainConfig, extra: dict[str, Any]) -> str:
 
 def _compare_for_resume(saved: dict[str, Any], cfg: TrainConfig, where: Path) -> None:
     now = cfg.to_dict()
-    for key, value in saved.items():
+    # Read through from_dict: a field the checkpoint predates compares as its legacy value.
+    for key, value in TrainConfig.from_dict(saved).to_dict().items():
         if key in RESUMABLE_FIELDS:
             continue
         if now.get(key) != value:
@@ -197,11 +201,11 @@ def _prepare(
     cfg: TrainConfig, data: InteractionData, out: Path, saved: dict[str, Any] | None
 ) -> PreparedData:
     """Splits and examples of ``data``; a resumed run must see the very same dataset."""
-    prep = prepare(data, cfg.val_frac, cfg.test_frac, cfg.min_train, cfg.min_history)
+    prep = prepare_for(data, cfg)
     if len(prep.examples_user) == 0:
         raise ValueError(
-            f"dataset {data.name}: no training rating has {cfg.min_history} earlier ratings; "
-            "lower min_history"
+            f"dataset {data.name}: no {cfg.fit_period} rating has {cfg.min_history} earlier "
+            "ratings; lower min_history"
         )
     if saved is not None and saved["dataset"]["fingerprint"] != prep.fingerprint:
         raise CheckpointError(

@@ -127,10 +127,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _as_divrec_error(exc) from None
     v = result.validation
+    in_sample = " (in-sample: fit_period train+val)" if cfg.fit_period == "train+val" else ""
     print(
         f"checkpoint {result.out} (step {result.step}); this run {time.perf_counter() - t0:.0f} s, "
         f"total {result.wall_seconds:.0f} s; val auc {v.get('auc', float('nan')):.4f} "
-        f"ndcg@10 {v.get('ndcg@10', float('nan')):.4f}"
+        f"ndcg@10 {v.get('ndcg@10', float('nan')):.4f}{in_sample}"
     )
     return 0
 

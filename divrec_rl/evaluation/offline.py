@@ -8,9 +8,10 @@ Protocol (also in ``docs/evaluation.md`` and the report):
   populations that carry held-out items (``UserPopulation.held_out`` is not ``None``, e.g.
   ``movielens``) are scored; for the others the pass is skipped with a note.
 * **Which slate.** The agent's *first* slate for the user — built from the observation of a fresh
-  episode, whose history is the user's real training-period history, before any simulated
-  consumption — with the agent of evaluation seed s (s = 0, …, S−1, as in the simulated
-  evaluation; a deterministic agent gives the same slate for every s).
+  episode, whose history is the user's real history of the user model's fit period (always
+  before the held-out period), before any simulated consumption — with the agent of evaluation
+  seed s (s = 0, …, S−1, as in the simulated evaluation; a deterministic agent gives the same
+  slate for every s).
 * **Relevant items** R_u: the user's real interactions of the held-out period, as the population
   states them (``HeldOutItems.relevance``; for MovieLens every rating of the temporal test
   period).  Users with no held-out item are left out (the metrics are undefined for them).
@@ -179,12 +180,12 @@ def offline_section(
     k = offline.k
     cols = [offline.column(m) for m in OFFLINE_METRICS]
     lines = [
-        f"Each agent's first slate (built from the user's real training-period history, before "
-        f"any simulated consumption) for each of the {offline.n_users} real `eval` users, scored "
-        f"against {offline.relevance}; {offline.n_scored} users have at least one such item and "
-        "are scored.  Offline columns: mean over users, then over seeds (`results.csv` "
-        f"columns {', '.join(f'`{c}`' for c in cols)}); simulated columns as in the results "
-        "table.  Protocol: `divrec_rl/evaluation/offline.py`.",
+        "Each agent's first slate (built from the user's real history before the held-out "
+        f"period, before any simulated consumption) for each of the {offline.n_users} real "
+        f"`eval` users, scored against {offline.relevance}; {offline.n_scored} users have at "
+        "least one such item and are scored.  Offline columns: mean over users, then over "
+        f"seeds (`results.csv` columns {', '.join(f'`{c}`' for c in cols)}); simulated "
+        "columns as in the results table.  Protocol: `divrec_rl/evaluation/offline.py`.",
         "",
         "| agent | " + " | ".join([*cols, *(f"{m} (sim.)" for m in BESIDE)]) + " |",
         "|---" * (len(cols) + len(BESIDE) + 1) + "|",
