@@ -16,19 +16,20 @@ figure is the training loop itself.  Reported per (policy, size):
   policy's forward passes in the rollouts, the rollout buffer; the rest is SB3's loop.
 
 ``--update-threads`` sets the torch threads of PPO's updates (``train --update-threads``; 0 =
-the CPUs available, the default); the rollouts keep one.  Targets on 2 cores: ≥ 6,000
-steps/s for the default policy, flat from 2,000 to 20,000 items.  Run it on an idle machine
+the CPUs available, the default); ``--torch-threads`` those of the rollouts (default 1).
+Targets on 2 cores: ≥ 6,000 steps/s for the default policy, flat from 2,000 to 20,000 items.  Run it on an idle machine
 (extra torch threads wait on busy cores); with ``--repeats`` > 1 the best repeat is kept.
 
     python benchmarks/train_fps.py [--items 2000 20000] [--policies plackett-luce gaussian]
                                    [--total-timesteps 50000] [--repeats 1] [--devices cpu cuda]
-                                   [--update-threads 0 1 2]
+                                   [--update-threads 0 1 2] [--torch-threads 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import tempfile
 import time
@@ -104,6 +105,7 @@ def measure(
     logdir: Path,
     device: str = "cpu",
     update_threads: int = 0,
+    torch_threads: int = 1,
 ) -> dict[str, float | int | str]:
     """Train ``policy`` once on a catalogue of ``n_items`` on ``device`` and return the
     throughput figures and the share of ``learn()``'s time in each of :data:`SHARES`."""
@@ -119,6 +121,7 @@ def measure(
             "overrides": [f"catalog.n_items={n_items}"],
             "device": device,
             "update_threads": str(update_threads),
+            "torch_threads": str(torch_threads),
         }
     )
     start = time.perf_counter()
@@ -135,6 +138,7 @@ def measure(
         "policy": policy,
         "device": device,
         "update_threads": config.update_threads,
+        "torch_threads": config.torch_threads,
         "n_items": n_items,
         "steps": result.num_timesteps,
         "fps": float(fps),
@@ -165,7 +169,14 @@ def main() -> None:
         type=int,
         nargs="+",
         default=[0],
-        help="torch threads of PPO's updates (0 = the CPUs available; the rollouts keep one)",
+        help="torch threads of PPO's updates (0 = the CPUs available, the default)",
+    )
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="torch threads of the rollouts (train's --torch-threads, default 1)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args()
@@ -174,7 +185,9 @@ def main() -> None:
         for n_items in args.items:
             for policy in args.policies:
                 for device in args.devices:
-                    for threads in args.update_threads:
+                    for threads, rollout in itertools.product(
+                        args.update_threads, args.torch_threads
+                    ):
                         runs = [
                             measure(
                                 policy,
@@ -184,6 +197,7 @@ def main() -> None:
                                 Path(tmp),
                                 device,
                                 threads,
+                                rollout,
                             )
                             for _ in range(args.repeats)
                         ]
@@ -193,14 +207,16 @@ def main() -> None:
         return
     print(f"\nPPO training throughput, synthetic-shop, {args.n_envs} users, torch {th.__version__}")
     print(
-        "| policy | device | update threads | catalogue items | steps | fps (SB3 time/fps) "
+        "| policy | device | rollout threads | update threads | catalogue items | steps "
+        "| fps (SB3 time/fps) "
         "| steady fps | wall s | update % | simulator % | policy act % | buffer % |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         shares = " | ".join(f"{100 * float(r[f'{name}_share']):.0f}" for name in SHARES)
         print(
-            f"| {r['policy']} | {r['device']} | {r['update_threads']} | {r['n_items']:,} "
+            f"| {r['policy']} | {r['device']} | {r['torch_threads']} | {r['update_threads']} "
+            f"| {r['n_items']:,} "
             f"| {r['steps']:,} | {r['fps']:,.0f} | {r['steady_fps']:,.0f} | {r['wall_s']:.1f} "
             f"| {shares} |"
         )
