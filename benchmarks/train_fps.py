@@ -17,8 +17,9 @@ figure is the training loop itself.  Reported per (policy, size):
 
 ``--update-threads`` sets the torch threads of PPO's updates (``train --update-threads``; 0 =
 the CPUs available, the default); ``--torch-threads`` those of the rollouts (default 1).
-Targets on 2 cores: ≥ 6,000 steps/s for the default policy, flat from 2,000 to 20,000 items.  Run it on an idle machine
-(extra torch threads wait on busy cores); with ``--repeats`` > 1 the best repeat is kept.
+Targets on 2 cores: ≥ 6,000 steps/s for the default policy, flat from 2,000 to 20,000 items.
+Run it on an idle machine (extra torch threads wait on busy cores); with ``--repeats`` > 1 the
+best repeat is kept.
 
     python benchmarks/train_fps.py [--items 2000 20000] [--policies plackett-luce gaussian]
                                    [--total-timesteps 50000] [--repeats 1] [--devices cpu cuda]
