@@ -165,44 +165,23 @@ def main() -> None:
     p.add_argument(
         "--devices", nargs="+", choices=["cpu", "cuda"], default=["cpu"], help="training devices"
     )
-    p.add_argument(
-        "--update-threads",
-        type=int,
-        nargs="+",
-        default=[0],
-        help="torch threads of PPO's updates (0 = the CPUs available, the default)",
-    )
-    p.add_argument(
-        "--torch-threads",
-        type=int,
-        nargs="+",
-        default=[1],
-        help="torch threads of the rollouts (train's --torch-threads, default 1)",
-    )
+    for flag, default, phase in (
+        ("--update-threads", 0, "PPO's updates (0 = the CPUs available, the default)"),
+        ("--torch-threads", 1, "the rollouts (train's --torch-threads, default 1)"),
+    ):
+        help = f"torch threads of {phase}"
+        p.add_argument(flag, type=int, nargs="+", default=[default], help=help)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args()
     rows = []
+    grid = itertools.product(
+        args.items, args.policies, args.devices, args.update_threads, args.torch_threads
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        for n_items in args.items:
-            for policy in args.policies:
-                for device in args.devices:
-                    for threads, rollout in itertools.product(
-                        args.update_threads, args.torch_threads
-                    ):
-                        runs = [
-                            measure(
-                                policy,
-                                n_items,
-                                args.total_timesteps,
-                                args.n_envs,
-                                Path(tmp),
-                                device,
-                                threads,
-                                rollout,
-                            )
-                            for _ in range(args.repeats)
-                        ]
-                        rows.append(max(runs, key=lambda r: float(r["fps"])))
+        for n_items, policy, device, threads, rollout in grid:
+            settings = (policy, n_items, args.total_timesteps, args.n_envs, Path(tmp), device)
+            runs = [measure(*settings, threads, rollout) for _ in range(args.repeats)]
+            rows.append(max(runs, key=lambda r: float(r["fps"])))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
