@@ -96,7 +96,11 @@ def test_cli_finetune_and_errors(
     cfg = tiny_train_config(tiny["data"], tiny["encoder"], steps=3)
     argv = ["finetune", "--out", str(tmp_path / "m"), "--device", "cpu", "--no-progress"]
     for key, value in cfg.to_dict().items():
-        argv += ["--" + key.replace("_", "-"), str(value)]
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):  # a switch: --flag / --no-flag
+            argv.append(f"--{flag}" if value else f"--no-{flag}")
+        elif value is not None:
+            argv += [f"--{flag}", str(value)]
     args = parser.parse_args(argv)
     assert args.func(args) == 0
     assert (tmp_path / "m" / "config.json").is_file()

@@ -166,3 +166,44 @@ def test_version_1_checkpoint_simulates_or_says_how_to_retrain(tiny: dict, tmp_p
         load_trained_model(old)
     message = str(err.value)
     assert "\n" not in message and "version 1" in message and "divrec-rl finetune" in message
+
+
+def test_user_id_offsets_start_at_zero_and_are_tabulated_per_user(tiny: dict) -> None:
+    _, hf, _ = load_encoder(str(tiny["encoder"]))
+    torch.manual_seed(0)
+    plain = TwoTowerModel(ItemEncoder(hf, 0, None), 8, 3, 2, 8, 7, "hybrid")
+    torch.manual_seed(0)
+    model = TwoTowerModel(ItemEncoder(hf, 0, None), 8, 3, 2, 8, 7, "hybrid", 4, True)
+    pooled, x = torch.randn(7, model.encoder.hidden_size), np.random.default_rng(0).random((4, 3))
+    users = torch.arange(4)
+    theta, rho, xt = torch.randn(4, 8), torch.randn(4, 8), torch.as_tensor(x, dtype=torch.float32)
+    # Zero offsets: the model starts as the one without them.
+    with_ids = model.user_vectors(theta, rho, xt, users)
+    for a, b in zip(with_ids, plain.user_vectors(theta, rho, xt), strict=True):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    with torch.no_grad():
+        model.user_id.weight[2] = torch.arange(16.0)  # type: ignore[union-attr]
+    tables = runtime_tables(model, pooled, np.zeros((7, 2)), x.astype(np.float32))
+    base = runtime_tables(plain, pooled, np.zeros((7, 2)), x.astype(np.float32))
+    assert tables["user_attr"].shape == (5, 8)
+    # Only user 2's rows move, by its offset (attraction first half, satisfaction second).
+    np.testing.assert_allclose(tables["user_attr"][2] - base["user_attr"][2], np.arange(8.0))
+    np.testing.assert_allclose(tables["user_sat"][2] - base["user_sat"][2], np.arange(8.0, 16.0))
+    for name in ("user_attr", "user_sat"):
+        np.testing.assert_array_equal(np.delete(tables[name], 2, 0), np.delete(base[name], 2, 0))
+    with pytest.raises(ValueError, match="n_users"):
+        TwoTowerModel(ItemEncoder(hf, 0, None), 8, 3, 2, 8, 7, "hybrid", 0, True)
+
+
+def test_a_fine_tune_with_user_offsets_saves_and_reloads_them(tiny: dict, tmp_path: Path) -> None:
+    from divrec_rl.bert.testing import tiny_train_config
+    from divrec_rl.bert.train import finetune, load_trained_model
+
+    cfg = tiny_train_config(tiny["data"], tiny["encoder"], user_id=True, finetune_layers=0)
+    finetune(cfg, tmp_path / "m", device="cpu", progress=False)
+    model, _, saved = load_trained_model(tmp_path / "m")
+    assert saved["train"]["user_id"] is True
+    assert model.user_id is not None and model.user_id.weight.abs().sum() > 0  # trained
+    old = TrainConfig(user_id=True).to_dict()
+    del old["user_id"]
+    assert TrainConfig.from_dict(old).user_id is False  # written before the field existed

@@ -61,6 +61,8 @@ class TwoTowerModel(nn.Module):
         feature_hidden: int,
         n_items: int = 0,
         item_tower: str = "text",
+        n_users: int = 0,
+        user_id: bool = False,
     ) -> None:
         super().__init__()
         if item_tower not in ("hybrid", "text", "id"):
@@ -101,6 +103,15 @@ class TwoTowerModel(nn.Module):
             self.user_mlp[-1].bias.zero_()
         self.item_bias = nn.Linear(dim + n_item_features, 2)
         self.n_user_features = n_user_features
+        # Per-user ID offsets of the attraction and satisfaction feature terms, zero at the
+        # start (the features are the prior, as the text vector is for items).
+        self.user_id: nn.Embedding | None = None
+        if user_id:
+            if n_users < 1:
+                raise ValueError("n_users: user_id offsets need n_users ≥ 1")
+            self.user_id = nn.Embedding(n_users, 2 * dim)
+            with torch.no_grad():
+                self.user_id.weight.zero_()
 
     def head_parameters(self) -> list[nn.Parameter]:
         """Everything trained that is not the encoder."""
@@ -122,18 +133,28 @@ class TwoTowerModel(nn.Module):
         """``(B, 2)``: attraction and satisfaction biases."""
         return self.item_bias(torch.cat([e, z], dim=-1))
 
-    def feature_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(g_A(x), g_S(x))``, each ``(B, d)``."""
+    def feature_terms(
+        self, x: torch.Tensor, users: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g_A(x) + p_A[u], g_S(x) + p_S[u])``, each ``(B, d)``: the feature MLP plus, with
+        ``user_id`` offsets, user ``u``'s own (none for ``users = None``)."""
         if self.n_user_features == 0:
             x = torch.zeros((x.shape[0], 1), dtype=torch.float32, device=x.device)
         g = self.user_mlp(x)
+        if self.user_id is not None and users is not None:
+            g = g + self.user_id(users)
         return g[:, : self.dim], g[:, self.dim :]
 
     def user_vectors(
-        self, theta: torch.Tensor, rho: torch.Tensor, x: torch.Tensor
+        self,
+        theta: torch.Tensor,
+        rho: torch.Tensor,
+        x: torch.Tensor,
+        users: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(A θ + R_A ρ + g_A(x), S θ + R_S ρ + g_S(x))``, each ``(B, d)``."""
-        g_attr, g_sat = self.feature_terms(x)
+        """``(A θ + R_A ρ + g_A, S θ + R_S ρ + g_S)``, each ``(B, d)``, with the feature terms
+        ``g`` of :meth:`feature_terms`."""
+        g_attr, g_sat = self.feature_terms(x, users)
         attr = self.theta_attr(theta) + self.recent_attr(rho) + g_attr
         return attr, self.theta_sat(theta) + self.recent_sat(rho) + g_sat
 
@@ -150,8 +171,9 @@ def runtime_tables(
     ``item_vectors`` e ``(M, d)`` unit rows; ``item_attr`` = ``e Wᴀ`` (so ``θ·item_attr_i`` =
     ``(A θ)·e_i``) and ``item_sat`` = ``e Wꜱ``; ``item_attr_recent``/``item_sat_recent`` the
     same for ``R_A``/``R_S`` (read with ρ); ``attr_bias``/``sat_bias`` ``(M,)``;
-    ``user_attr``/``user_sat`` ``(U + 1, d)`` the feature terms of every user, the last row
-    for the mean feature vector (users without a dataset row, ``user_index = -1``);
+    ``user_attr``/``user_sat`` ``(U + 1, d)`` the feature terms of every user (with their ID
+    offsets, if any), the last row for the mean feature vector and no offset (users without a
+    dataset row, ``user_index = -1``);
     ``user_features`` ``(U, F)``.
     """
     model.eval()
@@ -161,7 +183,15 @@ def runtime_tables(
     bias = model.item_biases(e, z)
     x = torch.as_tensor(user_features, dtype=torch.float32, device=device)
     x_all = torch.cat([x, x.mean(dim=0, keepdim=True)], dim=0)
-    g_attr, g_sat = model.feature_terms(x_all)
+    # Users 0..U−1 with their ID offsets; the last row (no dataset row) gets none.
+    g_attr, g_sat = (
+        torch.cat(pair, dim=0)
+        for pair in zip(
+            model.feature_terms(x, torch.arange(len(x), device=device)),
+            model.feature_terms(x_all[-1:]),
+            strict=True,
+        )
+    )
     out = {
         "item_vectors": e,
         "item_attr": e @ model.theta_attr.weight,

@@ -120,7 +120,8 @@ class PreparedData:
     ``hist_items`` hold each user's fit-period items in time order, so example ``j``'s history
     is ``hist_items[hist_indptr[u] : hist_indptr[u] + position[j]]``; ``item_examples[
     item_examples_indptr[i] : item_examples_indptr[i + 1]]`` are the examples rating item ``i``;
-    ``train_seen`` = rated in the fit period; ``item_features``/``popularity`` its statistics.
+    ``train_seen`` = rated in the fit period, ``train_liked`` = rated ≥ 4 there (the engagement
+    label's positives); ``item_features``/``popularity`` its statistics.
     """
 
     data: InteractionData
@@ -134,6 +135,7 @@ class PreparedData:
     hist_indptr: np.ndarray
     hist_items: np.ndarray
     train_seen: np.ndarray
+    train_liked: np.ndarray
     examples_user: np.ndarray
     examples_item: np.ndarray
     examples_rating: np.ndarray
@@ -190,6 +192,7 @@ def prepare(
         hist_indptr=indptr,
         hist_items=items,
         train_seen=seen_matrix([fit], u, m),
+        train_liked=seen_matrix([fit[fit["rating"] >= POSITIVE_RATING]], u, m),
         examples_user=users[keep].astype(np.int64),
         examples_item=ex_items,
         examples_rating=fit["rating"].to_numpy()[keep].astype(np.float32),

@@ -254,6 +254,8 @@ def _two_tower(
         cfg.feature_hidden,
         prep.n_items,
         cfg.item_tower,
+        prep.n_users,
+        cfg.user_id,
     )
     if state is not None:
         _load_weights(model, state, out)
@@ -428,6 +430,8 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
         train_cfg.feature_hidden,
         int(cfg["dataset"]["n_items"]),
         train_cfg.item_tower,
+        int(cfg["dataset"]["n_users"]),
+        train_cfg.user_id,
     )
     _load_weights(model, state, d)
     model.eval()

@@ -84,7 +84,8 @@ class FinetuneRun:
         e_all = e_bank.index_copy(0, fresh_t.to(dev), e)
         bias_all = model.item_biases(e_all, self.z)
         theta, rho = self.user_states(b, e_all)
-        u_attr, u_sat = model.user_vectors(theta, rho, self.x[torch.as_tensor(b.users, device=dev)])
+        users = torch.as_tensor(b.users, device=dev)
+        u_attr, u_sat = model.user_vectors(theta, rho, self.x[users], users)
         items = torch.as_tensor(b.items, device=dev)
         pool = torch.as_tensor(b.pool, device=dev)
         attr_obs = (u_attr * e_all[items]).sum(-1) + bias_all[items, 0]
@@ -105,8 +106,9 @@ class FinetuneRun:
         soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
         satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
         total = engagement + cfg.softmax_weight * softmax + cfg.sat_weight * satisfaction
-        if model.item_id is not None and cfg.id_reg > 0:
-            total = total + cfg.id_reg * model.item_id.weight.pow(2).sum(-1).mean()
+        for offsets in (model.item_id, model.user_id):
+            if offsets is not None and cfg.id_reg > 0:
+                total = total + cfg.id_reg * offsets.weight.pow(2).sum(-1).mean()
         return total, {
             "loss": total.item(),
             "engagement_loss": engagement.item(),
@@ -133,15 +135,20 @@ class FinetuneRun:
         self, b: Batch, u_attr: torch.Tensor, e_all: torch.Tensor, bias: torch.Tensor
     ) -> torch.Tensor:
         """Full softmax over the catalogue for each positive rating: ``−log softmax(a_u·)_i``,
-        the user's other training items masked out (they are not negatives).  MovieLens
-        catalogues are small (≤ 4k items), so no sampling and no logQ correction is needed."""
+        the user's other liked training items masked out (they are not negatives), and with
+        ``softmax_disliked = mask`` the ones rated below 4 as well (else they stay in the
+        softmax as explicit negatives).  MovieLens catalogues are small (≤ 4k items), so no
+        sampling and no logQ correction is needed."""
         pos = np.flatnonzero(b.ratings >= POSITIVE_RATING)
         if self.cfg.softmax_weight == 0 or len(pos) == 0:
             return torch.zeros((), device=self.device)
         dev = self.device
         pos_t = torch.as_tensor(pos, device=dev)
         logits = u_attr[pos_t] @ e_all.T + bias[None, :]
-        seen = self.prep.train_seen[b.users[pos]].copy()
+        excluded = (
+            self.prep.train_seen if self.cfg.softmax_disliked == "mask" else self.prep.train_liked
+        )
+        seen = excluded[b.users[pos]].copy()
         seen[np.arange(len(pos)), b.items[pos]] = False
         logits = logits.masked_fill(torch.as_tensor(seen, device=dev), float("-inf"))
         return functional.cross_entropy(logits, torch.as_tensor(b.items[pos], device=dev))
