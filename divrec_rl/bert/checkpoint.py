@@ -79,7 +79,8 @@ class UserModelTables:
 
     ``item_vectors (M, d)`` unit item-tower vectors e; ``item_attr``/``item_sat (M, d)`` the
     item sides of the θ-terms; ``attr_bias``/``sat_bias (M,)``; ``user_attr``/``user_sat
-    (U + 1, d)`` feature terms (last row: the mean-feature user); ``user_features (U, F)``;
+    (U + 1, d)`` per-user terms (feature MLP plus the user's ID offset, if the model has them;
+    last row: the mean-feature user, no offset); ``user_features (U, F)``;
     ``item_attr_recent``/``item_sat_recent (M, d)`` the item sides of the ρ-terms (``None`` =
     zeros, a version-1 model).  Logits: ``a = θ·item_attr + ρ·item_attr_recent + g·e + b``.
     """
