@@ -149,11 +149,16 @@ class SlateSimulator:
         self._check_actions = ActionCheck(self.action_space, n_users)
         self._all_rows = np.arange(n_users)
         self._dims = (cat.embedding_dim, cat.n_categories)
+        # The step counters as one block (columns in COUNTER_FIELDS order): neighbours that
+        # change or are observed together take one array call.
+        self._counters = self.state.counter_block()
         # Per-step operands as typed 0-d arrays (same values, less overhead: divrec_rl.arrays).
         self._max_steps = constant(self.max_steps, np.int64)
-        self._time_scale = constant(self.max_steps)  # t / T in float64, as for session / S
-        self._session_scale = constant(self.max_sessions)
-        self._count_scale = constant(self.max_steps, np.float32)  # counts / T in float32
+        # (t, session) / (T, S_max) in float64; counts / T in float64 too, which rounds to the
+        # same float32 as the float32 division (a quotient of two integers exact in float32,
+        # rounded first to 53 bits, then to 24: double rounding is exact for p' ≥ 2p + 2).
+        self._time_session_scale = np.array([self.max_steps, self.max_sessions], dtype=np.float64)
+        self._count_scale = constant(self.max_steps)
 
     @property
     def diversity_weight(self) -> float:
@@ -246,16 +251,14 @@ class SlateSimulator:
         user[:, d : d + c] = st.category_history
         user[:, d + c : d + 2 * c] = st.exposure
         o = d + 2 * c
-        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; one
-        # in-place float32 division of the block (correctly rounded, so a count of T gives 1.0).
-        user[:, o] = st.t / self._time_scale
-        user[:, o + 1] = st.session / self._session_scale
+        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; the
+        # divisions are correctly rounded, so a count of T gives 1.0.  The counter block's
+        # columns are (session, t, session_step, session_clicks, no_click_streak,
+        # steps_since_click): t and session read backwards, the four counts as one slice.
+        counters = self._counters
+        user[:, o : o + 2] = counters[:, 1::-1] / self._time_session_scale
         user[:, o + 2] = st.last_click
-        user[:, o + 3] = st.session_step
-        user[:, o + 4] = st.session_clicks
-        user[:, o + 5] = st.no_click_streak
-        user[:, o + 6] = st.steps_since_click
-        user[:, o + 3 : o + 7] /= self._count_scale
+        user[:, o + 3 : o + 7] = counters[:, 2:] / self._count_scale
         user[:, o + len(USER_SCALARS) :] = st.features
         return {"user": user, **self.builder.observe(st)}
 
@@ -300,9 +303,10 @@ class SlateSimulator:
         response = beh.respond(st, slates, attraction, sat_logit, cw)
         beh.update(st, slates, response, vecs, cw)
         self._record_step(stepped, response)
-        # New arrays copied in rather than ``+=``: cheaper on one-element arrays (arrays module).
-        st.t[...] = st.t + stepped
-        st.session_step[...] = st.session_step + stepped
+        # t and session_step, neighbours in the counter block, in one call; a new array copied in
+        # rather than ``+=``: cheaper on a user's one row (arrays module).
+        steps = self._counters[:, 1:3]
+        steps[...] = steps + stepped[:, None]
 
         left = beh.leaves(st) & stepped
         if any_true(left):
@@ -357,10 +361,10 @@ class SlateSimulator:
             # module); (count + 1)·[no click] is the reset-or-count of the else branch.
             st.last_click[:] = clicked
             st.session_satisfaction[...] = st.session_satisfaction + response.engagement
-            missed = ~clicked
-            st.no_click_streak[...] = (st.no_click_streak + _ONE) * missed
-            st.steps_since_click[...] = (st.steps_since_click + _ONE) * missed
             st.session_clicks[...] = st.session_clicks + clicked
+            # no_click_streak and steps_since_click, neighbours in the counter block.
+            streaks = self._counters[:, 4:6]
+            streaks[...] = (streaks + _ONE) * (response.position < _ZERO)[:, None]
             return
         # Users who already left keep their final values.
         clicked &= stepped

@@ -29,9 +29,10 @@ def mnl_probabilities(
         util[:, :k] -= position_penalty(k, position_bias)
     util[:, k] = no_click_logit
     # ufunc reductions directly: the ndarray methods add a Python-level call per step.
-    util -= np.maximum.reduce(util, axis=1, keepdims=True)
+    # (axis, dtype, out, keepdims) by position: keyword parsing costs more than one user's row.
+    util -= np.maximum.reduce(util, 1, None, None, True)
     np.exp(util, out=util)
-    util /= np.add.reduce(util, axis=1, keepdims=True)
+    util /= np.add.reduce(util, 1, None, None, True)
     return util
 
 
@@ -61,4 +62,4 @@ def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     # The CDF is non-decreasing, so {j : CDF_j < u} is a prefix and its size the sample.  Rows
     # sum to 1 only up to rounding: counting over the first k columns alone keeps a u above the
     # last CDF value on "no click" (index k), with no clamp.
-    return np.add.reduce(np.add.accumulate(probs[:, :-1], axis=1) < u[:, None], axis=1)
+    return np.add.reduce(np.add.accumulate(probs[:, :-1], 1) < u[:, None], 1)
