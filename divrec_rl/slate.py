@@ -17,8 +17,8 @@ from math import gcd
 import numpy as np
 from gymnasium import spaces
 
-from divrec_rl import rng
-from divrec_rl.arrays import all_true, any_true, arange_cached, row_starts
+from divrec_rl import kernels, rng
+from divrec_rl.arrays import all_true, any_true, row_starts
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioError, SlateConfig
 from divrec_rl.users.state import UserState
@@ -69,33 +69,16 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first, ties → lower index.
 
     Float32 scores are lifted to float64 and lowered by ``index·1e-12`` (far below float32
-    resolution), which makes every score distinct without reordering unequal ones, so any sort
-    gives the same answer: short rows are sorted outright, long ones partially partitioned first
-    (O(n) per row instead of a full sort).
+    resolution), which makes every score distinct without reordering unequal ones; the k
+    smallest of these keys are picked in one compiled pass per row
+    (:func:`divrec_rl.kernels.top_k`, O(n) per row), equal keys by lower index.
     """
-    n = scores.shape[1]
-    # float64 − float32 promotes the scores to float64 exactly (no separate astype).
-    neg_key = _tie_break(n) - scores  # ascending = best first
-    if k >= n or n <= _FULL_SORT_MAX:
-        return neg_key.argsort(axis=1)[:, :k]
-    part = np.argpartition(neg_key, k - 1, axis=1)[:, :k]
-    # Flat indices (row·width + column) gather with one ``take`` instead of 2-D fancy indexing.
-    order = np.argsort(neg_key.take(part + row_starts(len(neg_key), n)[:, None]), axis=1)
-    return part.take(order + row_starts(len(neg_key), k)[:, None])
-
-
-# Up to this row length a full sort is cheaper than partition + sort of the top k.
-_FULL_SORT_MAX = 64
-
-
-_TIE_BREAKS: dict[int, np.ndarray] = {}
-
-
-def _tie_break(n: int) -> np.ndarray:
-    tie = _TIE_BREAKS.get(n)
-    if tie is None:
-        tie = _TIE_BREAKS[n] = np.arange(n, dtype=np.float64) * 1e-12
-    return tie
+    scores = np.asarray(scores)
+    n_rows, n = scores.shape
+    out = np.empty((n_rows, min(k, n)), dtype=np.intp)
+    if n_rows and n:
+        kernels.top_k(scores, out.shape[1], out)
+    return out
 
 
 class CandidateSlateBuilder(SlateBuilder):
@@ -151,11 +134,6 @@ class CandidateSlateBuilder(SlateBuilder):
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
         eps = config.explore_fraction
         self._personal_weight, self._explore_share = 1.0 - eps, eps / self._n_cat
-        # One product turns the 2C walk uniforms of a user into starts and stride indices; the
-        # stride table is read through flat indices (row c·width + index).
-        self._walk_scale = np.concatenate([self.pool_size, self.stride_count])
-        self._stride_flat = self.stride_table.ravel()
-        self._stride_base = np.arange(catalog.n_categories) * self.stride_table.shape[1]
         if self._share_cap.sum() < 1.0:
             raise ScenarioError(
                 "field 'slate.n_candidates': must be ≤ "
@@ -212,50 +190,22 @@ class CandidateSlateBuilder(SlateBuilder):
     def prepare(self, state: UserState, rows: np.ndarray) -> None:
         if len(rows) == 0:
             return
-        n_cat, n = self._n_cat, self.n_candidates
-        r = len(rows)
         p = self.category_shares(state.category_history[rows])
-        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n_cat)
-        flat, rank = self._slot_categories(p, u[:, :1])
-        # The slots of category c walk its pool from start r_c with stride s_c (one uniform each
-        # per user and category): an arithmetic progression, so they are distinct.
-        walk = (u[:, 1:] * self._walk_scale).astype(np.int64)  # (r, 2C): starts, stride indices
-        stride = self._stride_flat.take(walk[:, n_cat:] + self._stride_base)
-        cat = flat % n_cat
-        pos = walk[:, :n_cat].take(flat) + rank * stride.take(flat)
-        pos %= self.pool_size.take(cat)
-        items = self.pool_items.take(self.pool_offset.take(cat) + pos)
-        self.candidates[rows] = items.reshape(r, n)
-
-    def _slot_categories(self, p: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Systematic sampling of the slots' categories from shares ``p`` ``(r, C)`` and one
-        uniform ``u0`` ``(r, 1)`` per row: ``(flat, rank)``, each ``(r·n,)`` — slot ``i·n + j``
-        belongs to category ``flat − i·C`` and is the ``rank``-th slot of it.
-
-        Slot j of n belongs to category c when N_{c-1} ≤ j < N_c with
-        N_c = min(n, ⌈n·P_c − u₀⌉), P the row's cumulative shares — every category gets ⌊n·p_c⌋
-        or ⌈n·p_c⌉ slots, grouped, in category order.  The bounds are integers, so shifting row
-        i by i·n lays all rows' bounds out on one line of r·n slots exactly (no batch-dependent
-        rounding); ``flat = i·C + c`` indexes per-(row, category) arrays directly.
-        """
-        r, n_cat = p.shape
-        n = self.n_candidates
-        bound = np.add.accumulate(p, axis=1)
-        bound *= n
-        bound -= u0
-        # ends[1 + i·C + c] = N_c + i·n and ends[0] = 0, so ends[i·C + c] is the first slot of
-        # (i, c): N_{c−1} + i·n, or i·n for c = 0 (the previous row's last bound is n).
-        ends = np.empty(r * n_cat + 1, dtype=np.int64)
-        ends[0] = 0
-        counts = ends[1:].reshape(r, n_cat)
-        counts[...] = np.ceil(bound)
-        np.minimum(counts, n, out=counts)
-        counts[:, -1] = n
-        counts += row_starts(r, n)[:, None]
-        # (row, category) m holds the slots ends[m] ≤ j < ends[m + 1]: repeat each m by its
-        # slot count (O(r·n), where a searchsorted of every slot was O(r·n·log(r·C))).
-        flat = np.repeat(arange_cached(r * n_cat), ends[1:] - ends[:-1])
-        return flat, arange_cached(r * n) - ends.take(flat)
+        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * self._n_cat)
+        # Systematic sampling of the slots' categories, then an arithmetic walk per category
+        # (class docstring), one compiled pass per row: the same integers as the array form.
+        items = np.empty((len(rows), self.n_candidates), dtype=np.int64)
+        kernels.walk_candidates(
+            p,
+            u,
+            self.pool_size,
+            self.pool_offset,
+            self.pool_items,
+            self.stride_table,
+            self.stride_count,
+            items,
+        )
+        self.candidates[rows] = items
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
