@@ -50,6 +50,55 @@ def splitmix_uniforms(
 
 
 @numba.njit(cache=True)
+def sample_choices(probs: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+    """Inverse-CDF sample of each row of ``probs`` ``(N, k+1)`` with its uniform ``u[i]``,
+    written into ``out`` ``(N,)``: the number of the first k running sums below ``u[i]``
+    (see :func:`divrec_rl.users.choice.sample_choice`)."""
+    for i in range(probs.shape[0]):
+        out[i] = _sample(probs, i, u[i])
+
+
+@numba.njit(cache=True)
+def choose(
+    probs: np.ndarray,
+    u: np.ndarray,
+    active: np.ndarray,
+    slates: np.ndarray,
+    value: np.ndarray,
+    position: np.ndarray,
+    item: np.ndarray,
+    engagement: np.ndarray,
+) -> None:
+    """Each row's choice (:func:`sample_choices`) and what it consumes: ``position`` (slot, −1
+    for no click or an inactive user), ``item`` (``slates`` entry or −1) and ``engagement``
+    (``value`` of the slot, 0 without a click), each ``(N,)``."""
+    k = slates.shape[1]
+    for i in range(probs.shape[0]):
+        pos = _sample(probs, i, u[i])
+        if pos < k and active[i]:
+            position[i] = pos
+            item[i] = slates[i, pos]
+            engagement[i] = value[i, pos]
+        else:
+            position[i] = -1
+            item[i] = -1
+            engagement[i] = 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _sample(probs: np.ndarray, i: int, u: float) -> int:
+    """How many of row ``i``'s first k running sums ``p₀ + … + p_j`` lie below ``u``: the
+    sums in order, as ``np.add.accumulate`` adds them."""
+    below = 0
+    cdf = 0.0
+    for j in range(probs.shape[1] - 1):
+        cdf += probs[i, j]
+        if cdf < u:
+            below += 1
+    return below
+
+
+@numba.njit(cache=True)
 def walk_candidates(
     shares: np.ndarray,
     u: np.ndarray,
@@ -123,3 +172,81 @@ def top_k(scores: np.ndarray, k: int, out: np.ndarray) -> None:
 def _before(a: float, b: float) -> bool:
     """``a`` sorts strictly before ``b``: smaller, or a number before a NaN."""
     return a < b or (b != b and a == a)
+
+
+@numba.njit(cache=True)
+def fold_slate(
+    fatigue: np.ndarray,
+    exposure: np.ndarray,
+    interest: np.ndarray,
+    active: np.ndarray,
+    position: np.ndarray,
+    shown: np.ndarray,
+    item_vectors: np.ndarray,
+    category_weights: np.ndarray,
+    decay: np.float32,
+    exposure_weight: np.float32,
+    history_decay: np.float32,
+    slot_share: np.float32,
+    consume_weight: np.float32,
+    drift_rate: np.float32,
+) -> None:
+    """The first half of :meth:`~divrec_rl.users.behaviour.StandardBehaviour.update`, in place,
+    for active rows (float32 throughout): ``F ← decay·F + w_exp·shown``,
+    ``exposure ← h·exposure + share·shown`` and, for a click at slot s,
+    ``F ← F + w_cons·w_s`` and the drift ``θ ← θ + ρ·(e_s − θ)`` (not yet re-normalised)."""
+    n_cat = fatigue.shape[1]
+    for i in range(fatigue.shape[0]):
+        if not active[i]:
+            continue
+        for c in range(n_cat):
+            fatigue[i, c] = fatigue[i, c] * decay + exposure_weight * shown[i, c]
+            exposure[i, c] = exposure[i, c] * history_decay + slot_share * shown[i, c]
+        s = position[i]
+        if s >= 0:
+            for c in range(n_cat):
+                fatigue[i, c] += consume_weight * category_weights[i, s, c]
+            for j in range(interest.shape[1]):
+                interest[i, j] += drift_rate * (item_vectors[i, s, j] - interest[i, j])
+
+
+@numba.njit(cache=True)
+def fold_consumed(
+    interest: np.ndarray,
+    history: np.ndarray,
+    category_history: np.ndarray,
+    patience: np.ndarray,
+    active: np.ndarray,
+    position: np.ndarray,
+    engagement: np.ndarray,
+    norm: np.ndarray,
+    item_vectors: np.ndarray,
+    category_weights: np.ndarray,
+    history_weight: np.float32,
+    refill: float,
+    step_cost: float,
+    no_click_cost: float,
+    max_patience: float,
+) -> None:
+    """The second half of :meth:`~divrec_rl.users.behaviour.StandardBehaviour.update`, in place,
+    for active rows: after a click at slot s, ``θ ← θ / norm`` and the histories
+    ``h ← h + (1 − decay)·(e_s − h)`` (float32); then
+    ``p ← max(min(p + refill·s − no_click_cost·[no click] − step_cost, p_max), 0)``."""
+    for i in range(patience.shape[0]):
+        if not active[i]:
+            continue
+        s = position[i]
+        if s >= 0:
+            for j in range(interest.shape[1]):
+                interest[i, j] /= norm[i]
+                history[i, j] += history_weight * (item_vectors[i, s, j] - history[i, j])
+            for c in range(category_history.shape[1]):
+                category_history[i, c] += history_weight * (
+                    category_weights[i, s, c] - category_history[i, c]
+                )
+            change = refill * engagement[i] - step_cost
+        else:
+            change = refill * engagement[i] - no_click_cost - step_cost
+        p = patience[i] + change
+        p = p if p <= max_patience else max_patience
+        patience[i] = p if p >= 0.0 else 0.0
