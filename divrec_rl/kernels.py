@@ -142,39 +142,6 @@ def walk_candidates(
 
 
 @numba.njit(cache=True)
-def top_k(scores: np.ndarray, k: int, out: np.ndarray) -> None:
-    """Column indices of the ``k`` smallest keys ``j·10⁻¹² − scores[i, j]`` (float64) per row,
-    ascending, equal keys by lower column, written into ``out`` ``(r, k)``, ``k`` ≤ columns.
-
-    An insertion into a sorted buffer of ``k``: O(columns) per row while few columns beat the
-    buffer's last key.  A NaN key sorts after every number (as in ``argsort``).
-    """
-    n_rows, n = scores.shape
-    keys = np.empty(k)
-    for i in range(n_rows):
-        filled = 0
-        for j in range(n):
-            key = j * 1e-12 - np.float64(scores[i, j])
-            if filled == k and not _before(key, keys[k - 1]):
-                continue
-            p = min(filled, k - 1)
-            while p > 0 and _before(key, keys[p - 1]):
-                keys[p] = keys[p - 1]
-                out[i, p] = out[i, p - 1]
-                p -= 1
-            keys[p] = key
-            out[i, p] = j
-            if filled < k:
-                filled += 1
-
-
-@numba.njit(cache=True, inline="always")
-def _before(a: float, b: float) -> bool:
-    """``a`` sorts strictly before ``b``: smaller, or a number before a NaN."""
-    return a < b or (b != b and a == a)
-
-
-@numba.njit(cache=True)
 def fold_slate(
     fatigue: np.ndarray,
     exposure: np.ndarray,
@@ -250,3 +217,99 @@ def fold_consumed(
         p = patience[i] + change
         p = p if p <= max_patience else max_patience
         patience[i] = p if p >= 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def in_box(values: np.ndarray, low: float, high: float) -> bool:
+    """Whether every entry lies in ``[low, high]`` (a NaN lies in no interval)."""
+    for x in values.flat:  # noqa: SIM110 (an explicit loop: numba compiles no all(generator))
+        if not (low <= x <= high):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def record_step(
+    stepped: np.ndarray,
+    position: np.ndarray,
+    engagement: np.ndarray,
+    last_click: np.ndarray,
+    session_satisfaction: np.ndarray,
+    counters: np.ndarray,
+) -> None:
+    """The simulator's bookkeeping of a step, in place, for the users ``stepped``: click flag,
+    satisfaction sum, and in the counter block (columns session, t, session_step,
+    session_clicks, no_click_streak, steps_since_click) one more step and session step, one
+    more click, or one more step without a click (a click resets the two streaks)."""
+    for i in range(stepped.shape[0]):
+        if not stepped[i]:
+            continue
+        clicked = position[i] >= 0
+        last_click[i] = 1.0 if clicked else 0.0
+        session_satisfaction[i] += engagement[i]
+        counters[i, 1] += 1
+        counters[i, 2] += 1
+        if clicked:
+            counters[i, 3] += 1
+            counters[i, 4] = 0
+            counters[i, 5] = 0
+        else:
+            counters[i, 4] += 1
+            counters[i, 5] += 1
+
+
+@numba.njit(cache=True)
+def observe_users(
+    history: np.ndarray,
+    category_history: np.ndarray,
+    exposure: np.ndarray,
+    counters: np.ndarray,
+    last_click: np.ndarray,
+    features: np.ndarray,
+    max_steps: float,
+    max_sessions: float,
+    out: np.ndarray,
+) -> None:
+    """The ``user`` observation (:meth:`~divrec_rl.simulator.SlateSimulator.user_layout`) of
+    every row into ``out`` (float32): the three observed EMAs, ``t/T`` and ``session/S`` and
+    the four session counts ``/T`` (divided in float64, then rounded to float32), the click
+    flag, the static features."""
+    d, n_cat = history.shape[1], category_history.shape[1]
+    o = d + 2 * n_cat
+    for i in range(out.shape[0]):
+        for j in range(d):
+            out[i, j] = history[i, j]
+        for c in range(n_cat):
+            out[i, d + c] = category_history[i, c]
+            out[i, d + n_cat + c] = exposure[i, c]
+        out[i, o] = counters[i, 1] / max_steps
+        out[i, o + 1] = counters[i, 0] / max_sessions
+        out[i, o + 2] = last_click[i]
+        for m in range(4):
+            out[i, o + 3 + m] = counters[i, 2 + m] / max_steps
+        for f in range(features.shape[1]):
+            out[i, o + 7 + f] = features[i, f]
+
+
+@numba.njit(cache=True)
+def candidate_features(
+    item_features: np.ndarray,
+    candidates: np.ndarray,
+    primary_category: np.ndarray,
+    category_history: np.ndarray,
+    exposure: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """The ``candidates`` observation into ``out`` ``(N, n·(m + 2))``: per candidate its ``m``
+    item columns (``item_features`` ``(M, m)``), then the user's history share and exposure
+    share of its primary category."""
+    m = item_features.shape[1]
+    for i in range(candidates.shape[0]):
+        for j in range(candidates.shape[1]):
+            item = candidates[i, j]
+            base = j * (m + 2)
+            for col in range(m):
+                out[i, base + col] = item_features[item, col]
+            c = primary_category[item]
+            out[i, base + m] = category_history[i, c]
+            out[i, base + m + 1] = exposure[i, c]

@@ -69,16 +69,33 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first, ties → lower index.
 
     Float32 scores are lifted to float64 and lowered by ``index·1e-12`` (far below float32
-    resolution), which makes every score distinct without reordering unequal ones; the k
-    smallest of these keys are picked in one compiled pass per row
-    (:func:`divrec_rl.kernels.top_k`, O(n) per row), equal keys by lower index.
+    resolution), which makes every score distinct without reordering unequal ones, so any sort
+    gives the same answer: short rows are sorted outright, long ones partially partitioned first
+    (O(n) per row instead of a full sort).
     """
-    scores = np.asarray(scores)
-    n_rows, n = scores.shape
-    out = np.empty((n_rows, min(k, n)), dtype=np.intp)
-    if n_rows and n:
-        kernels.top_k(scores, out.shape[1], out)
-    return out
+    n = scores.shape[1]
+    # float64 − float32 promotes the scores to float64 exactly (no separate astype).
+    neg_key = _tie_break(n) - scores  # ascending = best first
+    if k >= n or n <= _FULL_SORT_MAX:
+        return neg_key.argsort(axis=1)[:, :k]
+    part = np.argpartition(neg_key, k - 1, axis=1)[:, :k]
+    # Flat indices (row·width + column) gather with one ``take`` instead of 2-D fancy indexing.
+    order = np.argsort(neg_key.take(part + row_starts(len(neg_key), n)[:, None]), axis=1)
+    return part.take(order + row_starts(len(neg_key), k)[:, None])
+
+
+# Up to this row length a full sort is cheaper than partition + sort of the top k.
+_FULL_SORT_MAX = 64
+
+
+_TIE_BREAKS: dict[int, np.ndarray] = {}
+
+
+def _tie_break(n: int) -> np.ndarray:
+    tie = _TIE_BREAKS.get(n)
+    if tie is None:
+        tie = _TIE_BREAKS[n] = np.arange(n, dtype=np.float64) * 1e-12
+    return tie
 
 
 class CandidateSlateBuilder(SlateBuilder):
@@ -140,11 +157,10 @@ class CandidateSlateBuilder(SlateBuilder):
                 f"{int(np.maximum(self.pool_size - 1, 0).sum())} for this catalogue "
                 f"(items minus categories), got {self.n_candidates}"
             )
-        # Per-item columns of the candidate features, gathered in one take; the last two columns
-        # (user-dependent) are overwritten in observe().
+        # The per-item columns of the candidate features (the last two are the user's, filled
+        # in by observe()).
         self._item_features = np.concatenate(
-            [catalog.embeddings, catalog.log_popularity_z[:, None], np.zeros((catalog.n_items, 2))],
-            axis=1,
+            [catalog.embeddings, catalog.log_popularity_z[:, None]], axis=1
         ).astype(np.float32)
 
     @property
@@ -209,15 +225,16 @@ class CandidateSlateBuilder(SlateBuilder):
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
-        n_users = cand.shape[0]
-        d = self._dim
-        feats = self._item_features.take(cand, axis=0)
-        flat = self.catalog.primary_category.take(cand)
-        if n_users > 1:
-            flat += row_starts(n_users, self._n_cat)[:, None]
-        feats[..., d + 1] = state.category_history.take(flat)
-        feats[..., d + 2] = state.exposure.take(flat)
-        return {"candidates": feats.reshape(n_users, -1)}
+        feats = np.empty((len(cand), self.n_candidates * self.feature_dim), dtype=np.float32)
+        kernels.candidate_features(
+            self._item_features,
+            cand,
+            self.catalog.primary_category,
+            state.category_history,
+            state.exposure,
+            feats,
+        )
+        return {"candidates": feats}
 
     def candidate_rows(self) -> np.ndarray:
         return self.candidates
@@ -256,9 +273,9 @@ class ActionCheck:
     Rejected with a one-line ``ValueError`` naming ``action``: a wrong shape, a non-numeric
     dtype, a NaN or ±inf entry (the first one is named by user row and entry), an entry outside
     the action box ``[space.low, space.high]``.  Cost on a valid batch of a box with the same
-    finite bounds for every entry (both built-in builders): one ``min`` and one ``max``
-    reduction (NaN propagates through both and ±inf lies outside finite bounds, so finiteness
-    needs no pass of its own); the details are computed only on failure.
+    finite bounds for every entry (both built-in builders): one compiled pass
+    (:func:`divrec_rl.kernels.in_box`: a NaN lies in no interval and ±inf outside finite
+    bounds, so finiteness needs no pass of its own); the details are computed only on failure.
     """
 
     def __init__(self, space: spaces.Box, n_users: int) -> None:
@@ -286,9 +303,7 @@ class ActionCheck:
             return a
         if self._scalar is not None:
             lo, hi = self._scalar
-            # The ufuncs' own reductions over all axes (axis=None, passed by position: keyword
-            # parsing costs more than the reduction of one user's action).
-            if np.minimum.reduce(a, None) >= lo and np.maximum.reduce(a, None) <= hi:
+            if kernels.in_box(a, lo, hi):  # one compiled pass over the batch
                 return a
         elif np.isfinite(a).all() and (a >= self.low).all() and (a <= self.high).all():
             return a

@@ -26,9 +26,8 @@ SIMULATOR_FIELDS = frozenset(
 )
 
 #: The integer step counters, in the order in which :meth:`UserState.empty` lays them out as the
-#: columns of one ``(N, 6)`` int64 block (:meth:`UserState.counter_block`): neighbouring columns
-#: that change or are observed together (``t`` and ``session_step``; the four per-session counts)
-#: then take one array call instead of one per field, which is most of the cost for one user.
+#: columns of one ``(N, 6)`` int64 block (:meth:`UserState.counter_block`): the simulator's
+#: compiled bookkeeping and observation (:mod:`divrec_rl.kernels`) take them as one array.
 COUNTER_FIELDS = (
     "session",
     "t",
