@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
+from divrec_rl import kernels
 from divrec_rl.arrays import all_true, any_true, constant
 from divrec_rl.response import ResponseModel
 from divrec_rl.reward import check_diversity_weight, mix_reward, slate_diversity
@@ -37,9 +38,6 @@ from divrec_rl.slate import ActionCheck, validate_slates
 from divrec_rl.users.behaviour import SlateResponse
 from divrec_rl.users.population import SPLITS, stream_keys
 from divrec_rl.users.state import UserState
-
-_ZERO = constant(0, np.int64)
-_ONE = constant(1, np.int64)
 
 #: The scalar entries of the ``user`` observation, in order (see
 #: :meth:`SlateSimulator.user_layout`): episode time ``t/T``, session ``s/S_max``, last step
@@ -149,11 +147,11 @@ class SlateSimulator:
         self._check_actions = ActionCheck(self.action_space, n_users)
         self._all_rows = np.arange(n_users)
         self._dims = (cat.embedding_dim, cat.n_categories)
+        # The step counters as one block (columns in COUNTER_FIELDS order), one argument of the
+        # compiled bookkeeping and observation instead of six.
+        self._counters = self.state.counter_block()
         # Per-step operands as typed 0-d arrays (same values, less overhead: divrec_rl.arrays).
         self._max_steps = constant(self.max_steps, np.int64)
-        self._time_scale = constant(self.max_steps)  # t / T in float64, as for session / S
-        self._session_scale = constant(self.max_sessions)
-        self._count_scale = constant(self.max_steps, np.float32)  # counts / T in float32
 
     @property
     def diversity_weight(self) -> float:
@@ -240,23 +238,20 @@ class SlateSimulator:
         entries (no text).  Only observable quantities: what the user consumed, was shown and
         clicked, and when; never the hidden interest, fatigue or patience."""
         st = self.state
-        d, c = self._dims
         user = np.empty((self.n_users, self.user_dim), dtype=np.float32)
-        user[:, :d] = st.history
-        user[:, d : d + c] = st.category_history
-        user[:, d + c : d + 2 * c] = st.exposure
-        o = d + 2 * c
-        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; one
-        # in-place float32 division of the block (correctly rounded, so a count of T gives 1.0).
-        user[:, o] = st.t / self._time_scale
-        user[:, o + 1] = st.session / self._session_scale
-        user[:, o + 2] = st.last_click
-        user[:, o + 3] = st.session_step
-        user[:, o + 4] = st.session_clicks
-        user[:, o + 5] = st.no_click_streak
-        user[:, o + 6] = st.steps_since_click
-        user[:, o + 3 : o + 7] /= self._count_scale
-        user[:, o + len(USER_SCALARS) :] = st.features
+        # Counts are divided by max_steps (none can exceed it), so each lies in [0, 1]; the
+        # divisions are correctly rounded, so a count of T gives 1.0.
+        kernels.observe_users(
+            st.history,
+            st.category_history,
+            st.exposure,
+            self._counters,
+            st.last_click,
+            st.features,
+            float(self.max_steps),
+            float(self.max_sessions),
+            user,
+        )
         return {"user": user, **self.builder.observe(st)}
 
     def step(
@@ -300,9 +295,6 @@ class SlateSimulator:
         response = beh.respond(st, slates, attraction, sat_logit, cw)
         beh.update(st, slates, response, vecs, cw)
         self._record_step(stepped, response)
-        # New arrays copied in rather than ``+=``: cheaper on one-element arrays (arrays module).
-        st.t[...] = st.t + stepped
-        st.session_step[...] = st.session_step + stepped
 
         left = beh.leaves(st) & stepped
         if any_true(left):
@@ -348,34 +340,18 @@ class SlateSimulator:
         return StepResult(self.observe(), reward, terminated, truncated, info)
 
     def _record_step(self, stepped: np.ndarray, response: SlateResponse) -> None:
-        """Session bookkeeping of the users stepped: click flag, clicks, satisfaction sums and
-        the no-click counters (reset by a click, else one more step)."""
+        """Session bookkeeping of the users stepped (users who already left keep their final
+        values): one more step (``t``, ``session_step``), the click flag, clicks, satisfaction
+        sum and the no-click counters (reset by a click, else one more step)."""
         st = self.state
-        clicked = response.position >= _ZERO
-        if all_true(stepped):
-            # New arrays copied in rather than ``+=``: cheaper on one-element arrays (arrays
-            # module); (count + 1)·[no click] is the reset-or-count of the else branch.
-            st.last_click[:] = clicked
-            st.session_satisfaction[...] = st.session_satisfaction + response.engagement
-            missed = ~clicked
-            st.no_click_streak[...] = (st.no_click_streak + _ONE) * missed
-            st.steps_since_click[...] = (st.steps_since_click + _ONE) * missed
-            st.session_clicks[...] = st.session_clicks + clicked
-            return
-        # Users who already left keep their final values.
-        clicked &= stepped
-        np.copyto(st.last_click, clicked, where=stepped)
-        np.add(
-            st.session_satisfaction,
+        kernels.record_step(
+            stepped,
+            response.position,
             response.engagement,
-            out=st.session_satisfaction,
-            where=stepped,
+            st.last_click,
+            st.session_satisfaction,
+            self._counters,
         )
-        st.no_click_streak += stepped
-        st.steps_since_click += stepped
-        st.session_clicks += clicked
-        np.copyto(st.no_click_streak, 0, where=clicked)
-        np.copyto(st.steps_since_click, 0, where=clicked)
 
     def _start_sessions(self, rows: np.ndarray) -> None:
         """Zero the per-session bookkeeping of ``rows``, then let the behaviour start its own

@@ -17,8 +17,8 @@ from math import gcd
 import numpy as np
 from gymnasium import spaces
 
-from divrec_rl import rng
-from divrec_rl.arrays import all_true, any_true, arange_cached, row_starts
+from divrec_rl import kernels, rng
+from divrec_rl.arrays import all_true, any_true, row_starts
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioError, SlateConfig
 from divrec_rl.users.state import UserState
@@ -151,22 +151,16 @@ class CandidateSlateBuilder(SlateBuilder):
         self._share_cap = np.maximum(self.pool_size - 1, 0) / self.n_candidates
         eps = config.explore_fraction
         self._personal_weight, self._explore_share = 1.0 - eps, eps / self._n_cat
-        # One product turns the 2C walk uniforms of a user into starts and stride indices; the
-        # stride table is read through flat indices (row c·width + index).
-        self._walk_scale = np.concatenate([self.pool_size, self.stride_count])
-        self._stride_flat = self.stride_table.ravel()
-        self._stride_base = np.arange(catalog.n_categories) * self.stride_table.shape[1]
         if self._share_cap.sum() < 1.0:
             raise ScenarioError(
                 "field 'slate.n_candidates': must be ≤ "
                 f"{int(np.maximum(self.pool_size - 1, 0).sum())} for this catalogue "
                 f"(items minus categories), got {self.n_candidates}"
             )
-        # Per-item columns of the candidate features, gathered in one take; the last two columns
-        # (user-dependent) are overwritten in observe().
+        # The per-item columns of the candidate features (the last two are the user's, filled
+        # in by observe()).
         self._item_features = np.concatenate(
-            [catalog.embeddings, catalog.log_popularity_z[:, None], np.zeros((catalog.n_items, 2))],
-            axis=1,
+            [catalog.embeddings, catalog.log_popularity_z[:, None]], axis=1
         ).astype(np.float32)
 
     @property
@@ -212,62 +206,35 @@ class CandidateSlateBuilder(SlateBuilder):
     def prepare(self, state: UserState, rows: np.ndarray) -> None:
         if len(rows) == 0:
             return
-        n_cat, n = self._n_cat, self.n_candidates
-        r = len(rows)
         p = self.category_shares(state.category_history[rows])
-        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * n_cat)
-        flat, rank = self._slot_categories(p, u[:, :1])
-        # The slots of category c walk its pool from start r_c with stride s_c (one uniform each
-        # per user and category): an arithmetic progression, so they are distinct.
-        walk = (u[:, 1:] * self._walk_scale).astype(np.int64)  # (r, 2C): starts, stride indices
-        stride = self._stride_flat.take(walk[:, n_cat:] + self._stride_base)
-        cat = flat % n_cat
-        pos = walk[:, :n_cat].take(flat) + rank * stride.take(flat)
-        pos %= self.pool_size.take(cat)
-        items = self.pool_items.take(self.pool_offset.take(cat) + pos)
-        self.candidates[rows] = items.reshape(r, n)
-
-    def _slot_categories(self, p: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Systematic sampling of the slots' categories from shares ``p`` ``(r, C)`` and one
-        uniform ``u0`` ``(r, 1)`` per row: ``(flat, rank)``, each ``(r·n,)`` — slot ``i·n + j``
-        belongs to category ``flat − i·C`` and is the ``rank``-th slot of it.
-
-        Slot j of n belongs to category c when N_{c-1} ≤ j < N_c with
-        N_c = min(n, ⌈n·P_c − u₀⌉), P the row's cumulative shares — every category gets ⌊n·p_c⌋
-        or ⌈n·p_c⌉ slots, grouped, in category order.  The bounds are integers, so shifting row
-        i by i·n lays all rows' bounds out on one line of r·n slots exactly (no batch-dependent
-        rounding); ``flat = i·C + c`` indexes per-(row, category) arrays directly.
-        """
-        r, n_cat = p.shape
-        n = self.n_candidates
-        bound = np.add.accumulate(p, axis=1)
-        bound *= n
-        bound -= u0
-        # ends[1 + i·C + c] = N_c + i·n and ends[0] = 0, so ends[i·C + c] is the first slot of
-        # (i, c): N_{c−1} + i·n, or i·n for c = 0 (the previous row's last bound is n).
-        ends = np.empty(r * n_cat + 1, dtype=np.int64)
-        ends[0] = 0
-        counts = ends[1:].reshape(r, n_cat)
-        counts[...] = np.ceil(bound)
-        np.minimum(counts, n, out=counts)
-        counts[:, -1] = n
-        counts += row_starts(r, n)[:, None]
-        # (row, category) m holds the slots ends[m] ≤ j < ends[m + 1]: repeat each m by its
-        # slot count (O(r·n), where a searchsorted of every slot was O(r·n·log(r·C))).
-        flat = np.repeat(arange_cached(r * n_cat), ends[1:] - ends[:-1])
-        return flat, arange_cached(r * n) - ends.take(flat)
+        u = rng.uniforms(state.key[rows], state.t[rows], rng.STREAM_CANDIDATES, 1 + 2 * self._n_cat)
+        # Systematic sampling of the slots' categories, then an arithmetic walk per category
+        # (class docstring), one compiled pass per row: the same integers as the array form.
+        items = np.empty((len(rows), self.n_candidates), dtype=np.int64)
+        kernels.walk_candidates(
+            p,
+            u,
+            self.pool_size,
+            self.pool_offset,
+            self.pool_items,
+            self.stride_table,
+            self.stride_count,
+            items,
+        )
+        self.candidates[rows] = items
 
     def observe(self, state: UserState) -> dict[str, np.ndarray]:
         cand = self.candidates
-        n_users = cand.shape[0]
-        d = self._dim
-        feats = self._item_features.take(cand, axis=0)
-        flat = self.catalog.primary_category.take(cand)
-        if n_users > 1:
-            flat += row_starts(n_users, self._n_cat)[:, None]
-        feats[..., d + 1] = state.category_history.take(flat)
-        feats[..., d + 2] = state.exposure.take(flat)
-        return {"candidates": feats.reshape(n_users, -1)}
+        feats = np.empty((len(cand), self.n_candidates * self.feature_dim), dtype=np.float32)
+        kernels.candidate_features(
+            self._item_features,
+            cand,
+            self.catalog.primary_category,
+            state.category_history,
+            state.exposure,
+            feats,
+        )
+        return {"candidates": feats}
 
     def candidate_rows(self) -> np.ndarray:
         return self.candidates
@@ -306,9 +273,9 @@ class ActionCheck:
     Rejected with a one-line ``ValueError`` naming ``action``: a wrong shape, a non-numeric
     dtype, a NaN or ±inf entry (the first one is named by user row and entry), an entry outside
     the action box ``[space.low, space.high]``.  Cost on a valid batch of a box with the same
-    finite bounds for every entry (both built-in builders): one ``min`` and one ``max``
-    reduction (NaN propagates through both and ±inf lies outside finite bounds, so finiteness
-    needs no pass of its own); the details are computed only on failure.
+    finite bounds for every entry (both built-in builders): one compiled pass
+    (:func:`divrec_rl.kernels.in_box`: a NaN lies in no interval and ±inf outside finite
+    bounds, so finiteness needs no pass of its own); the details are computed only on failure.
     """
 
     def __init__(self, space: spaces.Box, n_users: int) -> None:
@@ -336,9 +303,7 @@ class ActionCheck:
             return a
         if self._scalar is not None:
             lo, hi = self._scalar
-            # The ufuncs' own reductions over all axes (axis=None, passed by position: keyword
-            # parsing costs more than the reduction of one user's action).
-            if np.minimum.reduce(a, None) >= lo and np.maximum.reduce(a, None) <= hi:
+            if kernels.in_box(a, lo, hi):  # one compiled pass over the batch
                 return a
         elif np.isfinite(a).all() and (a >= self.low).all() and (a <= self.high).all():
             return a

@@ -94,8 +94,8 @@ class SlateRecEnv(gym.Env):
 
     Observation: ``Dict(user=Box(U), [candidates=Box(n, f)])``; action: the slate builder's Box.
     ``step`` rejects an action of the wrong shape, with a NaN or ±inf entry, or outside the box
-    (``ValueError`` naming ``action``); the check costs two reductions over the action, about
-    2 µs a step (1–2 % of a single-user step; ``benchmarks/env_throughput.py``).
+    (``ValueError`` naming ``action``); the check is one compiled pass over the action, under
+    1 µs a step (about 1 % of a single-user step; ``benchmarks/step_profile.py``).
     ``info`` after a step: ``engagement``, ``diversity``, ``slate`` (item ids), ``clicked`` (item id
     or −1), ``position``, ``left``, ``returned``, ``patience``, ``session``, ``t``.
     """

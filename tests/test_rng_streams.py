@@ -13,13 +13,6 @@ from divrec_rl import rng
 MASK = (1 << 64) - 1
 
 
-@pytest.fixture(autouse=True)
-def _empty_offset_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with an empty cache of per-width offsets, so the cache-miss path is what
-    the tests check (a cache filled by an earlier test would hide it)."""
-    monkeypatch.setattr(rng, "_OFFSETS", {})
-
-
 GAMMA = 0x9E3779B97F4A7C15
 
 
@@ -60,7 +53,7 @@ def test_key_zero_counter_zero_stream_zero_is_splitmix64_of_zero() -> None:
     ids=lambda v: str(v),
 )
 def test_every_path_matches_the_reference(n_keys: int, n: int) -> None:
-    # n_keys · n ≤ 4 takes the scalar path, one key the single-user path, else the batch path.
+    # One user's few draws, one user's many, and batches of every shape.
     gen = np.random.default_rng(n_keys * 100 + n)
     keys = gen.integers(0, 2**63, n_keys, dtype=np.uint64)
     keys[0] = np.uint64(2**64 - 1)  # the top of the key range wraps like everything else
@@ -142,12 +135,17 @@ def test_gumbel_top_k_first_pick_follows_the_softmax() -> None:
     np.testing.assert_allclose(freq, [0.5, 0.3, 0.15, 0.05], atol=0.01)  # sd ≤ 0.0025
 
 
-def test_cached_offsets_give_the_same_draws() -> None:
-    keys, counters = np.arange(3, dtype=np.uint64), np.arange(3)
-    first = rng.uniforms(keys, counters, 9, 6)
-    assert set(rng._OFFSETS) == {6}
-    np.testing.assert_array_equal(rng._OFFSETS[6], np.arange(1, 7, dtype=np.uint64) * rng._GOLDEN)
-    assert rng.uniforms(keys, counters, 9, 6).tolist() == first.tolist()
+def test_counter_layout_and_dtype_give_the_same_draws() -> None:
+    """Counters as a strided column (the simulator's counter block), uint64 or a list: the same
+    draws as the reference, and the same again on a second call (the compiled loop)."""
+    keys = np.array([0, 5, 2**63 + 7], dtype=np.uint64)
+    block = np.zeros((3, 6), dtype=np.int64)
+    block[:, 1] = [0, 4, 2**40]
+    pairs = zip(keys, block[:, 1], strict=True)
+    want = [reference_uniforms(int(k), int(c), 9, 6) for k, c in pairs]
+    for counters in (block[:, 1], block[:, 1].astype(np.uint64), block[:, 1].tolist()):
+        assert rng.uniforms(keys, counters, 9, 6).tolist() == want
+        assert rng.uniforms(keys, counters, 9, 6).tolist() == want
 
 
 def test_signed_integer_keys_and_counters_are_the_same_stream() -> None:

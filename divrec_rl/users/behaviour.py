@@ -24,15 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from divrec_rl import rng
-from divrec_rl.arrays import all_true, any_true, arange_cached, constant, row_starts
+from divrec_rl import kernels, rng
+from divrec_rl.arrays import constant
 from divrec_rl.config import BehaviourConfig
-from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities, sample_choice
+from divrec_rl.users.choice import cascade_probabilities, mnl_probabilities
 from divrec_rl.users.state import UserState
 
 _ONE = constant(1.0)
-_ZERO = constant(0, np.int64)
-_NONE = constant(-1, np.int64)  # position and item of "no click"
 _ZERO_F64 = constant(0.0)
 _TINY = constant(1e-12, np.float32)  # floor of an interest vector's norm
 
@@ -118,17 +116,18 @@ class StandardBehaviour(UserBehaviour):
         f32, b, p = np.float32, config.boredom, config.patience
         self._attraction_penalty = constant(b.attraction_penalty, f32)
         self._satisfaction_penalty = constant(b.satisfaction_penalty, f32)
-        self._fatigue_decay = constant(b.decay, f32)
-        self._exposure_weight = constant(b.exposure_weight, f32)
-        self._consume_weight = constant(b.consume_weight, f32)
-        self._drift_rate = constant(config.drift.rate, f32)
-        self._history_decay = constant(history_decay, f32)
-        self._history_weight = constant(1.0 - history_decay, f32)
-        self._refill = constant(p.refill)
-        self._step_cost = constant(p.step_cost)
-        self._no_click_cost = constant(p.no_click_cost)
-        self._max_patience = constant(p.maximum)
-        self._slot_shares: dict[int, np.ndarray] = {}
+        # The compiled update's coefficients (divrec_rl.kernels.fold_slate, fold_consumed) as
+        # NumPy scalars of the same dtypes.
+        self._slate_terms = (f32(b.decay), f32(b.exposure_weight), f32(history_decay))
+        self._drift_terms = (f32(b.consume_weight), f32(config.drift.rate))
+        self._consumed_terms = (
+            f32(1.0 - history_decay),
+            float(p.refill),
+            float(p.step_cost),
+            float(p.no_click_cost),
+            float(p.maximum),
+        )
+        self._slot_shares: dict[int, np.float32] = {}
 
     def boredom(self, state: UserState, category_weights: np.ndarray) -> np.ndarray:
         """Fatigue of each slate item's categories, ``(N, k)``: ``Σ_c w_ic F_uc``."""
@@ -187,24 +186,18 @@ class StandardBehaviour(UserBehaviour):
         satisfaction_logit: np.ndarray,
         category_weights: np.ndarray,
     ) -> SlateResponse:
-        n, k = slates.shape
+        n = len(slates)
         click_logit, value = self.item_terms(
             state, attraction, satisfaction_logit, category_weights
         )
         probs = self.choice_probabilities(click_logit)
         u = rng.uniforms(state.key, state.t, rng.STREAM_CHOICE, 1)
-        pos = sample_choice(probs, u[:, 0])
-        clicked = (pos < k) & state.active  # (cheaper than testing whether everyone is active)
-        # Gather the clicked slot (slot k−1 stands in for "no click"; masked below).
-        flat = row_starts(n, k) + np.minimum(pos, k - 1)
-        return SlateResponse(
-            position=np.where(clicked, pos, _NONE),
-            item=np.where(clicked, slates.take(flat), _NONE),
-            # value·1 = value and value·0 = 0 exactly (value is finite): the engagement of the
-            # consumed item, 0 without a click.
-            engagement=value.take(flat) * clicked,
-            probabilities=probs,
-        )
+        # The inverse-CDF sample of sample_choice and the clicked slot's item and value (−1, −1
+        # and 0 without a click or for a user who left), in one compiled pass.
+        position, item = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        engagement = np.empty(n)
+        kernels.choose(probs, u[:, 0], state.active, slates, value, position, item, engagement)
+        return SlateResponse(position, item, engagement, probs)
 
     def update(
         self,
@@ -214,86 +207,49 @@ class StandardBehaviour(UserBehaviour):
         item_vectors: np.ndarray,
         category_weights: np.ndarray,
     ) -> None:
-        clicked = response.position >= _ZERO
-        # Update everyone in place (no temporaries for the common all-active batch), then put
-        # back the rows of users who already left: they must keep their final state.
-        inactive = None if all_true(state.active) else np.flatnonzero(~state.active)
-        saved = state.take(inactive) if inactive is not None else None
+        # Rows of users who already left keep their final state (the loops skip them).
         shown = np.add.reduce(category_weights, 1)  # (N, C) slots per category
-
-        state.fatigue *= self._fatigue_decay
-        state.fatigue += self._exposure_weight * shown
-        state.exposure *= self._history_decay
-        state.exposure += self._slot_share(slates.shape[1]) * shown
-        everyone_clicked = any_true(clicked) and self._consume(
-            state, clicked, response.position, item_vectors, category_weights
+        position = response.position
+        kernels.fold_slate(
+            state.fatigue,
+            state.exposure,
+            state.interest,
+            state.active,
+            position,
+            shown,
+            item_vectors,
+            category_weights,
+            *self._slate_terms,
+            self._slot_share(slates.shape[1]),
+            *self._drift_terms,
+        )
+        # Re-normalising the drifted interest needs a row's squared norm summed as NumPy sums
+        # (pairwise), so it stays an array call between the two compiled halves.
+        interest = state.interest
+        norm = np.maximum(np.sqrt(np.add.reduce(interest * interest, 1)), _TINY)
+        kernels.fold_consumed(
+            interest,
+            state.history,
+            state.category_history,
+            state.patience,
+            state.active,
+            position,
+            response.engagement,
+            norm,
+            item_vectors,
+            category_weights,
+            *self._consumed_terms,
         )
 
-        if everyone_clicked:  # the no-click cost term is exactly 0
-            change = self._refill * response.engagement - self._step_cost
-        else:
-            change = (
-                self._refill * response.engagement
-                - self._no_click_cost * ~clicked
-                - self._step_cost
-            )
-        # min/max rather than np.clip: same values, a fraction of np.clip's call overhead; the
-        # result is copied in rather than computed in place (one-element arrays, module arrays).
-        patience = np.minimum(state.patience + change, self._max_patience)
-        state.patience[...] = np.maximum(patience, _ZERO_F64)
-        if saved is not None:
-            state.assign(inactive, saved)
-
-    def _slot_share(self, k: int) -> np.ndarray:
+    def _slot_share(self, k: int) -> np.float32:
         """``(1 − h)/k``, the exposure EMA's weight of one slot of a slate of ``k``, as float32."""
         share = self._slot_shares.get(k)
         if share is None:
-            share = self._slot_shares[k] = constant((1.0 - self.history_decay) / k, np.float32)
+            share = self._slot_shares[k] = np.float32((1.0 - self.history_decay) / k)
         return share
 
-    def _consume(
-        self,
-        state: UserState,
-        clicked: np.ndarray,
-        position: np.ndarray,
-        item_vectors: np.ndarray,
-        category_weights: np.ndarray,
-    ) -> bool:
-        """Fold the consumed items into fatigue, interest (drift) and the observed histories of
-        the users who clicked; returns whether every user clicked."""
-        # The consumed item's rows, (N, d) and (N, C), meaningful where clicked (indexing works
-        # on any memory layout of the (N, k, ·) inputs).
-        rows, slot = arange_cached(len(position)), np.maximum(position, _ZERO)
-        consumed_vec = item_vectors[rows, slot]
-        consumed_cat = category_weights[rows, slot]
-        consume_w, drift_w, hist_w = self._consume_weight, self._drift_rate, self._history_weight
-        if everyone_clicked := all_true(clicked):
-            # The same arithmetic as the masked form below without the 0/1 weights
-            # (x·1.0 = x exactly), so a batch where everybody clicked matches any other.
-            click_col = None
-        else:
-            click_col = clicked[:, None].astype(np.float32)
-            consume_w, drift_w, hist_w = (
-                consume_w * click_col,
-                drift_w * click_col,
-                hist_w * click_col,
-            )
-        state.fatigue += consume_w * consumed_cat
-        interest = state.interest
-        interest += drift_w * (consumed_vec - interest)
-        # Re-normalise only the rows that moved: a row's result must not depend on whether
-        # another user in the batch clicked (batches reproduce single users bit for bit).
-        norm = np.maximum(np.sqrt(np.add.reduce(interest * interest, axis=1, keepdims=True)), _TINY)
-        if click_col is None:
-            interest /= norm
-        else:
-            np.divide(interest, norm, out=interest, where=click_col > 0)
-        state.history += hist_w * (consumed_vec - state.history)
-        state.category_history += hist_w * (consumed_cat - state.category_history)
-        return everyone_clicked
-
     def leaves(self, state: UserState) -> np.ndarray:
-        return state.active & (state.patience <= 0.0)
+        return state.active & (state.patience <= _ZERO_F64)
 
     def returns(self, state: UserState) -> np.ndarray:
         r = self.config.return_model

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from divrec_rl import kernels
+
 
 def position_penalty(k: int, position_bias: float) -> np.ndarray:
     """Logit penalty ``β·log2(1 + position)`` for positions 0..k-1 (top slot: 0)."""
@@ -29,9 +31,10 @@ def mnl_probabilities(
         util[:, :k] -= position_penalty(k, position_bias)
     util[:, k] = no_click_logit
     # ufunc reductions directly: the ndarray methods add a Python-level call per step.
-    util -= np.maximum.reduce(util, axis=1, keepdims=True)
+    # (axis, dtype, out, keepdims) by position: keyword parsing costs more than one user's row.
+    util -= np.maximum.reduce(util, 1, None, None, True)
     np.exp(util, out=util)
-    util /= np.add.reduce(util, axis=1, keepdims=True)
+    util /= np.add.reduce(util, 1, None, None, True)
     return util
 
 
@@ -60,5 +63,7 @@ def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF sample per row: index in ``0..k`` (``k`` = no click), uniforms ``u (N,)``."""
     # The CDF is non-decreasing, so {j : CDF_j < u} is a prefix and its size the sample.  Rows
     # sum to 1 only up to rounding: counting over the first k columns alone keeps a u above the
-    # last CDF value on "no click" (index k), with no clamp.
-    return np.add.reduce(np.add.accumulate(probs[:, :-1], axis=1) < u[:, None], axis=1)
+    # last CDF value on "no click" (index k), with no clamp.  One compiled pass per row.
+    out = np.empty(len(probs), dtype=np.int64)
+    kernels.sample_choices(probs, np.asarray(u, dtype=np.float64), out)
+    return out

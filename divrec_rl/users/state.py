@@ -25,6 +25,18 @@ SIMULATOR_FIELDS = frozenset(
     }
 )
 
+#: The integer step counters, in the order in which :meth:`UserState.empty` lays them out as the
+#: columns of one ``(N, 6)`` int64 block (:meth:`UserState.counter_block`): the simulator's
+#: compiled bookkeeping and observation (:mod:`divrec_rl.kernels`) take them as one array.
+COUNTER_FIELDS = (
+    "session",
+    "t",
+    "session_step",
+    "session_clicks",
+    "no_click_streak",
+    "steps_since_click",
+)
+
 
 @dataclass
 class UserState:
@@ -65,13 +77,13 @@ class UserState:
 
     @classmethod
     def empty(cls, n: int, dim: int, n_categories: int, n_features: int = 0) -> UserState:
-        """Zeroed state for ``n`` users (inactive until reset)."""
+        """Zeroed state for ``n`` users (inactive until reset).  The fields of
+        :data:`COUNTER_FIELDS` are the columns of one block (:meth:`counter_block`)."""
         f32 = np.float32
+        counters = np.zeros((n, len(COUNTER_FIELDS)), dtype=np.int64)
         return cls(
             key=np.zeros(n, dtype=np.uint64),
-            t=np.zeros(n, dtype=np.int64),
-            session=np.zeros(n, dtype=np.int64),
-            session_step=np.zeros(n, dtype=np.int64),
+            **{name: counters[:, i] for i, name in enumerate(COUNTER_FIELDS)},
             interest=np.zeros((n, dim), dtype=f32),
             history=np.zeros((n, dim), dtype=f32),
             category_history=np.zeros((n, n_categories), dtype=f32),
@@ -80,13 +92,29 @@ class UserState:
             patience=np.zeros(n, dtype=np.float64),
             last_click=np.zeros(n, dtype=f32),
             session_satisfaction=np.zeros(n, dtype=np.float64),
-            session_clicks=np.zeros(n, dtype=np.int64),
-            no_click_streak=np.zeros(n, dtype=np.int64),
-            steps_since_click=np.zeros(n, dtype=np.int64),
             active=np.zeros(n, dtype=bool),
             user_index=np.full(n, -1, dtype=np.int64),
             features=np.zeros((n, n_features), dtype=f32),
         )
+
+    def counter_block(self) -> np.ndarray:
+        """The ``(N, 6)`` int64 block whose columns are the fields of :data:`COUNTER_FIELDS`, in
+        that order (writes to either show in both).  Only a state made by :meth:`empty` has one
+        (a :meth:`take` copies fields one by one); ``ValueError`` otherwise."""
+        block = self.t.base
+        if (
+            isinstance(block, np.ndarray)
+            and block.shape == (self.n, len(COUNTER_FIELDS))
+            and block.dtype == np.int64
+            and all(
+                getattr(self, name).base is block
+                and getattr(self, name).strides == block[:, i].strides
+                and getattr(self, name).ctypes.data == block[:, i].ctypes.data
+                for i, name in enumerate(COUNTER_FIELDS)
+            )
+        ):
+            return block
+        raise ValueError("state: its counters are not the columns of one block (use empty())")
 
     @property
     def n(self) -> int:
