@@ -36,6 +36,25 @@ def test_auc_and_logloss_by_hand() -> None:
     assert log_loss(labels, p) == pytest.approx(expected)
 
 
+def test_auc_split_by_kind_of_negative_by_hand() -> None:
+    from types import SimpleNamespace
+
+    from divrec_rl.bert.fidelity import split_auc
+
+    # Three target ratings (liked, disliked, liked), then three never-rated draws.
+    split = SimpleNamespace(
+        labels=np.array([1, 0, 1, 0, 0, 0], dtype=float), ratings=np.array([5.0, 2.0, 4.0])
+    )
+    probs = np.array([0.9, 0.8, 0.3, 0.1, 0.5, 0.2])
+    got = split_auc(split, probs)  # type: ignore[arg-type]
+    # Liked {0.9, 0.3} vs never-rated {0.1, 0.5, 0.2}: 5 of 6 pairs ordered.
+    assert got["auc_unrated"] == pytest.approx(5 / 6)
+    # Liked {0.9, 0.3} vs disliked {0.8}: 1 of 2.
+    assert got["auc_disliked"] == pytest.approx(0.5)
+    only_liked = SimpleNamespace(labels=split.labels, ratings=np.array([5.0]))
+    assert np.isnan(split_auc(only_liked, probs)["auc_disliked"])  # type: ignore[arg-type]
+
+
 def test_report_writes_metrics_plot_and_markdown(tiny: dict[str, Path], tmp_path: Path) -> None:
     from divrec_rl.bert.ablations import ROWS
     from divrec_rl.bert.report import CONSUMPTION, METRICS, build_report

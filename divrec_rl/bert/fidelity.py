@@ -6,7 +6,9 @@ Protocol (one per target period, ``val`` or ``test`` of the per-user temporal sp
   ratings (everything before the target period);
 * **pointwise set** -- every rating of the target period, labelled ``rating ≥ 4``, plus
   ``neg_ratio`` items per rating drawn uniformly from the items the user never rated (in any
-  period), labelled 0 (seeded).  AUC, log-loss and ECE are computed on the pooled set;
+  period), labelled 0 (seeded).  AUC, log-loss and ECE are computed on the pooled set; the
+  AUC is also split by the kind of negative: ``auc_unrated`` (liked target items against the
+  never-rated draws) and ``auc_disliked`` (liked against the user's own target ratings < 4);
 * **ranking** -- for every user with at least one positive (``rating ≥ 4``) target rating: score
   every item not in the history (full ranking, no sampled candidates), rank, NDCG@10, HR@10
   and recall@20 with the positive target items as the relevant set (binary relevance,
@@ -43,6 +45,20 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(labels.astype(int), scores))
+
+
+def split_auc(split: EvalSplit, probs: np.ndarray) -> dict[str, float]:
+    """The pointwise AUC by kind of negative: ``auc_unrated`` over the liked target ratings and
+    the never-rated draws, ``auc_disliked`` over the target ratings alone (liked against
+    rated < 4); NaN where a side is empty."""
+    rated = np.arange(len(split.labels)) < len(split.ratings)
+    liked = split.labels == 1
+    out = {}
+    for name, rows in (("auc_unrated", liked | ~rated), ("auc_disliked", rated)):
+        labels = split.labels[rows]
+        both = 0 < labels.sum() < len(labels)
+        out[name] = roc_auc(labels, probs[rows]) if both else float("nan")
+    return out
 
 
 def log_loss(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
@@ -179,7 +195,8 @@ def recall_at_k(top: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
 
 
 def evaluate(model: Scorer, split: EvalSplit, k: int = 10, k_recall: int = 20) -> dict[str, float]:
-    """``{"auc", "logloss", "ece", "ndcg@k", "hr@k", "recall@k_recall"}`` of ``model`` on
+    """``{"auc", "auc_unrated", "auc_disliked", "logloss", "ece", "ndcg@k", "hr@k",
+    "recall@k_recall"}`` of ``model`` on
     ``split``; the ranking metrics rank *every* item outside the user's history (full ranking,
     no sampled candidates)."""
     p = np.asarray(model.prob(split, split.users, split.items), dtype=np.float64)
@@ -196,6 +213,7 @@ def evaluate(model: Scorer, split: EvalSplit, k: int = 10, k_recall: int = 20) -
         recall.append(recall_at_k(top, rel, k_recall))
     return {
         "auc": roc_auc(split.labels, p),
+        **split_auc(split, p),
         "logloss": log_loss(split.labels, p),
         "ece": expected_calibration_error(split.labels, p),
         f"ndcg@{k}": float(np.nanmean(np.concatenate(ndcg))),
