@@ -51,6 +51,13 @@ def verdict(test: dict[str, dict[str, Any]], n_seeds: int) -> str:
     return "\n".join(lines)
 
 
+#: The protocol's note on the AUC split by kind of negative.
+AUC_SPLIT = (
+    "`auc_unrated` keeps only the never-rated items as negatives, `auc_disliked` only the test "
+    "ratings below 4 (does the model know which of the items a user watches they will like?)."
+)
+
+
 def render_markdown(
     details: dict[str, Any],
     model_dir: Path,
@@ -121,9 +128,7 @@ of the history item vectors) and ρ (EMA, decay {t.get("recency_decay", 0.85)}, 
 it; BPR is refitted on it.
 - **Pointwise set (AUC, log-loss, ECE).** The {c["test_ratings"]} test ratings labelled \
 `rating ≥ 4` plus {t["neg_ratio"]} never-rated items per rating (label 0, drawn per seed): \
-{c["test_pairs"]} pairs, {c["test_positives"]} positive; ECE over {n_bins} bins. \
-`auc_unrated` keeps only the never-rated items as negatives, `auc_disliked` only the test \
-ratings below 4 (does the model know which of the items a user watches they will like?).
+{c["test_pairs"]} pairs, {c["test_positives"]} positive; ECE over {n_bins} bins. {AUC_SPLIT}
 - **Full ranking (NDCG@10, HR@10, recall@20).** For each of the {c["test_rank_users"]} users \
 with a positive test rating, *every* item outside their history is ranked; relevant = their \
 positive test items; binary-relevance NDCG@10, HR@10 and recall@20 = hits in the top 20 / \
