@@ -182,16 +182,10 @@ def runtime_tables(
     z = torch.as_tensor(item_features, dtype=torch.float32, device=device)
     bias = model.item_biases(e, z)
     x = torch.as_tensor(user_features, dtype=torch.float32, device=device)
-    x_all = torch.cat([x, x.mean(dim=0, keepdim=True)], dim=0)
-    # Users 0..U−1 with their ID offsets; the last row (no dataset row) gets none.
-    g_attr, g_sat = (
-        torch.cat(pair, dim=0)
-        for pair in zip(
-            model.feature_terms(x, torch.arange(len(x), device=device)),
-            model.feature_terms(x_all[-1:]),
-            strict=True,
-        )
-    )
+    # Users 0..U−1 with their ID offsets, then the mean-feature row (no dataset row, no offset).
+    per_user = model.feature_terms(x, torch.arange(len(x), device=device))
+    mean_user = model.feature_terms(x.mean(dim=0, keepdim=True))
+    g_attr, g_sat = (torch.cat(rows) for rows in zip(per_user, mean_user, strict=True))
     out = {
         "item_vectors": e,
         "item_attr": e @ model.theta_attr.weight,
