@@ -313,3 +313,33 @@ def candidate_features(
             c = primary_category[item]
             out[i, base + m] = category_history[i, c]
             out[i, base + m + 1] = exposure[i, c]
+
+
+@numba.njit(cache=True)
+def running_argmax(values: np.ndarray, out: np.ndarray) -> None:
+    """Index along axis 1 of the running maximum of ``values`` ``(B, m, C)``, into ``out``
+    (same shape, int64): ``out[b, j, c] = argmax_{p ≤ j} values[b, p, c]``, ties and NaN as
+    ``torch.cummax`` (a later element equal to the running maximum, or NaN, takes its place),
+    so ``values.gather(1, out)`` is exactly ``torch.cummax(values, 1).values``."""
+    for b in range(values.shape[0]):
+        for c in range(values.shape[2]):
+            best = values[b, 0, c]
+            at = 0
+            out[b, 0, c] = 0
+            for j in range(1, values.shape[1]):
+                x = values[b, j, c]
+                if np.isnan(x) or (not np.isnan(best) and x >= best):
+                    best = x
+                    at = j
+                out[b, j, c] = at
+
+
+@numba.njit(cache=True)
+def taken_before(picks: np.ndarray, out: np.ndarray) -> None:
+    """``out[b, j, c]`` (bool ``(B, k, C)``, zero on entry) set where candidate c is one of
+    the picks ``picks[b, :j]`` (``picks`` ``(B, k)``): what step j of a slate may no longer
+    pick."""
+    for b in range(picks.shape[0]):
+        for j in range(1, picks.shape[1]):
+            for p in range(j):
+                out[b, j, picks[b, p]] = True
