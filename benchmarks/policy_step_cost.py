@@ -6,10 +6,13 @@ minibatch update, for each policy variant, on synthetic-shop observations.
 * ``update ms`` — ``evaluate_actions`` on ``--batch-size`` stored transitions, a loss and its
   backward pass (what one PPO minibatch costs, without the optimiser step).
 
-One torch thread (as training uses); the median of ``--repeats`` timings.  Machines are shared:
-compare the rows of one run, not runs.
+Threads as training uses them: one for the act calls (``train --torch-threads``, default 1),
+``--update-threads`` for the update (``train --update-threads``; 0 = the CPUs available, the
+default); the median of ``--repeats`` timings.  Machines are shared: compare the rows of one
+run, not runs.
 
     python benchmarks/policy_step_cost.py [--n-envs 64] [--batch-size 1024] [--repeats 30]
+                                          [--update-threads 0]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from stable_baselines3.common.vec_env import VecMonitor
 
 from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.envs import SlateRecVecEnv
+from divrec_rl.training.device import resolve_threads, torch_threads
 
 VARIANTS = {
     "plackett-luce": {"policy": "plackett-luce"},
@@ -43,8 +47,10 @@ def _median_ms(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(variant: dict, n_envs: int, batch_size: int, repeats: int) -> tuple[float, float]:
-    """(act ms, update ms) of one policy variant."""
+def measure(
+    variant: dict, n_envs: int, batch_size: int, repeats: int, update_threads: int = 1
+) -> tuple[float, float]:
+    """(act ms with one thread, update ms with ``update_threads``) of one policy variant."""
     env = VecMonitor(SlateRecVecEnv(n_envs, scenario="synthetic-shop", split="train"))
     policy = make_ppo(env, device="cpu", **variant).policy
     obs = env.reset()
@@ -68,7 +74,10 @@ def measure(variant: dict, n_envs: int, batch_size: int, repeats: int) -> tuple[
         policy.zero_grad()
         loss.backward()
 
-    return _median_ms(act, repeats), _median_ms(update, repeats)
+    with torch_threads(1):
+        act_ms = _median_ms(act, repeats)
+    with torch_threads(update_threads):
+        return act_ms, _median_ms(update, repeats)
 
 
 def main() -> None:
@@ -76,13 +85,19 @@ def main() -> None:
     p.add_argument("--n-envs", type=int, default=64, help="users per rollout step")
     p.add_argument("--batch-size", type=int, default=1024, help="PPO minibatch size")
     p.add_argument("--repeats", type=int, default=30, help="timings per figure (median kept)")
+    p.add_argument(
+        "--update-threads", type=int, default=0, help="torch threads of the update (0 = CPUs)"
+    )
     args = p.parse_args()
-    th.set_num_threads(1)
-    print(f"\nPolicy cost, synthetic-shop, torch {th.__version__}, 1 thread")
+    threads = resolve_threads(args.update_threads)
+    print(
+        f"\nPolicy cost, synthetic-shop, torch {th.__version__}, act 1 thread, "
+        f"update {threads} thread(s)"
+    )
     print("| policy | act ms (per rollout step) | update ms (per minibatch) |")
     print("|---|---:|---:|")
     for name, variant in VARIANTS.items():
-        act, update = measure(variant, args.n_envs, args.batch_size, args.repeats)
+        act, update = measure(variant, args.n_envs, args.batch_size, args.repeats, threads)
         print(f"| {name} | {act:.2f} | {update:.1f} |")
 
 
