@@ -118,6 +118,10 @@ class TwoTowerModel(nn.Module):
         enc = {id(p) for p in self.encoder.parameters()}
         return [p for p in self.parameters() if id(p) not in enc]
 
+    def id_parameters(self) -> list[nn.Parameter]:
+        """The item-ID and user-ID offset tables that this model has (possibly none)."""
+        return [table.weight for table in (self.item_id, self.user_id) if table is not None]
+
     def item_vectors(self, pooled: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """Unit item vectors ``e`` ``(B, d)`` from pooled encoder outputs ``(B, H)`` of the
         items ``items (B,)`` (catalogue rows; ``None`` = all items in order)."""

@@ -120,6 +120,13 @@ class TrainConfig(SettingsModel):
         ge=0.0,
     )
     lr_heads: float = _f(5e-3, "learning rate of the projection, user tower and heads", gt=0.0)
+    lr_id: float = _f(
+        0.0,
+        "learning rate of the item-ID and user-ID offsets, in their own AdamW group with the "
+        "heads' weight decay and warm-up (0 = lr_heads, one group with the heads as before "
+        "the field existed)",
+        ge=0.0,
+    )
     weight_decay: float = _f(0.01, "AdamW weight decay", ge=0.0)
     warmup_steps: int = _f(50, "linear learning-rate warm-up steps (constant afterwards)", ge=0)
     sat_weight: float = _f(1.0, "weight of the satisfaction (rating) loss", ge=0.0)
@@ -159,6 +166,11 @@ class TrainConfig(SettingsModel):
                 "field 'finetune_layers' (--finetune-layers): must be 0 with item_tower 'id' "
                 f"(the text encoder is not used), got {self.finetune_layers}"
             )
+        if self.lr_id and self.item_tower == "text" and not self.user_id:
+            raise ValueError(
+                "field 'lr_id' (--lr-id): needs ID offsets (item_tower hybrid or id, or "
+                f"user_id), got {self.lr_id} with item_tower 'text' and no user_id"
+            )
         return self
 
     def validate(self) -> None:  # type: ignore[override]
@@ -175,7 +187,8 @@ class TrainConfig(SettingsModel):
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them.  A mapping without
         a field of :data:`LEGACY_VALUES` was written before the field existed and reads as what
         the code did then (``fit_period = "train"``, ``softmax_disliked = "mask"``,
-        ``user_id = False``)."""
+        ``user_id = False``); a missing ``lr_id`` reads as its default 0 (= ``lr_heads``),
+        which is what the code did then."""
         return cls(**{**LEGACY_VALUES, **data})
 
 

@@ -41,7 +41,15 @@ class FinetuneRun:
         self.pooled = refresh_pooled(model.encoder, self.cache, mask, ids)
         self.z = torch.as_tensor(prep.item_features, device=device)
         self.x = torch.as_tensor(prep.user_features, device=device)
-        groups = [{"params": model.head_parameters(), "lr": cfg.lr_heads}]
+        # The ID offsets get their own group only with lr_id set: with lr_id = 0 (lr_heads) the
+        # groups are the ones of checkpoints written before the field, so they resume.
+        offsets = model.id_parameters() if cfg.lr_id > 0 else []
+        split = {id(p) for p in offsets}
+        heads = [p for p in model.head_parameters() if id(p) not in split]
+        groups = [{"params": heads, "lr": cfg.lr_heads}]
+        if offsets:
+            groups.append({"params": offsets, "lr": cfg.lr_id})
+        n_heads = len(groups)
         enc = model.encoder.trainable_parameters()
         adapter = model.encoder.adapter_parameters()
         if enc:
@@ -51,10 +59,10 @@ class FinetuneRun:
         self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
         warm = max(cfg.warmup_steps, 1)
         probe = cfg.probe_steps
-        schedules = [lambda s: min(1.0, (s + 1) / warm)]
+        schedules = [lambda s: min(1.0, (s + 1) / warm)] * n_heads
         # The encoder's warm-up starts when the probe phase ends.
         schedules += [lambda s: 0.0 if s < probe else min(1.0, (s + 1 - probe) / warm)] * (
-            len(groups) - 1
+            len(groups) - n_heads
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules)
 
