@@ -1,4 +1,6 @@
-"""Compiled loops (numba) for the parts of a step that are many tiny array calls in NumPy.
+"""Compiled loops (numba) for the parts of a step that are many tiny array calls in NumPy, and
+two index computations of the Plackett–Luce policy's update (:func:`running_argmax`,
+:func:`taken_before`) that torch runs as slow generic loops on the CPU.
 
 A step of one user is a couple of hundred NumPy calls on arrays of one row, where a call's
 overhead (≈ 0.3–1 µs) outweighs its arithmetic; these loops do the same arithmetic in one call.
