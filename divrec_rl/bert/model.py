@@ -4,7 +4,9 @@ Item tower (``item_tower``): ``hybrid`` (default) ``e_i = normalise(P·pool(text
 text vector of the encoder (frozen bottom, fine-tuned top, mean pool, linear ``P``) plus a learned
 item-ID offset ``q_i`` that starts at zero and is weight-decayed, so an item with few
 interactions keeps its text prior and a well-rated one moves where its ratings put it; ``text``
-drops ``q``; ``id`` drops the text (``e_i = normalise(q_i)``, random start).  Item biases come
+drops ``q``; ``id`` drops the text (``e_i = normalise(q_i)``, random start); ``hybrid-unit``
+``e_i = normalise(normalise(P·pool(text_i)) + q_i)`` is ``hybrid`` with a unit text part, so the
+text part cannot outgrow the offsets (``q`` zero at the start, as in ``hybrid``).  Item biases come
 from ``[e_i, z_i]`` with ``z_i`` the item's training statistics.
 
 User tower: two summaries of the history and static features ``x_u``
@@ -65,8 +67,10 @@ class TwoTowerModel(nn.Module):
         user_id: bool = False,
     ) -> None:
         super().__init__()
-        if item_tower not in ("hybrid", "text", "id"):
-            raise ValueError(f"item_tower: must be hybrid, text or id, got {item_tower!r}")
+        if item_tower not in ("hybrid", "hybrid-unit", "text", "id"):
+            raise ValueError(
+                f"item_tower: must be hybrid, hybrid-unit, text or id, got {item_tower!r}"
+            )
         if item_tower != "text" and n_items < 1:
             raise ValueError(f"n_items: item_tower {item_tower!r} needs n_items ≥ 1")
         self.encoder = encoder
@@ -77,7 +81,7 @@ class TwoTowerModel(nn.Module):
         if item_tower != "text":
             self.item_id = nn.Embedding(n_items, dim)
             with torch.no_grad():
-                if item_tower == "hybrid":
+                if item_tower in ("hybrid", "hybrid-unit"):
                     self.item_id.weight.zero_()  # the text vector is the prior
                 else:
                     self.item_id.weight.normal_(0.0, dim**-0.5)
@@ -130,7 +134,10 @@ class TwoTowerModel(nn.Module):
         if items is None:
             items = torch.arange(pooled.shape[0], device=pooled.device)
         q = self.item_id(items)
-        v = q if self.item_tower == "id" else self.proj(pooled) + q
+        if self.item_tower == "hybrid-unit":
+            v = functional.normalize(self.proj(pooled), dim=-1) + q
+        else:
+            v = q if self.item_tower == "id" else self.proj(pooled) + q
         return functional.normalize(v, dim=-1)
 
     def item_biases(self, e: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -35,10 +35,11 @@ class TrainConfig(SettingsModel):
     dim: int = _f(
         64, "dimension d of the item / user vectors (the catalogue's embedding_dim)", ge=1
     )
-    item_tower: Literal["hybrid", "text", "id"] = _f(
+    item_tower: Literal["hybrid", "hybrid-unit", "text", "id"] = _f(
         "hybrid",
         "item vector: hybrid = text vector + learned item-ID offset (zero-initialised, so "
-        "rarely rated items keep their text prior), text = text only, id = ID embedding only",
+        "rarely rated items keep their text prior), hybrid-unit = the same with the text "
+        "vector normalised before the offset is added, text = text only, id = ID embedding only",
     )
     user_id: bool = _f(
         True,
@@ -168,8 +169,8 @@ class TrainConfig(SettingsModel):
             )
         if self.lr_id and self.item_tower == "text" and not self.user_id:
             raise ValueError(
-                "field 'lr_id' (--lr-id): needs ID offsets (item_tower hybrid or id, or "
-                f"user_id), got {self.lr_id} with item_tower 'text' and no user_id"
+                "field 'lr_id' (--lr-id): needs ID offsets (item_tower hybrid, hybrid-unit or "
+                f"id, or user_id), got {self.lr_id} with item_tower 'text' and no user_id"
             )
         return self
 
