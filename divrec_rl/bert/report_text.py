@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 _ROW_NOTES = {
-    "hybrid": "the checkpoint's recipe (hybrid item tower: text vector + item-ID offset)",
+    "hybrid": "the checkpoint's own recipe, item tower included (see Recipe above)",
     "text": "item_tower = text (no item-ID offsets)",
     "id": "item_tower = id (no text, encoder unused)",
     "frozen": "finetune_layers = 0 (encoder not fine-tuned)",
