@@ -8,12 +8,11 @@ import pytest
 import torch
 
 from divrec_rl.bert import checkpoint as ckpt
-from divrec_rl.bert.encoder import ItemEncoder, load_encoder, tokenize
-from divrec_rl.bert.model import TwoTowerModel
+from divrec_rl.bert.encoder import load_encoder, tokenize
 from divrec_rl.bert.prepare import prepare_for
 from divrec_rl.bert.settings import TrainConfig
 from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_train_config
-from divrec_rl.bert.train import finetune, load_trained_model
+from divrec_rl.bert.train import _two_tower, finetune, load_trained_model
 from divrec_rl.bert.trainer import FinetuneRun
 from divrec_rl.data import load_dataset
 from divrec_rl.errors import TrainingError
@@ -25,22 +24,12 @@ def tiny() -> dict[str, Path]:
 
 
 def _run(tiny: dict[str, Path], **overrides: object) -> FinetuneRun:
+    """The fine-tune run ``finetune`` would start, model built by its own ``_two_tower``."""
     cfg = tiny_train_config(tiny["data"], tiny["encoder"], **overrides)
     prep = prepare_for(load_dataset(tiny["data"]), cfg)
     tokenizer, hf, _ = load_encoder(cfg.base_model)
     ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
-    encoder = ItemEncoder(hf, cfg.finetune_layers, ids[mask.bool()])
-    model = TwoTowerModel(
-        encoder,
-        cfg.dim,
-        prep.user_features.shape[1],
-        prep.item_features.shape[1],
-        cfg.feature_hidden,
-        prep.n_items,
-        cfg.item_tower,
-        prep.n_users,
-        cfg.user_id,
-    )
+    model = _two_tower(cfg, prep, hf, ids, mask, tiny["data"], None)
     return FinetuneRun(cfg, prep, ids, mask, model, torch.device("cpu"))
 
 

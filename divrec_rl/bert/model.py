@@ -134,10 +134,12 @@ class TwoTowerModel(nn.Module):
         if items is None:
             items = torch.arange(pooled.shape[0], device=pooled.device)
         q = self.item_id(items)
-        if self.item_tower == "hybrid-unit":
+        if self.item_tower == "id":
+            v = q
+        elif self.item_tower == "hybrid-unit":
             v = functional.normalize(self.proj(pooled), dim=-1) + q
         else:
-            v = q if self.item_tower == "id" else self.proj(pooled) + q
+            v = self.proj(pooled) + q
         return functional.normalize(v, dim=-1)
 
     def item_biases(self, e: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -114,9 +114,9 @@ class FinetuneRun:
         soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
         satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
         total = engagement + cfg.softmax_weight * softmax + cfg.sat_weight * satisfaction
-        for offsets in (model.item_id, model.user_id):
-            if offsets is not None and cfg.id_reg > 0:
-                total = total + cfg.id_reg * offsets.weight.pow(2).sum(-1).mean()
+        if cfg.id_reg > 0:
+            for offsets in model.id_parameters():
+                total = total + cfg.id_reg * offsets.pow(2).sum(-1).mean()
         return total, {
             "loss": total.item(),
             "engagement_loss": engagement.item(),
