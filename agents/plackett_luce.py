@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch as th
 from stable_baselines3.common.distributions import Distribution
@@ -168,9 +169,18 @@ def _chain_terms(
     """Log-probability and chain-rule entropy ``(B,)`` of ``picks`` from step logits
     ``(B, k, C)``: per-step log-softmax over the candidates not yet ``taken``, summed."""
     logp = th.log_softmax(logits.masked_fill(taken, TAKEN_LOGIT), dim=2)
-    log_prob = logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
-    entropy = -(logp.exp() * logp).sum(dim=(1, 2))
-    return log_prob, entropy
+    return _picked_log_prob(logp, picks), _chain_entropy(logp)
+
+
+def _picked_log_prob(logp: th.Tensor, picks: th.Tensor) -> th.Tensor:
+    """``Σ_j logp[b, j, picks[b, j]]`` ``(B,)`` from per-step log-probabilities ``(B, k, C)``."""
+    return logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
+
+
+def _chain_entropy(logp: th.Tensor) -> th.Tensor:
+    """``−Σ_j Σ_c p log p`` ``(B,)`` from per-step log-probabilities ``(B, k, C)`` (a taken
+    candidate's TAKEN_LOGIT-based term is exactly 0)."""
+    return -(logp.exp() * logp).sum(dim=(1, 2))
 
 
 def _teacher_forced(
@@ -197,9 +207,10 @@ def _draw(
     k: int,
     context: SetContext | None,
     greedy: bool,
-) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-    """Picks ``(B, k)``, sampled (Gumbel-max) or greedy, with their log-probability and
-    chain-rule entropy (no gradient).
+) -> tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]:
+    """Picks ``(B, k)``, sampled (Gumbel-max) or greedy, with their log-probability and a
+    function that returns their chain-rule entropy (no gradient; computed only when asked for:
+    a rollout never needs it, and its ``exp`` over ``(B, k, C)`` was ≈ 7 % of a draw).
 
     Without a set context the logits do not change between steps, and the top-k of
     Gumbel-perturbed logits is an exact Plackett–Luce sample, so one top-k does; with one, each
@@ -213,7 +224,8 @@ def _draw(
         if not greedy:
             logits = logits + _gumbel(logits)
         picks = th.topk(logits, k, dim=1).indices
-        return picks, *_teacher_forced(scores, temperature, None, picks)
+        log_prob, entropy = _teacher_forced(scores, temperature, None, picks)
+        return picks, log_prob, lambda: entropy
     batch, n = scores.shape
     # Row b's candidate c sits at flat row b·n + c: one index_select per pick, several times
     # cheaper per call than advanced indexing on these small tensors.
@@ -245,9 +257,7 @@ def _draw(
             max_sim = sim if j == 0 else th.maximum(max_sim, sim)
     picks = th.stack(chosen, dim=1)
     logp = th.stack(steps, dim=1)  # (B, k, C), ≈ TAKEN_LOGIT where taken
-    log_prob = logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
-    entropy = -(logp.exp() * logp).sum(dim=(1, 2))
-    return picks, log_prob, entropy
+    return picks, _picked_log_prob(logp, picks), partial(_chain_entropy, logp)
 
 
 def _gumbel(like: th.Tensor) -> th.Tensor:
@@ -268,12 +278,25 @@ def slate_walk(
     otherwise the picks are sampled (Gumbel-max from torch's global generator) or, with
     ``greedy``, taken by sequential argmax, then evaluated.
     """
+    picks, log_prob, entropy = _walk(scores, temperature, k, context, picks, greedy)
+    return picks, log_prob, entropy()
+
+
+def _walk(
+    scores: th.Tensor,
+    temperature: th.Tensor,
+    k: int,
+    context: SetContext | None,
+    picks: th.Tensor | None,
+    greedy: bool,
+) -> tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]:
+    """:func:`slate_walk` with the entropy as a function, evaluated only when called."""
     if picks is None:
         if not th.is_grad_enabled():
             return _draw(scores, temperature, k, context, greedy)  # a rollout: one pass
         picks = _draw(scores, temperature, k, context, greedy)[0]
     log_prob, entropy = _teacher_forced(scores, temperature, context, picks)
-    return picks, log_prob, entropy
+    return picks, log_prob, lambda: entropy
 
 
 class PlackettLuceDistribution(Distribution):
@@ -298,8 +321,9 @@ class PlackettLuceDistribution(Distribution):
         self.temperature: th.Tensor | None = None
         self.context: SetContext | None = None
         # The walk that produced the last sampled/evaluated actions: log_prob of those very
-        # actions (SB3's forward asks right after sampling) reuses it instead of walking again.
-        self._last: tuple[th.Tensor, th.Tensor, th.Tensor] | None = None
+        # actions (SB3's forward asks right after sampling) reuses it instead of walking again;
+        # its entropy is computed only if asked for (PPO's update does, a rollout does not).
+        self._last: tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]] | None = None
 
     def proba_distribution_net(self, *args: object, **kwargs: object) -> nn.Module:
         """Unused: :class:`~divrec_rl.agents.pl_policy.PlackettLucePolicy`'s network emits the
@@ -319,13 +343,11 @@ class PlackettLuceDistribution(Distribution):
 
     def _walk(
         self, picks: th.Tensor | None = None, greedy: bool = False
-    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    ) -> tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]:
         assert self.scores is not None and self.temperature is not None
-        return slate_walk(
-            self.scores, self.temperature, self.slate_size, self.context, picks, greedy
-        )
+        return _walk(self.scores, self.temperature, self.slate_size, self.context, picks, greedy)
 
-    def _actions_of(self, walk: tuple[th.Tensor, th.Tensor, th.Tensor]) -> th.Tensor:
+    def _actions_of(self, walk: tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]) -> th.Tensor:
         actions = encode_slate(walk[0], self.n_candidates)
         self._last = (actions, walk[1], walk[2])
         return actions
@@ -352,7 +374,7 @@ class PlackettLuceDistribution(Distribution):
         if self._last is None:
             self.sample()
         assert self._last is not None
-        return self._last[2]
+        return self._last[2]()
 
     def actions_from_params(
         self,

@@ -36,6 +36,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from divrec_rl.agents.pl_policy import PlackettLucePolicy
+from divrec_rl.agents.rollout_buffer import SlateRolloutBuffer
 from divrec_rl.agents.slate_network import SlateFeaturesExtractor, SlateNetwork
 from divrec_rl.simulator import SlateSimulator
 
@@ -197,6 +198,7 @@ def make_ppo(
             "temperature_init": temperature_init,
         }
         policy_kwargs = _pl_policy_kwargs(env, hidden_size, prior, options)
+    ppo_kwargs.setdefault("rollout_buffer_class", SlateRolloutBuffer)
     model = PPO(
         policy_class,
         env,

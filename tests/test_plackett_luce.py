@@ -382,6 +382,25 @@ def test_the_sampling_pass_and_the_evaluation_pass_agree(set_aware: bool) -> Non
     assert th.allclose(entropy, entropy_again, atol=1e-5)
 
 
+@pytest.mark.parametrize("set_aware", [False, True])
+def test_a_rollouts_deferred_entropy_is_the_walks(set_aware: bool) -> None:
+    """The distribution computes a sampled or greedy walk's entropy only when asked; then it
+    is exactly what :func:`slate_walk` returns for the same draw."""
+    scores = th.randn(16, 7, generator=th.Generator().manual_seed(6))
+    tau = th.rand(16, generator=th.Generator().manual_seed(7)) + 0.3
+    context = random_context(16, 7) if set_aware else None
+    for greedy in (False, True):
+        with th.no_grad():
+            th.manual_seed(8)
+            picks, log_prob, entropy = slate_walk(scores, tau, 3, context, greedy=greedy)
+            th.manual_seed(8)
+            dist = PlackettLuceDistribution(7, 3).proba_distribution(scores, tau, context)
+            actions = dist.mode() if greedy else dist.sample()
+            assert th.equal(decode_slate(actions, 3), picks)
+            assert th.equal(dist.log_prob(actions), log_prob)
+            assert th.equal(dist.entropy(), entropy)
+
+
 def test_policy_size_does_not_depend_on_catalogue_or_candidate_count() -> None:
     def n_params(config: dict) -> int:
         env = VecMonitor(SlateRecVecEnv(2, config=config))
