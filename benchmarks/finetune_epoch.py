@@ -88,15 +88,17 @@ def main() -> None:
         steps = math.ceil(len(data.ratings) * train_frac / batch)
         if args.max_steps:
             steps = min(steps, args.max_steps)
-        cfg = TrainConfig(
-            dataset=dataset,
-            base_model=str(encoder),
-            steps=steps,
-            probe_steps=0,
-            warmup_steps=0,
-            eval_every=steps,
-            batch_items=args.batch_items,
-            ratings_per_item=args.ratings_per_item,
+        cfg = TrainConfig.for_dataset(
+            {
+                "dataset": dataset,
+                "base_model": str(encoder),
+                "steps": steps,
+                "probe_steps": 0,
+                "warmup_steps": 0,
+                "eval_every": steps,
+                "batch_items": args.batch_items,
+                "ratings_per_item": args.ratings_per_item,
+            }
         )
         start = time.perf_counter()
         finetune(cfg, tmp / "model", device=args.device, progress=False, data=data)

@@ -37,8 +37,11 @@ def measure(
     keep: str | None = None,
     fit_period: str = "train+val",
 ) -> dict[str, object]:
-    """Fine-tune with the default recipe once; the timings and final validation metrics."""
-    cfg = TrainConfig(dataset=dataset, seed=seed, base_model=base_model, fit_period=fit_period)
+    """Fine-tune once with the dataset's default recipe (what ``divrec-rl finetune`` runs);
+    the timings and final validation metrics."""
+    cfg = TrainConfig.for_dataset(
+        {"dataset": dataset, "seed": seed, "base_model": base_model, "fit_period": fit_period}
+    )
     with tempfile.TemporaryDirectory(prefix="divrec-finetune-time-") as tmp:
         out = Path(keep).expanduser() if keep else Path(tmp) / "model"
         start = time.perf_counter()

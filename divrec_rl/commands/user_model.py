@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from divrec_rl.bert.settings import TrainConfig
+from divrec_rl.bert.settings import DATASET_RECIPES, TrainConfig
 from divrec_rl.commands.common import guarded
 from divrec_rl.errors import DivrecError
 from divrec_rl.training.device import DEVICES
@@ -28,7 +28,13 @@ __all__ = [
 
 FINETUNE_DESCRIPTION = (
     "Fine-tune the two-tower user model (docs/user-model.md); progress bar, TensorBoard logs "
-    "in OUT/tb, safetensors + JSON checkpoint in OUT."
+    "in OUT/tb, safetensors + JSON checkpoint in OUT. Options left out take the dataset's "
+    "recipe ("
+    + "; ".join(
+        f"{name}: " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
+        for name, recipe in DATASET_RECIPES.items()
+    )
+    + "), then the defaults shown."
 )
 REPORT_DESCRIPTION = (
     "Evaluate a checkpoint, its ablation twins (trained into OUT/twins, reused when there) and "
@@ -112,7 +118,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     """Fine-tune the user model and write a checkpoint."""
     from divrec_rl.bert.train import finetune
 
-    cfg = TrainConfig(**given_fields(TrainConfig, args))
+    cfg = TrainConfig.for_dataset(given_fields(TrainConfig, args))
     t0 = time.perf_counter()
     try:
         result = finetune(

@@ -1,0 +1,59 @@
+"""Per-dataset fine-tuning recipes: ``divrec-rl finetune --dataset NAME`` fills the options it
+was not given from that dataset's recipe (``DATASET_RECIPES``), then from the field defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from divrec_rl import cli
+from divrec_rl.bert import train
+from divrec_rl.bert.settings import DATASET_RECIPES, TrainConfig
+from divrec_rl.data.fetch import DATASETS
+
+
+def test_movielens_1m_takes_its_recipe_and_given_fields_win() -> None:
+    cfg = TrainConfig.for_dataset({"dataset": "movielens-1m"})
+    assert (cfg.item_tower, cfg.softmax_weight) == ("hybrid-unit", 1.0)
+    cfg = TrainConfig.for_dataset({"dataset": "movielens-1m", "item_tower": "hybrid", "seed": 3})
+    assert (cfg.item_tower, cfg.softmax_weight, cfg.seed) == ("hybrid", 1.0, 3)
+    cfg = TrainConfig.for_dataset({"dataset": "movielens-1m", "softmax_weight": 0.25})
+    assert (cfg.item_tower, cfg.softmax_weight) == ("hybrid-unit", 0.25)
+
+
+@pytest.mark.parametrize("given", [{}, {"dataset": "movielens-100k"}, {"dataset": "/data/my-ml"}])
+def test_other_datasets_take_the_field_defaults(given: dict[str, Any]) -> None:
+    assert TrainConfig.for_dataset(given) == TrainConfig(**given)
+    assert (TrainConfig(**given).item_tower, TrainConfig(**given).softmax_weight) == (
+        "hybrid",
+        0.5,
+    )
+
+
+def test_every_recipe_names_a_known_dataset_and_valid_fields() -> None:
+    for dataset, recipe in DATASET_RECIPES.items():
+        assert dataset in DATASETS
+        assert set(recipe) <= set(TrainConfig.model_fields)
+        cfg = TrainConfig.for_dataset({"dataset": dataset})
+        assert all(getattr(cfg, field) == value for field, value in recipe.items())
+
+
+def test_the_finetune_command_trains_the_datasets_recipe(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[TrainConfig] = []
+
+    def fake_finetune(cfg: TrainConfig, out: Any, **_: Any) -> Any:
+        seen.append(cfg)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(train, "finetune", fake_finetune)
+    for argv, tower in (
+        (["--dataset", "movielens-1m"], "hybrid-unit"),
+        (["--dataset", "movielens-1m", "--item-tower", "text"], "text"),
+        ([], "hybrid"),
+    ):
+        assert cli.main(["finetune", *argv, "--out", str(tmp_path / "m")]) != 0
+        assert seen[-1].item_tower == tower
