@@ -9,8 +9,9 @@ figure is the training loop itself.  Reported per (policy, size):
 
 * ``fps`` — SB3's ``time/fps`` at the end: steps / seconds since ``learn()`` started (rollouts,
   PPO updates and logging; the first rollout included);
-* ``steady_fps`` — steps / seconds between the first and the last logged rollout (start-up
-  excluded);
+* ``steady_fps`` — steps / seconds between the second and the last logged rollout: start-up
+  excluded, including the first PPO update, in which torch's optimiser imports
+  ``torch._dynamo`` on first use (≈ 1 s, once per process);
 * ``wall_s`` — the whole ``train_run`` call, catalogue generation and model saving included;
 * where ``learn()``'s time goes (:data:`SHARES`): PPO's updates, the simulator's steps, the
   policy's forward passes in the rollouts, the rollout buffer; the rest is SB3's loop.
@@ -133,7 +134,9 @@ def measure(
     events.Reload()
     fps = events.Scalars("time/fps")[-1].value
     rollouts = events.Scalars("rollout/ep_len_mean")
-    first, last = rollouts[0], rollouts[-1]
+    # SB3 logs a rollout before the update that follows it: the second logged rollout comes
+    # after the first update and its one-off import (module docstring).
+    first, last = rollouts[1 if len(rollouts) > 2 else 0], rollouts[-1]
     steady = (last.step - first.step) / max(last.wall_time - first.wall_time, 1e-9)
     return {
         "policy": policy,
