@@ -86,6 +86,10 @@ class SetContext:
         return th.baddbmm(base, keys @ self.query_weight, self.features.transpose(1, 2))
 
 
+#: A walk's picks ``(B, k)``, log-probability ``(B,)`` and a function returning its chain-rule
+#: entropy ``(B,)``, evaluated only when called.
+Walk = tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]
+
 #: Logit of a candidate already picked.  ``exp(−1e9 − max)`` is exactly 0 in float32, so the
 #: candidate gets probability 0 as with −∞ (the other log-probabilities are unchanged), while its
 #: entropy term ``p·log p`` is ``0·(finite) = 0`` — where −∞ would give NaN and need a second mask.
@@ -207,7 +211,7 @@ def _draw(
     k: int,
     context: SetContext | None,
     greedy: bool,
-) -> tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]:
+) -> Walk:
     """Picks ``(B, k)``, sampled (Gumbel-max) or greedy, with their log-probability and a
     function that returns their chain-rule entropy (no gradient; computed only when asked for:
     a rollout never needs it, and its ``exp`` over ``(B, k, C)`` was ≈ 7 % of a draw).
@@ -289,7 +293,7 @@ def _walk(
     context: SetContext | None,
     picks: th.Tensor | None,
     greedy: bool,
-) -> tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]:
+) -> Walk:
     """:func:`slate_walk` with the entropy as a function, evaluated only when called."""
     if picks is None:
         if not th.is_grad_enabled():
@@ -323,7 +327,7 @@ class PlackettLuceDistribution(Distribution):
         # The walk that produced the last sampled/evaluated actions: log_prob of those very
         # actions (SB3's forward asks right after sampling) reuses it instead of walking again;
         # its entropy is computed only if asked for (PPO's update does, a rollout does not).
-        self._last: tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]] | None = None
+        self._last: Walk | None = None
 
     def proba_distribution_net(self, *args: object, **kwargs: object) -> nn.Module:
         """Unused: :class:`~divrec_rl.agents.pl_policy.PlackettLucePolicy`'s network emits the
@@ -341,13 +345,11 @@ class PlackettLuceDistribution(Distribution):
         self._last = None
         return self
 
-    def _walk(
-        self, picks: th.Tensor | None = None, greedy: bool = False
-    ) -> tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]:
+    def _walk(self, picks: th.Tensor | None = None, greedy: bool = False) -> Walk:
         assert self.scores is not None and self.temperature is not None
         return _walk(self.scores, self.temperature, self.slate_size, self.context, picks, greedy)
 
-    def _actions_of(self, walk: tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]) -> th.Tensor:
+    def _actions_of(self, walk: Walk) -> th.Tensor:
         actions = encode_slate(walk[0], self.n_candidates)
         self._last = (actions, walk[1], walk[2])
         return actions
