@@ -282,11 +282,11 @@ def slate_walk(
     otherwise the picks are sampled (Gumbel-max from torch's global generator) or, with
     ``greedy``, taken by sequential argmax, then evaluated.
     """
-    picks, log_prob, entropy = _walk(scores, temperature, k, context, picks, greedy)
+    picks, log_prob, entropy = _lazy_walk(scores, temperature, k, context, picks, greedy)
     return picks, log_prob, entropy()
 
 
-def _walk(
+def _lazy_walk(
     scores: th.Tensor,
     temperature: th.Tensor,
     k: int,
@@ -347,7 +347,9 @@ class PlackettLuceDistribution(Distribution):
 
     def _walk(self, picks: th.Tensor | None = None, greedy: bool = False) -> Walk:
         assert self.scores is not None and self.temperature is not None
-        return _walk(self.scores, self.temperature, self.slate_size, self.context, picks, greedy)
+        return _lazy_walk(
+            self.scores, self.temperature, self.slate_size, self.context, picks, greedy
+        )
 
     def _actions_of(self, walk: Walk) -> th.Tensor:
         actions = encode_slate(walk[0], self.n_candidates)

@@ -62,8 +62,7 @@ class TrainConfig(SettingsModel):
     softmax_weight: float = _f(
         0.5,
         "weight of the full-softmax loss over the whole catalogue on each positive rating "
-        "(0.5: chosen on MovieLens-100k validation; movielens-1m's recipe uses 1.0, see "
-        "DATASET_RECIPES)",
+        "(0.5: chosen on MovieLens-100k validation; a dataset's recipe may set its own)",
         ge=0.0,
     )
     softmax_disliked: Literal["mask", "negative"] = _f(
