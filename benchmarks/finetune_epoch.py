@@ -3,9 +3,12 @@
 One epoch = ``ceil(R_train / (batch_items × ratings_per_item))`` optimiser steps, R_train the
 training-period ratings (the dataset's ratings less the validation and test fractions), run
 through the real fine-tuning code (:func:`divrec_rl.bert.train.finetune`) with the linear probe
-off (``probe_steps = 0``: the top ``finetune_layers`` of the encoder train from the first step)
-and validation only at the end.  Printed: the device (and GPU name), the encoder, the dataset,
-the steps, the whole call's wall time (item-text encoding and checkpoint writing included) and
+off (``probe_steps = 0``: the top ``--finetune-layers`` transformer layers of the encoder train
+from the first step; default all of them, so the whole encoder but its input embeddings is
+fine-tuned) and validation only at the end.  The data set's default recipe fills the other
+settings; its default ``finetune_layers = 0`` (a frozen encoder) would time no BERT training at
+all.  Printed: the device (and GPU name), the encoder and the layers fine-tuned, the dataset, the
+steps, the whole call's wall time (item-text encoding and checkpoint writing included) and
 steps/s.
 
 Data: ``--dataset`` (a name or directory :func:`divrec_rl.data.load_dataset` reads), else a
@@ -15,6 +18,7 @@ MiniLM package when installed, else a randomly initialised BERT of MiniLM's shap
 hidden 384) on a word-level vocabulary — nothing is downloaded.
 
     python benchmarks/finetune_epoch.py [--device cuda] [--dataset DIR] [--base-model DIR]
+        [--finetune-layers N]
 """
 
 from __future__ import annotations
@@ -63,6 +67,13 @@ def pick_encoder(base_model: str | None, tmp: Path) -> tuple[Path, str]:
         return random_encoder(tmp / "encoder"), "random BERT of MiniLM-L6 shape (package absent)"
 
 
+def encoder_layers(directory: Path) -> int:
+    """The encoder's transformer layer count (``num_hidden_layers`` of its ``config.json``)."""
+    from transformers import AutoConfig
+
+    return int(AutoConfig.from_pretrained(str(directory)).num_hidden_layers)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda", help="cpu, cuda, cuda:N or auto")
@@ -74,6 +85,12 @@ def main() -> None:
     p.add_argument("--batch-items", type=int, default=64)
     p.add_argument("--ratings-per-item", type=int, default=8)
     p.add_argument("--max-steps", type=int, default=0, help="cap on the epoch's steps (0 = none)")
+    p.add_argument(
+        "--finetune-layers",
+        type=int,
+        default=None,
+        help="top transformer layers fine-tuned (default: all of the encoder's)",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -81,6 +98,8 @@ def main() -> None:
             write_synthetic_dataset(tmp / "data", args.users, args.items, args.ratings)
         )
         encoder, encoder_label = pick_encoder(args.base_model, tmp)
+        n_layers = encoder_layers(encoder)
+        layers = n_layers if args.finetune_layers is None else args.finetune_layers
         data = load_dataset(dataset)
         fields = TrainConfig.model_fields
         train_frac = 1.0 - fields["val_frac"].default - fields["test_frac"].default
@@ -94,6 +113,7 @@ def main() -> None:
                 "base_model": str(encoder),
                 "steps": steps,
                 "probe_steps": 0,
+                "finetune_layers": layers,
                 "warmup_steps": 0,
                 "eval_every": steps,
                 "batch_items": args.batch_items,
@@ -105,7 +125,7 @@ def main() -> None:
         wall = time.perf_counter() - start
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     print(f"BERT fine-tuning epoch on {args.device} ({name})")
-    print(f"  encoder: {encoder_label}")
+    print(f"  encoder: {encoder_label}; top {layers} of {n_layers} layers fine-tuned")
     print(f"  dataset: {args.dataset or 'synthetic'} ({len(data.ratings):,} ratings)")
     print(f"  steps: {steps} of {batch} ratings; wall {wall:.1f} s; {steps / wall:.2f} steps/s")
 

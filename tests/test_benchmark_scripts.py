@@ -1,5 +1,5 @@
-"""The scaling and GPU-check benchmark scripts run and say what they measured (no timings
-asserted)."""
+"""The scaling, fine-tuning-epoch and GPU-check benchmark scripts run and say what they measured
+(no timings asserted)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,26 @@ def test_gpu_check_says_there_is_no_gpu_and_measures_nothing() -> None:
     assert done.returncode == 3
     assert "no CUDA GPU" in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], "top 2 of 2"), (["1"], "top 1 of 2")])
+def test_finetune_epoch_fine_tunes_every_encoder_layer_unless_told(
+    tmp_path: Path, flag: list[str], expected: str
+) -> None:
+    # The data set's recipe freezes the encoder (finetune_layers = 0); the benchmark must time
+    # BERT training all the same: all layers by default, else the count asked for.
+    from divrec_rl.bert.testing import write_tiny_encoder
+
+    encoder = write_tiny_encoder(tmp_path / "encoder")
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "finetune_epoch.py"), "--device", "cpu",
+        "--base-model", str(encoder), "--users", "40", "--items", "30", "--ratings", "12",
+        "--batch-items", "8", "--ratings-per-item", "4", "--max-steps", "2",
+        *(["--finetune-layers", *flag] if flag else []),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    assert f"{expected} layers fine-tuned" in out
+    assert "steps: 2 of 32 ratings" in out
 
 
 def test_train_fps_splits_the_training_time_into_phases_and_unwraps_them(tmp_path: Path) -> None:
