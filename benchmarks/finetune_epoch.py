@@ -100,6 +100,10 @@ def main() -> None:
         encoder, encoder_label = pick_encoder(args.base_model, tmp)
         n_layers = encoder_layers(encoder)
         layers = n_layers if args.finetune_layers is None else args.finetune_layers
+        if not 0 <= layers <= n_layers:
+            p.error(
+                f"--finetune-layers: must be 0 to {n_layers} (the encoder's layers), got {layers}"
+            )
         data = load_dataset(dataset)
         fields = TrainConfig.model_fields
         train_frac = 1.0 - fields["val_frac"].default - fields["test_frac"].default

@@ -62,6 +62,19 @@ def test_finetune_epoch_fine_tunes_every_encoder_layer_unless_told(
     assert "steps: 2 of 32 ratings" in out
 
 
+def test_finetune_epoch_refuses_more_layers_than_the_encoder_has(tmp_path: Path) -> None:
+    from divrec_rl.bert.testing import write_tiny_encoder
+
+    encoder = write_tiny_encoder(tmp_path / "encoder")
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "finetune_epoch.py"), "--device", "cpu",
+        "--base-model", str(encoder), "--finetune-layers", "3",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "--finetune-layers: must be 0 to 2 (the encoder's layers), got 3" in done.stderr
+
+
 def test_train_fps_splits_the_training_time_into_phases_and_unwraps_them(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("train_fps", ROOT / "benchmarks" / "train_fps.py")
     assert spec is not None and spec.loader is not None
