@@ -94,9 +94,6 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        dataset = args.dataset or str(
-            write_synthetic_dataset(tmp / "data", args.users, args.items, args.ratings)
-        )
         encoder, encoder_label = pick_encoder(args.base_model, tmp)
         n_layers = encoder_layers(encoder)
         layers = n_layers if args.finetune_layers is None else args.finetune_layers
@@ -104,6 +101,9 @@ def main() -> None:
             p.error(
                 f"--finetune-layers: must be 0 to {n_layers} (the encoder's layers), got {layers}"
             )
+        dataset = args.dataset or str(
+            write_synthetic_dataset(tmp / "data", args.users, args.items, args.ratings)
+        )
         data = load_dataset(dataset)
         fields = TrainConfig.model_fields
         train_frac = 1.0 - fields["val_frac"].default - fields["test_frac"].default

@@ -42,35 +42,37 @@ def test_gpu_check_says_there_is_no_gpu_and_measures_nothing() -> None:
     assert done.stdout == ""
 
 
+def _finetune_epoch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/finetune_epoch.py`` on the CPU with a tiny 2-layer BERT and ``args``."""
+    from divrec_rl.bert.testing import write_tiny_encoder
+
+    encoder = write_tiny_encoder(tmp_path / "encoder")
+    cmd = [
+        sys.executable, str(ROOT / "benchmarks" / "finetune_epoch.py"), "--device", "cpu",
+        "--base-model", str(encoder), *args,
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
 @pytest.mark.parametrize(("flag", "expected"), [([], "top 2 of 2"), (["1"], "top 1 of 2")])
 def test_finetune_epoch_fine_tunes_every_encoder_layer_unless_told(
     tmp_path: Path, flag: list[str], expected: str
 ) -> None:
     # The data set's recipe freezes the encoder (finetune_layers = 0); the benchmark must time
     # BERT training all the same: all layers by default, else the count asked for.
-    from divrec_rl.bert.testing import write_tiny_encoder
-
-    encoder = write_tiny_encoder(tmp_path / "encoder")
-    cmd = [
-        sys.executable, str(ROOT / "benchmarks" / "finetune_epoch.py"), "--device", "cpu",
-        "--base-model", str(encoder), "--users", "40", "--items", "30", "--ratings", "12",
-        "--batch-items", "8", "--ratings-per-item", "4", "--max-steps", "2",
+    done = _finetune_epoch(
+        tmp_path, "--users", "40", "--items", "30", "--ratings", "12", "--batch-items", "8",
+        "--ratings-per-item", "4", "--max-steps", "2",
         *(["--finetune-layers", *flag] if flag else []),
-    ]  # fmt: skip
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert f"{expected} layers fine-tuned" in out
     assert "steps: 2 of 32 ratings" in out
 
 
 def test_finetune_epoch_refuses_more_layers_than_the_encoder_has(tmp_path: Path) -> None:
-    from divrec_rl.bert.testing import write_tiny_encoder
-
-    encoder = write_tiny_encoder(tmp_path / "encoder")
-    cmd = [
-        sys.executable, str(ROOT / "benchmarks" / "finetune_epoch.py"), "--device", "cpu",
-        "--base-model", str(encoder), "--finetune-layers", "3",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = _finetune_epoch(tmp_path, "--finetune-layers", "3")
     assert done.returncode == 2
     assert "--finetune-layers: must be 0 to 2 (the encoder's layers), got 3" in done.stderr
 
