@@ -6,10 +6,10 @@ through the real fine-tuning code (:func:`divrec_rl.bert.train.finetune`) with t
 off (``probe_steps = 0``: the top ``--finetune-layers`` transformer layers of the encoder train
 from the first step; default all of them, so the whole encoder but its input embeddings is
 fine-tuned) and validation only at the end.  The data set's default recipe fills the other
-settings; its default ``finetune_layers = 0`` (a frozen encoder) would time no BERT training at
-all.  Printed: the device (and GPU name), the encoder and the layers fine-tuned, the dataset, the
-steps, the whole call's wall time (item-text encoding and checkpoint writing included) and
-steps/s.
+settings; its own ``finetune_layers`` (1 for MovieLens-100k, 0 — a frozen encoder — for
+MovieLens-1M) would time little or no BERT training.  Printed: the device (and GPU name),
+the encoder and the layers fine-tuned, the dataset, the steps, the whole call's wall time
+(item-text encoding and checkpoint writing included) and steps/s.
 
 Data: ``--dataset`` (a name or directory :func:`divrec_rl.data.load_dataset` reads), else a
 synthetic one (:func:`divrec_rl.bert.testing.write_synthetic_dataset`, ``--users`` users ×

@@ -58,8 +58,8 @@ def _finetune_epoch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[s
 def test_finetune_epoch_fine_tunes_every_encoder_layer_unless_told(
     tmp_path: Path, flag: list[str], expected: str
 ) -> None:
-    # The data set's recipe freezes the encoder (finetune_layers = 0); the benchmark must time
-    # BERT training all the same: all layers by default, else the count asked for.
+    # A data set's recipe fine-tunes one layer or none (MovieLens-1M's encoder is frozen); the
+    # benchmark times BERT training all the same: all layers by default, else the count asked.
     done = _finetune_epoch(
         tmp_path, "--users", "40", "--items", "30", "--ratings", "12", "--batch-items", "8",
         "--ratings-per-item", "4", "--max-steps", "2",

@@ -26,10 +26,21 @@ def test_movielens_1m_takes_its_recipe_and_given_fields_win() -> None:
 @pytest.mark.parametrize("given", [{}, {"dataset": "movielens-100k"}, {"dataset": "/data/my-ml"}])
 def test_other_datasets_take_the_field_defaults(given: dict[str, Any]) -> None:
     assert TrainConfig.for_dataset(given) == TrainConfig(**given)
-    assert (TrainConfig(**given).item_tower, TrainConfig(**given).softmax_weight) == (
-        "hybrid",
-        0.5,
-    )
+    cfg = TrainConfig(**given)
+    # MovieLens-100k's recipe: the top encoder layer fine-tuned through the encoder softmax.
+    assert (cfg.item_tower, cfg.finetune_layers, cfg.encoder_softmax_weight) == ("hybrid", 1, 1.0)
+    assert (cfg.softmax_weight, cfg.lr_adapter, cfg.steps) == (0.0, 0.0, 1000)
+
+
+def test_movielens_1m_keeps_the_frozen_encoder() -> None:
+    cfg = TrainConfig.for_dataset({"dataset": "movielens-1m"})
+    assert (cfg.finetune_layers, cfg.encoder_softmax_weight, cfg.steps) == (0, 0.0, 1250)
+
+
+def test_the_id_tower_runs_no_encoder_unless_told_otherwise() -> None:
+    assert TrainConfig.for_dataset({"item_tower": "id"}).finetune_layers == 0
+    with pytest.raises(ValueError, match="finetune_layers"):
+        TrainConfig.for_dataset({"item_tower": "id", "finetune_layers": 1})
 
 
 def test_every_recipe_names_a_known_dataset_and_valid_fields() -> None:

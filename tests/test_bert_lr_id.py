@@ -66,7 +66,7 @@ def test_offsets_get_the_lr_id_group_with_the_heads_decay_and_warm_up(tiny: dict
 
 def test_by_default_the_offsets_train_with_the_heads(tiny: dict) -> None:
     assert TrainConfig().lr_id == 0.0
-    run = _run(tiny)
+    run = _run(tiny, lr_adapter=3e-3)  # the adapter's group as well, as in older checkpoints
     model = run.model
     heads = _group_of(run, model.proj.weight)
     assert model.item_id is not None and model.user_id is not None

@@ -23,7 +23,7 @@ LOGITS = [0.5, 2.0, 1.0, -1.0]
 
 def _loss(disliked: str) -> float:
     run = SimpleNamespace(
-        cfg=TrainConfig(softmax_disliked=disliked),  # type: ignore[arg-type]
+        cfg=TrainConfig(softmax_disliked=disliked, softmax_weight=1.0),  # type: ignore[arg-type]
         prep=SimpleNamespace(train_seen=SEEN, train_liked=LIKED),
         device=torch.device("cpu"),
     )

@@ -19,7 +19,13 @@ rating is equally likely and each encoded item serves several users):
   pointwise set, so its log-loss and ECE are meaningful;
 * **satisfaction loss** -- binary cross-entropy of the satisfaction logit against the soft label
   ``(r − 1) / 4`` (σ(s) is the expected normalised rating);
-* total = engagement + ``sat_weight`` · satisfaction; AdamW, linear warm-up then constant.
+* **softmax losses** (ranking) -- for each positive rating, a full softmax over the catalogue
+  read from the memory bank (``softmax_weight``; no gradient to the encoder) and, while the
+  encoder trains, a logQ-corrected sampled softmax over the step's freshly encoded items
+  (``encoder_softmax_weight``; :meth:`FinetuneRun.sampled_softmax_loss`), the encoder's ranking
+  signal;
+* total = engagement + the softmax losses + ``sat_weight`` · satisfaction; AdamW, linear
+  warm-up then constant.
 
 The first ``probe_steps`` steps train only the projection, user tower and heads on the frozen
 encoder (cheap: no transformer runs); then the top ``finetune_layers`` layers are unfrozen with

@@ -40,6 +40,11 @@ class FinetuneRun:
         self.cache = model.encoder.bottom(ids, mask)
         self.pooled = refresh_pooled(model.encoder, self.cache, mask, ids)
         self.z = torch.as_tensor(prep.item_features, device=device)
+        # log of the expected times an item enters a step's encoded set: the rated items are
+        # drawn ∝ their training examples (batch_items of them), the pool uniformly (n_pool).
+        counts = np.diff(prep.item_examples_indptr).astype(np.float64)
+        expected = cfg.batch_items * counts / counts.sum() + cfg.n_pool / prep.n_items
+        self.log_q = torch.as_tensor(np.log(expected), dtype=torch.float32, device=device)
         self.x = torch.as_tensor(prep.user_features, device=device)
         # The ID offsets get their own group only with lr_id set: with lr_id = 0 (lr_heads) the
         # groups are the ones of checkpoints written before the field, so they resume.
@@ -114,6 +119,11 @@ class FinetuneRun:
         soft = torch.as_tensor((b.ratings - 1.0) / 4.0, dtype=torch.float32, device=dev)
         satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
         total = engagement + cfg.softmax_weight * softmax + cfg.sat_weight * satisfaction
+        extra: dict[str, float] = {}
+        if not probing and cfg.encoder_softmax_weight > 0:
+            sampled = self.sampled_softmax_loss(b, u_attr, e, bias_all[fresh_t.to(dev), 0], fresh)
+            total = total + cfg.encoder_softmax_weight * sampled
+            extra["encoder_softmax_loss"] = sampled.item()
         if cfg.id_reg > 0:
             for offsets in model.id_parameters():
                 total = total + cfg.id_reg * offsets.pow(2).sum(-1).mean()
@@ -122,6 +132,7 @@ class FinetuneRun:
             "engagement_loss": engagement.item(),
             "softmax_loss": softmax.item(),
             "satisfaction_loss": satisfaction.item(),
+            **extra,
         }
 
     def user_states(self, b: Batch, e_all: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,6 +171,36 @@ class FinetuneRun:
         seen[np.arange(len(pos)), b.items[pos]] = False
         logits = logits.masked_fill(torch.as_tensor(seen, device=dev), float("-inf"))
         return functional.cross_entropy(logits, torch.as_tensor(b.items[pos], device=dev))
+
+    def sampled_softmax_loss(
+        self,
+        b: Batch,
+        u_attr: torch.Tensor,
+        e_fresh: torch.Tensor,
+        bias_fresh: torch.Tensor,
+        fresh: np.ndarray,
+    ) -> torch.Tensor:
+        """Sampled softmax over the step's freshly encoded items ``fresh`` (sorted, unique) for
+        each positive rating ``(u, i)``: ``−log softmax_j(a_uj − log q_j)`` at ``i``, ``j`` over
+        ``fresh`` without the user's other fit-period items, ``q_j`` the expected number of
+        times item ``j`` is encoded in a step (logQ correction, Yi et al., RecSys 2019).  Every
+        logit comes from a vector computed this step, so — unlike the full softmax over the
+        memory bank — its gradient reaches the encoder without favouring the encoded items."""
+        pos = np.flatnonzero(b.ratings >= POSITIVE_RATING)
+        if len(pos) == 0:
+            return torch.zeros((), device=self.device)
+        dev = self.device
+        fresh_t = torch.as_tensor(fresh, device=dev)
+        logits = u_attr[torch.as_tensor(pos, device=dev)] @ e_fresh.T
+        logits = logits + (bias_fresh - self.log_q[fresh_t])[None, :]
+        target = np.searchsorted(fresh, b.items[pos])
+        excluded = (
+            self.prep.train_seen if self.cfg.softmax_disliked == "mask" else self.prep.train_liked
+        )
+        seen = excluded[b.users[pos]][:, fresh]
+        seen[np.arange(len(pos)), target] = False
+        logits = logits.masked_fill(torch.as_tensor(seen, device=dev), float("-inf"))
+        return functional.cross_entropy(logits, torch.as_tensor(target, device=dev))
 
     def train_step(self, b: Batch, probing: bool) -> dict[str, float]:
         """Forward, backward, optimiser step and memory-bank update; the loss parts."""
