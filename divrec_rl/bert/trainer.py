@@ -164,13 +164,8 @@ class FinetuneRun:
         dev = self.device
         pos_t = torch.as_tensor(pos, device=dev)
         logits = u_attr[pos_t] @ e_all.T + bias[None, :]
-        excluded = (
-            self.prep.train_seen if self.cfg.softmax_disliked == "mask" else self.prep.train_liked
-        )
-        seen = excluded[b.users[pos]].copy()
-        seen[np.arange(len(pos)), b.items[pos]] = False
-        logits = logits.masked_fill(torch.as_tensor(seen, device=dev), float("-inf"))
-        return functional.cross_entropy(logits, torch.as_tensor(b.items[pos], device=dev))
+        excluded = _excluded_items(self.cfg, self.prep)[b.users[pos]]
+        return _cross_entropy_without(logits, excluded, b.items[pos])
 
     def sampled_softmax_loss(
         self,
@@ -193,14 +188,8 @@ class FinetuneRun:
         fresh_t = torch.as_tensor(fresh, device=dev)
         logits = u_attr[torch.as_tensor(pos, device=dev)] @ e_fresh.T
         logits = logits + (bias_fresh - self.log_q[fresh_t])[None, :]
-        target = np.searchsorted(fresh, b.items[pos])
-        excluded = (
-            self.prep.train_seen if self.cfg.softmax_disliked == "mask" else self.prep.train_liked
-        )
-        seen = excluded[b.users[pos]][:, fresh]
-        seen[np.arange(len(pos)), target] = False
-        logits = logits.masked_fill(torch.as_tensor(seen, device=dev), float("-inf"))
-        return functional.cross_entropy(logits, torch.as_tensor(target, device=dev))
+        excluded = _excluded_items(self.cfg, self.prep)[b.users[pos]][:, fresh]
+        return _cross_entropy_without(logits, excluded, np.searchsorted(fresh, b.items[pos]))
 
     def train_step(self, b: Batch, probing: bool) -> dict[str, float]:
         """Forward, backward, optimiser step and memory-bank update; the loss parts."""
@@ -220,6 +209,23 @@ class FinetuneRun:
         return runtime_tables(
             self.model, self.pooled, self.prep.item_features, self.prep.user_features
         )
+
+
+def _excluded_items(cfg: TrainConfig, prep: PreparedData) -> np.ndarray:
+    """``(U, M)`` items a user's softmax leaves out: every fit-period item with
+    ``softmax_disliked = mask``, else only the liked ones (the disliked stay as negatives)."""
+    return prep.train_seen if cfg.softmax_disliked == "mask" else prep.train_liked
+
+
+def _cross_entropy_without(
+    logits: torch.Tensor, excluded: np.ndarray, target: np.ndarray
+) -> torch.Tensor:
+    """Mean over rows r of ``−log softmax(logits[r])[target[r]]``, the columns ``excluded[r]``
+    other than the target masked out (``excluded``: a fresh boolean array, changed in place)."""
+    excluded[np.arange(len(target)), target] = False
+    dev = logits.device
+    logits = logits.masked_fill(torch.as_tensor(excluded, device=dev), float("-inf"))
+    return functional.cross_entropy(logits, torch.as_tensor(target, device=dev))
 
 
 def validation_metrics(
