@@ -13,13 +13,9 @@ import pytest
 import torch
 
 from divrec_rl.bert.batches import Batch, draw_batch
-from divrec_rl.bert.encoder import load_encoder, tokenize
-from divrec_rl.bert.prepare import prepare_for
 from divrec_rl.bert.settings import TrainConfig
-from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_train_config
-from divrec_rl.bert.train import _two_tower
+from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_finetune_run
 from divrec_rl.bert.trainer import FinetuneRun
-from divrec_rl.data import load_dataset
 from divrec_rl.errors import TrainingError
 
 # One user, five items.  Rated: item 0 (5 stars, the target), item 1 (2 stars), item 2 (4 stars);
@@ -77,14 +73,14 @@ def test_sampled_softmax_matches_a_hand_computed_case() -> None:
 
 
 def test_the_log_q_correction_is_the_expected_encoding_count(tiny: dict) -> None:
-    run = _run(tiny, encoder_softmax_weight=1.0)
+    run = tiny_finetune_run(tiny, encoder_softmax_weight=1.0)
     counts = np.diff(run.prep.item_examples_indptr).astype(np.float64)
     cfg = run.cfg
     want = cfg.batch_items * counts / counts.sum() + cfg.n_pool / run.prep.n_items
     np.testing.assert_allclose(run.log_q.numpy(), np.log(want), rtol=1e-6)
     # With one rated item and one pool item per step, drawing without replacement cannot bind,
     # so the formula is exact: compare with the frequencies of 4,000 drawn steps.
-    one = _run(tiny, encoder_softmax_weight=1.0, batch_items=1, n_pool=1)
+    one = tiny_finetune_run(tiny, encoder_softmax_weight=1.0, batch_items=1, n_pool=1)
     expected = np.exp(one.log_q.numpy().astype(np.float64))
     n_steps = 4000
     drawn = np.zeros(one.prep.n_items)
@@ -103,16 +99,6 @@ def tiny() -> dict[str, Path]:
     return shared_tiny_checkpoint()
 
 
-def _run(tiny: dict[str, Path], **overrides: object) -> FinetuneRun:
-    cfg = tiny_train_config(tiny["data"], tiny["encoder"], **overrides)
-    prep = prepare_for(load_dataset(tiny["data"]), cfg)
-    tokenizer, hf, _ = load_encoder(cfg.base_model)
-    ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
-    torch.manual_seed(cfg.seed)  # as finetune() does: the same heads for every run here
-    model = _two_tower(cfg, prep, hf, ids, mask, tiny["data"], None)
-    return FinetuneRun(cfg, prep, ids, mask, model, torch.device("cpu"))
-
-
 def _encoder_grad_norm(run: FinetuneRun, probing: bool) -> tuple[float, dict[str, float]]:
     loss, parts = run.loss(draw_batch(run.prep, run.cfg, 0), probing)
     run.model.zero_grad(set_to_none=True)
@@ -124,17 +110,17 @@ def _encoder_grad_norm(run: FinetuneRun, probing: bool) -> tuple[float, dict[str
 def test_the_sampled_softmax_joins_fine_tuning_steps_only(tiny: dict) -> None:
     # With every other loss switched off, only the sampled softmax can reach the encoder.
     off = {"sat_weight": 0.0, "softmax_weight": 0.0, "neg_ratio": 1}
-    run = _run(tiny, encoder_softmax_weight=1.0, **off)
+    run = tiny_finetune_run(tiny, encoder_softmax_weight=1.0, **off)
     norm, parts = _encoder_grad_norm(run, probing=False)
     assert "encoder_softmax_loss" in parts and parts["encoder_softmax_loss"] > 0
     assert norm > 0
     _, probe_parts = _encoder_grad_norm(run, probing=True)
     assert "encoder_softmax_loss" not in probe_parts
-    base = _run(tiny, encoder_softmax_weight=0.0, **off)
+    base = tiny_finetune_run(tiny, encoder_softmax_weight=0.0, **off)
     _, base_parts = _encoder_grad_norm(base, probing=False)
     assert "encoder_softmax_loss" not in base_parts
     # The weight scales the term: the total moves by exactly weight × the sampled loss.
-    double = _run(tiny, encoder_softmax_weight=2.0, **off)
+    double = tiny_finetune_run(tiny, encoder_softmax_weight=2.0, **off)
     _, two = _encoder_grad_norm(double, probing=False)
     assert two["loss"] - base_parts["loss"] == pytest.approx(
         2.0 * parts["encoder_softmax_loss"], rel=1e-4

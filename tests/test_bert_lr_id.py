@@ -8,29 +8,16 @@ import pytest
 import torch
 
 from divrec_rl.bert import checkpoint as ckpt
-from divrec_rl.bert.encoder import load_encoder, tokenize
-from divrec_rl.bert.prepare import prepare_for
 from divrec_rl.bert.settings import TrainConfig
-from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_train_config
-from divrec_rl.bert.train import _two_tower, finetune, load_trained_model
+from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_finetune_run, tiny_train_config
+from divrec_rl.bert.train import finetune, load_trained_model
 from divrec_rl.bert.trainer import FinetuneRun
-from divrec_rl.data import load_dataset
 from divrec_rl.errors import TrainingError
 
 
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, Path]:
     return shared_tiny_checkpoint()
-
-
-def _run(tiny: dict[str, Path], **overrides: object) -> FinetuneRun:
-    """The fine-tune run ``finetune`` would start, model built by its own ``_two_tower``."""
-    cfg = tiny_train_config(tiny["data"], tiny["encoder"], **overrides)
-    prep = prepare_for(load_dataset(tiny["data"]), cfg)
-    tokenizer, hf, _ = load_encoder(cfg.base_model)
-    ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
-    model = _two_tower(cfg, prep, hf, ids, mask, tiny["data"], None)
-    return FinetuneRun(cfg, prep, ids, mask, model, torch.device("cpu"))
 
 
 def _group_of(run: FinetuneRun, param: torch.nn.Parameter) -> int:
@@ -42,7 +29,7 @@ def _group_of(run: FinetuneRun, param: torch.nn.Parameter) -> int:
 
 
 def test_offsets_get_the_lr_id_group_with_the_heads_decay_and_warm_up(tiny: dict) -> None:
-    run = _run(tiny, lr_id=0.05)
+    run = tiny_finetune_run(tiny, lr_id=0.05)
     model, groups = run.model, run.optimizer.param_groups
     assert model.item_id is not None and model.user_id is not None
     i = _group_of(run, model.item_id.weight)
@@ -66,7 +53,9 @@ def test_offsets_get_the_lr_id_group_with_the_heads_decay_and_warm_up(tiny: dict
 
 def test_by_default_the_offsets_train_with_the_heads(tiny: dict) -> None:
     assert TrainConfig().lr_id == 0.0
-    run = _run(tiny, lr_adapter=3e-3)  # the adapter's group as well, as in older checkpoints
+    run = tiny_finetune_run(
+        tiny, lr_adapter=3e-3
+    )  # the adapter's group as well, as in older checkpoints
     model = run.model
     heads = _group_of(run, model.proj.weight)
     assert model.item_id is not None and model.user_id is not None

@@ -10,10 +10,14 @@ nothing is ever downloaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from divrec_rl.bert.settings import TrainConfig
+
+if TYPE_CHECKING:  # torch and the trainer load lazily: this module is also imported cheaply
+    from divrec_rl.bert.trainer import FinetuneRun
 
 GENRES = ("Action", "Comedy", "Drama", "Horror")
 WORDS = (
@@ -147,6 +151,28 @@ def shared_tiny_checkpoint() -> dict[str, Path]:
         finetune(tiny_train_config(data, enc), root / "model", device="cpu", progress=False)
         _SHARED.update(root=root, data=data, encoder=enc, model=root / "model")
     return dict(_SHARED)
+
+
+def tiny_finetune_run(shared: dict[str, Path], **overrides: object) -> FinetuneRun:
+    """The :class:`FinetuneRun` that ``finetune`` would start on :func:`shared_tiny_checkpoint`'s
+    dataset and encoder with :func:`tiny_train_config` and ``overrides`` (CPU, nothing written);
+    torch is seeded with the config's seed first, as ``finetune`` does, so equal settings give
+    equal heads."""
+    import torch
+
+    from divrec_rl.bert.encoder import load_encoder, tokenize
+    from divrec_rl.bert.prepare import prepare_for
+    from divrec_rl.bert.train import _two_tower
+    from divrec_rl.bert.trainer import FinetuneRun
+    from divrec_rl.data import load_dataset
+
+    cfg = tiny_train_config(shared["data"], shared["encoder"], **overrides)
+    prep = prepare_for(load_dataset(shared["data"]), cfg)
+    tokenizer, hf, _ = load_encoder(cfg.base_model)
+    ids, mask = tokenize(tokenizer, prep.data.items["text"].tolist(), cfg.max_len)
+    torch.manual_seed(cfg.seed)
+    model = _two_tower(cfg, prep, hf, ids, mask, shared["data"], None)
+    return FinetuneRun(cfg, prep, ids, mask, model, torch.device("cpu"))
 
 
 def tiny_scenario_overrides(shared: dict[str, Path] | None = None) -> dict[str, dict]:
