@@ -5,20 +5,23 @@
 # 2. retrain the chosen configuration with training seeds 1-5 (the tuning used seed 0);
 # 3. evaluate it with the tuned baseline, the myopic oracle, popularity and random on 5 × 1,000
 #    held-out users, with the behaviour cross-check.
-# The sensitivity scan on synthetic-shop:  bash experiments/fair/run.sh --sensitivity [OUT_ROOT]
+# The sensitivity scan (boredom and patience scaled by 0, 0.5, 0.75, 1, 1.5), after the run above:
+#   bash experiments/fair/run.sh --sensitivity [OUT_ROOT] [SCENARIO]   (default synthetic-shop)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" = "--sensitivity" ]; then
   root=${2:-.}
-  ppo=(--ppo "1=$root/sweeps/seeds-synthetic-shop")
+  scenario=${3:-synthetic-shop}
+  ppo=(--ppo "1=$root/sweeps/seeds-$scenario")
   for f in 0 0.5 0.75 1.5; do
-    python experiments/fair/retrain_chosen.py "$root/sweeps/tune-synthetic-shop" \
-      "experiments/fair/sensitivity-$f.yaml" --seeds 1,2,3 --strength "$f"
-    divrec-rl sweep "experiments/fair/sensitivity-$f.yaml" --out "$root/sweeps/sens-$f" --max-concurrent 2
-    ppo+=(--ppo "$f=$root/sweeps/sens-$f")
+    spec="experiments/fair/sensitivity-$scenario-$f.yaml"
+    python experiments/fair/retrain_chosen.py "$root/sweeps/tune-$scenario" "$spec" \
+      --seeds 1,2,3 --strength "$f"
+    divrec-rl sweep "$spec" --out "$root/sweeps/sens-$scenario-$f" --max-concurrent 2
+    ppo+=(--ppo "$f=$root/sweeps/sens-$scenario-$f")
   done
-  divrec-rl sensitivity --scenario synthetic-shop "${ppo[@]}" --seeds 3 --users 1000 \
-    --out "$root/results/sensitivity-synthetic-shop"
+  divrec-rl sensitivity --scenario "$scenario" "${ppo[@]}" --seeds 3 --users 1000 \
+    --out "$root/results/sensitivity-$scenario"
   exit 0
 fi
 scenario=${1:?usage: run.sh SCENARIO [OUT_ROOT]}
