@@ -1,0 +1,139 @@
+"""How much of the hidden fatigue an agent could read from what it observes.
+
+    python experiments/fair/fatigue_observability.py --scenario movielens-100k [--users 1000]
+
+The myopic oracle's lead over the learned agents at a scenario's default strength comes from
+reading each user's fatigue (``docs/evaluation.md``, the sensitivity scans).  Fatigue is hidden,
+but it starts at 0 and is built only from observed events::
+
+    F_c ← decay·F_c + w_exp·shown_c + w_cons·consumed_c      (each step; × (1 − recovery)
+                                                              when a new session starts)
+
+This script plays one episode per user with the logging policy (``noisy-popularity``, τ = 1) and,
+before every step, pairs each user's true fatigue ``F_c`` with observable quantities of the same
+category ``c``.  It prints the R² of ordinary least squares (with an intercept, pooled over
+users, steps and categories) of ``F_c`` on:
+
+* ``exposure``: the observation's exposure average of category c;
+* ``exposure + consumption average``: plus the observation's per-click consumption average;
+* ``... + counters``: plus the session number and the steps since the last click;
+* ``exposure + timed consumption``: the exposure average and a *time*-decayed consumption sum
+  ``D_c ← h·D_c + w_c(consumed item)`` at the observation's own rate h (``users.history_decay``),
+  computed here from the observed slates and clicks — a feature the observation does not carry;
+* ``... + session``: plus the session number.
+
+R² = 1 means a linear function of those observables gives the fatigue exactly.  Reads hidden
+state, so it is a diagnostic, not an agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from divrec_rl.agents.baselines import NoisyPopularityAgent
+from divrec_rl.resolve import resolve_scenario
+from divrec_rl.rollout import rollout, user_keys
+from divrec_rl.scenario import build_scenario
+from divrec_rl.simulator import SlateSimulator, StepResult
+
+#: The regressions printed: label → the columns of :func:`collect`'s design matrix they use.
+REGRESSIONS: dict[str, tuple[str, ...]] = {
+    "exposure": ("exposure",),
+    "exposure + consumption average": ("exposure", "consumption_average"),
+    "exposure + consumption average + counters": (
+        "exposure",
+        "consumption_average",
+        "session",
+        "steps_since_click",
+    ),
+    "exposure + timed consumption": ("exposure", "timed_consumption"),
+    "exposure + timed consumption + session": ("exposure", "timed_consumption", "session"),
+}
+
+
+class _Recorder:
+    """Wraps the logging agent: before each step it stores the true fatigue of the active users
+    beside their observed features; after each step (as the rollout's hook) it folds the observed
+    click into the time-decayed consumption sum."""
+
+    def __init__(self, simulator: SlateSimulator, seed: int) -> None:
+        self.agent = NoisyPopularityAgent(temperature=1.0, seed=seed)
+        self.name = "recorder"
+        n, c = simulator.n_users, simulator.catalog.n_categories
+        self.timed = np.zeros((n, c))
+        self.decay = float(simulator.config.users.history_decay)
+        self.layout = simulator.user_layout()
+        self.category_weights = simulator.catalog.category_weights
+        self.rows: list[dict[str, np.ndarray]] = []
+
+    def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
+        active = np.flatnonzero(simulator.state.active)
+        user = observation["user"][active]
+        n_cat = self.timed.shape[1]
+
+        def per_category(values: np.ndarray) -> np.ndarray:
+            return np.repeat(values[:, None], n_cat, axis=1).ravel()
+
+        self.rows.append(
+            {
+                "fatigue": simulator.state.fatigue[active].astype(np.float64).ravel(),
+                "exposure": user[:, self.layout["exposure"]].astype(np.float64).ravel(),
+                "consumption_average": user[:, self.layout["category_history"]]
+                .astype(np.float64)
+                .ravel(),
+                "session": per_category(user[:, self.layout["session"]][:, 0]),
+                "steps_since_click": per_category(user[:, self.layout["steps_since_click"]][:, 0]),
+                "timed_consumption": self.timed[active].ravel(),
+            }
+        )
+        return self.agent.act(observation, simulator)
+
+    def hook(
+        self, observation: dict[str, np.ndarray], actions: np.ndarray, result: StepResult
+    ) -> None:
+        info = result.info
+        stepped = np.flatnonzero(info["active"])
+        self.timed[stepped] *= self.decay
+        clicked = stepped[info["position"][stepped] >= 0]
+        items = info["slate"][clicked, info["position"][clicked]]
+        self.timed[clicked] += self.category_weights[items]
+
+
+def collect(scenario_name: str, users: int, seed: int) -> dict[str, np.ndarray]:
+    """One episode per ``eval`` user of ``scenario_name`` under the logging policy: the columns
+    named in :data:`REGRESSIONS` and ``fatigue``, one entry per (user, step, category)."""
+    scenario = build_scenario(resolve_scenario(scenario_name))
+    simulator = SlateSimulator(scenario, users, "eval")
+    recorder = _Recorder(simulator, seed)
+    rollout(recorder, simulator, user_keys(seed, users), hook=recorder.hook)
+    return {k: np.concatenate([r[k] for r in recorder.rows]) for k in recorder.rows[0]}
+
+
+def r_squared(target: np.ndarray, columns: list[np.ndarray]) -> float:
+    """R² of the least-squares fit of ``target`` on ``columns`` and an intercept:
+    ``1 − Σ(y − ŷ)² / Σ(y − ȳ)²``."""
+    design = np.column_stack([np.ones_like(target), *columns])
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coef
+    total = target - target.mean()
+    return float(1.0 - residual @ residual / (total @ total))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="synthetic-shop")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    data = collect(args.scenario, args.users, args.seed)
+    print(f"{args.scenario}: {len(data['fatigue']):,} (user, step, category) rows, "
+          f"mean fatigue {data['fatigue'].mean():.4f}")  # fmt: skip
+    print("| observables | R² of the fatigue |\n|---|---|")
+    for label, names in REGRESSIONS.items():
+        print(f"| {label} | {r_squared(data['fatigue'], [data[n] for n in names]):.4f} |")
+
+
+if __name__ == "__main__":
+    main()
