@@ -47,3 +47,16 @@ def test_fatigue_is_exactly_exposure_plus_timed_consumption_without_return_visit
     # What the observation carries alone does not give it exactly.
     assert fit["exposure + consumption average"] < 0.999
     assert fit["exposure"] < fit["exposure + consumption average"]
+
+
+def test_the_identity_needs_the_fatigue_to_decay_at_the_observation_rate(
+    script: ModuleType,
+) -> None:
+    # synthetic-shop's fatigue decays at 0.85, its observed averages at 0.85; at 0.9 the sum
+    # decayed at the observation's rate no longer reproduces the fatigue (and the override
+    # reaches the simulator).
+    data = script.collect(
+        "synthetic-shop", 20, seed=3, overrides={"behaviour": {"boredom": {"decay": 0.9}}}
+    )
+    names = script.REGRESSIONS["exposure + timed consumption"]
+    assert script.r_squared(data["fatigue"], [data[n] for n in names]) < 0.9999

@@ -1,6 +1,7 @@
 """How much of the hidden fatigue an agent could read from what it observes.
 
     python experiments/fair/fatigue_observability.py --scenario movielens-100k [--users 1000]
+        [--set behaviour.boredom.decay=0.9]
 
 The myopic oracle's lead over the learned agents at a scenario's default strength comes from
 reading each user's fatigue (``docs/evaluation.md``, the sensitivity scans).  Fatigue is hidden,
@@ -22,6 +23,8 @@ users, steps and categories) of ``F_c`` on:
   computed here from the observed slates and clicks — a feature the observation does not carry;
 * ``... + session``: plus the session number.
 
+``--set KEY=VALUE`` changes a scenario field first (the project's ``--set`` syntax).
+
 R² = 1 means a linear function of those observables gives the fatigue exactly.  Reads hidden
 state, so it is a diagnostic, not an agent.
 """
@@ -29,6 +32,7 @@ state, so it is a diagnostic, not an agent.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +41,7 @@ from divrec_rl.resolve import resolve_scenario
 from divrec_rl.rollout import rollout, user_keys
 from divrec_rl.scenario import build_scenario
 from divrec_rl.simulator import SlateSimulator, StepResult
+from divrec_rl.training.config import parse_set
 
 #: The regressions printed: label → the columns of :func:`collect`'s design matrix they use.
 REGRESSIONS: dict[str, tuple[str, ...]] = {
@@ -101,10 +106,13 @@ class _Recorder:
         self.timed[clicked] += self.category_weights[items]
 
 
-def collect(scenario_name: str, users: int, seed: int) -> dict[str, np.ndarray]:
-    """One episode per ``eval`` user of ``scenario_name`` under the logging policy: the columns
-    named in :data:`REGRESSIONS` and ``fatigue``, one entry per (user, step, category)."""
-    scenario = build_scenario(resolve_scenario(scenario_name))
+def collect(
+    scenario_name: str, users: int, seed: int, overrides: dict[str, Any] | None = None
+) -> dict[str, np.ndarray]:
+    """One episode per ``eval`` user of ``scenario_name`` (with dotted-key ``overrides``) under
+    the logging policy: the columns named in :data:`REGRESSIONS` and ``fatigue``, one entry per
+    (user, step, category).  ``overrides``: nested scenario fields (:func:`parse_set`)."""
+    scenario = build_scenario(resolve_scenario(scenario_name, overrides=overrides or {}))
     simulator = SlateSimulator(scenario, users, "eval")
     recorder = _Recorder(simulator, seed)
     rollout(recorder, simulator, user_keys(seed, users), hook=recorder.hook)
@@ -126,8 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", default="synthetic-shop")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a scenario field, e.g. behaviour.boredom.decay=0.9 (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    data = collect(args.scenario, args.users, args.seed)
+    data = collect(args.scenario, args.users, args.seed, parse_set(args.set))
     print(f"{args.scenario}: {len(data['fatigue']):,} (user, step, category) rows, "
           f"mean fatigue {data['fatigue'].mean():.4f}")  # fmt: skip
     print("| observables | R² of the fatigue |\n|---|---|")
