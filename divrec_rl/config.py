@@ -86,6 +86,14 @@ class UsersConfig(_Section):
         lt=1.0,
         description="EMA factor of the observed history summary: h ← decay·h + (1-decay)·e_consumed.",
     )
+    timed_consumption: bool = Field(
+        False,
+        description=(
+            "Observe a consumption average that decays every step, not per click: "
+            "D_c ← decay·D_c + (1-decay)·w_c(consumed item), from the episode's start (C more "
+            "`user` columns, one more column per candidate: its primary category's D)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _favourites_ordered(self) -> UsersConfig:

@@ -300,21 +300,27 @@ def candidate_features(
     primary_category: np.ndarray,
     category_history: np.ndarray,
     exposure: np.ndarray,
+    timed: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """The ``candidates`` observation into ``out`` ``(N, n·(m + 2))``: per candidate its ``m``
-    item columns (``item_features`` ``(M, m)``), then the user's history share and exposure
-    share of its primary category."""
+    """The ``candidates`` observation into ``out`` ``(N, n·(m + 2 + e))``: per candidate its
+    ``m`` item columns (``item_features`` ``(M, m)``), then the user's history share and
+    exposure share of its primary category, then (``e = 1`` when ``timed`` has columns, else
+    ``e = 0``) the timed consumption average of that category."""
     m = item_features.shape[1]
+    extra = 1 if timed.shape[1] > 0 else 0
+    stride = m + 2 + extra
     for i in range(candidates.shape[0]):
         for j in range(candidates.shape[1]):
             item = candidates[i, j]
-            base = j * (m + 2)
+            base = j * stride
             for col in range(m):
                 out[i, base + col] = item_features[item, col]
             c = primary_category[item]
             out[i, base + m] = category_history[i, c]
             out[i, base + m + 1] = exposure[i, c]
+            if extra:
+                out[i, base + m + 2] = timed[i, c]
 
 
 @numba.njit(cache=True)

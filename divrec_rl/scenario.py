@@ -192,7 +192,7 @@ def standard_behaviour(cfg: ScenarioConfig) -> UserBehaviour:
 
 def candidate_builder(catalog: Catalog, cfg: ScenarioConfig) -> SlateBuilder:
     """``slate.builder: candidates``: scores over a retrieved candidate set."""
-    return CandidateSlateBuilder(catalog, cfg.slate)
+    return CandidateSlateBuilder(catalog, cfg.slate, cfg.users.timed_consumption)
 
 
 def query_builder(catalog: Catalog, cfg: ScenarioConfig) -> SlateBuilder:

@@ -126,11 +126,16 @@ class SlateSimulator:
         self.state = UserState.empty(
             n_users, cat.embedding_dim, cat.n_categories, scenario.population.n_features
         )
+        # users.timed_consumption: C more columns at the end of `user` (user_layout).
+        self._timed = cfg.users.timed_consumption
+        self._n_timed = cat.n_categories if self._timed else 0
+        self._timed_decay = np.float32(cfg.users.history_decay)
         self.user_dim = (
             cat.embedding_dim
             + 2 * cat.n_categories
             + len(USER_SCALARS)
             + scenario.population.n_features
+            + self._n_timed
         )
         # Every entry is bounded: vectors are EMAs of unit vectors ([-1, 1]), histograms, counts
         # over max_steps and fractions lie in [0, 1]; user features declare their own bounds.
@@ -138,8 +143,9 @@ class SlateSimulator:
         high = np.ones(self.user_dim, dtype=np.float32)
         low[: cat.embedding_dim] = -1.0
         f_low, f_high = scenario.population.feature_bounds()
-        low[self.user_dim - len(f_low) :] = f_low
-        high[self.user_dim - len(f_high) :] = f_high
+        f_end = self.user_dim - self._n_timed
+        low[f_end - len(f_low) : f_end] = f_low
+        high[f_end - len(f_high) : f_end] = f_high
         self.observation_space = spaces.Dict(
             {"user": spaces.Box(low, high, dtype=np.float32), **self.builder.observation_spaces()}
         )
@@ -221,7 +227,8 @@ class SlateSimulator:
 
         ``history`` (d), ``category_history`` (C), ``exposure`` (C), then the scalars of
         :data:`USER_SCALARS` (one column each), then ``features`` (the population's static user
-        features).  Nothing in it is hidden state (interest, fatigue, patience): a test scrambles
+        features), then with ``users.timed_consumption`` the per-step consumption average (C).
+        Nothing in it is hidden state (interest, fatigue, patience): a test scrambles
         those before the observation is built and checks that no observation changes.
         """
         d, c = self._dims
@@ -230,7 +237,10 @@ class SlateSimulator:
         o = d + 2 * c
         for i, name in enumerate(USER_SCALARS):
             cols[name] = slice(o + i, o + i + 1)
-        cols["features"] = slice(o + len(USER_SCALARS), self.user_dim)
+        f_end = self.user_dim - self._n_timed
+        cols["features"] = slice(o + len(USER_SCALARS), f_end)
+        if self._timed:
+            cols["timed_consumption"] = slice(f_end, self.user_dim)
         return cols
 
     def observe(self) -> dict[str, np.ndarray]:
@@ -252,6 +262,8 @@ class SlateSimulator:
             float(self.max_sessions),
             user,
         )
+        if self._timed:
+            user[:, self.user_dim - self._n_timed :] = st.timed_consumption
         return {"user": user, **self.builder.observe(st)}
 
     def step(
@@ -295,6 +307,8 @@ class SlateSimulator:
         response = beh.respond(st, slates, attraction, sat_logit, cw)
         beh.update(st, slates, response, vecs, cw)
         self._record_step(stepped, response)
+        if self._timed:
+            self._fold_timed_consumption(stepped, response.position, cw)
 
         left = beh.leaves(st) & stepped
         if any_true(left):
@@ -352,6 +366,19 @@ class SlateSimulator:
             st.session_satisfaction,
             self._counters,
         )
+
+    def _fold_timed_consumption(
+        self, stepped: np.ndarray, position: np.ndarray, category_weights: np.ndarray
+    ) -> None:
+        """``users.timed_consumption``: for the users stepped, ``D ← h·D + (1 − h)·w_s`` with
+        ``w_s`` the category weights of the clicked slot (0 without a click), h the history
+        decay (float32).  The fatigue's consumption part decays the same way, every step."""
+        h = self._timed_decay
+        rows = np.flatnonzero(stepped)
+        timed = self.state.timed_consumption
+        timed[rows] *= h
+        clicked = rows[position[rows] >= 0]
+        timed[clicked] += (np.float32(1.0) - h) * category_weights[clicked, position[clicked]]
 
     def _start_sessions(self, rows: np.ndarray) -> None:
         """Zero the per-session bookkeeping of ``rows``, then let the behaviour start its own

@@ -112,11 +112,15 @@ class CandidateSlateBuilder(SlateBuilder):
     go to the earlier candidate.
 
     Candidate features (per user, per candidate): item vector, standardised log-popularity, the
-    user's observed history share and recent exposure share of the item's category.
+    user's observed history share and recent exposure share of the item's category, and with
+    ``timed_consumption`` its per-step consumption average (``users.timed_consumption``).
     """
 
-    def __init__(self, catalog: Catalog, config: SlateConfig) -> None:
+    def __init__(
+        self, catalog: Catalog, config: SlateConfig, timed_consumption: bool = False
+    ) -> None:
         super().__init__(catalog, config)
+        self.timed_consumption = timed_consumption
         if config.n_candidates > catalog.n_items:
             raise ScenarioError(
                 f"field 'slate.n_candidates': must be ≤ the catalogue size ({catalog.n_items}), "
@@ -143,7 +147,8 @@ class CandidateSlateBuilder(SlateBuilder):
         self.prior = share / share.sum()
         self.candidates = np.zeros((0, self.n_candidates), dtype=np.int64)
         d = catalog.embedding_dim
-        self.feature_dim = d + 3
+        self.feature_dim = d + 3 + (1 if timed_consumption else 0)
+        self._no_timed = np.zeros((0, 0), dtype=np.float32)
         self._cat_index = np.arange(catalog.n_categories)
         self._n_cat, self._dim = catalog.n_categories, catalog.embedding_dim  # per-step reads
         # ⌈n·p_c⌉ ≤ |pool_c| whenever p_c ≤ (|pool_c| − 1)/n, so capping shares there keeps every
@@ -232,6 +237,7 @@ class CandidateSlateBuilder(SlateBuilder):
             self.catalog.primary_category,
             state.category_history,
             state.exposure,
+            state.timed_consumption if self.timed_consumption else self._no_timed,
             feats,
         )
         return {"candidates": feats}

@@ -65,6 +65,10 @@ VARIANTS = {
         }
     },
     "query-builder": {"slate": {"builder": "query"}},
+    "timed-consumption+returns": {
+        "users": {"timed_consumption": True},
+        "behaviour": {"return_model": {"enabled": True, "max_sessions": 3}},
+    },
 }
 
 

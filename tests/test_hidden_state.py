@@ -28,6 +28,7 @@ VARIANTS = {
     "filter-bubble": ("filter-bubble", {}),
     "shop-returns": ("shop-returns", {}),
     "cascade": ("shop-returns", {"behaviour": {"choice": {"model": "cascade"}}}),
+    "timed-consumption": ("shop-returns", {"users": {"timed_consumption": True}}),
 }
 
 

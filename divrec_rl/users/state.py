@@ -19,6 +19,7 @@ SIMULATOR_FIELDS = frozenset(
         "no_click_streak",
         "steps_since_click",
         "last_click",
+        "timed_consumption",
         "active",
         "user_index",
         "features",
@@ -47,7 +48,9 @@ class UserState:
     vectors), ``category_history`` (EMA of consumed categories), ``exposure`` (EMA of shown
     categories), ``last_click``, ``session_clicks`` (clicks this session), ``no_click_streak``
     (consecutive steps without a click, this session), ``steps_since_click`` (steps since the
-    last click of the episode, or since its start).  Bookkeeping: ``key`` (per-user random
+    last click of the episode, or since its start), ``timed_consumption`` (EMA of consumed
+    categories that decays every step, from 0 at the episode's start; the simulator keeps it,
+    observed only with ``users.timed_consumption``).  Bookkeeping: ``key`` (per-user random
     stream, already salted by split), ``t`` (step within the episode), ``session``,
     ``session_step``, ``session_satisfaction``, ``active`` (False once the user left for good),
     ``user_index`` (row of a data-backed population, -1 for generated users), ``features``
@@ -64,6 +67,7 @@ class UserState:
     history: np.ndarray
     category_history: np.ndarray
     exposure: np.ndarray
+    timed_consumption: np.ndarray
     fatigue: np.ndarray
     patience: np.ndarray
     last_click: np.ndarray
@@ -88,6 +92,7 @@ class UserState:
             history=np.zeros((n, dim), dtype=f32),
             category_history=np.zeros((n, n_categories), dtype=f32),
             exposure=np.zeros((n, n_categories), dtype=f32),
+            timed_consumption=np.zeros((n, n_categories), dtype=f32),
             fatigue=np.zeros((n, n_categories), dtype=f32),
             patience=np.zeros(n, dtype=np.float64),
             last_click=np.zeros(n, dtype=f32),
