@@ -49,14 +49,14 @@ class UserState:
     categories), ``last_click``, ``session_clicks`` (clicks this session), ``no_click_streak``
     (consecutive steps without a click, this session), ``steps_since_click`` (steps since the
     last click of the episode, or since its start), ``timed_consumption`` (EMA of consumed
-    categories that decays every step, from 0 at the episode's start; the simulator keeps it,
-    observed only with ``users.timed_consumption``).  Bookkeeping: ``key`` (per-user random
-    stream, already salted by split), ``t`` (step within the episode), ``session``,
-    ``session_step``, ``session_satisfaction``, ``active`` (False once the user left for good),
-    ``user_index`` (row of a data-backed population, -1 for generated users), ``features``
-    (static user features).  The simulator keeps the bookkeeping and the click counters
-    (:data:`SIMULATOR_FIELDS`); a behaviour writes only the hidden fields and the observed
-    histories.
+    categories that decays every step, from 0 at the episode's start; the simulator updates
+    and shows it only with ``users.timed_consumption``, else it stays 0).  Bookkeeping:
+    ``key`` (per-user random stream, already salted by split), ``t`` (step within the
+    episode), ``session``, ``session_step``, ``session_satisfaction``, ``active`` (False once
+    the user left for good), ``user_index`` (row of a data-backed population, -1 for generated
+    users), ``features`` (static user features).  The simulator keeps the bookkeeping and the
+    click counters (:data:`SIMULATOR_FIELDS`); a behaviour writes only the hidden fields and
+    the observed histories.
     """
 
     key: np.ndarray

@@ -18,9 +18,9 @@ users, steps and categories) of ``F_c`` on:
 * ``exposure``: the observation's exposure average of category c;
 * ``exposure + consumption average``: plus the observation's per-click consumption average;
 * ``... + counters``: plus the session number and the steps since the last click;
-* ``exposure + timed consumption``: the exposure average and a *time*-decayed consumption sum
-  ``D_c ← h·D_c + w_c(consumed item)`` at the observation's own rate h (``users.history_decay``),
-  computed here from the observed slates and clicks — a feature the observation does not carry;
+* ``exposure + timed consumption``: the exposure average and the consumption average that
+  decays every step at the observation's own rate (``users.timed_consumption``, which this
+  script switches on; the logging policy ignores it, so the episodes are the same);
 * ``... + session``: plus the session number.
 
 ``--set KEY=VALUE`` changes a scenario field first (the project's ``--set`` syntax).
@@ -37,10 +37,11 @@ from typing import Any
 import numpy as np
 
 from divrec_rl.agents.baselines import NoisyPopularityAgent
+from divrec_rl.config import merge_overrides
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.rollout import rollout, user_keys
 from divrec_rl.scenario import build_scenario
-from divrec_rl.simulator import SlateSimulator, StepResult
+from divrec_rl.simulator import SlateSimulator
 from divrec_rl.training.config import parse_set
 
 #: The regressions printed: label → the columns of :func:`collect`'s design matrix they use.
@@ -60,50 +61,36 @@ REGRESSIONS: dict[str, tuple[str, ...]] = {
 
 class _Recorder:
     """Wraps the logging agent: before each step it stores the true fatigue of the active users
-    beside their observed features; after each step (as the rollout's hook) it folds the observed
-    click into the time-decayed consumption sum."""
+    beside their observed features."""
 
     def __init__(self, simulator: SlateSimulator, seed: int) -> None:
         self.agent = NoisyPopularityAgent(temperature=1.0, seed=seed)
         self.name = "recorder"
-        n, c = simulator.n_users, simulator.catalog.n_categories
-        self.timed = np.zeros((n, c))
-        self.decay = float(simulator.config.users.history_decay)
         self.layout = simulator.user_layout()
-        self.category_weights = simulator.catalog.category_weights
+        self.n_categories = simulator.catalog.n_categories
         self.rows: list[dict[str, np.ndarray]] = []
 
     def act(self, observation: dict[str, np.ndarray], simulator: SlateSimulator) -> np.ndarray:
         active = np.flatnonzero(simulator.state.active)
-        user = observation["user"][active]
-        n_cat = self.timed.shape[1]
+        user = observation["user"][active].astype(np.float64)
 
-        def per_category(values: np.ndarray) -> np.ndarray:
-            return np.repeat(values[:, None], n_cat, axis=1).ravel()
+        def category_block(name: str) -> np.ndarray:
+            return user[:, self.layout[name]].ravel()
+
+        def per_category(name: str) -> np.ndarray:
+            return np.repeat(user[:, self.layout[name]], self.n_categories, axis=1).ravel()
 
         self.rows.append(
             {
                 "fatigue": simulator.state.fatigue[active].astype(np.float64).ravel(),
-                "exposure": user[:, self.layout["exposure"]].astype(np.float64).ravel(),
-                "consumption_average": user[:, self.layout["category_history"]]
-                .astype(np.float64)
-                .ravel(),
-                "session": per_category(user[:, self.layout["session"]][:, 0]),
-                "steps_since_click": per_category(user[:, self.layout["steps_since_click"]][:, 0]),
-                "timed_consumption": self.timed[active].ravel(),
+                "exposure": category_block("exposure"),
+                "consumption_average": category_block("category_history"),
+                "session": per_category("session"),
+                "steps_since_click": per_category("steps_since_click"),
+                "timed_consumption": category_block("timed_consumption"),
             }
         )
         return self.agent.act(observation, simulator)
-
-    def hook(
-        self, observation: dict[str, np.ndarray], actions: np.ndarray, result: StepResult
-    ) -> None:
-        info = result.info
-        stepped = np.flatnonzero(info["active"])
-        self.timed[stepped] *= self.decay
-        clicked = stepped[info["position"][stepped] >= 0]
-        items = info["slate"][clicked, info["position"][clicked]]
-        self.timed[clicked] += self.category_weights[items]
 
 
 def collect(
@@ -112,10 +99,11 @@ def collect(
     """One episode per ``eval`` user of ``scenario_name`` (with dotted-key ``overrides``) under
     the logging policy: the columns named in :data:`REGRESSIONS` and ``fatigue``, one entry per
     (user, step, category).  ``overrides``: nested scenario fields (:func:`parse_set`)."""
-    scenario = build_scenario(resolve_scenario(scenario_name, overrides=overrides or {}))
+    timed = merge_overrides(overrides or {}, {"users": {"timed_consumption": True}})
+    scenario = build_scenario(resolve_scenario(scenario_name, overrides=timed))
     simulator = SlateSimulator(scenario, users, "eval")
     recorder = _Recorder(simulator, seed)
-    rollout(recorder, simulator, user_keys(seed, users), hook=recorder.hook)
+    rollout(recorder, simulator, user_keys(seed, users))
     return {k: np.concatenate([r[k] for r in recorder.rows]) for k in recorder.rows[0]}
 
 
