@@ -206,14 +206,21 @@ def test_every_shipped_experiment_sweep_file_loads(path: Path) -> None:
     assert load_sweep(path).space
 
 
-@pytest.mark.parametrize("variant", ["tune-movielens-100k-long", "tune-movielens-100k-timed"])
-def test_movielens_100k_variants_tune_the_same_configurations(variant: str) -> None:
+@pytest.mark.parametrize(
+    ("variant", "base"),
+    [
+        ("tune-movielens-100k-long", "tune-movielens-100k"),
+        ("tune-movielens-100k-timed", "tune-movielens-100k"),
+        ("tune-synthetic-shop-long", "tune-synthetic-shop"),
+    ],
+)
+def test_reruns_tune_the_same_configurations(variant: str, base: str) -> None:
     """The documented reruns ("the same 30 configurations") draw exactly the main tuning's
     configurations: same space, sample count, sample seed and seeds."""
-    base = load_sweep(ROOT / "experiments" / "fair" / "tune-movielens-100k.yaml")
-    other = load_sweep(ROOT / "experiments" / "fair" / f"{variant}.yaml")
+    fair = ROOT / "experiments" / "fair"
+    main, other = load_sweep(fair / f"{base}.yaml"), load_sweep(fair / f"{variant}.yaml")
     same = ("space", "num_samples", "sample_seed", "seeds", "metric", "mode")
-    assert {k: getattr(other, k) for k in same} == {k: getattr(base, k) for k in same}
+    assert {k: getattr(other, k) for k in same} == {k: getattr(main, k) for k in same}
 
 
 def test_the_experiment_sweep_files_are_found() -> None:

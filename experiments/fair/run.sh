@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The fair PPO-vs-baseline experiment of docs/evaluation.md ("Results"), one scenario:
 #   bash experiments/fair/run.sh SCENARIO [OUT_ROOT]
+# SCENARIO names the files used (tune-SCENARIO.yaml, seeds-SCENARIO.yaml, results/SCENARIO), so a
+# variant runs the same way: `run.sh movielens-100k-long` is the six-times-longer training budget.
 # 1. tune PPO on validation users (experiments/fair/tune-SCENARIO.yaml: 30 configurations);
 # 2. retrain the chosen configuration with training seeds 1-5 (the tuning used seed 0);
 # 3. evaluate it with the tuned baseline, the myopic oracle, popularity and random on 5 × 1,000
