@@ -13,12 +13,12 @@ fixed action sequence, in two parts:
 
 Why not one hash over the raw bytes (as this file first did): float results can differ in the
 last bit between NumPy builds and CPUs (NumPy's vectorised ``exp``/``log`` have AVX-512 variants
-of their own, for one).  On 2026-12-01 the byte hashes recorded a day earlier failed on a new
-machine and package set for the very commit that recorded them, so they had stopped telling a
-change of the simulator from a change of the machine.  An ulp is ≈ 6·10⁻⁸ of a float32 value;
-``FLOAT_RTOL`` (10⁻⁹ of the L1 norm of the trajectory's float values) absorbs thousands of such
-flips yet fails on a change of the dynamics, which moves many values by far more (and almost
-always changes the exact part too).
+of their own, for one).  On 2026-12-01 the byte hashes recorded at 43d0eb7 failed, on a new
+machine and package set, for code that had passed them the day before (42926c1^) -- so they had
+stopped telling a change of the simulator from a change of the machine.  An ulp is ≈ 6·10⁻⁸ of a
+float32 value; ``FLOAT_RTOL`` (10⁻⁹ of the L1 norm of the trajectory's float values) absorbs
+thousands of such flips yet fails on a change of the dynamics, which moves many values by far
+more (and almost always changes the exact part too).
 
 A change of the fingerprints is a change of the simulator's semantics: it must be stated (and
 the file regenerated with ``python tests/test_golden_trajectories.py --write``).
