@@ -4,6 +4,7 @@ an unreachable cluster, the reference page and the seed-level interval."""
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from divrec_rl.cli import main as cli_main
+from divrec_rl.resolve import resolve_scenario
 from divrec_rl.sweep.results import seed_interval
 from divrec_rl.sweep.spec import load_sweep, scenario_overrides
 
@@ -229,3 +231,52 @@ def test_the_experiment_sweep_files_are_found() -> None:
     assert {"tune-synthetic-shop.yaml", "tune-movielens-100k.yaml"} <= {
         p.name for p in EXPERIMENT_SWEEPS
     }
+
+
+def _retrain_chosen(args: list[str]) -> subprocess.CompletedProcess[str]:
+    script = ROOT / "experiments" / "fair" / "retrain_chosen.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_scan_from_a_committed_stage2_file_keeps_its_choice_and_scales_the_behaviour(
+    tmp_path: Path,
+) -> None:
+    """`retrain_chosen.py seeds-X.yaml OUT --strength F` (used when the tuning directory is gone)
+    retrains exactly the recorded configuration, with the new seeds and F × boredom/patience."""
+    fair = ROOT / "experiments" / "fair"
+    out = tmp_path / "scan.yaml"
+    done = _retrain_chosen(
+        [
+            str(fair / "seeds-movielens-100k-long.yaml"),
+            str(out),
+            "--seeds",
+            "1,2",
+            "--strength",
+            "0.5",
+        ]
+    )
+    assert done.returncode == 0, done.stderr
+    recorded, scan = load_sweep(fair / "seeds-movielens-100k-long.yaml"), load_sweep(out)
+    assert scan.space == recorded.space
+    assert scan.seeds == [1, 2]
+    assert scan.train == recorded.train
+    base = resolve_scenario("movielens-100k")
+    assert scan.overrides["behaviour.boredom.attraction_penalty"] == pytest.approx(
+        0.5 * base.behaviour.boredom.attraction_penalty
+    )
+    assert scan.overrides["behaviour.patience.no_click_cost"] == pytest.approx(
+        0.5 * base.behaviour.patience.no_click_cost
+    )
+
+
+def test_retrain_chosen_rejects_a_source_that_records_no_single_choice(tmp_path: Path) -> None:
+    tuning = ROOT / "experiments" / "fair" / "tune-movielens-100k.yaml"
+    done = _retrain_chosen([str(tuning), str(tmp_path / "x.yaml")])
+    assert done.returncode != 0
+    assert "space.train.learning_rate: a stage-2 file has one grid point per key" in done.stderr
+    assert not (tmp_path / "x.yaml").exists()
+    missing = _retrain_chosen([str(tmp_path / "nothing"), str(tmp_path / "x.yaml")])
+    assert missing.returncode != 0
+    assert "no such sweep directory or stage-2 file" in missing.stderr

@@ -2,9 +2,13 @@
 configuration with fresh training seeds.
 
     python experiments/fair/retrain_chosen.py SWEEP_DIR OUT.yaml [--seeds 1,2,3,4,5] [--strength F]
+    python experiments/fair/retrain_chosen.py STAGE2.yaml OUT.yaml [--seeds ...] [--strength F]
 
 Reads ``SWEEP_DIR/sweep.yaml`` (the tuning sweep as it was run) and ``SWEEP_DIR/sweep.csv`` (the
-trials, the chosen configuration marked ``chosen = yes``) and writes a sweep file with the same
+trials, the chosen configuration marked ``chosen = yes``) — or a stage-2 file this script wrote
+earlier (e.g. the committed ``seeds-SCENARIO.yaml``: every key of its space one grid point), so a
+scan can start from the recorded choice when the tuning directory is gone — and writes a sweep
+file with the same
 scenario, overrides, train settings and selection metric, whose space is the chosen values
 (one grid point each) and whose seeds are ``--seeds`` — by default seeds the tuning did not use
 (it used seed 0), so the reported models were not themselves picked for a lucky seed.
@@ -21,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from divrec_rl.atomic import atomic_write_text
+
 
 def chosen_values(sweep_dir: Path, keys: list[str]) -> dict[str, object]:
     """The swept values of the chosen configuration (one ``chosen = yes`` row is enough: every
@@ -32,15 +38,33 @@ def chosen_values(sweep_dir: Path, keys: list[str]) -> dict[str, object]:
     return {k: yaml.safe_load(rows[0][k]) for k in keys}
 
 
+def recorded_values(spec: dict[str, object], path: Path) -> dict[str, object]:
+    """The values of a stage-2 file's space (each key a one-point ``grid``)."""
+    values: dict[str, object] = {}
+    for key, domain in dict(spec["space"]).items():  # type: ignore[call-overload]
+        grid = domain.get("grid") if isinstance(domain, dict) else None
+        if not isinstance(grid, list) or len(grid) != 1:
+            sys.exit(f"error: {path}: space.{key}: a stage-2 file has one grid point per key, "
+                     f"got {domain!r}")  # fmt: skip
+        values[key] = grid[0]
+    return values
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("source", type=Path, help="tuning sweep directory or stage-2 file")
     parser.add_argument("out", type=Path)
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--strength", type=float, default=None)
     args = parser.parse_args(argv)
-    spec = yaml.safe_load((args.sweep_dir / "sweep.yaml").read_text(encoding="utf-8"))
-    values = chosen_values(args.sweep_dir, list(spec["space"]))
+    if args.source.is_dir():
+        spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
+        values = chosen_values(args.source, list(spec["space"]))
+    elif args.source.is_file():
+        spec = yaml.safe_load(args.source.read_text(encoding="utf-8"))
+        values = recorded_values(spec, args.source)
+    else:
+        sys.exit(f"error: {args.source}: no such sweep directory or stage-2 file")
     overrides = dict(spec.get("overrides") or {})
     if args.strength is not None:
         from divrec_rl.evaluation.sensitivity import strength_overrides
@@ -60,11 +84,16 @@ def main(argv: list[str] | None = None) -> None:
         "metric": spec.get("metric", "val/mean_reward"),
         "imports": spec.get("imports", []),
     }
+    origin = (
+        f"chosen by {args.source} on validation users"
+        if args.source.is_dir()
+        else f"recorded in {args.source} (chosen by its tuning on validation users)"
+    )
     head = (
-        f"# Stage 2: the configuration chosen by {args.sweep_dir} on validation users,\n"
+        f"# Stage 2: the configuration {origin},\n"
         f"# retrained with training seeds {stage2['seeds']} (written by retrain_chosen.py).\n"
     )
-    args.out.write_text(head + yaml.safe_dump(stage2, sort_keys=False), encoding="utf-8")
+    atomic_write_text(args.out, head + yaml.safe_dump(stage2, sort_keys=False))
     print(f"wrote {args.out}: {values}")
 
 

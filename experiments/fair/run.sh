@@ -9,21 +9,38 @@
 #    held-out users, with the behaviour cross-check.
 # The sensitivity scan (boredom and patience scaled by 0, 0.5, 0.75, 1, 1.5), after the run above:
 #   bash experiments/fair/run.sh --sensitivity [OUT_ROOT] [SCENARIO]   (default synthetic-shop)
+# PPO is the configuration chosen at factor 1 (not re-tuned per factor), retrained at each other
+# factor with seeds 1-3; factor 1 reuses sweeps/seeds-SCENARIO.  A variant with a committed
+# stage-2 file of its own at factor 1 (sensitivity-VARIANT-1.yaml, e.g. movielens-100k-long)
+# is retrained at every factor, and SEEDS=1,2,3,4 sets the training seeds (evaluation seeds
+# 0..n-1, one per training seed).  The stage-2 files are regenerated from sweeps/tune-VARIANT when
+# that directory exists, else from the committed experiments/fair/seeds-VARIANT.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" = "--sensitivity" ]; then
   root=${2:-.}
-  scenario=${3:-synthetic-shop}
-  ppo=(--ppo "1=$root/sweeps/seeds-$scenario")
-  for f in 0 0.5 0.75 1.5; do
-    spec="experiments/fair/sensitivity-$scenario-$f.yaml"
-    python experiments/fair/retrain_chosen.py "$root/sweeps/tune-$scenario" "$spec" \
-      --seeds 1,2,3 --strength "$f"
-    divrec-rl sweep "$spec" --out "$root/sweeps/sens-$scenario-$f" --max-concurrent 2
-    ppo+=(--ppo "$f=$root/sweeps/sens-$scenario-$f")
+  variant=${3:-synthetic-shop}
+  seeds=${SEEDS:-1,2,3}
+  n_seeds=$(( $(tr -cd , <<<"$seeds" | wc -c) + 1 ))
+  chosen="$root/sweeps/tune-$variant"
+  [ -d "$chosen" ] || chosen="experiments/fair/seeds-$variant.yaml"
+  scenario=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["scenario"])' \
+    "experiments/fair/seeds-$variant.yaml")
+  factors=(0 0.5 0.75 1.5)
+  ppo=()
+  if [ -f "experiments/fair/sensitivity-$variant-1.yaml" ]; then
+    factors=(0 0.5 0.75 1 1.5)
+  else
+    ppo=(--ppo "1=$root/sweeps/seeds-$variant")
+  fi
+  for f in "${factors[@]}"; do
+    spec="experiments/fair/sensitivity-$variant-$f.yaml"
+    python experiments/fair/retrain_chosen.py "$chosen" "$spec" --seeds "$seeds" --strength "$f"
+    divrec-rl sweep "$spec" --out "$root/sweeps/sens-$variant-$f" --max-concurrent 2
+    ppo+=(--ppo "$f=$root/sweeps/sens-$variant-$f")
   done
-  divrec-rl sensitivity --scenario "$scenario" "${ppo[@]}" --seeds 3 --users 1000 \
-    --out "$root/results/sensitivity-$scenario"
+  divrec-rl sensitivity --scenario "$scenario" "${ppo[@]}" --seeds "$n_seeds" --users 1000 \
+    --out "$root/results/sensitivity-$variant"
   exit 0
 fi
 scenario=${1:?usage: run.sh SCENARIO [OUT_ROOT]}
