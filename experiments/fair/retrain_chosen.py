@@ -13,7 +13,9 @@ scenario, overrides, train settings and selection metric, whose space is the cho
 (one grid point each) and whose seeds are ``--seeds`` — by default seeds the tuning did not use
 (it used seed 0), so the reported models were not themselves picked for a lucky seed.
 ``--strength F`` scales the scenario's boredom and patience by F exactly as the sensitivity scan
-does (:func:`divrec_rl.evaluation.sensitivity.strength_overrides`), for the scan's PPO runs.
+does (:func:`divrec_rl.evaluation.sensitivity.strength_overrides`), for the scan's PPO runs; F
+applies to the source's scenario with its overrides, so start a scan from the factor-1 choice
+(a tuning directory or ``seeds-SCENARIO.yaml``), not from another factor's file.
 """
 
 from __future__ import annotations
