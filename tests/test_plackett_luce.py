@@ -330,6 +330,33 @@ def test_train_run_with_the_baseline_prior_and_cloning_saves_resumes_and_evaluat
     assert stats["mean_ep_length"] > 0
 
 
+def test_the_warm_start_baseline_is_fitted_on_the_logged_users_asked_for(
+    tmp_path, monkeypatch
+) -> None:
+    """`--baseline-log-users N` fits the prior/teacher as `evaluate --log-users N` fits the
+    baseline it is compared with; by default both use the same number of logged users."""
+    from divrec_rl.evaluation import teacher_cache
+    from divrec_rl.evaluation.settings import BaselineSettings
+    from divrec_rl.training.config import TrainConfig
+
+    assert TrainConfig().baseline_log_users == BaselineSettings().log_users
+    seen: list[int] = []
+    real = teacher_cache.tuned_teacher
+
+    def spy(scenario, weight, settings=None, **kwargs):
+        seen.append(settings.log_users)
+        return real(scenario, weight, settings, **kwargs)
+
+    monkeypatch.setattr(teacher_cache, "tuned_teacher", spy)
+    args = small_run_args(tmp_path, total_timesteps="512", prior="baseline")
+    config, overrides = config_from_args({**args, "baseline_log_users": "37"})
+    result = train_run(config, overrides)
+    assert seen == [37]
+    assert read_run(result.run_dir).train["baseline_log_users"] == 37
+    with pytest.raises(TrainingError, match="baseline_log_users"):
+        config_from_args({**args, "baseline_log_users": "0"})
+
+
 def test_the_policy_options_are_checked_before_anything_is_written(tmp_path) -> None:
     args = small_run_args(tmp_path, policy="gaussian", prior="baseline")
     config, overrides = config_from_args(args)

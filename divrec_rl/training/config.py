@@ -164,6 +164,13 @@ class TrainConfig(SettingsModel):
     bc_users: Count = _opt(
         500, "Behaviour cloning: training users the teacher serves (one episode each).", ge=1
     )
+    baseline_log_users: Count = _opt(
+        2000,
+        "--prior / --bc-from baseline: training users the baseline's logging policy serves "
+        "before its click model is fitted (as `evaluate --log-users`; match the two when the "
+        "baseline compared with gets more logs).",
+        ge=1,
+    )
     log_std_init: float = _opt(
         0.0, "gaussian: initial log standard deviation of the exploration over scores."
     )

@@ -173,17 +173,19 @@ def check_policy(config: TrainConfig, scenario: ScenarioConfig) -> None:
             )
 
 
-def _tuned_baseline(env: VecMonitor) -> Any:
-    """The supervised baseline's winning setting on the run's scenario, logged on train users
-    and tuned on val users (never the eval users) as ``divrec-rl evaluate`` builds it; fitted
-    once per scenario and read from the baseline cache afterwards
+def _tuned_baseline(env: VecMonitor, log_users: int) -> Any:
+    """The supervised baseline's winning setting on the run's scenario, logged on ``log_users``
+    train users and tuned on val users (never the eval users) as ``divrec-rl evaluate`` builds
+    it; fitted once per scenario and read from the baseline cache afterwards
     (:mod:`divrec_rl.evaluation.teacher_cache`)."""
+    from divrec_rl.evaluation.settings import BaselineSettings
     from divrec_rl.evaluation.teacher_cache import tuned_teacher
 
     simulator = env.unwrapped.simulator  # type: ignore[attr-defined]
     weight = float(simulator.scenario.config.reward.diversity_weight)
     print("fitting and tuning the supervised baseline…", flush=True)
-    teacher = tuned_teacher(simulator.scenario, weight, progress=True)
+    settings = BaselineSettings(log_users=log_users)
+    teacher = tuned_teacher(simulator.scenario, weight, settings, progress=True)
     print(f"baseline: {teacher.row.label()}", flush=True)
     return teacher
 
@@ -322,7 +324,7 @@ def train_run(
     write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
     print(f"run directory: {run_dir}", flush=True)
     needs_baseline = config.prior == "baseline" or config.bc_from == "baseline"
-    baseline = _tuned_baseline(env) if needs_baseline else None
+    baseline = _tuned_baseline(env, config.baseline_log_users) if needs_baseline else None
     model = _make_model(config, env, device, baseline)
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=None))
     if config.bc_from == "baseline":
