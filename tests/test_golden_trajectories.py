@@ -22,8 +22,9 @@ trajectory's float values: one ulp of a value x is at most ε·|x|, so every val
 ulp, all in the same direction, and the fingerprint still matches.  The first version allowed
 10⁻⁹ of the L1 norm.  That was recorded on an AMD machine (AVX2) and passed there, but on an
 Intel machine with AVX-512 (same packages) the three ``rollout`` faces moved by 2.5·10⁻⁹ of their
-L1 norm.  They have only 700–2,100 float values, some of them computed by NumPy's vectorised
-``exp``, whose last bit differs between the two instruction sets.  Their exact parts matched.
+L1 norm.  They have only 700–2,100 float values, so a few last-bit differences weigh more
+(likely NumPy's vectorised ``exp``, whose AVX2 and AVX-512 variants can differ in the last bit;
+not traced value by value).  Their exact parts matched.
 What the tolerance lets through: a systematic change of all float values by more than
 ≈ 1.2·10⁻⁷ relative fails, and so does a single value moved by more than ε·L1 (≈ 0.04 on the
 synthetic check below).  A change of the dynamics almost always changes the exact part as well:
