@@ -280,3 +280,16 @@ def test_retrain_chosen_rejects_a_source_that_records_no_single_choice(tmp_path:
     missing = _retrain_chosen([str(tmp_path / "nothing"), str(tmp_path / "x.yaml")])
     assert missing.returncode != 0
     assert "no such sweep directory or stage-2 file" in missing.stderr
+
+
+@pytest.mark.parametrize("variant", ["filter-bubble-long", "synthetic-shop-long"])
+def test_the_more_logs_reruns_differ_from_their_choice_only_in_the_warm_starts_logs(
+    variant: str,
+) -> None:
+    """seeds-X-logs10k.yaml is seeds-X.yaml with the warm start's baseline fitted on 10,000
+    logged users: same scenario, configuration, seeds and metric, no other train setting."""
+    fair = ROOT / "experiments" / "fair"
+    chosen = load_sweep(fair / f"seeds-{variant}.yaml")
+    rerun = load_sweep(fair / f"seeds-{variant}-logs10k.yaml")
+    assert rerun.train == {**chosen.train, "baseline_log_users": 10000}
+    assert rerun.model_dump(exclude={"train"}) == chosen.model_dump(exclude={"train"})

@@ -62,9 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.source.is_dir():
         spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
         values = chosen_values(args.source, list(spec["space"]))
+        origin = f"chosen by {args.source} on validation users"
     elif args.source.is_file():
         spec = yaml.safe_load(args.source.read_text(encoding="utf-8"))
         values = recorded_values(spec, args.source)
+        origin = f"recorded in {args.source} (chosen by its tuning on validation users)"
     else:
         sys.exit(f"error: {args.source}: no such sweep directory or stage-2 file")
     overrides = dict(spec.get("overrides") or {})
@@ -86,11 +88,6 @@ def main(argv: list[str] | None = None) -> None:
         "metric": spec.get("metric", "val/mean_reward"),
         "imports": spec.get("imports", []),
     }
-    origin = (
-        f"chosen by {args.source} on validation users"
-        if args.source.is_dir()
-        else f"recorded in {args.source} (chosen by its tuning on validation users)"
-    )
     head = (
         f"# Stage 2: the configuration {origin},\n"
         f"# retrained with training seeds {stage2['seeds']} (written by retrain_chosen.py).\n"
