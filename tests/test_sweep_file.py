@@ -271,6 +271,39 @@ def test_a_scan_from_a_committed_stage2_file_keeps_its_choice_and_scales_the_beh
     )
 
 
+SCAN_FILES = sorted((ROOT / "experiments" / "fair").glob("sensitivity-*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCAN_FILES, ids=[p.stem for p in SCAN_FILES])
+def test_each_committed_scan_file_retrains_its_variants_recorded_choice(path: Path) -> None:
+    """sensitivity-VARIANT-F.yaml trains what seeds-VARIANT.yaml records (scenario, space, train
+    settings, metric) with boredom and patience at F × the scenario's values, and nothing else
+    (so a scan and the main run it explains cannot drift apart)."""
+    variant, strength = path.stem.removeprefix("sensitivity-").rsplit("-", 1)
+    recorded = load_sweep(ROOT / "experiments" / "fair" / f"seeds-{variant}.yaml")
+    scan = load_sweep(path)
+    assert (scan.scenario, scan.space, scan.train, scan.metric) == (
+        recorded.scenario,
+        recorded.space,
+        recorded.train,
+        recorded.metric,
+    )
+    assert recorded.overrides == {}
+    base = resolve_scenario(scan.scenario)
+    f = float(strength)
+    assert scan.overrides == pytest.approx(
+        {
+            "behaviour.boredom.attraction_penalty": f * base.behaviour.boredom.attraction_penalty,
+            "behaviour.boredom.satisfaction_penalty": f
+            * base.behaviour.boredom.satisfaction_penalty,
+            "behaviour.patience.step_cost": f * base.behaviour.patience.step_cost,
+            "behaviour.patience.no_click_cost": f * base.behaviour.patience.no_click_cost,
+        }
+    )
+    # The main run's training seeds, never the tuning's.
+    assert len(scan.seeds) >= 3 and set(scan.seeds) <= set(recorded.seeds)
+
+
 def test_retrain_chosen_rejects_a_source_that_records_no_single_choice(tmp_path: Path) -> None:
     tuning = ROOT / "experiments" / "fair" / "tune-movielens-100k.yaml"
     done = _retrain_chosen([str(tuning), str(tmp_path / "x.yaml")])

@@ -11,9 +11,9 @@
 #   bash experiments/fair/run.sh --sensitivity [OUT_ROOT] [SCENARIO]   (default synthetic-shop)
 # PPO is the configuration chosen at factor 1 (not re-tuned per factor), retrained at each other
 # factor with seeds 1-3; factor 1 reuses sweeps/seeds-SCENARIO.  A variant with a committed
-# stage-2 file of its own at factor 1 (sensitivity-VARIANT-1.yaml, e.g. movielens-100k-long)
-# is retrained at every factor, and SEEDS=1,2,3,4 sets the training seeds (evaluation seeds
-# 0..n-1, one per training seed).  The stage-2 files are regenerated from sweeps/tune-VARIANT when
+# stage-2 file of its own at factor 1 (sensitivity-VARIANT-1.yaml: movielens-100k-long,
+# synthetic-shop-long) is retrained at every factor, and SEEDS=1,2,3,4 sets the training seeds
+# (evaluation seeds 0..n-1, one per training seed).  The stage-2 files are regenerated from sweeps/tune-VARIANT when
 # that directory exists, else from the committed experiments/fair/seeds-VARIANT.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
