@@ -403,6 +403,7 @@ def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]
         ("ppo", [], "needs a path"),
         ("ppo=/no/such/run", [], "does not exist"),
         ("random", ["--seeds", "0"], "--seeds: must be ≥ 1"),
+        ("random", ["--first-seed", "-1"], "--first-seed: must be ≥ 0"),
         ("random", ["--users", "-3"], "--users: must be ≥ 2"),
         ("random", ["--cross-sim", "mff"], "did you mean 'mf'"),
     ],
@@ -413,6 +414,24 @@ def test_bad_input_is_one_error_line(capsys, tmp_path, agents, extra, needle) ->
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_later_first_seed_evaluates_the_same_seeds_rows_and_models(tmp_path, evaluated) -> None:
+    """--first-seed S --seeds N evaluates seeds S..S+N−1: each row equals that seed's row of an
+    evaluation starting at 0 (same users, same random agent, same PPO model), and the seed
+    numbers, not their positions, are what results.csv and the report show."""
+    _, _, run = evaluated
+    common = ["--agents", f"ppo={run},popularity,random", "--users", "12", "--quiet"]
+    common += ["--cross-sim", "none", "--no-frontier", *SMALL_SET]
+    assert evaluate_main([*common, "--out", str(tmp_path / "all"), "--seeds", "3"]) == 0
+    later = [*common, "--out", str(tmp_path / "later"), "--seeds", "2", "--first-seed", "1"]
+    assert evaluate_main(later) == 0
+    every = pd.read_csv(tmp_path / "all" / "results.csv")
+    tail = pd.read_csv(tmp_path / "later" / "results.csv")
+    assert sorted(set(tail["seed"])) == [1, 2]
+    expected = every[every["seed"] >= 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(tail.reset_index(drop=True), expected)
+    assert "seeds [1, 2]" in (tmp_path / "later" / "report.md").read_text(encoding="utf-8")
 
 
 def test_corrupt_or_mismatched_ppo_is_an_error(capsys, tmp_path, evaluated) -> None:

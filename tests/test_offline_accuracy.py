@@ -97,7 +97,9 @@ def test_an_agent_that_picks_held_out_items_reaches_the_ceiling(
     held = tiny_scenario.population.held_out
     assert held is not None
     monkeypatch.setattr(offline, "make_agent", lambda ctx, spec, seed: HeldOutPicker(held))
-    result = offline_accuracy(tiny_scenario, [AgentSpec("picker", "x")], AgentContext(0.0), 2, 0.0)
+    result = offline_accuracy(
+        tiny_scenario, [AgentSpec("picker", "x")], AgentContext(0.0), [0, 1], 0.0
+    )
     assert result is not None and result.n_scored == result.n_users > 0
     assert result.k == 4
     for seed_metrics in result.per_seed["picker"]:
@@ -127,4 +129,6 @@ def test_slates_of_held_out_items_score_one_where_possible(tiny_scenario: Scenar
 def test_synthetic_scenarios_have_no_held_out_items() -> None:
     scenario = build_scenario(resolve_scenario("synthetic-shop"))
     assert scenario.population.held_out is None
-    assert offline_accuracy(scenario, [AgentSpec("r", "random")], AgentContext(0.0), 1, 0.0) is None
+    assert (
+        offline_accuracy(scenario, [AgentSpec("r", "random")], AgentContext(0.0), [0], 0.0) is None
+    )

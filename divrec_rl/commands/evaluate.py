@@ -56,7 +56,16 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_AGENTS})",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds S..S+N-1 (default 3)")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="first evaluation seed S (default 0).  A range no earlier evaluation used gives "
+        "held-out users no choice was made on, for a confirmatory run (generated populations: "
+        "new users; MovieLens: the same real users with new random streams)",
+    )
     p.add_argument(
         "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
     )
@@ -118,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         config_files=list(args.config),
         overrides=scenario_overrides(args),
         seeds=args.seeds,
+        first_seed=args.first_seed,
         users=args.users,
         save_trajectories=args.save_trajectories,
         cross_sim=cross,

@@ -51,10 +51,10 @@ OFFLINE_METRICS = ("precision", "recall", "ndcg", "hr")
 class OfflineAccuracy:
     """The offline pass of one evaluation.
 
-    ``per_seed[label][s]`` maps each of :data:`OFFLINE_METRICS` to the mean over scored users
-    for evaluation seed s; ``ceiling`` holds ``candidate_recall``, ``precision`` and ``recall``
-    (the best any slate of the retrieved candidates reaches), or is empty without a candidate
-    stage.
+    ``per_seed[label][i]`` maps each of :data:`OFFLINE_METRICS` to the mean over scored users
+    for evaluation seed ``seeds[i]``; ``ceiling`` holds ``candidate_recall``, ``precision`` and
+    ``recall`` (the best any slate of the retrieved candidates reaches), or is empty without a
+    candidate stage.
     """
 
     k: int
@@ -63,6 +63,7 @@ class OfflineAccuracy:
     relevance: str
     per_seed: dict[str, list[dict[str, float]]]
     ceiling: dict[str, float]
+    seeds: list[int]
 
     def column(self, metric: str) -> str:
         """The ``results.csv`` column of ``metric``, e.g. ``precision@10``."""
@@ -72,7 +73,7 @@ class OfflineAccuracy:
         """Add the ``metric@k`` columns to a ``results.csv`` frame (rows: ``agent``, ``seed``)."""
         for metric in OFFLINE_METRICS:
             frame[self.column(metric)] = [
-                self.per_seed[a][int(s)][metric]
+                self.per_seed[a][self.seeds.index(int(s))][metric]
                 for a, s in zip(frame["agent"], frame["seed"], strict=True)
             ]
 
@@ -122,10 +123,11 @@ def offline_accuracy(
     scenario: Scenario,
     agents: list[AgentSpec],
     ctx: AgentContext,
-    seeds: int,
+    seeds: list[int],
     weight: float,
 ) -> OfflineAccuracy | None:
-    """Score every agent's first slate for each real eval user (see the module docstring);
+    """Score every agent's first slate for each real eval user (see the module docstring), once
+    per evaluation seed in ``seeds`` (the seed picks the agent, e.g. a sweep's training seed);
     ``None`` when the scenario's population has no held-out items."""
     held = scenario.population.held_out
     if held is None:
@@ -139,7 +141,7 @@ def offline_accuracy(
     n_scored = 0
     for spec in agents:
         per_seed[spec.label] = []
-        for seed in range(seeds):
+        for seed in seeds:
             sim = SlateSimulator(scenario, n, "eval", weight)
             slates, users, candidates = _first_slates(sim, keys, make_agent(ctx, spec, seed))
             # Each real user once, and only users with something to find.
@@ -157,6 +159,7 @@ def offline_accuracy(
         relevance=held.relevance,
         per_seed=per_seed,
         ceiling=ceiling,
+        seeds=list(seeds),
     )
 
 

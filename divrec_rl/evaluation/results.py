@@ -41,6 +41,9 @@ class EvaluationConfig:
     config_files: list[str] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
     seeds: int = 3
+    first_seed: int = 0
+    """Evaluation seeds are ``first_seed … first_seed + seeds − 1``; a range no earlier run used
+    draws users nobody has chosen anything on (a confirmatory run)."""
     users: int = 1000
     save_trajectories: bool = False
     cross_sim: str | None = CROSS_MODEL
@@ -53,9 +56,17 @@ class EvaluationConfig:
     boot_seed: int = 12_345
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
 
+    @property
+    def seed_list(self) -> list[int]:
+        """The evaluation seeds, in order: seed s's users have episode keys ``user_keys(s, …)``,
+        and a sweep's training seed number ``s mod k`` plays it (:meth:`PPORun.for_seed`)."""
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise EvaluationError(f"--seeds: must be ≥ 1, got {self.seeds}")
+        if self.first_seed < 0:
+            raise EvaluationError(f"--first-seed: must be ≥ 0, got {self.first_seed}")
         if self.users < 2:
             raise EvaluationError(f"--users: must be ≥ 2, got {self.users}")
         if not self.agents:

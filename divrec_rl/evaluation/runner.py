@@ -177,7 +177,7 @@ def _run_simulator(
         records: list[UserRecords] = []
         lengths, exposure = [], np.zeros(scenario.catalog.n_items, dtype=np.int64)
         per_user: dict[str, list[np.ndarray]] = {m: [] for m in PAIRED_METRICS}
-        for seed in range(config.seeds):
+        for seed in config.seed_list:
             agent = make_agent(ctx, spec, seed)
             traj = rollout(agent, sim, user_keys(seed, config.users))
             rec = UserRecords.from_trajectories(traj, scenario.catalog)
@@ -242,12 +242,12 @@ def _frontier(
 
     n = min(config.users, config.frontier_users)
     sim = SlateSimulator(scenario, n, "eval", weight)
-    keys = user_keys(0, n)
+    keys = user_keys(config.first_seed, n)
     points: list[FrontierPoint] = []
 
     def add(family: str, label: str, parameter: str, records: UserRecords, users: int) -> None:
         mask = np.zeros((1, records.n_users))
-        mask[0, :users] = 1.0  # the first users of seed 0: the same users for every point
+        mask[0, :users] = 1.0  # the first users of the first seed: the same users for every point
         p = {m: float(v[0]) for m, v in records.weighted(mask).items()}
         points.append(
             FrontierPoint(family, label, parameter, p["engagement"], p["ild"], p["return"])
@@ -395,7 +395,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         timings["evaluation"] = time.perf_counter() - t0 - timings.get("baseline", 0.0)
         cross, behaviour = _cross_checks(config, scenario_config, runs, run, timings, progress)
         t0 = time.perf_counter()
-        offline = offline_accuracy(scenario, config.agents, ctx, config.seeds, weight)
+        offline = offline_accuracy(scenario, config.agents, ctx, config.seed_list, weight)
         if offline is None:
             notes.append(
                 "Offline accuracy skipped: the population has no real held-out items "
@@ -421,7 +421,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         scenario=scenario_config,
         objective_weight=weight,
         objective_source=source,
-        seeds=list(range(config.seeds)),
+        seeds=config.seed_list,
         primary=primary,
         cross=cross,
         paired=paired,
