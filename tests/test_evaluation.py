@@ -434,6 +434,28 @@ def test_a_later_first_seed_evaluates_the_same_seeds_rows_and_models(tmp_path, e
     assert "seeds [1, 2]" in (tmp_path / "later" / "report.md").read_text(encoding="utf-8")
 
 
+def test_the_note_names_the_training_seeds_that_play_the_evaluation_seeds() -> None:
+    """A 5-seed sweep evaluated on seeds 101..103 is played by its training seeds number 1, 2,
+    3 (s mod 5): the note names those, and nothing is noted once every training seed plays."""
+    from divrec_rl.agents.registry import PPORun
+    from divrec_rl.evaluation.results import EvaluationConfig
+    from divrec_rl.evaluation.runner import _unused_seed_notes
+
+    def run(seed: int) -> PPORun:
+        return PPORun(None, Path(f"m{seed}.zip"), None, 0.1, "synthetic-shop", seed, 1)
+
+    sweep = run(11)
+    sweep.seed_runs = [run(s) for s in (11, 12, 13, 14, 15)]
+    agents = parse_agents("ppo=SWEEP")
+    later = EvaluationConfig(agents=agents, seeds=3, first_seed=101)
+    (note,) = _unused_seed_notes(later, {"SWEEP": sweep})
+    assert "evaluation seeds [101, 102, 103]" in note and "training seeds 12, 13, 14 only" in note
+    assert (
+        _unused_seed_notes(EvaluationConfig(agents=agents, seeds=5, first_seed=7), {"S": sweep})
+        == []
+    )
+
+
 def test_corrupt_or_mismatched_ppo_is_an_error(capsys, tmp_path, evaluated) -> None:
     _, _, run = evaluated
     garbage = tmp_path / "garbage.zip"

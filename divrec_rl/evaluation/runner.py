@@ -351,12 +351,19 @@ def _cross_checks(
 
 
 def _unused_seed_notes(config: EvaluationConfig, runs: dict[str, PPORun]) -> list[str]:
-    return [
-        f"`{path}` holds {len(run.seed_runs)} training seeds; with --seeds "
-        f"{config.seeds} only the first {config.seeds} were evaluated."
-        for path, run in runs.items()
-        if len(run.seed_runs) > config.seeds
-    ]
+    """A note per sweep some of whose training seeds play no evaluation seed (seed s is played
+    by training seed number s mod k)."""
+    notes = []
+    for path, run in runs.items():
+        k = len(run.seed_runs)
+        played = sorted({s % k for s in config.seed_list}) if k else []
+        if k and len(played) < k:
+            seeds = ", ".join(str(run.seed_runs[i].seed) for i in played)
+            notes.append(
+                f"`{path}` holds {k} training seeds; evaluation seeds {config.seed_list} are "
+                f"played by training seeds {seeds} only."
+            )
+    return notes
 
 
 def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResult:
