@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -70,7 +72,29 @@ def test_tiny_scan_reports_returns_and_paired_differences(tmp_path, seeds) -> No
     assert np.isfinite([p.return_mean for p in points]).all()
 
 
-def test_cli_bad_factors_is_one_line_exit_2(tmp_path, capsys) -> None:
-    code = cli_main(["sensitivity", "--factors", "a,b", "--out", str(tmp_path / "o")])
+def test_a_scan_from_a_later_first_seed_meets_those_seeds_users() -> None:
+    """A scan from first seed 1 returns at each factor what a two-seed scan's seed 1 returns
+    (the same users and streams): the two-seed mean is the mean of seed 0 and seed 1."""
+    common = {"scenario": "synthetic-shop", "overrides": TINY, "users": 12, "n_boot": 50}
+    agents = parse_agents("popularity,random")
+    later = EvaluationConfig(agents=agents, seeds=1, first_seed=1, **common)
+    both = EvaluationConfig(agents=agents, seeds=2, **common)
+    only = {(p.factor, p.agent): p.return_mean for p in scan(later, (0.5,), reference="random")}
+    seed0 = {
+        (p.factor, p.agent): p.return_mean
+        for p in scan(replace(both, seeds=1), (0.5,), reference="random")
+    }
+    pair = {(p.factor, p.agent): p.return_mean for p in scan(both, (0.5,), reference="random")}
+    for key, value in only.items():
+        assert pair[key] == pytest.approx((seed0[key] + value) / 2)
+        assert value != pytest.approx(seed0[key])
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [(["--factors", "a,b"], "--factors"), (["--first-seed", "-2"], "--first-seed")],
+)
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, flags, needle) -> None:
+    code = cli_main(["sensitivity", *flags, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "--factors" in err[0]
+    assert code == 2 and len(err) == 1 and needle in err[0]

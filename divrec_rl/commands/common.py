@@ -27,6 +27,7 @@ from divrec_rl.training.config import parse_set
 __all__ = [
     "CommandParser",
     "Handler",
+    "add_held_out_arguments",
     "add_scenario_arguments",
     "guarded",
     "import_modules",
@@ -103,6 +104,24 @@ def add_scenario_arguments(
         metavar="MODULE",
         help="import this Python module first (repeatable), e.g. one that registers a scenario "
         "with @register_scenario; it must be importable (on sys.path / PYTHONPATH)",
+    )
+
+
+def add_held_out_arguments(p: argparse.ArgumentParser) -> None:
+    """Which held-out users an evaluation meets: ``--seeds N``, ``--first-seed S`` (seeds
+    S … S+N−1) and ``--users N`` per seed (``evaluate`` and ``sensitivity``)."""
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds S..S+N-1 (default 3)")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="first evaluation seed S (default 0).  A range no earlier evaluation used gives "
+        "held-out users no choice was made on, for a confirmatory run (generated populations: "
+        "new users; MovieLens: the same real users with new random streams)",
+    )
+    p.add_argument(
+        "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
     )
 
 

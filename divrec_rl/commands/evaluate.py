@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from divrec_rl.commands.common import (
+    add_held_out_arguments,
     add_scenario_arguments,
     guarded,
     import_modules,
@@ -56,19 +57,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_AGENTS})",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds S..S+N-1 (default 3)")
-    p.add_argument(
-        "--first-seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="first evaluation seed S (default 0).  A range no earlier evaluation used gives "
-        "held-out users no choice was made on, for a confirmatory run (generated populations: "
-        "new users; MovieLens: the same real users with new random streams)",
-    )
-    p.add_argument(
-        "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
-    )
+    add_held_out_arguments(p)
     p.add_argument("--save-trajectories", action="store_true", help="also write trajectories.csv")
     p.add_argument(
         "--cross-sim",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from divrec_rl.commands.common import (
+    add_held_out_arguments,
     add_scenario_arguments,
     guarded,
     import_modules,
@@ -65,10 +66,7 @@ def add_sensitivity_arguments(p: argparse.ArgumentParser) -> None:
         metavar="LABEL",
         help="differences are taken against this agent (default baseline)",
     )
-    p.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1 (default 3)")
-    p.add_argument(
-        "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
-    )
+    add_held_out_arguments(p)
     defaults = BaselineSettings()
     p.add_argument(
         "--val-users",
@@ -121,6 +119,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         config_files=list(args.config),
         overrides=scenario_overrides(args),
         seeds=args.seeds,
+        first_seed=args.first_seed,
         users=args.users,
         baseline=BaselineSettings(val_users=args.val_users, log_users=args.log_users),
     )
