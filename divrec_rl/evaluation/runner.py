@@ -356,8 +356,10 @@ def _unused_seed_notes(config: EvaluationConfig, runs: dict[str, PPORun]) -> lis
     notes = []
     for path, run in runs.items():
         k = len(run.seed_runs)
-        played = sorted({s % k for s in config.seed_list}) if k else []
-        if k and len(played) < k:
+        if k == 0:
+            continue  # a single run plays every seed
+        played = sorted({s % k for s in config.seed_list})
+        if len(played) < k:
             seeds = ", ".join(str(run.seed_runs[i].seed) for i in played)
             notes.append(
                 f"`{path}` holds {k} training seeds; evaluation seeds {config.seed_list} are "
