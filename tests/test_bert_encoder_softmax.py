@@ -15,7 +15,7 @@ import torch
 from divrec_rl.bert.batches import Batch, draw_batch
 from divrec_rl.bert.settings import TrainConfig
 from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_finetune_run
-from divrec_rl.bert.trainer import FinetuneRun
+from divrec_rl.bert.trainer import FinetuneRun, step_phase
 from divrec_rl.errors import TrainingError
 
 # One user, five items.  Rated: item 0 (5 stars, the target), item 1 (2 stars), item 2 (4 stars);
@@ -133,3 +133,51 @@ def test_the_weight_is_checked_and_old_configs_read_as_zero() -> None:
     old = TrainConfig().to_dict()
     del old["encoder_softmax_weight"]
     assert TrainConfig.from_dict(old).encoder_softmax_weight == 0.0
+
+
+@pytest.mark.parametrize(
+    ("layers", "frozen_too", "step", "want"),
+    [
+        (1, True, 9, (True, False)),  # probe phase: encoder frozen, no encoder softmax
+        (1, True, 10, (False, True)),  # fine-tuning: the encoder trains through it
+        (1, False, 10, (False, True)),  # the frozen-only switch does not touch fine-tuning
+        (0, True, 9, (True, False)),  # a frozen twin probes for the same steps ...
+        (0, True, 10, (True, True)),  # ... then keeps the recipe's ranking loss
+        (0, False, 10, (True, False)),  # configs written before the field: no such term
+    ],
+)
+def test_the_step_phase_keeps_a_frozen_twin_on_the_recipes_losses(
+    layers: int, frozen_too: bool, step: int, want: tuple[bool, bool]
+) -> None:
+    cfg = TrainConfig(
+        finetune_layers=layers, encoder_softmax_frozen=frozen_too, probe_steps=10, steps=20
+    )
+    assert step_phase(cfg, step) == want
+
+
+def test_a_frozen_twin_trains_on_the_encoder_softmax_without_moving_the_encoder(
+    tiny: dict,
+) -> None:
+    run = tiny_finetune_run(tiny, encoder_softmax_weight=1.0, finetune_layers=0, probe_steps=0)
+    assert run.model.encoder.trainable_parameters() == []
+    before = run.pooled.clone()
+    parts = run.train_step(draw_batch(run.prep, run.cfg, 0), 0)
+    assert parts["encoder_softmax_loss"] > 0
+    # The step's item vectors were read from the frozen bank, so the bank did not move.
+    assert torch.equal(run.pooled, before)
+    legacy = tiny_finetune_run(
+        tiny,
+        encoder_softmax_weight=1.0,
+        finetune_layers=0,
+        probe_steps=0,
+        encoder_softmax_frozen=False,
+    )
+    legacy_parts = legacy.train_step(draw_batch(legacy.prep, legacy.cfg, 0), 0)
+    assert "encoder_softmax_loss" not in legacy_parts
+
+
+def test_configs_written_before_the_frozen_switch_read_it_as_off() -> None:
+    old = TrainConfig().to_dict()
+    del old["encoder_softmax_frozen"]
+    assert TrainConfig.from_dict(old).encoder_softmax_frozen is False
+    assert TrainConfig().encoder_softmax_frozen is True

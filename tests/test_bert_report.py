@@ -39,11 +39,20 @@ def test_auc_and_logloss_by_hand() -> None:
 def test_auc_split_by_kind_of_negative_by_hand() -> None:
     from types import SimpleNamespace
 
-    from divrec_rl.bert.fidelity import split_auc
+    from divrec_rl.bert.fidelity import COLD_RATINGS, split_auc
 
-    # Three target ratings (liked, disliked, liked), then three never-rated draws.
+    # Three target ratings (liked, disliked, liked), then three never-rated draws; row r is
+    # item r.  History ratings per item: 19 (cold: one short of COLD_RATINGS), 3, 0, 20 (warm:
+    # exactly COLD_RATINGS), 5, 40.
+    assert COLD_RATINGS == 20
+    seen = np.zeros((40, 6), dtype=bool)
+    for item, count in enumerate((19, 3, 0, 20, 5, 40)):
+        seen[:count, item] = True
     split = SimpleNamespace(
-        labels=np.array([1, 0, 1, 0, 0, 0], dtype=float), ratings=np.array([5.0, 2.0, 4.0])
+        labels=np.array([1, 0, 1, 0, 0, 0], dtype=float),
+        ratings=np.array([5.0, 2.0, 4.0]),
+        items=np.arange(6),
+        history_seen=seen,
     )
     probs = np.array([0.9, 0.8, 0.3, 0.1, 0.5, 0.2])
     got = split_auc(split, probs)  # type: ignore[arg-type]
@@ -51,8 +60,12 @@ def test_auc_split_by_kind_of_negative_by_hand() -> None:
     assert got["auc_unrated"] == pytest.approx(5 / 6)
     # Liked {0.9, 0.3} vs disliked {0.8}: 1 of 2.
     assert got["auc_disliked"] == pytest.approx(0.5)
-    only_liked = SimpleNamespace(labels=split.labels, ratings=np.array([5.0]))
+    # Cold rows 0, 1, 2, 4: liked {0.9, 0.3} vs {0.8 (disliked), 0.5 (never rated)}: 2 of 4.
+    assert got["auc_cold"] == pytest.approx(0.5)
+    only_liked = SimpleNamespace(**{**vars(split), "ratings": np.array([5.0])})
     assert np.isnan(split_auc(only_liked, probs)["auc_disliked"])  # type: ignore[arg-type]
+    warm = SimpleNamespace(**{**vars(split), "history_seen": np.ones((40, 6), dtype=bool)})
+    assert np.isnan(split_auc(warm, probs)["auc_cold"])  # type: ignore[arg-type]
 
 
 def test_report_writes_metrics_plot_and_markdown(tiny: dict[str, Path], tmp_path: Path) -> None:

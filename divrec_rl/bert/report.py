@@ -51,7 +51,17 @@ from divrec_rl.bert.prepare import PreparedData, dataset_fingerprint, prepare_fo
 from divrec_rl.bert.report_text import render_markdown
 from divrec_rl.bert.settings import TrainConfig
 
-METRICS = ("auc", "auc_unrated", "auc_disliked", "logloss", "ece", "ndcg@10", "hr@10", "recall@20")
+METRICS = (
+    "auc",
+    "auc_unrated",
+    "auc_disliked",
+    "auc_cold",
+    "logloss",
+    "ece",
+    "ndcg@10",
+    "hr@10",
+    "recall@20",
+)
 CONSUMPTION = ("genre_tv", "popularity_w1", "repeat_genre_abs")
 #: Slate size of the logging-like policy and the most test consumptions compared per user.
 LOG_SLATE = 10

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from divrec_rl.bert.fidelity import COLD_RATINGS
+
 _ROW_NOTES = {
     "hybrid": "the checkpoint's own recipe, item tower included (see Recipe above)",
     "text": "item_tower = text (no item-ID offsets)",
@@ -54,7 +56,9 @@ def verdict(test: dict[str, dict[str, Any]], n_seeds: int) -> str:
 #: The protocol's note on the AUC split by kind of negative.
 AUC_SPLIT = (
     "`auc_unrated` keeps only the never-rated items as negatives, `auc_disliked` only the test "
-    "ratings below 4 (does the model know which of the items a user watches they will like?)."
+    "ratings below 4 (does the model know which of the items a user watches they will like?); "
+    f"`auc_cold` keeps only the rows of items with fewer than {COLD_RATINGS} ratings before the "
+    "test period (where the text has to stand in for the ratings)."
 )
 
 

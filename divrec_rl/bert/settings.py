@@ -72,9 +72,17 @@ class TrainConfig(SettingsModel):
         "weight of a sampled softmax over the step's freshly encoded items (its rated items "
         "and negative pool, logQ-corrected for how they were drawn) for each positive rating: "
         "the only ranking loss whose gradient reaches the fine-tuned encoder layers (the full "
-        "softmax reads the memory bank); used after the probe phase with finetune_layers > 0 "
-        "(1.0: chosen on MovieLens-100k validation, docs/user-model.md)",
+        "softmax reads the memory bank); used after the probe phase (1.0: chosen on "
+        "MovieLens-100k validation, docs/user-model.md)",
         ge=0.0,
+    )
+    encoder_softmax_frozen: bool = _f(
+        True,
+        "keep the encoder softmax after the probe phase when the encoder is frozen "
+        "(finetune_layers = 0), over the step's items read from the exact frozen bank: the "
+        "frozen twin of a recipe then trains on the same losses and differs only in the "
+        "encoder's weights (configs written before the field read False: no ranking loss "
+        "from this term without fine-tuned layers)",
     )
     softmax_disliked: Literal["mask", "negative"] = _f(
         "mask",
@@ -215,8 +223,8 @@ class TrainConfig(SettingsModel):
         """Inverse of :meth:`to_dict`; unknown keys are an error naming them.  A mapping without
         a field of :data:`LEGACY_VALUES` was written before the field existed and reads as what
         the code did then (``fit_period = "train"``, ``softmax_disliked = "mask"``,
-        ``user_id = False``); a missing ``lr_id`` reads as its default 0 (= ``lr_heads``),
-        which is what the code did then."""
+        ``user_id = False``, ``encoder_softmax_frozen = False``); a missing ``lr_id`` reads as
+        its default 0 (= ``lr_heads``), which is what the code did then."""
         return cls(**{**LEGACY_VALUES, **data})
 
 
@@ -239,6 +247,7 @@ DATASET_RECIPES: dict[str, dict[str, Any]] = {
 RESUMABLE_FIELDS = ("steps",)
 #: What a saved configuration that lacks a field meant when it was written (see ``from_dict``).
 LEGACY_VALUES: dict[str, Any] = {
+    "encoder_softmax_frozen": False,
     "encoder_softmax_weight": 0.0,
     "fit_period": "train",
     "softmax_disliked": "mask",

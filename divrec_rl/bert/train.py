@@ -20,10 +20,11 @@ rating is equally likely and each encoded item serves several users):
 * **satisfaction loss** -- binary cross-entropy of the satisfaction logit against the soft label
   ``(r − 1) / 4`` (σ(s) is the expected normalised rating);
 * **softmax losses** (ranking) -- for each positive rating, a full softmax over the catalogue
-  read from the memory bank (``softmax_weight``; no gradient to the encoder) and, while the
-  encoder trains, a logQ-corrected sampled softmax over the step's freshly encoded items
+  read from the memory bank (``softmax_weight``; no gradient to the encoder) and, after the
+  probe phase, a logQ-corrected sampled softmax over the step's freshly encoded items
   (``encoder_softmax_weight``; :meth:`FinetuneRun.sampled_softmax_loss`), the encoder's ranking
-  signal;
+  signal — kept with a frozen encoder too (``encoder_softmax_frozen``), so that a frozen twin
+  differs from its recipe only in the encoder's weights;
 * total = engagement + the softmax losses + ``sat_weight`` · satisfaction; AdamW, linear
   warm-up then constant.
 
@@ -364,8 +365,7 @@ def _train_loop(
     try:
         run.model.eval()  # dropout off; gradients flow all the same
         for step in range(start, cfg.steps):
-            probing = step < cfg.probe_steps or cfg.finetune_layers == 0
-            parts = run.train_step(draw_batch(run.prep, cfg, step), probing)
+            parts = run.train_step(draw_batch(run.prep, cfg, step), step)
             if step % 10 == 0:
                 for key, value in parts.items():
                     writer.add_scalar(f"train/{key}", value, step + 1)

@@ -74,8 +74,15 @@ class FinetuneRun:
     def refresh(self) -> None:
         self.pooled = refresh_pooled(self.model.encoder, self.cache, self.mask, self.ids)
 
-    def loss(self, b: Batch, probing: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, b: Batch, probing: bool, ranking: bool | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss and its parts on batch ``b``.  ``probing``: the encoder is frozen this
+        step (its vectors come from the exact bank); ``ranking``: the encoder softmax joins
+        the loss (default: exactly when the encoder trains, ``not probing``; see
+        :func:`step_phase`)."""
         cfg, model, dev = self.cfg, self.model, self.device
+        ranking = (not probing) if ranking is None else ranking
         fresh = np.unique(np.concatenate([b.items, b.pool]))
         fresh_t = torch.as_tensor(fresh)
         if probing:  # encoder frozen: the bank holds exact vectors, no need to run it
@@ -120,7 +127,7 @@ class FinetuneRun:
         satisfaction = functional.binary_cross_entropy_with_logits(sat_obs, soft.clamp(0.0, 1.0))
         total = engagement + cfg.softmax_weight * softmax + cfg.sat_weight * satisfaction
         extra: dict[str, float] = {}
-        if not probing and cfg.encoder_softmax_weight > 0:
+        if ranking and cfg.encoder_softmax_weight > 0:
             sampled = self.sampled_softmax_loss(b, u_attr, e, bias_all[fresh_t.to(dev), 0], fresh)
             total = total + cfg.encoder_softmax_weight * sampled
             extra["encoder_softmax_loss"] = sampled.item()
@@ -191,9 +198,10 @@ class FinetuneRun:
         excluded = _excluded_items(self.cfg, self.prep)[b.users[pos]][:, fresh]
         return _cross_entropy_without(logits, excluded, np.searchsorted(fresh, b.items[pos]))
 
-    def train_step(self, b: Batch, probing: bool) -> dict[str, float]:
-        """Forward, backward, optimiser step and memory-bank update; the loss parts."""
-        loss, parts = self.loss(b, probing)
+    def train_step(self, b: Batch, step: int) -> dict[str, float]:
+        """Forward, backward, optimiser step and memory-bank update of step ``step`` (its
+        phase from :func:`step_phase`); the loss parts."""
+        loss, parts = self.loss(b, *step_phase(self.cfg, step))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -209,6 +217,16 @@ class FinetuneRun:
         return runtime_tables(
             self.model, self.pooled, self.prep.item_features, self.prep.user_features
         )
+
+
+def step_phase(cfg: TrainConfig, step: int) -> tuple[bool, bool]:
+    """``(probing, ranking)`` of step ``step``: the encoder is frozen during the first
+    ``probe_steps`` steps and throughout with ``finetune_layers = 0``; the encoder softmax
+    joins after the probe phase when the encoder trains, and also when it is frozen with
+    ``encoder_softmax_frozen`` — so a recipe and its frozen twin train on the same losses."""
+    probing = step < cfg.probe_steps or cfg.finetune_layers == 0
+    ranking = step >= cfg.probe_steps and (not probing or cfg.encoder_softmax_frozen)
+    return probing, ranking
 
 
 def _excluded_items(cfg: TrainConfig, prep: PreparedData) -> np.ndarray:
