@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from divrec_rl.bert.fidelity import expected_calibration_error, log_loss, reliability, roc_auc
 from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_train_config
@@ -66,6 +68,41 @@ def test_auc_split_by_kind_of_negative_by_hand() -> None:
     assert np.isnan(split_auc(only_liked, probs)["auc_disliked"])  # type: ignore[arg-type]
     warm = SimpleNamespace(**{**vars(split), "history_seen": np.ones((40, 6), dtype=bool)})
     assert np.isnan(split_auc(warm, probs)["auc_cold"])  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    n_rated=st.integers(1, 8),
+    n_drawn=st.integers(0, 8),
+)
+def test_the_auc_splits_are_aucs_of_their_rows_and_rank_only(
+    data: st.DataObject, n_rated: int, n_drawn: int
+) -> None:
+    from types import SimpleNamespace
+
+    from divrec_rl.bert.fidelity import COLD_RATINGS, split_auc
+
+    n = n_rated + n_drawn
+    ratings = np.array(data.draw(st.lists(st.integers(1, 5), min_size=n_rated, max_size=n_rated)))
+    labels = np.concatenate([(ratings >= 4).astype(float), np.zeros(n_drawn)])
+    counts = data.draw(st.lists(st.integers(0, 2 * COLD_RATINGS), min_size=n, max_size=n))
+    seen = np.arange(2 * COLD_RATINGS)[:, None] < np.array(counts)[None, :]
+    split = SimpleNamespace(labels=labels, ratings=ratings, items=np.arange(n), history_seen=seen)
+    # Hundredths: ties are exact and stay ties under the transform below, distinct values stay
+    # distinct.
+    probs = np.array(data.draw(st.lists(st.integers(1, 99), min_size=n, max_size=n))) / 100.0
+    got = split_auc(split, probs)  # type: ignore[arg-type]
+    # Each split is the plain AUC of its own rows (NaN when a side is empty) ...
+    rows = np.array(counts) < COLD_RATINGS
+    if 0 < labels[rows].sum() < rows.sum():
+        assert got["auc_cold"] == pytest.approx(roc_auc(labels[rows], probs[rows]))
+    else:
+        assert np.isnan(got["auc_cold"])
+    # ... and depends on the order of the probabilities only.
+    moved = split_auc(split, probs**3 / 7.0)  # type: ignore[arg-type]
+    for key, value in got.items():
+        assert (np.isnan(value) and np.isnan(moved[key])) or moved[key] == pytest.approx(value)
 
 
 def test_report_writes_metrics_plot_and_markdown(tiny: dict[str, Path], tmp_path: Path) -> None:
