@@ -7,7 +7,9 @@ Rows (:data:`ROWS`):
   the checkpoint itself for its seed, a twin with the seed replaced for the other seeds;
 * ``text`` -- the same recipe with ``item_tower = text`` (no item-ID offsets);
 * ``id`` -- ``item_tower = id`` (no text; the encoder is not used, ``finetune_layers = 0``);
-* ``frozen`` -- the same recipe with ``finetune_layers = 0`` (encoder not fine-tuned);
+* ``frozen`` -- the same recipe with ``finetune_layers = 0`` (encoder not fine-tuned); with
+  ``encoder_softmax_frozen`` (on in every config written since the field exists) it keeps the
+  recipe's encoder softmax, so it differs from the recipe in the encoder's weights alone;
 * ``popularity``, ``mf`` -- :mod:`divrec_rl.bert.baselines` (fitted per seed in the report).
 
 A twin is trained into ``OUT/twins/<row>-seed<s>`` and resumed or reused when it is already

@@ -35,7 +35,8 @@ starts from a fitted head instead of distorting the pretrained features to fit a
 
 Every ``eval_every`` steps the cached pooled vectors are refreshed, the runtime tables are
 computed, validation metrics go to TensorBoard (``val/loss`` = engagement log-loss, ``val/auc``,
-``val/ndcg@10``, ``val/hr@10``, ``val/ece``, ``val/rating_rmse``) and a checkpoint is written.
+``val/auc_unrated``, ``val/auc_disliked``, ``val/auc_cold``, ``val/ndcg@10``, ``val/hr@10``,
+``val/ece``, ``val/rating_rmse``) and a checkpoint is written.
 The training ratings are those of ``fit_period``: ``train`` holds the validation period out
 (compare recipes on it); ``train+val`` refits on everything before the test period, and the
 validation metrics are then in-sample.
