@@ -65,6 +65,7 @@ class TwoTowerModel(nn.Module):
         item_tower: str = "text",
         n_users: int = 0,
         user_id: bool = False,
+        id_shrinkage: float = 0.0,
     ) -> None:
         super().__init__()
         if item_tower not in ("hybrid", "hybrid-unit", "text", "id"):
@@ -85,6 +86,13 @@ class TwoTowerModel(nn.Module):
                     self.item_id.weight.zero_()  # the text vector is the prior
                 else:
                     self.item_id.weight.normal_(0.0, dim**-0.5)
+        # Per-item gate n_i / (n_i + κ) on the hybrid towers' ID offset (see offset_gates):
+        # part of the state, so a checkpoint carries the counts it was trained with.
+        self.offset_gate: torch.Tensor | None
+        if id_shrinkage > 0 and item_tower in ("hybrid", "hybrid-unit"):
+            self.register_buffer("offset_gate", torch.ones(n_items))
+        else:
+            self.offset_gate = None
         self.theta_attr = nn.Linear(dim, dim, bias=False)
         self.theta_sat = nn.Linear(dim, dim, bias=False)
         self.recent_attr = nn.Linear(dim, dim, bias=False)
@@ -126,14 +134,25 @@ class TwoTowerModel(nn.Module):
         """The item-ID and user-ID offset tables that this model has (possibly none)."""
         return [table.weight for table in (self.item_id, self.user_id) if table is not None]
 
-    def item_vectors(self, pooled: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+    def item_vectors(
+        self,
+        pooled: torch.Tensor,
+        items: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Unit item vectors ``e`` ``(B, d)`` from pooled encoder outputs ``(B, H)`` of the
-        items ``items (B,)`` (catalogue rows; ``None`` = all items in order)."""
+        items ``items (B,)`` (catalogue rows; ``None`` = all items in order).  ``keep`` ``(M,)``
+        (training only, ``id_dropout``): 1 where an item's ID offset takes part, 0 where the
+        item is scored from its text alone this step."""
         if self.item_id is None:
             return functional.normalize(self.proj(pooled), dim=-1)
         if items is None:
             items = torch.arange(pooled.shape[0], device=pooled.device)
         q = self.item_id(items)
+        if self.offset_gate is not None:
+            q = q * self.offset_gate[items, None]
+        if keep is not None:
+            q = q * keep[items, None]
         if self.item_tower == "id":
             v = q
         elif self.item_tower == "hybrid-unit":
@@ -213,3 +232,11 @@ def runtime_tables(
     tables = {k: v.detach().float().cpu().numpy().copy() for k, v in out.items()}
     tables["user_features"] = np.asarray(user_features, dtype=np.float32).copy()
     return tables
+
+
+def offset_gates(counts: np.ndarray, shrinkage: float) -> torch.Tensor:
+    """``n_i / (n_i + κ)`` ``(M,)`` for fit-period rating counts ``n_i`` and ``κ = shrinkage``
+    > 0: the weight of item i's ID offset in a hybrid tower, so an item with few ratings keeps
+    its text vector (n = 0 → 0; n = κ → ½; n ≫ κ → 1), whatever its offset learned from them."""
+    n = torch.as_tensor(np.asarray(counts, dtype=np.float64))
+    return (n / (n + shrinkage)).to(torch.float32)

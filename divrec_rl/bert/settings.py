@@ -96,6 +96,21 @@ class TrainConfig(SettingsModel):
         "back to their text prior",
         ge=0.0,
     )
+    id_shrinkage: float = _f(
+        0.0,
+        "κ: scale each hybrid item's ID offset by n/(n + κ), n its fit-period ratings, so an "
+        "item with few ratings keeps its text vector whatever its offset learned (0 = no "
+        "scaling, the offset counts in full; an option, not in any recipe yet)",
+        ge=0.0,
+    )
+    id_dropout: float = _f(
+        0.0,
+        "probability that an item's ID offset is left out of a training step (hybrid towers), "
+        "so the text part learns to score items on its own, as for items with few ratings "
+        "(DropoutNet-style; 0 = never; an option, not in any recipe yet)",
+        ge=0.0,
+        lt=1.0,
+    )
     max_len: int = _f(32, "token limit of an item text (title, year and genres fit in 32)", ge=1)
     finetune_layers: int = _f(
         1,
@@ -201,6 +216,11 @@ class TrainConfig(SettingsModel):
             raise ValueError(
                 "field 'finetune_layers' (--finetune-layers): must be 0 with item_tower 'id' "
                 f"(the text encoder is not used), got {self.finetune_layers}"
+            )
+        if self.id_dropout and self.item_tower not in ("hybrid", "hybrid-unit"):
+            raise ValueError(
+                "field 'id_dropout' (--id-dropout): needs a hybrid item tower (hybrid or "
+                f"hybrid-unit), got {self.id_dropout} with item_tower {self.item_tower!r}"
             )
         if self.lr_id and self.item_tower == "text" and not self.user_id:
             raise ValueError(

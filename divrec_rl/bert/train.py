@@ -60,7 +60,7 @@ from divrec_rl.bert.batches import Batch, draw_batch
 from divrec_rl.bert.checkpoint import CheckpointError
 from divrec_rl.bert.encoder import ItemEncoder, encoder_from_config, load_encoder, tokenize
 from divrec_rl.bert.fidelity import EvalSplit, make_eval_split
-from divrec_rl.bert.model import TwoTowerModel
+from divrec_rl.bert.model import TwoTowerModel, offset_gates
 from divrec_rl.bert.prepare import PreparedData, prepare_for
 from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
 from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
@@ -264,7 +264,11 @@ def _two_tower(
         cfg.item_tower,
         prep.n_users,
         cfg.user_id,
+        cfg.id_shrinkage,
     )
+    if model.offset_gate is not None:
+        counts = prep.train_seen.sum(axis=0)  # fit-period ratings per item
+        model.offset_gate.copy_(offset_gates(counts, cfg.id_shrinkage))
     if state is not None:
         _load_weights(model, state, out)
     return model
@@ -439,6 +443,7 @@ def load_trained_model(directory: str | Path) -> tuple[TwoTowerModel, Any, dict[
         train_cfg.item_tower,
         int(cfg["dataset"]["n_users"]),
         train_cfg.user_id,
+        train_cfg.id_shrinkage,
     )
     _load_weights(model, state, d)
     model.eval()
