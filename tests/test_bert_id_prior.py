@@ -101,8 +101,16 @@ def test_id_dropout_masks_are_seeded_per_step_and_drop_offsets_only() -> None:
     torch.testing.assert_close(e[keep == 1], full[keep == 1])
 
 
-def test_id_dropout_needs_a_hybrid_tower() -> None:
-    with pytest.raises(TrainingError, match=r"id_dropout.*hybrid"):
+def test_the_offset_settings_need_a_hybrid_tower_and_the_report_twins_drop_them() -> None:
+    from divrec_rl.bert.ablations import TWO_TOWER_ROWS, variant_config
+
+    with pytest.raises(TrainingError, match=r"'id_dropout' \(--id-dropout\).*hybrid"):
         TrainConfig(item_tower="text", id_dropout=0.5)
+    with pytest.raises(TrainingError, match=r"'id_shrinkage' \(--id-shrinkage\).*hybrid"):
+        TrainConfig(item_tower="id", finetune_layers=0, id_shrinkage=5.0)
     with pytest.raises(TrainingError, match="id_dropout"):
         TrainConfig(id_dropout=1.0)
+    base = TrainConfig(id_dropout=0.1, id_shrinkage=5.0)
+    twins = {row: variant_config(base, row, 1) for row in TWO_TOWER_ROWS}
+    assert (twins["frozen"].id_dropout, twins["frozen"].id_shrinkage) == (0.1, 5.0)
+    assert (twins["text"].id_dropout, twins["id"].id_shrinkage) == (0.0, 0.0)

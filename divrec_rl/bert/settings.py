@@ -217,11 +217,14 @@ class TrainConfig(SettingsModel):
                 "field 'finetune_layers' (--finetune-layers): must be 0 with item_tower 'id' "
                 f"(the text encoder is not used), got {self.finetune_layers}"
             )
-        if self.id_dropout and self.item_tower not in ("hybrid", "hybrid-unit"):
-            raise ValueError(
-                "field 'id_dropout' (--id-dropout): needs a hybrid item tower (hybrid or "
-                f"hybrid-unit), got {self.id_dropout} with item_tower {self.item_tower!r}"
-            )
+        for name in ("id_shrinkage", "id_dropout"):
+            value = getattr(self, name)
+            if value and self.item_tower not in ("hybrid", "hybrid-unit"):
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"field '{name}' ({flag}): needs a hybrid item tower (hybrid or "
+                    f"hybrid-unit), got {value} with item_tower {self.item_tower!r}"
+                )
         if self.lr_id and self.item_tower == "text" and not self.user_id:
             raise ValueError(
                 "field 'lr_id' (--lr-id): needs ID offsets (item_tower hybrid, hybrid-unit or "
