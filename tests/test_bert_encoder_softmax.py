@@ -100,7 +100,8 @@ def tiny() -> dict[str, Path]:
 
 
 def _encoder_grad_norm(run: FinetuneRun, probing: bool) -> tuple[float, dict[str, float]]:
-    loss, parts = run.loss(draw_batch(run.prep, run.cfg, 0), probing)
+    # While the encoder trains the encoder softmax joins; while it probes it does not.
+    loss, parts = run.loss(draw_batch(run.prep, run.cfg, 0), probing, not probing)
     run.model.zero_grad(set_to_none=True)
     loss.backward()
     grads = [p.grad for p in run.model.encoder.trainable_parameters() if p.grad is not None]

@@ -47,14 +47,11 @@ def test_auc_split_by_kind_of_negative_by_hand() -> None:
     # item r.  History ratings per item: 19 (cold: one short of COLD_RATINGS), 3, 0, 20 (warm:
     # exactly COLD_RATINGS), 5, 40.
     assert COLD_RATINGS == 20
-    seen = np.zeros((40, 6), dtype=bool)
-    for item, count in enumerate((19, 3, 0, 20, 5, 40)):
-        seen[:count, item] = True
     split = SimpleNamespace(
         labels=np.array([1, 0, 1, 0, 0, 0], dtype=float),
         ratings=np.array([5.0, 2.0, 4.0]),
         items=np.arange(6),
-        history_seen=seen,
+        history_counts=np.array([19, 3, 0, 20, 5, 40]),
     )
     probs = np.array([0.9, 0.8, 0.3, 0.1, 0.5, 0.2])
     got = split_auc(split, probs)  # type: ignore[arg-type]
@@ -66,7 +63,7 @@ def test_auc_split_by_kind_of_negative_by_hand() -> None:
     assert got["auc_cold"] == pytest.approx(0.5)
     only_liked = SimpleNamespace(**{**vars(split), "ratings": np.array([5.0])})
     assert np.isnan(split_auc(only_liked, probs)["auc_disliked"])  # type: ignore[arg-type]
-    warm = SimpleNamespace(**{**vars(split), "history_seen": np.ones((40, 6), dtype=bool)})
+    warm = SimpleNamespace(**{**vars(split), "history_counts": np.full(6, 40)})
     assert np.isnan(split_auc(warm, probs)["auc_cold"])  # type: ignore[arg-type]
 
 
@@ -87,8 +84,9 @@ def test_the_auc_splits_are_aucs_of_their_rows_and_rank_only(
     ratings = np.array(data.draw(st.lists(st.integers(1, 5), min_size=n_rated, max_size=n_rated)))
     labels = np.concatenate([(ratings >= 4).astype(float), np.zeros(n_drawn)])
     counts = data.draw(st.lists(st.integers(0, 2 * COLD_RATINGS), min_size=n, max_size=n))
-    seen = np.arange(2 * COLD_RATINGS)[:, None] < np.array(counts)[None, :]
-    split = SimpleNamespace(labels=labels, ratings=ratings, items=np.arange(n), history_seen=seen)
+    split = SimpleNamespace(
+        labels=labels, ratings=ratings, items=np.arange(n), history_counts=np.array(counts)
+    )
     # Hundredths: ties are exact and stay ties under the transform below, distinct values stay
     # distinct.
     probs = np.array(data.draw(st.lists(st.integers(1, 99), min_size=n, max_size=n))) / 100.0
@@ -206,3 +204,17 @@ def test_report_of_a_frozen_encoder_checkpoint_has_no_duplicate_frozen_row(
     )  # fmt: skip
     assert list(metrics["test"]) == ["hybrid", "popularity"]
     assert not (tmp_path / "r" / "twins").exists()  # the checkpoint serves its own seed
+
+
+def test_a_splits_history_counts_are_its_history_ratings_per_item(tiny: dict[str, Path]) -> None:
+    from divrec_rl.bert.fidelity import make_eval_split
+    from divrec_rl.bert.prepare import prepare_for
+    from divrec_rl.data import load_dataset
+
+    cfg = tiny_train_config(tiny["data"], tiny["encoder"])
+    prep = prepare_for(load_dataset(tiny["data"]), cfg)
+    for period in ("val", "test"):
+        split = make_eval_split(prep, period, 4, 0)
+        want = np.bincount(split.history_frame["item_id"], minlength=prep.n_items)
+        np.testing.assert_array_equal(split.history_counts, want)
+        assert split.history_counts is split.history_counts  # computed once

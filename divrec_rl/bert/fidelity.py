@@ -25,6 +25,7 @@ pairs and ``rank_scores(users) -> (n_users, M)`` scores; it is told the history 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -61,7 +62,7 @@ def split_auc(split: EvalSplit, probs: np.ndarray) -> dict[str, float]:
     :data:`COLD_RATINGS` ratings in the split's history.  NaN where a side is empty."""
     rated = np.arange(len(split.labels)) < len(split.ratings)
     liked = split.labels == 1
-    cold = split.history_seen.sum(axis=0)[split.items] < COLD_RATINGS
+    cold = split.history_counts[split.items] < COLD_RATINGS
     out = {}
     for name, rows in (
         ("auc_unrated", liked | ~rated),
@@ -126,6 +127,12 @@ class EvalSplit:
     ratings: np.ndarray
     rank_users: np.ndarray
     relevant: np.ndarray
+
+    @cached_property
+    def history_counts(self) -> np.ndarray:
+        """``(M,)`` ratings of each item in the history (one per user who rated it), computed
+        once per split (every evaluation of a model on it reads them)."""
+        return self.history_seen.sum(axis=0)
 
 
 def make_eval_split(prep: PreparedData, period: str, neg_ratio: int, seed: int) -> EvalSplit:

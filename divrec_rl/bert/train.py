@@ -267,8 +267,7 @@ def _two_tower(
         cfg.id_shrinkage,
     )
     if model.offset_gate is not None:
-        counts = prep.train_seen.sum(axis=0)  # fit-period ratings per item
-        model.offset_gate.copy_(offset_gates(counts, cfg.id_shrinkage))
+        model.offset_gate.copy_(offset_gates(prep.popularity, cfg.id_shrinkage))
     if state is not None:
         _load_weights(model, state, out)
     return model

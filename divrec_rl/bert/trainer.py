@@ -81,15 +81,14 @@ class FinetuneRun:
         self,
         b: Batch,
         probing: bool,
-        ranking: bool | None = None,
+        ranking: bool,
         keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss and its parts on batch ``b``.  ``probing``: the encoder is frozen this
         step (its vectors come from the exact bank); ``ranking``: the encoder softmax joins
-        the loss (default: exactly when the encoder trains, ``not probing``; see
-        :func:`step_phase`); ``keep``: the step's ID-offset mask (:meth:`offset_keep`)."""
+        the loss (both from :func:`step_phase`); ``keep``: the step's ID-offset mask
+        (:meth:`offset_keep`)."""
         cfg, model, dev = self.cfg, self.model, self.device
-        ranking = (not probing) if ranking is None else ranking
         fresh = np.unique(np.concatenate([b.items, b.pool]))
         fresh_t = torch.as_tensor(fresh)
         if probing:  # encoder frozen: the bank holds exact vectors, no need to run it
