@@ -1,5 +1,6 @@
 """How much a hybrid item leans on its ID offset: ``id_shrinkage`` κ scales the offset by
-``n/(n + κ)`` (n its fit-period ratings); ``id_dropout`` leaves it out of a training step."""
+``n/(n + κ)`` (n its fit-period ratings); ``id_dropout`` leaves it out of a training step;
+``text_softmax_weight`` adds the ranking losses with every offset left out."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 import torch
 from torch.nn import functional
 
+from divrec_rl.bert.batches import draw_batch
 from divrec_rl.bert.encoder import ItemEncoder, load_encoder
 from divrec_rl.bert.model import TwoTowerModel, offset_gates
 from divrec_rl.bert.settings import TrainConfig
 from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_finetune_run, write_tiny_encoder
+from divrec_rl.bert.trainer import FinetuneRun
 from divrec_rl.errors import TrainingError
 
 
@@ -108,9 +111,68 @@ def test_the_offset_settings_need_a_hybrid_tower_and_the_report_twins_drop_them(
         TrainConfig(item_tower="text", id_dropout=0.5)
     with pytest.raises(TrainingError, match=r"'id_shrinkage' \(--id-shrinkage\).*hybrid"):
         TrainConfig(item_tower="id", finetune_layers=0, id_shrinkage=5.0)
+    with pytest.raises(TrainingError, match=r"'text_softmax_weight' \(--text-softmax-weight\)"):
+        TrainConfig(item_tower="text", text_softmax_weight=1.0)
     with pytest.raises(TrainingError, match="id_dropout"):
         TrainConfig(id_dropout=1.0)
-    base = TrainConfig(id_dropout=0.1, id_shrinkage=5.0)
+    with pytest.raises(TrainingError, match="text_softmax_weight"):
+        TrainConfig(text_softmax_weight=-0.5)
+    base = TrainConfig(id_dropout=0.1, id_shrinkage=5.0, text_softmax_weight=0.5)
     twins = {row: variant_config(base, row, 1) for row in TWO_TOWER_ROWS}
-    assert (twins["frozen"].id_dropout, twins["frozen"].id_shrinkage) == (0.1, 5.0)
+    frozen = twins["frozen"]
+    assert (frozen.id_dropout, frozen.id_shrinkage, frozen.text_softmax_weight) == (0.1, 5.0, 0.5)
     assert (twins["text"].id_dropout, twins["id"].id_shrinkage) == (0.0, 0.0)
+    assert twins["text"].text_softmax_weight == twins["id"].text_softmax_weight == 0.0
+
+
+def _parts(run: FinetuneRun, item_offsets: torch.Tensor, ranking: bool) -> dict[str, float]:
+    assert run.model.item_id is not None
+    with torch.no_grad():
+        run.model.item_id.weight.copy_(item_offsets)
+    torch.manual_seed(0)  # the same dropout in the encoder's top layer for every run
+    return run.loss(draw_batch(run.prep, run.cfg, 0), probing=False, ranking=ranking)[1]
+
+
+@pytest.mark.parametrize("tower", ["hybrid", "hybrid-unit"])
+def test_the_text_ranking_loss_is_the_recipes_ranking_loss_without_offsets(tower: str) -> None:
+    tiny = shared_tiny_checkpoint()
+    # Both ranking losses on, with unequal weights, so each is checked to enter with its own.
+    recipe = {"item_tower": tower, "softmax_weight": 0.5, "encoder_softmax_weight": 2.0}
+    base = tiny_finetune_run(tiny, **recipe)
+    aux = tiny_finetune_run(tiny, text_softmax_weight=0.3, **recipe)
+    assert base.model.item_id is not None
+    n, d = base.model.item_id.weight.shape
+    # Zero offsets: every hybrid vector is its text vector, so the text term equals the
+    # recipe's own ranking terms.
+    zero = torch.zeros(n, d)
+    plain, with_text = _parts(base, zero, True), _parts(aux, zero, True)
+    ranking = 0.5 * with_text["softmax_loss"] + 2.0 * with_text["encoder_softmax_loss"]
+    assert with_text["text_softmax_loss"] == pytest.approx(ranking, rel=1e-5)
+    assert with_text["loss"] - plain["loss"] == pytest.approx(0.3 * ranking, rel=1e-4)
+    assert "text_softmax_loss" not in plain
+    # Outside ranking steps (the probe phase) the encoder softmax is left out of it too.
+    probe = _parts(aux, zero, False)
+    assert probe["text_softmax_loss"] == pytest.approx(0.5 * probe["softmax_loss"], rel=1e-5)
+    # With offsets the two differ, and the text term's item side ignores the offsets: its
+    # gradient reaches no item's offset except through the users' histories.
+    torch.manual_seed(1)
+    offsets = torch.randn(n, d)
+    moved = _parts(aux, offsets, True)
+    assert moved["text_softmax_loss"] != pytest.approx(
+        0.5 * moved["softmax_loss"] + 2.0 * moved["encoder_softmax_loss"], rel=1e-3
+    )
+    b = draw_batch(aux.prep, aux.cfg, 0)
+    aux.model.zero_grad(set_to_none=True)
+    e = aux.model.item_vectors(aux.pooled)
+    u_attr = aux.model.user_vectors(
+        *aux.user_states(b, e), aux.x[b.users], torch.as_tensor(b.users)
+    )[0]
+    fresh = np.unique(np.concatenate([b.items, b.pool]))
+    text = aux.text_ranking_loss(b, u_attr.detach(), aux.pooled[fresh], fresh, True)
+    text.backward()
+    assert aux.model.item_id is not None
+    grad = aux.model.item_id.weight.grad
+    assert grad is None or float(grad.abs().max()) == 0.0
+    assert (
+        aux.model.proj.weight.grad is not None and float(aux.model.proj.weight.grad.abs().max()) > 0
+    )

@@ -111,6 +111,15 @@ class TrainConfig(SettingsModel):
         ge=0.0,
         lt=1.0,
     )
+    text_softmax_weight: float = _f(
+        0.0,
+        "α: add α × the recipe's ranking losses (softmax_weight × full softmax, "
+        "encoder_softmax_weight × encoder softmax) with every item scored from its text "
+        "vector alone (hybrid towers: ID offsets left out), so the text part that items with "
+        "few ratings rely on is trained to rank on its own while the hybrid loss stays whole "
+        "(0 = off; an option, not in any recipe yet)",
+        ge=0.0,
+    )
     max_len: int = _f(32, "token limit of an item text (title, year and genres fit in 32)", ge=1)
     finetune_layers: int = _f(
         1,
@@ -217,7 +226,7 @@ class TrainConfig(SettingsModel):
                 "field 'finetune_layers' (--finetune-layers): must be 0 with item_tower 'id' "
                 f"(the text encoder is not used), got {self.finetune_layers}"
             )
-        for name in ("id_shrinkage", "id_dropout"):
+        for name in ("id_shrinkage", "id_dropout", "text_softmax_weight"):
             value = getattr(self, name)
             if value and self.item_tower not in ("hybrid", "hybrid-unit"):
                 flag = "--" + name.replace("_", "-")

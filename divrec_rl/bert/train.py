@@ -25,8 +25,12 @@ rating is equally likely and each encoded item serves several users):
   (``encoder_softmax_weight``; :meth:`FinetuneRun.sampled_softmax_loss`), the encoder's ranking
   signal — kept with a frozen encoder too (``encoder_softmax_frozen``), so that a frozen twin
   differs from its recipe only in the encoder's weights;
-* total = engagement + the softmax losses + ``sat_weight`` · satisfaction; AdamW, linear
-  warm-up then constant.
+* **text-only ranking loss** (hybrid towers, ``text_softmax_weight`` α > 0) -- the same softmax
+  losses again with every item scored from its text vector alone (ID offsets left out,
+  :meth:`FinetuneRun.text_ranking_loss`), so the text part that rarely rated items lean on is
+  trained to rank by itself;
+* total = engagement + the softmax losses + α · the text-only ones + ``sat_weight`` ·
+  satisfaction; AdamW, linear warm-up then constant.
 
 The first ``probe_steps`` steps train only the projection, user tower and heads on the frozen
 encoder (cheap: no transformer runs); then the top ``finetune_layers`` layers are unfrozen with

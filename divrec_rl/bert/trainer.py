@@ -137,6 +137,10 @@ class FinetuneRun:
             sampled = self.sampled_softmax_loss(b, u_attr, e, bias_all[fresh_t.to(dev), 0], fresh)
             total = total + cfg.encoder_softmax_weight * sampled
             extra["encoder_softmax_loss"] = sampled.item()
+        if cfg.text_softmax_weight > 0:
+            text = self.text_ranking_loss(b, u_attr, pooled, fresh, ranking)
+            total = total + cfg.text_softmax_weight * text
+            extra["text_softmax_loss"] = text.item()
         if cfg.id_reg > 0:
             for offsets in model.id_parameters():
                 total = total + cfg.id_reg * offsets.pow(2).sum(-1).mean()
@@ -147,6 +151,34 @@ class FinetuneRun:
             "satisfaction_loss": satisfaction.item(),
             **extra,
         }
+
+    def text_ranking_loss(
+        self,
+        b: Batch,
+        u_attr: torch.Tensor,
+        pooled_fresh: torch.Tensor,
+        fresh: np.ndarray,
+        ranking: bool,
+    ) -> torch.Tensor:
+        """The recipe's ranking losses with every item scored from its text vector alone (a
+        hybrid tower's ID offsets left out; ``text_softmax_weight``):
+        ``softmax_weight · L_full(e_text) + encoder_softmax_weight · L_enc(e_text)``, the
+        encoder softmax only in ``ranking`` steps, as in the hybrid loss.  The user side is the
+        hybrid one: a simulated user's state is built from hybrid vectors, and an item with
+        few ratings is scored near its text vector against it."""
+        cfg, model, dev = self.cfg, self.model, self.device
+        no_offsets = torch.zeros(self.prep.n_items, device=dev)
+        e_bank = model.item_vectors(self.pooled.to(dev), keep=no_offsets)
+        loss = cfg.softmax_weight * self.softmax_loss(
+            b, u_attr, e_bank, model.item_biases(e_bank, self.z)[:, 0]
+        )
+        if ranking and cfg.encoder_softmax_weight > 0:
+            fresh_t = torch.as_tensor(fresh, device=dev)
+            e = model.item_vectors(pooled_fresh, fresh_t, no_offsets)
+            bias = model.item_biases(e, self.z[fresh_t])[:, 0]
+            sampled = self.sampled_softmax_loss(b, u_attr, e, bias, fresh)
+            loss = loss + cfg.encoder_softmax_weight * sampled
+        return loss
 
     def offset_keep(self, step: int) -> torch.Tensor | None:
         """``(M,)`` 0/1 mask of the items whose ID offset takes part in step ``step``: each is
