@@ -371,7 +371,6 @@ def _train_loop(
     bar = tqdm(total=cfg.steps, initial=start, desc="finetune", disable=not progress, unit="step")
     last_log = time.perf_counter()
     try:
-        run.model.eval()  # dropout off; gradients flow all the same
         for step in range(start, cfg.steps):
             parts = run.train_step(draw_batch(run.prep, cfg, step), step)
             if step % 10 == 0:

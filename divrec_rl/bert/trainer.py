@@ -35,7 +35,8 @@ class FinetuneRun:
     ) -> None:
         self.cfg = cfg
         self.prep = prep
-        self.model = model.to(device)
+        # Dropout off: a few hundred steps over a small, fixed corpus (gradients flow as usual).
+        self.model = model.to(device).eval()
         self.device = device
         self.ids = ids
         self.mask = mask
