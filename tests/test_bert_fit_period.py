@@ -97,3 +97,25 @@ def test_resuming_an_old_checkpoint_with_the_new_default_is_refused() -> None:
     with pytest.raises(ckpt.CheckpointError, match=r"fit_period='train\+val'.*'train'"):
         _compare_for_resume(old, TrainConfig(), Path("m/config.json"))
     _compare_for_resume(old, TrainConfig(fit_period="train"), Path("m/config.json"))
+
+
+def test_resuming_accepts_the_same_encoder_folder_named_another_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from divrec_rl.bert import train
+
+    default = tmp_path / "pkg" / "model"
+    default.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(default)
+    monkeypatch.setattr(train, "default_encoder_path", lambda: default)
+    unset = TrainConfig(base_model=None).to_dict()
+    where = Path("m/config.json")
+    # Unset = the default package's folder, which the report passes by its path.
+    _compare_for_resume(unset, TrainConfig(base_model=str(default)), where)
+    _compare_for_resume(unset, TrainConfig(base_model=str(tmp_path / "link")), where)
+    named = TrainConfig(base_model=str(default)).to_dict()
+    _compare_for_resume(named, TrainConfig(base_model=None), where)
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(ckpt.CheckpointError, match=r"cannot resume with base_model=.*other"):
+        _compare_for_resume(unset, TrainConfig(base_model=str(other)), where)

@@ -62,7 +62,13 @@ import torch
 from divrec_rl.bert import checkpoint as ckpt
 from divrec_rl.bert.batches import Batch, draw_batch
 from divrec_rl.bert.checkpoint import CheckpointError
-from divrec_rl.bert.encoder import ItemEncoder, encoder_from_config, load_encoder, tokenize
+from divrec_rl.bert.encoder import (
+    ItemEncoder,
+    default_encoder_path,
+    encoder_from_config,
+    load_encoder,
+    tokenize,
+)
 from divrec_rl.bert.fidelity import EvalSplit, make_eval_split
 from divrec_rl.bert.model import TwoTowerModel, offset_gates
 from divrec_rl.bert.prepare import PreparedData, prepare_for
@@ -113,13 +119,23 @@ def _hparam_table(cfg: TrainConfig, extra: dict[str, Any]) -> str:
     return "|param|value|\n|-|-|\n" + "\n".join(f"|{k}|{v}|" for k, v in rows)
 
 
+def _encoder_folder(base_model: str | None) -> Path:
+    """The folder a ``base_model`` setting loads (``None``: the default package's), resolved."""
+    return (Path(base_model).expanduser() if base_model else default_encoder_path()).resolve()
+
+
 def _compare_for_resume(saved: dict[str, Any], cfg: TrainConfig, where: Path) -> None:
     now = cfg.to_dict()
     # Read through from_dict: a field the checkpoint predates compares as its legacy value.
     for key, value in TrainConfig.from_dict(saved).to_dict().items():
         if key in RESUMABLE_FIELDS:
             continue
-        if now.get(key) != value:
+        same = now.get(key) == value
+        # The same folder named two ways (unset = the default package's folder, which the
+        # report passes by its path; a relative or linked path) is the same encoder.
+        if not same and key == "base_model" and _encoder_folder(now[key]) == _encoder_folder(value):
+            continue
+        if not same:
             raise CheckpointError(
                 f"{where}: cannot resume with {key}={now.get(key)!r}, the checkpoint was "
                 f"trained with {key}={value!r} (only {', '.join(RESUMABLE_FIELDS)} may change)"
