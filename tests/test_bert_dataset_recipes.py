@@ -37,6 +37,20 @@ def test_movielens_1m_keeps_the_frozen_encoder() -> None:
     assert (cfg.finetune_layers, cfg.encoder_softmax_weight, cfg.steps) == (0, 0.0, 1250)
 
 
+def test_a_recipes_text_id_mix_applies_to_hybrid_towers_only() -> None:
+    assert TrainConfig.for_dataset({"dataset": "movielens-1m"}).text_softmax_weight == 0.5
+    for tower in ("text", "id"):
+        cfg = TrainConfig.for_dataset({"dataset": "movielens-1m", "item_tower": tower})
+        assert cfg.text_softmax_weight == 0.0
+    hybrid = TrainConfig.for_dataset({"dataset": "movielens-1m", "item_tower": "hybrid"})
+    assert hybrid.text_softmax_weight == 0.5
+    # Given explicitly with a tower that has no mix, it is still an error naming the field.
+    with pytest.raises(ValueError, match="text_softmax_weight"):
+        TrainConfig.for_dataset(
+            {"dataset": "movielens-1m", "item_tower": "text", "text_softmax_weight": 0.5}
+        )
+
+
 def test_the_id_tower_runs_no_encoder_unless_told_otherwise() -> None:
     assert TrainConfig.for_dataset({"item_tower": "id"}).finetune_layers == 0
     with pytest.raises(ValueError, match="finetune_layers"):
@@ -68,3 +82,6 @@ def test_the_finetune_command_trains_the_datasets_recipe(
     ):
         assert cli.main(["finetune", *argv, "--out", str(tmp_path / "m")]) != 0
         assert seen[-1].item_tower == tower
+        # The 1M recipe's text-only loss goes with its hybrid tower, not with another tower.
+        want = 0.5 if argv == ["--dataset", "movielens-1m"] else 0.0
+        assert seen[-1].text_softmax_weight == want

@@ -26,13 +26,13 @@ import numpy as np
 
 from divrec_rl.bert import checkpoint as ckpt
 from divrec_rl.bert.checkpoint import UserModelTables
-from divrec_rl.bert.settings import TrainConfig
+from divrec_rl.bert.settings import HYBRID_ONLY_FIELDS, TrainConfig
 from divrec_rl.data.interactions import InteractionData
 
 #: Settings each two-tower row changes in the checkpoint's recipe.
 #: The ``text`` and ``id`` towers mix no text with no ID offset, so the hybrid-only settings
-#: that weigh the two (``id_shrinkage``, ``id_dropout``, ``text_softmax_weight``) are off there.
-_NO_MIX = {"id_shrinkage": 0.0, "id_dropout": 0.0, "text_softmax_weight": 0.0}
+#: that weigh the two are off there.
+_NO_MIX = dict.fromkeys(HYBRID_ONLY_FIELDS, 0.0)
 VARIANTS: dict[str, dict[str, Any]] = {
     "hybrid": {},
     "text": {"item_tower": "text", **_NO_MIX},

@@ -19,6 +19,12 @@ def _f(default: Any, help: str, **limits: Any) -> Any:
     return Field(default, description=help, **limits)
 
 
+#: Item towers that mix a text vector with an item-ID offset.
+HYBRID_TOWERS = ("hybrid", "hybrid-unit")
+#: Settings that weigh the text part against the ID offsets: meaningful for hybrid towers only.
+HYBRID_ONLY_FIELDS = ("id_shrinkage", "id_dropout", "text_softmax_weight")
+
+
 class TrainConfig(SettingsModel):
     """How the two-tower user model is fine-tuned.  Every field is a ``finetune`` option."""
 
@@ -206,12 +212,16 @@ class TrainConfig(SettingsModel):
         the recipe of its dataset (:data:`DATASET_RECIPES`, each chosen on that dataset's
         validation period), then the field defaults (MovieLens-100k's recipe, also used for a
         dataset directory).  The ID-only tower runs no encoder, so with ``item_tower = id``
-        an unset ``finetune_layers`` is 0.  What ``divrec-rl finetune`` builds from its
-        options."""
+        an unset ``finetune_layers`` is 0; a tower that is not hybrid has no text/ID mix, so
+        the recipe's :data:`HYBRID_ONLY_FIELDS` are 0 there unless given.  What ``divrec-rl
+        finetune`` builds from its options."""
         dataset = given.get("dataset", cls.model_fields["dataset"].default)
         values = {**DATASET_RECIPES.get(dataset, {}), **given}
         if values.get("item_tower") == "id" and "finetune_layers" not in given:
             values["finetune_layers"] = 0
+        if values.get("item_tower", cls.model_fields["item_tower"].default) not in HYBRID_TOWERS:
+            # A recipe's text/ID mixing settings do not apply to a tower without the mix.
+            values.update({k: 0.0 for k in HYBRID_ONLY_FIELDS if k not in given})
         return cls(**values)
 
     @model_validator(mode="after")
@@ -226,9 +236,9 @@ class TrainConfig(SettingsModel):
                 "field 'finetune_layers' (--finetune-layers): must be 0 with item_tower 'id' "
                 f"(the text encoder is not used), got {self.finetune_layers}"
             )
-        for name in ("id_shrinkage", "id_dropout", "text_softmax_weight"):
+        for name in HYBRID_ONLY_FIELDS:
             value = getattr(self, name)
-            if value and self.item_tower not in ("hybrid", "hybrid-unit"):
+            if value and self.item_tower not in HYBRID_TOWERS:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(
                     f"field '{name}' ({flag}): needs a hybrid item tower (hybrid or "
@@ -272,6 +282,8 @@ DATASET_RECIPES: dict[str, dict[str, Any]] = {
         "encoder_softmax_weight": 0.0,
         "lr_adapter": 3e-3,
         "steps": 1250,
+        # Chosen on 1M validation, seeds 0-2 (docs/user-model.md, "A text-only ranking loss").
+        "text_softmax_weight": 0.5,
     },
 }
 
