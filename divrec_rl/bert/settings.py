@@ -123,7 +123,7 @@ class TrainConfig(SettingsModel):
         "encoder_softmax_weight × encoder softmax) with every item scored from its text "
         "vector alone (hybrid towers: ID offsets left out), so the text part that items with "
         "few ratings rely on is trained to rank on its own while the hybrid loss stays whole "
-        "(0 = off; an option, not in any recipe yet)",
+        "(0 = off; MovieLens-1M's recipe: 0.5, chosen on its validation period)",
         ge=0.0,
     )
     max_len: int = _f(32, "token limit of an item text (title, year and genres fit in 32)", ge=1)

@@ -169,10 +169,11 @@ class FinetuneRun:
         few ratings is scored near its text vector against it."""
         cfg, model, dev = self.cfg, self.model, self.device
         no_offsets = torch.zeros(self.prep.n_items, device=dev)
-        e_bank = model.item_vectors(self.pooled.to(dev), keep=no_offsets)
-        loss = cfg.softmax_weight * self.softmax_loss(
-            b, u_attr, e_bank, model.item_biases(e_bank, self.z)[:, 0]
-        )
+        loss = torch.zeros((), device=dev)
+        if cfg.softmax_weight > 0:
+            e_bank = model.item_vectors(self.pooled.to(dev), keep=no_offsets)
+            bias = model.item_biases(e_bank, self.z)[:, 0]
+            loss = cfg.softmax_weight * self.softmax_loss(b, u_attr, e_bank, bias)
         if ranking and cfg.encoder_softmax_weight > 0:
             fresh_t = torch.as_tensor(fresh, device=dev)
             e = model.item_vectors(pooled_fresh, fresh_t, no_offsets)
