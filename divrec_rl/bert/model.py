@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional
 
 from divrec_rl.bert.encoder import ItemEncoder
+from divrec_rl.bert.settings import HYBRID_TOWERS
 
 
 class TwoTowerModel(nn.Module):
@@ -82,14 +83,14 @@ class TwoTowerModel(nn.Module):
         if item_tower != "text":
             self.item_id = nn.Embedding(n_items, dim)
             with torch.no_grad():
-                if item_tower in ("hybrid", "hybrid-unit"):
+                if item_tower in HYBRID_TOWERS:
                     self.item_id.weight.zero_()  # the text vector is the prior
                 else:
                     self.item_id.weight.normal_(0.0, dim**-0.5)
         # Per-item gate n_i / (n_i + κ) on the hybrid towers' ID offset (see offset_gates):
         # part of the state, so a checkpoint carries the counts it was trained with.
         self.offset_gate: torch.Tensor | None
-        if id_shrinkage > 0 and item_tower in ("hybrid", "hybrid-unit"):
+        if id_shrinkage > 0 and item_tower in HYBRID_TOWERS:
             self.register_buffer("offset_gate", torch.ones(n_items))
         else:
             self.offset_gate = None

@@ -50,6 +50,8 @@ class FinetuneRun:
         expected = cfg.batch_items * counts / counts.sum() + cfg.n_pool / prep.n_items
         self.log_q = torch.as_tensor(np.log(expected), dtype=torch.float32, device=device)
         self.x = torch.as_tensor(prep.user_features, device=device)
+        # The ``keep`` mask of item_vectors that leaves every ID offset out (text_ranking_loss).
+        self._no_offsets = torch.zeros(prep.n_items, device=device)
         # The ID offsets get their own group only with lr_id set: with lr_id = 0 (lr_heads) the
         # groups are the ones of checkpoints written before the field, so they resume.
         offsets = model.id_parameters() if cfg.lr_id > 0 else []
@@ -168,7 +170,7 @@ class FinetuneRun:
         hybrid one: a simulated user's state is built from hybrid vectors, and an item with
         few ratings is scored near its text vector against it."""
         cfg, model, dev = self.cfg, self.model, self.device
-        no_offsets = torch.zeros(self.prep.n_items, device=dev)
+        no_offsets = self._no_offsets
         loss = torch.zeros((), device=dev)
         if cfg.softmax_weight > 0:
             e_bank = model.item_vectors(self.pooled.to(dev), keep=no_offsets)
