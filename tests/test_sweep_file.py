@@ -212,6 +212,7 @@ def test_every_shipped_experiment_sweep_file_loads(path: Path) -> None:
     ("variant", "base"),
     [
         ("tune-movielens-100k-long", "tune-movielens-100k"),
+        ("tune-movielens-1m-long", "tune-movielens-1m"),
         ("tune-movielens-100k-timed", "tune-movielens-100k"),
         ("tune-synthetic-shop-long", "tune-synthetic-shop"),
         ("tune-filter-bubble-long", "tune-filter-bubble"),
@@ -258,6 +259,9 @@ def test_a_scan_from_a_committed_stage2_file_keeps_its_choice_and_scales_the_beh
         ]
     )
     assert done.returncode == 0, done.stderr
+    # The header names the source without this machine's directories.
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert "seeds-movielens-100k-long.yaml" in header and str(ROOT) not in header
     recorded, scan = load_sweep(fair / "seeds-movielens-100k-long.yaml"), load_sweep(out)
     assert scan.space == recorded.space
     assert scan.seeds == [1, 2]
@@ -302,6 +306,14 @@ def test_each_committed_scan_file_retrains_its_variants_recorded_choice(path: Pa
     )
     # The main run's training seeds, never the tuning's.
     assert len(scan.seeds) >= 3 and set(scan.seeds) <= set(recorded.seeds)
+
+
+def test_no_committed_experiment_file_names_an_absolute_path() -> None:
+    """Stage-2 and scan files are written by retrain_chosen.py; their provenance line must read
+    the same on every clone (a scratch directory of the machine that ran it means nothing)."""
+    for path in sorted((ROOT / "experiments" / "fair").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert " /" not in text and str(ROOT) not in text, path.name
 
 
 def test_retrain_chosen_rejects_a_source_that_records_no_single_choice(tmp_path: Path) -> None:

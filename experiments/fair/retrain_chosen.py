@@ -52,6 +52,16 @@ def recorded_values(spec: dict[str, object], path: Path) -> dict[str, object]:
     return values
 
 
+def portable(path: Path) -> Path:
+    """``path`` as the committed stage-2 file should name it: relative to the working directory
+    when it lies inside it, else its last two parts (``sweeps/tune-X`` under run.sh's output
+    root), so no machine's scratch directory ends up in a committed file."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(*path.parts[-2:])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="tuning sweep directory or stage-2 file")
@@ -62,11 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.source.is_dir():
         spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
         values = chosen_values(args.source, list(spec["space"]))
-        origin = f"chosen by {args.source} on validation users"
+        origin = f"chosen by {portable(args.source)} on validation users"
     elif args.source.is_file():
         spec = yaml.safe_load(args.source.read_text(encoding="utf-8"))
         values = recorded_values(spec, args.source)
-        origin = f"recorded in {args.source} (chosen by its tuning on validation users)"
+        origin = f"recorded in {portable(args.source)} (chosen by its tuning on validation users)"
     else:
         sys.exit(f"error: {args.source}: no such sweep directory or stage-2 file")
     overrides = dict(spec.get("overrides") or {})
