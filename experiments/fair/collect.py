@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 SECTIONS = (
@@ -37,6 +38,8 @@ def tuning_table(tune_dir: Path, top: int = 5) -> str:
     """The ``top`` configurations of a one-seed tuning sweep by the validation metric."""
     with open(tune_dir / "sweep.csv", newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["status"] == "finished"]
+    if not rows:
+        sys.exit(f"error: {tune_dir / 'sweep.csv'}: no finished trial to tabulate")
     keys = [k for k in rows[0] if k.startswith("train.")]
     metric = "val/mean_reward"
     rows.sort(key=lambda r: -float(r[metric]))
@@ -98,19 +101,27 @@ def rl_contribution(tune_dir: Path) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
     parser.add_argument("tune_dir", type=Path)
     parser.add_argument("eval_dir", type=Path)
     parser.add_argument("--sections", nargs="*", default=list(SECTIONS))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    for needed, made_by in (
+        (args.tune_dir / "sweep.csv", "divrec-rl sweep (the tuning)"),
+        (args.eval_dir / "report.md", "divrec-rl evaluate"),
+    ):
+        if not needed.is_file():
+            sys.exit(f"error: {needed}: not found; it is written by {made_by}")
     report = (args.eval_dir / "report.md").read_text(encoding="utf-8")
+    # Build every table before printing, so a failure leaves no half-written page behind.
+    tuning, contribution = tuning_table(args.tune_dir), rl_contribution(args.tune_dir)
     print(f"### {args.scenario}\n")
     print("Tuning (validation users, one seed per configuration, best five):\n")
-    print(tuning_table(args.tune_dir) + "\n")
+    print(tuning + "\n")
     print("What PPO's updates added to the warm starts (validation return):\n")
-    print(rl_contribution(args.tune_dir) + "\n")
+    print(contribution + "\n")
     for title in args.sections:
         # images are the report's own files, not the docs'
         body = "\n".join(x for x in section(report, title).splitlines() if not x.startswith("!["))

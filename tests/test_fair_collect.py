@@ -1,0 +1,93 @@
+"""``experiments/fair/collect.py``: the docs' fair-experiment tables come from the sweep and the
+evaluation report verbatim, and missing inputs are one error line, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "fair" / "collect.py"
+
+SWEEP_CSV = """trial,status,train.learning_rate,train.gamma,val/mean_reward,chosen
+t0,finished,0.001,0.9,23.5,yes
+t1,finished,0.0001,0.95,22.0,
+t2,stopped,0.0003,0.98,24.0,
+t3,finished,0.0003,0.99,21.0,
+"""
+
+REPORT = """# Evaluation
+
+## Results (held-out users)
+
+| agent | return |
+|---|---|
+| ppo | 25.0 |
+
+![frontier](frontier.png)
+
+## PPO against the supervised baseline (paired)
+
+ppo earns a higher return than baseline.
+
+## Something else
+
+not collected
+"""
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, check=False
+    )
+
+
+def make_dirs(tmp_path: Path, csv_text: str = SWEEP_CSV) -> tuple[Path, Path]:
+    tune, results = tmp_path / "tune", tmp_path / "results"
+    (tune / "trials").mkdir(parents=True)
+    results.mkdir()
+    (tune / "sweep.csv").write_text(csv_text, encoding="utf-8")
+    (results / "report.md").write_text(REPORT, encoding="utf-8")
+    return tune, results
+
+
+def test_collect_ranks_finished_trials_and_copies_report_sections(tmp_path: Path) -> None:
+    tune, results = make_dirs(tmp_path)
+    done = run("movielens-1m", tune, results)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("### movielens-1m\n")
+    # Finished trials only, best first; the stopped trial's 24.0 is not among them.
+    rank1, rank2, rank3 = (out.index(f"| {i} | ") for i in (1, 2, 3))
+    assert rank1 < rank2 < rank3
+    assert "| 1 | 0.001 | 0.9 | 23.50 | yes |" in out
+    assert "| 3 | 0.0003 | 0.99 | 21.00 |  |" in out
+    assert "24.00" not in out
+    assert "3 configurations finished; validation return from 21.00 to 23.50 (median 22.00)." in out
+    # Report sections verbatim, without the report's own images; unlisted sections left out.
+    assert "#### Results (held-out users)\n\n| agent | return |" in out
+    assert "ppo earns a higher return than baseline." in out
+    assert "frontier.png" not in out and "not collected" not in out
+
+
+def test_collect_names_a_missing_input(tmp_path: Path) -> None:
+    tune, results = make_dirs(tmp_path)
+    (results / "report.md").unlink()
+    done = run("movielens-1m", tune, results)
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        f"error: {results / 'report.md'}: not found; it is written by divrec-rl evaluate"
+    )
+    done = run("movielens-1m", tmp_path / "nowhere", results)
+    assert done.returncode != 0
+    assert f"{tmp_path / 'nowhere' / 'sweep.csv'}: not found" in done.stderr
+
+
+def test_collect_refuses_a_sweep_with_no_finished_trial(tmp_path: Path) -> None:
+    header = SWEEP_CSV.splitlines()[0]
+    tune, results = make_dirs(tmp_path, header + "\nt2,stopped,0.0003,0.98,24.0,\n")
+    done = run("movielens-1m", tune, results)
+    assert done.returncode != 0
+    assert "no finished trial to tabulate" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
