@@ -140,11 +140,11 @@ class PlackettLuceNetwork(SlateNetwork):
                     self.set_project.bias[:SET_DIM].zero_()
         nn.init.constant_(self.temperature_head.bias, self.temperature_bias)
 
-    def forward_actor(self, features: th.Tensor) -> PLParams:  # type: ignore[override]
-        """Scores, temperature and set context for a batch of flat observations."""
-        user, cands = self._split(features)
+    def actor(self, user: th.Tensor, cands: th.Tensor, mean: th.Tensor) -> PLParams:  # type: ignore[override]
+        """Scores, temperature and set context for the user block, the candidates ``(B, C, f)``
+        and their mean."""
         u = self.pi_user(user)
-        scores = self.score_candidates(u, cands)
+        scores = self.score_candidates(u, cands, mean)
         if self.prior is not None:
             prior_scores = self.prior(user, cands)[0]
             scores = scores + prior_scores
@@ -166,9 +166,6 @@ class PlackettLuceNetwork(SlateNetwork):
                 query_weight=weight[:SET_DIM],
             )
         return PLParams(scores, temperature, context)
-
-    def forward(self, features: th.Tensor) -> tuple[PLParams, th.Tensor]:  # type: ignore[override]
-        return self.forward_actor(features), self.forward_critic(features)
 
 
 class PlackettLucePolicy(ActorCriticPolicy):

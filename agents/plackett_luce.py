@@ -125,11 +125,14 @@ def _step_logits(
 ) -> th.Tensor:
     """Step logits ``(B, k, C)`` along ``picks``: ``(s_i + q_i · mean v + g · max z_i·z_p)/τ``
     over the picks before step j (no set term at step 0).  τ scales the small factors (mean v,
-    g) rather than the (B, k, C) result, and the base scores ride in the batched matmul
+    g) rather than the (B, k, C) result, the base scores ride in the batched matmul
     (``baddbmm``) and the similarity term in one fused multiply-add (``addcmul``)."""
     k = picks.shape[1]
     inv_tau = 1.0 / temperature
-    picked = _gather_rows(context.features, picks)  # (B, k, f)
+    # The features need no gradient: plain indexing reads the k picked rows of the strided
+    # candidate block, where a flattening gather would first copy all C of them.
+    rows = th.arange(len(picks), device=picks.device)[:, None]
+    picked = context.features[rows, picks]  # (B, k, f)
     steps = th.arange(k, device=picks.device, dtype=picked.dtype)
     # Exclusive running mean of the picked items: step j sees picks 0..j−1.
     mean_picked = (th.cumsum(picked, dim=1) - picked) / steps.clamp(min=1.0)[None, :, None]
@@ -171,9 +174,14 @@ def _chain_terms(
     logits: th.Tensor, taken: th.Tensor, picks: th.Tensor
 ) -> tuple[th.Tensor, th.Tensor]:
     """Log-probability and chain-rule entropy ``(B,)`` of ``picks`` from step logits
-    ``(B, k, C)``: per-step log-softmax over the candidates not yet ``taken``, summed."""
-    logp = th.log_softmax(logits.masked_fill(taken, TAKEN_LOGIT), dim=2)
-    return _picked_log_prob(logp, picks), _chain_entropy(logp)
+    ``(B, k, C)``: per-step log-softmax over the candidates not yet ``taken``, summed.
+    ``logits`` is masked in place when it owns its memory (a fresh result), else copied."""
+    if logits.is_contiguous():
+        masked = logits.masked_fill_(taken, TAKEN_LOGIT)
+    else:
+        masked = logits.masked_fill(taken, TAKEN_LOGIT)
+    logp = th.log_softmax(masked, dim=2)
+    return _picked_log_prob(logp, picks), _chain_entropy(logp, taken)
 
 
 def _picked_log_prob(logp: th.Tensor, picks: th.Tensor) -> th.Tensor:
@@ -181,9 +189,15 @@ def _picked_log_prob(logp: th.Tensor, picks: th.Tensor) -> th.Tensor:
     return logp.gather(2, picks[:, :, None]).squeeze(-1).sum(dim=1)
 
 
-def _chain_entropy(logp: th.Tensor) -> th.Tensor:
+def _chain_entropy(logp: th.Tensor, taken: th.Tensor | None = None) -> th.Tensor:
     """``−Σ_j Σ_c p log p`` ``(B,)`` from per-step log-probabilities ``(B, k, C)`` (a taken
-    candidate's TAKEN_LOGIT-based term is exactly 0)."""
+    candidate's TAKEN_LOGIT-based term is exactly 0).
+
+    With the ``taken`` mask, taken entries enter as ``log p = 0`` (term ``1 · 0 = 0``, no
+    gradient through the mask): the same sum, without ``exp`` of ≈ −1e9, which takes the
+    vectorised exponential's slow path."""
+    if taken is not None:
+        logp = logp.masked_fill(taken, 0.0)
     return -(logp.exp() * logp).sum(dim=(1, 2))
 
 
