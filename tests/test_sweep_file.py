@@ -216,6 +216,7 @@ def test_every_shipped_experiment_sweep_file_loads(path: Path) -> None:
         ("tune-movielens-100k-timed", "tune-movielens-100k"),
         ("tune-synthetic-shop-long", "tune-synthetic-shop"),
         ("tune-filter-bubble-long", "tune-filter-bubble"),
+        ("tune-shop-returns-long", "tune-shop-returns"),
     ],
 )
 def test_reruns_tune_the_same_configurations(variant: str, base: str) -> None:
