@@ -175,12 +175,8 @@ def _chain_terms(
 ) -> tuple[th.Tensor, th.Tensor]:
     """Log-probability and chain-rule entropy ``(B,)`` of ``picks`` from step logits
     ``(B, k, C)``: per-step log-softmax over the candidates not yet ``taken``, summed.
-    ``logits`` is masked in place when it owns its memory (a fresh result), else copied."""
-    if logits.is_contiguous():
-        masked = logits.masked_fill_(taken, TAKEN_LOGIT)
-    else:
-        masked = logits.masked_fill(taken, TAKEN_LOGIT)
-    logp = th.log_softmax(masked, dim=2)
+    ``logits`` must be a fresh tensor of the caller's: it is masked in place."""
+    logp = th.log_softmax(logits.masked_fill_(taken, TAKEN_LOGIT), dim=2)
     return _picked_log_prob(logp, picks), _chain_entropy(logp, taken)
 
 
@@ -214,7 +210,8 @@ def _teacher_forced(
     if context is not None and k > 1:
         logits = _step_logits(scores, temperature, context, picks)
     else:
-        logits = (scores / temperature[:, None])[:, None, :].expand(batch, k, n)
+        # Every step has the same logits; one copy per step, since the mask is written in.
+        logits = (scores / temperature[:, None])[:, None, :].expand(batch, k, n).contiguous()
     return _chain_terms(logits, _taken_before(picks, n), picks)
 
 
