@@ -12,6 +12,7 @@ import torch as th
 from divrec_rl.envs import make_simulator
 from divrec_rl.evaluation import teacher_cache
 from divrec_rl.evaluation.teacher_cache import teacher_key, tuned_teacher
+from divrec_rl.provenance import CodeIdentity, code_identity
 from divrec_rl.rollout import rollout, user_keys
 from tests.test_supervised_baseline import FAST, SMALL
 
@@ -65,6 +66,14 @@ def test_the_key_changes_with_the_objective_the_settings_and_the_scenario(sim) -
     }
     assert len(keys) == 4
     assert teacher_key(sim.scenario, 0.1, FAST) == teacher_key(sim.scenario, 0.1, FAST)
+
+
+def test_the_key_changes_with_the_code(sim, monkeypatch) -> None:
+    before = teacher_key(sim.scenario, 0.1, FAST)
+    here = code_identity()
+    other = CodeIdentity(here.version, "0" * 64, here.git_commit, here.git_modified)
+    monkeypatch.setattr("divrec_rl.evaluation.teacher_cache.code_identity", lambda: other)
+    assert teacher_key(sim.scenario, 0.1, FAST) != before, "other code, same version: refit"
 
 
 def test_a_damaged_entry_is_refitted_with_a_warning(sim, tmp_path, monkeypatch) -> None:

@@ -75,6 +75,7 @@ from divrec_rl.bert.prepare import PreparedData, prepare_for
 from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
 from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
 from divrec_rl.data import InteractionData, load_dataset
+from divrec_rl.provenance import code_identity
 from divrec_rl.training.device import resolve_device as resolve_training_device
 from divrec_rl.training.device import torch_threads
 
@@ -339,6 +340,7 @@ def _run_config(
         "features": {"user": prep.feature_names, "item": ITEM_FEATURE_NAMES},
         "device": str(dev),
         "versions": _versions(),
+        "code": code_identity().as_dict(),
     }
 
 

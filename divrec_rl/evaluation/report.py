@@ -376,12 +376,17 @@ def _figures(result: EvaluationResult, tmp: Path) -> dict[str, str]:
     return out
 
 
+def _code(result: EvaluationResult) -> str:
+    """Which code computed the figures (:mod:`divrec_rl.provenance`)."""
+    return f"divrec-rl {divrec_rl.__version__}" if result.code is None else result.code.describe()
+
+
 def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> str:
     cfg, sc = result.config, result.scenario
     lines = [
         f"# Evaluation on `{sc.name}`",
         "",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by divrec-rl {divrec_rl.__version__} "
+        f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by {_code(result)} "
         f"(Python {platform.python_version()}).  Regenerate with:",
         "",
         "```",

@@ -17,6 +17,7 @@ from divrec_rl.evaluation.offline import OfflineAccuracy
 from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
 from divrec_rl.evaluation.stats import MetricCI, PairedTest, SeedLevelTest
 from divrec_rl.evaluation.summary import UserRecords
+from divrec_rl.provenance import CodeIdentity
 from divrec_rl.rollout import Trajectories
 
 __all__ = [
@@ -145,3 +146,5 @@ class EvaluationResult:
     offline: OfflineAccuracy | None = None
     """Each agent's first slates scored against real held-out items
     (:mod:`divrec_rl.evaluation.offline`); ``None`` when the population has none."""
+    code: CodeIdentity | None = None
+    """The code the evaluation started with (:mod:`divrec_rl.provenance`)."""

@@ -19,6 +19,7 @@ Protocol (also written into ``report.md``):
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +53,7 @@ from divrec_rl.evaluation.stats import (
     seed_level_test,
 )
 from divrec_rl.evaluation.summary import UserRecords
+from divrec_rl.provenance import CodeIdentity, changed_since, code_identity
 from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
 from divrec_rl.rollout import Trajectories, rollout, user_keys
 from divrec_rl.scenario import Scenario, build_scenario
@@ -370,6 +372,7 @@ def _unused_seed_notes(config: EvaluationConfig, runs: dict[str, PPORun]) -> lis
 
 def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResult:
     """Run the whole comparison described by ``config`` (nothing is written to disk)."""
+    code = code_identity()
     timings: dict[str, float] = {}
     started = time.perf_counter()
     notes: list[str] = []
@@ -424,6 +427,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         paired["cross"] = _paired(config, cross, config.boot_seed)
     if behaviour is not None:
         paired["behaviour"] = _paired(config, behaviour, config.boot_seed)
+    _note_code_change(code, notes)
     timings["total"] = time.perf_counter() - started
     return EvaluationResult(
         config=config,
@@ -442,4 +446,19 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         notes=notes,
         cross_behaviour=behaviour,
         offline=offline,
+        code=code,
     )
+
+
+def _note_code_change(start: CodeIdentity, notes: list[str]) -> None:
+    """A note (and a warning on stderr) if the package's source differs from ``start``'s."""
+    now = changed_since(start)
+    if now is None:
+        return
+    notes.append(
+        f"**The package's source changed while this evaluation ran** (source "
+        f"{start.source_sha256[:12]} at the start, {now.source_sha256[:12]} at the end): "
+        "modules imported after the change ran the new code, so these figures may mix two "
+        "versions of it. Rerun on unchanged code before relying on them."
+    )
+    print("warning: " + notes[-1].replace("**", ""), file=sys.stderr, flush=True)

@@ -6,8 +6,11 @@ baseline's best setting — its click model and its re-ranker — which
 A sweep of many warm-started trials on one scenario would repeat that identical, deterministic
 work in every trial, so the winner is stored once under a key of everything it depends on:
 
-    key = sha256(format, divrec-rl version, resolved scenario settings, catalogue vectors,
-                 objective weight λ, BaselineSettings)
+    key = sha256(format, divrec-rl version and source digest, resolved scenario settings,
+                 catalogue vectors, objective weight λ, BaselineSettings)
+
+The source digest (:mod:`divrec_rl.provenance`) is in the key because the version number does
+not change while the package is developed: a winner fitted by other code is never served.
 
 The stored entry is ``DIR/KEY/ranker.safetensors`` (the click model's weights) and
 ``DIR/KEY/teacher.json`` (shapes, the winning (β, re-ranker, λ), its validation return and the
@@ -37,6 +40,7 @@ import divrec_rl
 from divrec_rl.agents.supervised import ClickRanker, RerankAgent
 from divrec_rl.evaluation.baseline import TuningRow, train_baseline
 from divrec_rl.evaluation.settings import BaselineSettings
+from divrec_rl.provenance import code_identity
 from divrec_rl.scenario import Scenario
 
 __all__ = ["Teacher", "default_cache_dir", "teacher_key", "tuned_teacher"]
@@ -69,6 +73,7 @@ def teacher_key(scenario: Scenario, weight: float, settings: BaselineSettings) -
     head = {
         "format": FORMAT,
         "version": divrec_rl.__version__,
+        "source_sha256": code_identity().source_sha256,
         "scenario": scenario.config.model_dump(mode="json"),
         "weight": float(weight),
         "settings": settings.model_dump(mode="json"),

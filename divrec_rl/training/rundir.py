@@ -6,8 +6,10 @@ A training run lives in ``LOGDIR/{scenario}__{agent}__{seed}__{timestamp}/``:
   settings, the ``run:`` record and the resolved scenario's fields at the top level (so the file
   is itself a valid ``--config`` file).  ``run:`` holds ``scenario_spec`` (what ``--scenario``
   named), ``plugins`` (modules to import before the scenario can be rebuilt: ``--import``
-  modules, a ``module:attr`` module, an entry point's module) and ``commands`` (every command
-  that wrote to the run, oldest first; resuming appends);
+  modules, a ``module:attr`` module, an entry point's module), ``commands`` (every command
+  that wrote to the run, oldest first; resuming appends) and ``code`` (for each command, the
+  code it ran: :class:`~divrec_rl.provenance.CodeIdentity`, plus ``changed_during_run``, the
+  new source digest, when the package's files changed before the command finished);
 * ``checkpoints/step_N.zip`` — resumable checkpoints (N = environment steps, zero-padded);
 * ``model.zip`` — the final model;
 * ``best_model.zip`` + ``best_model.json`` — with ``select_checkpoint: best-val``, the weights of
@@ -67,11 +69,14 @@ _STEP = re.compile(r"^step_(\d+)\.zip$")
 
 @dataclass
 class RunInfo:
-    """How a run came about: the scenario spec given, the plug-ins to import, the commands."""
+    """How a run came about: the scenario spec given, the plug-ins to import, the commands and
+    the code each command ran (:class:`~divrec_rl.provenance.CodeIdentity` as a mapping; runs
+    written before this record have fewer entries than commands)."""
 
     scenario_spec: str | None = None
     plugins: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    code: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -214,6 +219,7 @@ def write_config(
             "scenario_spec": info.scenario_spec,
             "plugins": list(info.plugins),
             "commands": list(info.commands),
+            "code": [dict(entry) for entry in info.code],
         },
         **scenario.model_dump(mode="json"),
     }
@@ -226,12 +232,17 @@ def _run_info(raw: Any, where: Path) -> RunInfo:
     if raw is None:
         return RunInfo()
     ok = isinstance(raw, dict) and all(
-        isinstance(raw.get(k, []), list) for k in ("plugins", "commands")
+        isinstance(raw.get(k, []), list) for k in ("plugins", "commands", "code")
     )
     if not ok:
-        raise TrainingError(f"{where}: field 'run': must hold lists 'plugins' and 'commands'")
+        raise TrainingError(
+            f"{where}: field 'run': must hold lists 'plugins', 'commands' and (optionally) 'code'"
+        )
+    code = list(raw.get("code", []))
+    if not all(isinstance(entry, dict) for entry in code):
+        raise TrainingError(f"{where}: field 'run.code': must be a list of mappings")
     return RunInfo(raw.get("scenario_spec"), list(raw.get("plugins", [])),
-                   list(raw.get("commands", [])))  # fmt: skip
+                   list(raw.get("commands", [])), code)  # fmt: skip
 
 
 def _scenario(data: dict[str, Any], info: RunInfo, where: Path) -> ScenarioConfig:

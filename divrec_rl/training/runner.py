@@ -28,6 +28,7 @@ from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.errors import ModelError, TrainingError
+from divrec_rl.provenance import CodeIdentity, changed_since, code_identity
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.simulator import SlateSimulator
@@ -101,13 +102,39 @@ def _make_logger(run_dir: Path, verbose: int, purge_step: int | None) -> Logger:
     return Logger(folder=str(run_dir), output_formats=formats)
 
 
-def _header(run_dir: Path, device: str) -> list[str]:
+def _header(run_dir: Path, device: str, code: CodeIdentity) -> list[str]:
     return [
         f"divrec-rl training run {run_dir.name}",
         f"versions: divrec-rl {divrec_rl.__version__}, stable-baselines3 "
         f"{stable_baselines3.__version__}, torch {th.__version__}; device {device}",
+        f"code of the latest command: {code.describe()}",
         "Repeat this run: divrec-rl train --config THIS_FILE",
     ]
+
+
+def _finish_code_record(
+    run_dir: Path,
+    config: TrainConfig,
+    scenario: ScenarioConfig,
+    info: RunInfo,
+    device: str,
+    start: CodeIdentity,
+) -> None:
+    """If the package's source changed while this command ran (an edit in an editable
+    install reaches modules imported later), record the new digest in the command's ``code``
+    entry and warn: the run may mix two versions of the code."""
+    now = changed_since(start)
+    if now is None:
+        return
+    info.code[-1]["changed_during_run"] = now.source_sha256
+    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device, start))
+    print(
+        f"warning: divrec-rl's source changed while this run trained (started with "
+        f"{start.source_sha256[:12]}, now {now.source_sha256[:12]}); recorded in "
+        f"{run_dir / 'config.yaml'} under run.code",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def read_run_config(run_dir: Path) -> tuple[dict[str, Any], ScenarioConfig]:
@@ -312,6 +339,7 @@ def train_run(
     and any module the resolution imports are recorded in the run's ``config.yaml``.
     ``on_eval``: called after every periodic evaluation (see :data:`EvalHook`).
     """
+    code = code_identity()
     check_logdir(config.logdir)
     import_plugins(list(imports))
     scenario = resolve_scenario(config.scenario, overrides=scenario_overrides)
@@ -320,8 +348,13 @@ def train_run(
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
     run_dir = create_run_dir(config.logdir, scenario.name, AGENT_NAME, config.seed)
-    info = RunInfo(config.scenario, plugins_for(config.scenario), [command or "(library call)"])
-    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
+    info = RunInfo(
+        config.scenario,
+        plugins_for(config.scenario),
+        [command or "(library call)"],
+        [code.as_dict()],
+    )
+    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device, code))
     print(f"run directory: {run_dir}", flush=True)
     needs_baseline = config.prior == "baseline" or config.bc_from == "baseline"
     baseline = _tuned_baseline(env, config.baseline_log_users) if needs_baseline else None
@@ -332,6 +365,7 @@ def train_run(
     result = _learn(
         model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback(), on_eval
     )
+    _finish_code_record(run_dir, config, scenario, info, device, code)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
 
@@ -344,6 +378,7 @@ def resume_run(
     ``args`` holds the flags given with ``--resume`` (only resumable fields may change).  The
     step count, random generators, users mid-episode and TensorBoard curve all continue.
     """
+    code = code_identity()
     checkpoint, run_dir = find_checkpoint(path)
     record = read_run(run_dir)
     scenario = record.scenario
@@ -367,7 +402,8 @@ def resume_run(
     metrics.load_state_dict(state["callbacks"]["rollout_metrics"])
     info = record.info
     info.commands.append(command or " ".join(sys.argv))
-    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device))
+    info.code.append(code.as_dict())
+    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device, code))
     print(f"run directory: {run_dir} (resuming at step {model.num_timesteps})", flush=True)
     if model.num_timesteps >= config.total_timesteps:
         print(
@@ -380,5 +416,6 @@ def resume_run(
         )
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics, on_eval)
+    _finish_code_record(run_dir, config, scenario, info, device, code)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result

@@ -1,0 +1,233 @@
+"""Which code produced a result (:mod:`divrec_rl.provenance`): the source digest against its
+formula, its independence from the install layout, the git state of a checkout, and the
+records a training run and an evaluation report keep — including the warning when the source
+changes while a command runs."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from divrec_rl import provenance
+from divrec_rl.commands.evaluate import main as evaluate_main
+from divrec_rl.errors import TrainingError
+from divrec_rl.provenance import CodeIdentity, code_identity, git_state, source_digest
+from divrec_rl.resolve import resolve_scenario
+from divrec_rl.training import rundir
+from divrec_rl.training.config import config_from_args
+from divrec_rl.training.runner import resume_run, train_run
+
+SMALL = ["catalog.n_items=300", "catalog.n_categories=8", "slate.n_candidates=20"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_digest_of_one_file_follows_the_formula(tmp_path: Path) -> None:
+    _write(tmp_path / "pkg" / "a.py", "x = 1\n")
+    expected = hashlib.sha256(b"pkg/a.py\0" + hashlib.sha256(b"x = 1\n").digest()).hexdigest()
+    assert source_digest([("pkg", tmp_path / "pkg")]) == expected
+
+
+def test_the_digest_ignores_caches_and_other_files_and_sees_every_source_byte(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "pkg"
+    _write(root / "a.py", "x = 1\n")
+    _write(root / "scenarios" / "s.yaml", "name: s\n")
+    roots = [("pkg", root)]
+    before = source_digest(roots)
+    _write(root / "__pycache__" / "a.cpython-311.pyc", "compiled")
+    _write(root / "notes.txt", "not source")
+    assert source_digest(roots) == before
+    _write(root / "scenarios" / "s.yaml", "name: t\n")
+    assert source_digest(roots) != before
+    _write(root / "scenarios" / "s.yaml", "name: s\n")
+    assert source_digest(roots) == before
+    (root / "a.py").rename(root / "b.py")  # same bytes, another name
+    assert source_digest(roots) != before
+
+
+def test_an_editable_and_a_regular_layout_of_the_same_files_agree(tmp_path: Path) -> None:
+    # Regular install: the subpackage nested inside the package (reachable from both roots).
+    nested = tmp_path / "site" / "pkg"
+    _write(nested / "__init__.py", "")
+    _write(nested / "agents" / "ppo.py", "y = 2\n")
+    # Editable install of a checkout: the subpackage is a folder elsewhere.
+    split = tmp_path / "repo"
+    _write(split / "pkg" / "__init__.py", "")
+    _write(split / "agents" / "ppo.py", "y = 2\n")
+    assert source_digest([("pkg", nested), ("pkg/agents", nested / "agents")]) == source_digest(
+        [("pkg", split / "pkg"), ("pkg/agents", split / "agents")]
+    )
+
+
+def test_describe_names_version_digest_commit_and_state() -> None:
+    digest = "ab" * 32
+    assert CodeIdentity("1.2", digest).describe() == (
+        f"divrec-rl 1.2, source {digest[:12]} (not a git checkout)"
+    )
+    commit = "0123456789" * 4
+    assert (
+        CodeIdentity("1.2", digest, commit, False).describe().endswith("(git 0123456, unmodified)")
+    )
+    assert (
+        CodeIdentity("1.2", digest, commit, True)
+        .describe()
+        .endswith("(git 0123456, with local changes)")
+    )
+    assert CodeIdentity("1.2", digest, commit, True).as_dict() == {
+        "version": "1.2",
+        "source_sha256": digest,
+        "git_commit": commit,
+        "git_modified": True,
+    }
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
+def test_git_state_of_a_checkout(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    _write(repo / "pkg" / "__init__.py", "")
+    _write(repo / "agents" / "ppo.py", "y = 2\n")
+    _write(repo / "docs" / "page.md", "text\n")
+    roots = [("pkg", repo / "pkg"), ("pkg/agents", repo / "agents")]
+    git("init", "-q")
+    assert git_state(roots) == (None, None), "an untracked package is not a checkout"
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    head = git("rev-parse", "HEAD")
+    assert git_state(roots) == (head, False)
+    _write(repo / "docs" / "page.md", "edited\n")  # outside the package: not a code change
+    assert git_state(roots) == (head, False)
+    _write(repo / "agents" / "ppo.py", "y = 3\n")
+    assert git_state(roots) == (head, True)
+    git("checkout", "-q", "--", "agents/ppo.py")
+    _write(repo / "agents" / "new.py", "")  # an untracked source file counts
+    assert git_state(roots) == (head, True)
+    assert git_state([("pkg", tmp_path / "elsewhere")]) == (None, None)
+    assert git_state([]) == (None, None)
+
+
+def test_the_installed_package_has_an_identity() -> None:
+    code = code_identity()
+    assert len(code.source_sha256) == 64
+    assert code.source_sha256 == code_identity().source_sha256  # deterministic
+    assert provenance.changed_since(code) is None
+    names = [name for name, _ in provenance.package_roots()]
+    assert names[0] == "divrec_rl" and set(names) == {
+        p.replace(".", "/") for p in provenance.PACKAGES
+    }
+
+
+def test_changed_since_sees_an_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _write(tmp_path / "pkg" / "a.py", "x = 1\n")
+    monkeypatch.setattr(provenance, "package_roots", lambda: [("pkg", tmp_path / "pkg")])
+    start = code_identity()
+    assert provenance.changed_since(start) is None
+    source.write_text("x = 2\n", encoding="utf-8")
+    now = provenance.changed_since(start)
+    assert now is not None and now.source_sha256 != start.source_sha256
+
+
+def _small_run(logdir: Path, total: str = "256"):
+    config, overrides = config_from_args(
+        {
+            "n_envs": "8",
+            "n_steps": "32",
+            "batch_size": "64",
+            "n_epochs": "1",
+            "eval_every": "0",
+            "eval_users": "8",
+            "checkpoint_every": "256",
+            "total_timesteps": total,
+            "progress_bar": False,
+            "logdir": str(logdir),
+            "overrides": SMALL,
+        }
+    )
+    return train_run(config, overrides, command="first command")
+
+
+def test_a_run_records_the_code_of_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    here = code_identity()
+    run = _small_run(tmp_path)
+    text = (run.run_dir / "config.yaml").read_text(encoding="utf-8")
+    assert f"# code of the latest command: {here.describe()}" in text
+    assert rundir.read_run(run.run_dir).info.code == [here.as_dict()]
+    # A resume appends its own entry; one during which the source changed says so.
+    edited = CodeIdentity(here.version, "cd" * 32, here.git_commit, True)
+    monkeypatch.setattr("divrec_rl.training.runner.changed_since", lambda start: edited)
+    resume_run(run.run_dir, {"total_timesteps": "512"}, command="second command")
+    assert "source changed while this run trained" in capsys.readouterr().err
+    code = rundir.read_run(run.run_dir).info.code
+    assert code == [here.as_dict(), {**here.as_dict(), "changed_during_run": "cd" * 32}]
+
+
+def test_a_run_without_a_code_record_still_reads_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    scenario = resolve_scenario("synthetic-shop")
+    run_dir = rundir.create_run_dir(tmp_path, "s", "ppo", 0)
+    rundir.write_config(run_dir, {"seed": 0}, scenario, rundir.RunInfo(None, [], ["c"]), [])
+    path = run_dir / "config.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["run"]["code"]  # written before the record existed
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert rundir.read_run(run_dir).info.code == []
+    data["run"]["code"] = ["not a mapping"]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(TrainingError, match=r"run\.code"):
+        rundir.read_run(run_dir)
+
+
+def _evaluate(out: Path) -> int:
+    return evaluate_main(
+        [
+            "--agents",
+            "random",
+            "--seeds",
+            "1",
+            "--users",
+            "5",
+            "--cross-sim",
+            "none",
+            "--no-frontier",
+            "--quiet",
+            "--out",
+            str(out),
+            *[a for s in SMALL for a in ("--set", s)],
+        ]
+    )
+
+
+def test_the_report_names_the_code_and_warns_when_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _evaluate(tmp_path / "same") == 0
+    report = (tmp_path / "same" / "report.md").read_text(encoding="utf-8")
+    assert f"by {code_identity().describe()} (Python" in report
+    assert "source changed while this evaluation ran" not in report
+    edited = CodeIdentity("0", "ef" * 32)
+    monkeypatch.setattr("divrec_rl.evaluation.runner.changed_since", lambda start: edited)
+    assert _evaluate(tmp_path / "edited") == 0
+    report = (tmp_path / "edited" / "report.md").read_text(encoding="utf-8")
+    assert "source changed while this evaluation ran" in report and "efefefefefef" in report
+    assert "source changed while this evaluation ran" in capsys.readouterr().err
