@@ -25,18 +25,25 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
+import platform
 import subprocess
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import divrec_rl
 
 __all__ = [
+    "NUMERIC_LIBRARIES",
     "PACKAGES",
     "CodeIdentity",
     "changed_since",
     "code_identity",
+    "code_summary",
     "git_state",
+    "numeric_environment",
     "package_roots",
     "source_digest",
 ]
@@ -58,6 +65,9 @@ class CodeIdentity:
     source_sha256: str
     git_commit: str | None = None
     git_modified: bool | None = None
+    environment: dict[str, str] = field(default_factory=dict, compare=False)
+    """What the arithmetic depends on besides the code (:func:`numeric_environment`); not part
+    of equality, which is about the code."""
 
     def describe(self) -> str:
         """One line for a report: ``divrec-rl 0.1.0, source 1a2b3c4d5e6f (git 3f76574,
@@ -69,13 +79,23 @@ class CodeIdentity:
             git = f"git {self.git_commit[:7]}, {state}"
         return f"divrec-rl {self.version}, source {self.source_sha256[:12]} ({git})"
 
-    def as_dict(self) -> dict[str, str | bool | None]:
+    def describe_environment(self) -> str:
+        """``CPU Intel(R) Xeon(R) …; numpy 2.4.6, torch 2.13.0+cpu, …`` (empty if unknown)."""
+        env = dict(self.environment)
+        cpu = env.pop("cpu", "")
+        if "cpu_flags_sha256" in env:
+            cpu += f" (flags {env.pop('cpu_flags_sha256')})"
+        libs = ", ".join(f"{k} {v}" for k, v in env.items())
+        return "; ".join(x for x in (f"CPU {cpu}" if cpu else "", libs) if x)
+
+    def as_dict(self) -> dict[str, object]:
         """The fields as a JSON/YAML-ready mapping."""
         return {
             "version": self.version,
             "source_sha256": self.source_sha256,
             "git_commit": self.git_commit,
             "git_modified": self.git_modified,
+            "environment": dict(self.environment),
         }
 
 
@@ -138,9 +158,51 @@ def git_state(roots: list[tuple[str, Path]]) -> tuple[str | None, bool | None]:
     return commit.strip(), bool(status.strip())
 
 
+#: Libraries whose builds decide the last bits of the arithmetic (BLAS, LAPACK, SIMD kernels).
+NUMERIC_LIBRARIES = ("numpy", "scipy", "torch", "numba", "stable-baselines3")
+
+
+def _cpu() -> dict[str, str]:
+    """The CPU's model name and a short digest of its feature flags (virtual machines often
+    report a generic model name; the flags say which SIMD kernels the libraries may pick)."""
+    model, flags = "", ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = " ".join(sorted(value.split()))
+    except OSError:
+        pass
+    out = {"cpu": model or platform.processor() or platform.machine()}
+    if flags:
+        out["cpu_flags_sha256"] = hashlib.sha256(flags.encode()).hexdigest()[:12]
+    return out
+
+
+def numeric_environment() -> dict[str, str]:
+    """The CPU model, Python and the versions of :data:`NUMERIC_LIBRARIES` (and torch's CPU
+    kernel level when torch is loaded).  The same code and seeds can give other last bits on
+    another CPU or library build, and a fitted model that depends on a near-tie (a tuned
+    baseline choosing between two settings) can then differ visibly."""
+    env = {**_cpu(), "python": platform.python_version()}
+    for name in NUMERIC_LIBRARIES:
+        try:
+            env[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        env["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+    return env
+
+
 def _identity(roots: list[tuple[str, Path]]) -> CodeIdentity:
     commit, modified = git_state(roots)
-    return CodeIdentity(divrec_rl.__version__, source_digest(roots), commit, modified)
+    return CodeIdentity(
+        divrec_rl.__version__, source_digest(roots), commit, modified, numeric_environment()
+    )
 
 
 def code_identity() -> CodeIdentity:
@@ -153,3 +215,58 @@ def changed_since(start: CodeIdentity) -> CodeIdentity | None:
     """The package's identity now if its source differs from ``start``'s, else ``None``."""
     now = code_identity()
     return None if now.source_sha256 == start.source_sha256 else now
+
+
+def _describe_entry(entry: dict[str, object]) -> str:
+    version = entry.get("version") or "?"
+    digest = str(entry.get("source_sha256") or "")
+    commit = entry.get("git_commit")
+    modified = entry.get("git_modified")
+    return CodeIdentity(
+        str(version), digest, str(commit) if commit else None, bool(modified)
+    ).describe()
+
+
+def code_summary(records: dict[str, list[dict[str, object]]], what: str = "runs") -> str:
+    """One paragraph saying which code a set of runs ran, from each run's ``run.code`` entries
+    (:mod:`divrec_rl.training.rundir`): the same code for all, or which differ, which changed
+    while they ran and which have no record (written before it existed)."""
+    by_digest: dict[str, list[str]] = {}
+    described: dict[str, str] = {}
+    changed = [name for name, entries in records.items()
+               if any(e.get("changed_during_run") for e in entries)]  # fmt: skip
+    missing = [name for name, entries in records.items() if not entries]
+    for name, entries in records.items():
+        for entry in entries:
+            digest = str(entry.get("source_sha256") or "")
+            by_digest.setdefault(digest, [])
+            if name not in by_digest[digest]:
+                by_digest[digest].append(name)
+            described.setdefault(digest, _describe_entry(entry))
+    n = len(records)
+    environments = {
+        json.dumps(e.get("environment") or {}, sort_keys=True)
+        for entries in records.values()
+        for e in entries
+    }
+    env_note = (
+        f" They ran in {len(environments)} numerical environments (CPU or library versions "
+        "differ; last bits may differ)."
+        if len(environments) > 1
+        else ""
+    )
+    if len(by_digest) == 1 and not changed and not missing:
+        only = next(iter(described.values()))
+        same = f"{only}." if n == 1 else f"all {n} {what} ran the same code, {only}."
+        return same + env_note
+    if n == 1 and missing:
+        return "no code record (written before it existed)."
+    parts = [f"{described[d]}: {len(names)} of {n}" for d, names in by_digest.items()]
+    text = f"**not one recorded version of the code** ({n} {what}):"
+    if parts:
+        text += " " + "; ".join(parts) + "."
+    if changed:
+        text += f" The source changed while these ran: {', '.join(changed)}."
+    if missing:
+        text += f" No code record (written before it existed): {len(missing)} of {n}."
+    return text + env_note

@@ -84,12 +84,29 @@ def test_describe_names_version_digest_commit_and_state() -> None:
         .describe()
         .endswith("(git 0123456, with local changes)")
     )
-    assert CodeIdentity("1.2", digest, commit, True).as_dict() == {
+    env = {"cpu": "Some CPU", "cpu_flags_sha256": "0a1b", "numpy": "2.0"}
+    assert CodeIdentity("1.2", digest, commit, True, env).as_dict() == {
         "version": "1.2",
         "source_sha256": digest,
         "git_commit": commit,
         "git_modified": True,
+        "environment": env,
     }
+    assert CodeIdentity("1.2", digest, environment=env).describe_environment() == (
+        "CPU Some CPU (flags 0a1b); numpy 2.0"
+    )
+    # Equality is about the code: the same code in another environment is the same code.
+    assert CodeIdentity("1.2", digest, environment=env) == CodeIdentity("1.2", digest)
+
+
+def test_the_numeric_environment_names_the_cpu_and_the_libraries() -> None:
+    import numpy
+    import torch
+
+    env = provenance.numeric_environment()
+    assert env["numpy"] == numpy.__version__ and env["torch"] == torch.__version__
+    assert env["cpu"] and env["python"]
+    assert env["torch_cpu_capability"] == str(torch.backends.cpu.get_cpu_capability())
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
@@ -231,3 +248,43 @@ def test_the_report_names_the_code_and_warns_when_it_changed(
     report = (tmp_path / "edited" / "report.md").read_text(encoding="utf-8")
     assert "source changed while this evaluation ran" in report and "efefefefefef" in report
     assert "source changed while this evaluation ran" in capsys.readouterr().err
+
+
+def _entry(digest: str, modified: bool = False, **extra: object) -> dict[str, object]:
+    return {"version": "1.0", "source_sha256": digest * 64, "git_commit": "7" * 40,
+            "git_modified": modified, **extra}  # fmt: skip
+
+
+def test_code_summary_says_same_code_mixed_code_changes_and_missing_records() -> None:
+    a, b = _entry("a"), _entry("b", modified=True)
+    same = "divrec-rl 1.0, source aaaaaaaaaaaa (git 7777777, unmodified)"
+    assert provenance.code_summary({"x": [a]}, "run") == f"{same}."
+    assert provenance.code_summary({"x": [a], "y": [a, a]}, "runs") == (
+        f"all 2 runs ran the same code, {same}."
+    )
+    assert provenance.code_summary({"x": []}, "run") == (
+        "no code record (written before it existed)."
+    )
+    other_cpu = {**a, "environment": {"cpu": "other"}}
+    assert provenance.code_summary({"x": [a], "y": [other_cpu]}, "runs") == (
+        f"all 2 runs ran the same code, {same}. They ran in 2 numerical environments (CPU or "
+        "library versions differ; last bits may differ)."
+    )
+    mixed = provenance.code_summary(
+        {"x": [a], "y": [b], "z": [], "w": [_entry("a", changed_during_run="c" * 64)]}, "trials"
+    )
+    assert mixed == (
+        f"**not one recorded version of the code** (4 trials): {same}: 2 of 4; divrec-rl 1.0, "
+        "source bbbbbbbbbbbb (git 7777777, with local changes): 1 of 4. The source changed "
+        "while these ran: w. No code record (written before it existed): 1 of 4."
+    )
+
+
+def test_the_code_record_reads_without_the_scenario_and_never_fails(tmp_path: Path) -> None:
+    assert rundir.read_code_record(tmp_path / "missing") == []
+    _write(tmp_path / "bad" / "config.yaml", "run: [unclosed\n")
+    assert rundir.read_code_record(tmp_path / "bad") == []
+    _write(tmp_path / "old" / "config.yaml", "run: {commands: [a]}\nname: not-a-known-scenario\n")
+    assert rundir.read_code_record(tmp_path / "old") == []
+    _write(tmp_path / "new" / "config.yaml", "run: {code: [{source_sha256: ab}, 3]}\n")
+    assert rundir.read_code_record(tmp_path / "new") == [{"source_sha256": "ab"}]

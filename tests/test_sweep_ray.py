@@ -21,6 +21,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from divrec_rl.provenance import code_identity
+
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
@@ -142,6 +144,11 @@ def test_summary_means_and_intervals_recompute_from_csv(local_sweep: Path) -> No
     assert f"| {best} **(chosen)**" in summary
     chosen = frame[frame["chosen"] == "yes"]
     assert len(chosen) == 2 and f"reward.diversity_weight={chosen.iloc[0, 1]}" == best
+    # Every trial recorded the code it ran, the same for all: one line says so.
+    here = code_identity()
+    assert (frame["source_sha256"] == here.source_sha256).all()
+    assert frame["code_changed_during_run"].isna().all()
+    assert f"Code: all 4 trials ran the same code, {here.describe()}." in summary
 
 
 def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_path: Path) -> None:
@@ -158,6 +165,10 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
     chosen = pd.read_csv(local_sweep / "sweep.csv").query("chosen == 'yes'")
     report = (out / "report.md").read_text()
     assert "training seeds [0, 1]" in report
+    assert (
+        f"Trained with: all 2 training runs ran the same code, {code_identity().describe()}"
+        in report
+    )
     assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
 
 

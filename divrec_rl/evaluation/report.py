@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.stats as sps
 
 import divrec_rl
-from divrec_rl.agents.registry import DESCRIPTIONS, display_name
+from divrec_rl.agents.registry import DESCRIPTIONS, PPORun, display_name
 from divrec_rl.evaluation.io import results_frame, staged_directory, trajectories_frame
 from divrec_rl.evaluation.offline import offline_section
 from divrec_rl.evaluation.plots import (
@@ -30,6 +30,8 @@ from divrec_rl.evaluation.report_paired import paired_section as _paired_section
 from divrec_rl.evaluation.runner import EvaluationResult, SimulatorOutcome
 from divrec_rl.evaluation.stats import MetricCI
 from divrec_rl.evaluation.summary import METRICS
+from divrec_rl.provenance import code_summary
+from divrec_rl.training.rundir import read_code_record
 
 __all__ = ["write_evaluation"]
 
@@ -183,19 +185,7 @@ def _protocol(result: EvaluationResult) -> list[str]:
     for spec in cfg.agents:
         desc = DESCRIPTIONS.get(spec.kind, "")
         if spec.kind == "ppo":
-            run = result.ppo_runs[spec.path]  # type: ignore[index]
-            lam = "unknown" if run.diversity_weight is None else f"{run.diversity_weight:g}"
-            trained = f"scenario `{run.scenario}`" if run.scenario else "an unknown scenario"
-            desc += (
-                f"; model `{run.model_path}`, {run.num_timesteps} training steps on the `train` "
-                f"split of {trained}, training seed {run.seed}, reward λ = {lam}"
-            )
-            if run.seed_runs:
-                desc += (
-                    f"; sweep `{run.sweep_dir}`, its chosen configuration's training seeds "
-                    f"{[r.seed for r in run.seed_runs]} as one agent (evaluation seed s plays "
-                    "the model of training seed number s mod k; `training_seed` in results.csv)"
-                )
+            desc += _ppo_description(result.ppo_runs[spec.path])  # type: ignore[index]
         lines.append(f"  - `{spec.label}`: {desc}")
     if result.baseline is not None:
         b = result.baseline
@@ -237,6 +227,42 @@ def _protocol(result: EvaluationResult) -> list[str]:
         "user's shown items from the category they consumed most before the episode.",
     ]
     return lines
+
+
+def _environment(result: EvaluationResult) -> str:
+    """The numerical environment (CPU, library versions) after the code, if recorded."""
+    if result.code is None or not result.code.environment:
+        return ""
+    return f", numerical environment: {result.code.describe_environment()}"
+
+
+def _ppo_description(run: PPORun) -> str:
+    """What the report says about a PPO agent: model, training, sweep seeds, code."""
+    lam = "unknown" if run.diversity_weight is None else f"{run.diversity_weight:g}"
+    trained = f"scenario `{run.scenario}`" if run.scenario else "an unknown scenario"
+    desc = (
+        f"; model `{run.model_path}`, {run.num_timesteps} training steps on the `train` "
+        f"split of {trained}, training seed {run.seed}, reward λ = {lam}"
+    )
+    if run.seed_runs:
+        desc += (
+            f"; sweep `{run.sweep_dir}`, its chosen configuration's training seeds "
+            f"{[r.seed for r in run.seed_runs]} as one agent (evaluation seed s plays "
+            "the model of training seed number s mod k; `training_seed` in results.csv)"
+        )
+    return desc + ". Trained with: " + _training_code(run)
+
+
+def _training_code(run: PPORun) -> str:
+    """Which code trained a PPO agent's runs (their ``run.code`` records)."""
+    runs = run.seed_runs or [run]
+    records = {
+        f"seed {r.seed}" if run.seed_runs else "the run": (
+            read_code_record(r.run_dir) if r.run_dir is not None else []
+        )
+        for r in runs
+    }
+    return code_summary(records, "training runs" if run.seed_runs else "training run")
 
 
 def _frontier_table(result: EvaluationResult) -> list[str]:
@@ -387,7 +413,7 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
         f"# Evaluation on `{sc.name}`",
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by {_code(result)} "
-        f"(Python {platform.python_version()}).  Regenerate with:",
+        f"(Python {platform.python_version()}){_environment(result)}.  Regenerate with:",
         "",
         "```",
         command or "(library call)",

@@ -38,6 +38,7 @@ from divrec_rl.sweep.layout import trial_logdir as _trial_logdir
 from divrec_rl.sweep.results import TrialRow, write_results
 from divrec_rl.sweep.spec import SweepFile, load_sweep, plan_train, trial_train
 from divrec_rl.sweep.trial import TrialPlan, run_trial
+from divrec_rl.training.rundir import read_code_record
 
 __all__ = ["INSTALL_COMMAND", "SweepOutcome", "require_ray", "run_sweep"]
 
@@ -243,6 +244,7 @@ def _row(result: Any, sweep: SweepFile, sweep_dir: Path) -> TrialRow:
         timesteps=metrics.get("timesteps"),
         wall_s=metrics.get("wall_s"),
         run_dir=run_dir,
+        code=read_code_record(sweep_dir / run_dir) if run_dir else [],
     )
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from divrec_rl.atomic import atomic_write_text
+from divrec_rl.provenance import code_summary
 from divrec_rl.sweep.layout import CSV_FILE, SUMMARY_FILE
 from divrec_rl.sweep.spec import METRICS, SweepFile
 
@@ -40,6 +41,8 @@ class TrialRow:
     timesteps: int | None
     wall_s: float | None
     run_dir: str
+    code: list[dict[str, Any]] = field(default_factory=list)
+    """The run's ``run.code`` entries (:func:`~divrec_rl.training.rundir.read_code_record`)."""
 
 
 @dataclass
@@ -96,7 +99,7 @@ def summarise(rows: list[TrialRow], sweep: SweepFile) -> tuple[list[ConfigSummar
 def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> str:
     keys = list(sweep.space)
     header = ["trial_id", *keys, "seed", "status", *METRICS, "timesteps", "wall_s"]
-    header += ["run_dir", "chosen"]
+    header += ["run_dir", "chosen", "source_sha256", "code_changed_during_run"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -107,6 +110,8 @@ def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> st
             + [repr(r.metrics[m]) if m in r.metrics else "" for m in METRICS]
             + ["" if r.timesteps is None else r.timesteps]
             + ["" if r.wall_s is None else f"{r.wall_s:.2f}", r.run_dir, chosen]
+            + [r.code[0].get("source_sha256", "") if r.code else ""]
+            + ["yes" if any(e.get("changed_during_run") for e in r.code) else ""]
         )
     return buf.getvalue()
 
@@ -115,13 +120,17 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
 
 
-def _summary(configs: list[ConfigSummary], chosen: int | None, sweep: SweepFile) -> str:
+def _summary(
+    configs: list[ConfigSummary], chosen: int | None, sweep: SweepFile, rows: list[TrialRow]
+) -> str:
     lines = [
         "# Sweep summary",
         "",
         f"Metric: `{sweep.metric}` ({sweep.mode}), the final evaluation of each trial on the "
         "scenario's **validation** users; held-out eval users were not used. Mean over training "
         "seeds with a seed-level 95% Student-t interval (mean ± t·sd/√n, n = finished seeds).",
+        "",
+        "Code: " + code_summary({r.trial_id: r.code for r in rows if r.run_dir}, "trials"),
         "",
         "| configuration | seeds finished | mean | 95% low | 95% high |",
         "|---|---|---|---|---|",
@@ -175,5 +184,5 @@ def write_results(sweep_dir: Path, rows: list[TrialRow], sweep: SweepFile) -> in
     configs, chosen = summarise(rows, sweep)
     label = None if chosen is None else configs[chosen].label
     atomic_write_text(sweep_dir / CSV_FILE, _csv(rows, sweep, label))
-    atomic_write_text(sweep_dir / SUMMARY_FILE, _summary(configs, chosen, sweep))
+    atomic_write_text(sweep_dir / SUMMARY_FILE, _summary(configs, chosen, sweep, rows))
     return chosen

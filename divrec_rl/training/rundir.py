@@ -53,6 +53,7 @@ __all__ = [
     "list_checkpoints",
     "model_path",
     "plugins_for",
+    "read_code_record",
     "read_run",
     "run_name",
     "selects_best",
@@ -259,6 +260,18 @@ def _scenario(data: dict[str, Any], info: RunInfo, where: Path) -> ScenarioConfi
         return resolve_scenario(name, overrides=data)
     except ScenarioError:
         return parse_scenario(data, str(where))
+
+
+def read_code_record(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The ``run.code`` entries of ``run_dir``'s ``config.yaml``, read without importing its
+    plug-ins or rebuilding its scenario; ``[]`` when there is none or the file does not read."""
+    try:
+        data = yaml.safe_load((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    run = data.get("run") if isinstance(data, dict) else None
+    code = run.get("code") if isinstance(run, dict) else None
+    return [e for e in code if isinstance(e, dict)] if isinstance(code, list) else []
 
 
 def read_run(run_dir: str | Path, what: str = "--resume") -> RunRecord:

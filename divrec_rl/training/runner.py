@@ -108,6 +108,7 @@ def _header(run_dir: Path, device: str, code: CodeIdentity) -> list[str]:
         f"versions: divrec-rl {divrec_rl.__version__}, stable-baselines3 "
         f"{stable_baselines3.__version__}, torch {th.__version__}; device {device}",
         f"code of the latest command: {code.describe()}",
+        f"numerical environment: {code.describe_environment()}",
         "Repeat this run: divrec-rl train --config THIS_FILE",
     ]
 
