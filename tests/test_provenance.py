@@ -1,7 +1,8 @@
 """Which code produced a result (:mod:`divrec_rl.provenance`): the source digest against its
-formula, its independence from the install layout, the git state of a checkout, and the
-records a training run and an evaluation report keep — including the warning when the source
-changes while a command runs."""
+formula, its independence from the install layout, the git state of a checkout, the numerical
+environment, the summary over many runs, and an evaluation report's record — including the
+warning when the source changes while a command runs (a training run's record is tested in
+``test_run_layer.py``)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from divrec_rl import provenance
 from divrec_rl.commands.evaluate import main as evaluate_main
-from divrec_rl.errors import TrainingError
 from divrec_rl.provenance import CodeIdentity, code_identity, git_state, source_digest
-from divrec_rl.resolve import resolve_scenario
 from divrec_rl.training import rundir
-from divrec_rl.training.config import config_from_args
-from divrec_rl.training.runner import resume_run, train_run
 
 SMALL = ["catalog.n_items=300", "catalog.n_categories=8", "slate.n_candidates=20"]
 
@@ -162,57 +158,6 @@ def test_changed_since_sees_an_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     source.write_text("x = 2\n", encoding="utf-8")
     now = provenance.changed_since(start)
     assert now is not None and now.source_sha256 != start.source_sha256
-
-
-def _small_run(logdir: Path, total: str = "256"):
-    config, overrides = config_from_args(
-        {
-            "n_envs": "8",
-            "n_steps": "32",
-            "batch_size": "64",
-            "n_epochs": "1",
-            "eval_every": "0",
-            "eval_users": "8",
-            "checkpoint_every": "256",
-            "total_timesteps": total,
-            "progress_bar": False,
-            "logdir": str(logdir),
-            "overrides": SMALL,
-        }
-    )
-    return train_run(config, overrides, command="first command")
-
-
-def test_a_run_records_the_code_of_every_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    here = code_identity()
-    run = _small_run(tmp_path)
-    text = (run.run_dir / "config.yaml").read_text(encoding="utf-8")
-    assert f"# code of the latest command: {here.describe()}" in text
-    assert rundir.read_run(run.run_dir).info.code == [here.as_dict()]
-    # A resume appends its own entry; one during which the source changed says so.
-    edited = CodeIdentity(here.version, "cd" * 32, here.git_commit, True)
-    monkeypatch.setattr("divrec_rl.training.runner.changed_since", lambda start: edited)
-    resume_run(run.run_dir, {"total_timesteps": "512"}, command="second command")
-    assert "source changed while this run trained" in capsys.readouterr().err
-    code = rundir.read_run(run.run_dir).info.code
-    assert code == [here.as_dict(), {**here.as_dict(), "changed_during_run": "cd" * 32}]
-
-
-def test_a_run_without_a_code_record_still_reads_and_a_bad_one_is_named(tmp_path: Path) -> None:
-    scenario = resolve_scenario("synthetic-shop")
-    run_dir = rundir.create_run_dir(tmp_path, "s", "ppo", 0)
-    rundir.write_config(run_dir, {"seed": 0}, scenario, rundir.RunInfo(None, [], ["c"]), [])
-    path = run_dir / "config.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    del data["run"]["code"]  # written before the record existed
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    assert rundir.read_run(run_dir).info.code == []
-    data["run"]["code"] = ["not a mapping"]
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(TrainingError, match=r"run\.code"):
-        rundir.read_run(run_dir)
 
 
 def _evaluate(out: Path) -> int:

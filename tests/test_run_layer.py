@@ -12,8 +12,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from divrec_rl.errors import ModelError, TrainingError
+from divrec_rl.provenance import CodeIdentity, code_identity
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.training import rundir
 from divrec_rl.training.config import config_from_args
@@ -100,6 +102,38 @@ def test_resume_appends_to_the_command_history(tmp_path: Path) -> None:
         "third command",
     ]
     assert rundir.read_run(run.run_dir).train["total_timesteps"] == 512
+
+
+def test_a_run_records_the_code_of_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    here = code_identity()
+    run = _small_run(tmp_path)
+    text = (run.run_dir / "config.yaml").read_text(encoding="utf-8")
+    assert f"# code of the latest command: {here.describe()}" in text
+    assert rundir.read_run(run.run_dir).info.code == [here.as_dict()]
+    # A resume appends its own entry; one during which the source changed says so.
+    edited = CodeIdentity(here.version, "cd" * 32, here.git_commit, True)
+    monkeypatch.setattr("divrec_rl.training.runner.changed_since", lambda start: edited)
+    resume_run(run.run_dir, {"total_timesteps": "512"}, command="second command")
+    assert "source changed while this run trained" in capsys.readouterr().err
+    code = rundir.read_run(run.run_dir).info.code
+    assert code == [here.as_dict(), {**here.as_dict(), "changed_during_run": "cd" * 32}]
+
+
+def test_a_run_without_a_code_record_still_reads_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    scenario = resolve_scenario("synthetic-shop")
+    run_dir = rundir.create_run_dir(tmp_path, "s", "ppo", 0)
+    rundir.write_config(run_dir, {"seed": 0}, scenario, rundir.RunInfo(None, [], ["c"]), [])
+    path = run_dir / "config.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["run"]["code"]  # written before the record existed
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert rundir.read_run(run_dir).info.code == []
+    data["run"]["code"] = ["not a mapping"]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(TrainingError, match=r"run\.code"):
+        rundir.read_run(run_dir)
 
 
 PLUGIN = '''
