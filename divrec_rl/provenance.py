@@ -231,6 +231,8 @@ def code_summary(records: dict[str, list[dict[str, object]]], what: str = "runs"
     """One paragraph saying which code a set of runs ran, from each run's ``run.code`` entries
     (:mod:`divrec_rl.training.rundir`): the same code for all, or which differ, which changed
     while they ran and which have no record (written before it existed)."""
+    if not records:
+        return f"no {what} with a run directory."
     by_digest: dict[str, list[str]] = {}
     described: dict[str, str] = {}
     changed = [name for name, entries in records.items()

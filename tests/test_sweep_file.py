@@ -177,8 +177,9 @@ def test_summary_says_what_the_seeds_allow_about_the_runner_up(seeds, said) -> N
         for lr, value in ((0.1, 1.0), (0.2, 5.0)) for s in seeds
     ]  # fmt: skip
     configs, chosen = summarise(rows, sweep)
-    text = summary_text(configs, chosen, sweep)
+    text = summary_text(configs, chosen, sweep, rows)
     assert "Chosen: `train.learning_rate=0.2`" in text and said in text
+    assert "Code: no trials with a run directory." in text
 
 
 def test_a_scheduler_reads_train_settings_as_trials_run_them(tmp_path: Path) -> None:
