@@ -42,6 +42,7 @@ __all__ = [
     "changed_since",
     "code_identity",
     "code_summary",
+    "current_source_digest",
     "git_state",
     "numeric_environment",
     "package_roots",
@@ -78,6 +79,20 @@ class CodeIdentity:
             state = "with local changes" if self.git_modified else "unmodified"
             git = f"git {self.git_commit[:7]}, {state}"
         return f"divrec-rl {self.version}, source {self.source_sha256[:12]} ({git})"
+
+    @classmethod
+    def from_dict(cls, entry: dict[str, object]) -> CodeIdentity:
+        """The identity an :meth:`as_dict` mapping (a run's ``run.code`` entry) describes."""
+        commit, modified, env = (
+            entry.get(k) for k in ("git_commit", "git_modified", "environment")
+        )
+        return cls(
+            str(entry.get("version") or "?"),
+            str(entry.get("source_sha256") or ""),
+            str(commit) if commit else None,
+            bool(modified) if modified is not None else None,
+            dict(env) if isinstance(env, dict) else {},
+        )
 
     def describe_environment(self) -> str:
         """``CPU Intel(R) Xeon(R) …; numpy 2.4.6, torch 2.13.0+cpu, …`` (empty if unknown)."""
@@ -198,33 +213,30 @@ def numeric_environment() -> dict[str, str]:
     return env
 
 
-def _identity(roots: list[tuple[str, Path]]) -> CodeIdentity:
+def _identity(roots: list[tuple[str, Path]], digest: str | None = None) -> CodeIdentity:
     commit, modified = git_state(roots)
-    return CodeIdentity(
-        divrec_rl.__version__, source_digest(roots), commit, modified, numeric_environment()
-    )
+    digest = source_digest(roots) if digest is None else digest
+    return CodeIdentity(divrec_rl.__version__, digest, commit, modified, numeric_environment())
+
+
+def current_source_digest() -> str:
+    """:func:`source_digest` of the installed package as its files are now (no git, no
+    environment: what a cache key or a change check needs)."""
+    return source_digest(package_roots())
 
 
 def code_identity() -> CodeIdentity:
     """The identity of the installed package's code as its files are now (≈ 20 ms: a command
-    calls it when it starts, and again at its end through :func:`changed_since`)."""
+    calls it when it starts; :func:`changed_since` checks it at the end)."""
     return _identity(package_roots())
 
 
 def changed_since(start: CodeIdentity) -> CodeIdentity | None:
-    """The package's identity now if its source differs from ``start``'s, else ``None``."""
-    now = code_identity()
-    return None if now.source_sha256 == start.source_sha256 else now
-
-
-def _describe_entry(entry: dict[str, object]) -> str:
-    version = entry.get("version") or "?"
-    digest = str(entry.get("source_sha256") or "")
-    commit = entry.get("git_commit")
-    modified = entry.get("git_modified")
-    return CodeIdentity(
-        str(version), digest, str(commit) if commit else None, bool(modified)
-    ).describe()
+    """The package's identity now if its source differs from ``start``'s, else ``None`` (only
+    the digest is recomputed unless it changed)."""
+    roots = package_roots()
+    digest = source_digest(roots)
+    return None if digest == start.source_sha256 else _identity(roots, digest)
 
 
 def code_summary(records: dict[str, list[dict[str, object]]], what: str = "runs") -> str:
@@ -233,7 +245,7 @@ def code_summary(records: dict[str, list[dict[str, object]]], what: str = "runs"
     while they ran and which have no record (written before it existed)."""
     if not records:
         return f"no {what} with a run directory."
-    by_digest: dict[str, list[str]] = {}
+    by_digest: dict[str, set[str]] = {}
     described: dict[str, str] = {}
     changed = [name for name, entries in records.items()
                if any(e.get("changed_during_run") for e in entries)]  # fmt: skip
@@ -241,10 +253,8 @@ def code_summary(records: dict[str, list[dict[str, object]]], what: str = "runs"
     for name, entries in records.items():
         for entry in entries:
             digest = str(entry.get("source_sha256") or "")
-            by_digest.setdefault(digest, [])
-            if name not in by_digest[digest]:
-                by_digest[digest].append(name)
-            described.setdefault(digest, _describe_entry(entry))
+            by_digest.setdefault(digest, set()).add(name)
+            described.setdefault(digest, CodeIdentity.from_dict(entry).describe())
     n = len(records)
     environments = {
         json.dumps(e.get("environment") or {}, sort_keys=True)

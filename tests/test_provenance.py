@@ -91,6 +91,12 @@ def test_describe_names_version_digest_commit_and_state() -> None:
     assert CodeIdentity("1.2", digest, environment=env).describe_environment() == (
         "CPU Some CPU (flags 0a1b); numpy 2.0"
     )
+    full = CodeIdentity("1.2", digest, commit, True, env)
+    back = CodeIdentity.from_dict(full.as_dict())
+    assert back == full and back.environment == env
+    assert CodeIdentity.from_dict({"source_sha256": digest}).describe() == (
+        f"divrec-rl ?, source {digest[:12]} (not a git checkout)"
+    )
     # Equality is about the code: the same code in another environment is the same code.
     assert CodeIdentity("1.2", digest, environment=env) == CodeIdentity("1.2", digest)
 

@@ -12,7 +12,6 @@ import torch as th
 from divrec_rl.envs import make_simulator
 from divrec_rl.evaluation import teacher_cache
 from divrec_rl.evaluation.teacher_cache import teacher_key, tuned_teacher
-from divrec_rl.provenance import CodeIdentity, code_identity
 from divrec_rl.rollout import rollout, user_keys
 from tests.test_supervised_baseline import FAST, SMALL
 
@@ -70,9 +69,9 @@ def test_the_key_changes_with_the_objective_the_settings_and_the_scenario(sim) -
 
 def test_the_key_changes_with_the_code(sim, monkeypatch) -> None:
     before = teacher_key(sim.scenario, 0.1, FAST)
-    here = code_identity()
-    other = CodeIdentity(here.version, "0" * 64, here.git_commit, here.git_modified)
-    monkeypatch.setattr("divrec_rl.evaluation.teacher_cache.code_identity", lambda: other)
+    monkeypatch.setattr(
+        "divrec_rl.evaluation.teacher_cache.current_source_digest", lambda: "0" * 64
+    )
     assert teacher_key(sim.scenario, 0.1, FAST) != before, "other code, same version: refit"
 
 

@@ -40,7 +40,7 @@ import divrec_rl
 from divrec_rl.agents.supervised import ClickRanker, RerankAgent
 from divrec_rl.evaluation.baseline import TuningRow, train_baseline
 from divrec_rl.evaluation.settings import BaselineSettings
-from divrec_rl.provenance import code_identity
+from divrec_rl.provenance import current_source_digest
 from divrec_rl.scenario import Scenario
 
 __all__ = ["Teacher", "default_cache_dir", "teacher_key", "tuned_teacher"]
@@ -73,7 +73,7 @@ def teacher_key(scenario: Scenario, weight: float, settings: BaselineSettings) -
     head = {
         "format": FORMAT,
         "version": divrec_rl.__version__,
-        "source_sha256": code_identity().source_sha256,
+        "source_sha256": current_source_digest(),
         "scenario": scenario.config.model_dump(mode="json"),
         "weight": float(weight),
         "settings": settings.model_dump(mode="json"),
