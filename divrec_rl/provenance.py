@@ -19,6 +19,11 @@ package's directories (documentation and test edits do not count).
 Python imports modules when they are first used, so a file edited while a command runs can
 reach the run half-way.  Long commands therefore compare the digest at their end with the one
 at their start (:func:`changed_since`) and say so in what they write.
+
+Files outside the package matter too: a MovieLens scenario's users respond through a trained
+checkpoint.  Its identity (``ResponseModel.inputs``) is recorded beside the code
+(:func:`describe_inputs`), and :func:`input_mismatches` compares a recorded one with the
+current one by content digest.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ __all__ = [
     "code_identity",
     "code_summary",
     "current_source_digest",
+    "describe_inputs",
     "git_state",
+    "input_mismatches",
     "numeric_environment",
     "package_roots",
     "source_digest",
@@ -282,3 +289,38 @@ def code_summary(records: dict[str, list[dict[str, object]]], what: str = "runs"
     if missing:
         text += f" No code record (written before it existed): {len(missing)} of {n}."
     return text + env_note
+
+
+# -- Inputs: the files outside the package a result depends on ------------------------------
+#
+# Code is not the only thing a figure depends on: a MovieLens scenario's users respond through
+# a trained checkpoint that can be retrained in place.  A scenario's response model names its
+# inputs (``ResponseModel.inputs``); training runs record them beside the code, evaluation
+# reports print them, and an evaluation of an agent trained under other inputs says so.
+
+
+def _is_digest(name: str) -> bool:
+    """Entries that identify content (compared); the others say where the files were."""
+    return name.endswith(("sha256", "fingerprint"))
+
+
+def describe_inputs(inputs: dict[str, str]) -> str:
+    """``user_model /path (user_model_tables_sha256 d64176b6c711, …)`` — digests cut to 12
+    hex digits; empty for no inputs."""
+    places = [f"{k} {v}" for k, v in inputs.items() if not _is_digest(k)]
+    digests = [f"{k} {v[:12]}" for k, v in inputs.items() if _is_digest(k)]
+    text = "; ".join(places)
+    if digests:
+        text += f" ({', '.join(digests)})" if text else ", ".join(digests)
+    return text
+
+
+def input_mismatches(recorded: dict[str, object], current: dict[str, str]) -> list[str]:
+    """The digest entries (names ending in ``sha256`` or ``fingerprint``) present in both
+    mappings whose values differ: ``name: recorded[:12] → current[:12]``.  Where the files
+    were does not count (a checkpoint copied elsewhere is the same checkpoint)."""
+    return [
+        f"{k}: {str(recorded[k])[:12]} → {v[:12]}"
+        for k, v in current.items()
+        if _is_digest(k) and k in recorded and str(recorded[k]) != v
+    ]

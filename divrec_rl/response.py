@@ -35,6 +35,14 @@ class ResponseModel(ABC):
         """``(attraction, satisfaction_logit)``, each ``(N, k)`` (the simulator's one call)."""
         return self.attraction(state, items), self.satisfaction_logit(state, items)
 
+    def inputs(self) -> dict[str, str]:
+        """The files outside the package this model's values come from, by identity: entries
+        named ``…sha256`` or ``…fingerprint`` are content digests (compared by
+        :func:`divrec_rl.provenance.input_mismatches`), others say where the files were.
+        Training runs and evaluation reports record it; ``{}`` for a model built from the
+        scenario's settings alone."""
+        return {}
+
 
 class EmbeddingResponseModel(ResponseModel):
     """Fast response model on the catalogue's item vectors.

@@ -40,9 +40,17 @@ class BertResponseModel(ResponseModel):
     catalog:
         The scenario's catalogue; its embeddings must be the tables' item vectors (the
         ``movielens-*`` catalogue sources guarantee it).
+    inputs:
+        The checkpoint's identity (:meth:`inputs`), e.g. its directory and its tables'
+        sha256; ``{}`` when unknown.
     """
 
-    def __init__(self, tables: UserModelTables, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        tables: UserModelTables,
+        catalog: Catalog,
+        inputs: dict[str, str] | None = None,
+    ) -> None:
         if catalog.n_items != tables.n_items or catalog.embedding_dim != tables.dim:
             raise ScenarioError(
                 f"response.path: the user model scores {tables.n_items} items of dimension "
@@ -51,6 +59,7 @@ class BertResponseModel(ResponseModel):
             )
         self.tables = tables
         self.catalog = catalog
+        self._inputs = dict(inputs or {})
         self.dim = tables.dim
         e = tables.item_vectors
         self._recency = tables.uses_recency
@@ -76,6 +85,10 @@ class BertResponseModel(ResponseModel):
         s = np.matmul(self._rows_sat[items], self._user_vectors(state, 1))[..., 0]
         bias = self._bias[items]
         return a.astype(np.float64) + bias[..., 0], s.astype(np.float64) + bias[..., 1]
+
+    def inputs(self) -> dict[str, str]:
+        """The checkpoint this model's tables were read from (see the constructor)."""
+        return dict(self._inputs)
 
     def attraction(self, state: UserState, items: np.ndarray) -> np.ndarray:
         return self.scores(state, items)[0]

@@ -198,7 +198,23 @@ def bert_response(catalog: Catalog, config: ScenarioConfig) -> Any:
         )
     if b.tables.uses_recency:
         _check_recency(config, b.checkpoint["train"], b.directory)
-    return BertResponseModel(b.tables, catalog)
+    return BertResponseModel(b.tables, catalog, checkpoint_inputs(b))
+
+
+def checkpoint_inputs(bundle: MovieLensBundle) -> dict[str, str]:
+    """The user-model checkpoint of a bundle by identity: its directory, the sha256 of its
+    runtime tables (what the simulator reads) and its data set's fingerprint, as its
+    ``config.json`` records them."""
+    from divrec_rl.bert.checkpoint import TABLES_FILE
+
+    files = bundle.checkpoint.get("files") or {}
+    dataset = bundle.checkpoint.get("dataset") or {}
+    inputs = {"user_model": str(bundle.directory)}
+    if files.get(TABLES_FILE):
+        inputs["user_model_tables_sha256"] = str(files[TABLES_FILE])
+    if dataset.get("fingerprint"):
+        inputs["dataset_fingerprint"] = str(dataset["fingerprint"])
+    return inputs
 
 
 def _check_recency(config: ScenarioConfig, train: dict[str, Any], directory: Path) -> None:

@@ -30,7 +30,7 @@ from divrec_rl.evaluation.report_paired import paired_section as _paired_section
 from divrec_rl.evaluation.runner import EvaluationResult, SimulatorOutcome
 from divrec_rl.evaluation.stats import MetricCI
 from divrec_rl.evaluation.summary import METRICS
-from divrec_rl.provenance import code_summary
+from divrec_rl.provenance import code_summary, describe_inputs
 from divrec_rl.training.rundir import read_code_record
 
 __all__ = ["write_evaluation"]
@@ -236,6 +236,13 @@ def _environment(result: EvaluationResult) -> str:
     return f", numerical environment: {result.code.describe_environment()}"
 
 
+def _inputs(result: EvaluationResult) -> str:
+    """The simulated users' inputs (a trained user model's identity), if any."""
+    if not result.inputs:
+        return ""
+    return f"; simulated users' inputs: {describe_inputs(result.inputs)}"
+
+
 def _ppo_description(run: PPORun) -> str:
     """What the report says about a PPO agent: model, training, sweep seeds, code."""
     lam = "unknown" if run.diversity_weight is None else f"{run.diversity_weight:g}"
@@ -413,7 +420,8 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
         f"# Evaluation on `{sc.name}`",
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by {_code(result)} "
-        f"(Python {platform.python_version()}){_environment(result)}.  Regenerate with:",
+        f"(Python {platform.python_version()}){_environment(result)}{_inputs(result)}.  "
+        "Regenerate with:",
         "",
         "```",
         command or "(library call)",

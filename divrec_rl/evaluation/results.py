@@ -148,3 +148,6 @@ class EvaluationResult:
     (:mod:`divrec_rl.evaluation.offline`); ``None`` when the population has none."""
     code: CodeIdentity | None = None
     """The code the evaluation started with (:mod:`divrec_rl.provenance`)."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """The files outside the package the simulated users' responses come from
+    (``ResponseModel.inputs``: a trained user model's identity); ``{}`` for generated users."""

@@ -53,11 +53,12 @@ from divrec_rl.evaluation.stats import (
     seed_level_test,
 )
 from divrec_rl.evaluation.summary import UserRecords
-from divrec_rl.provenance import CodeIdentity, changed_since, code_identity
+from divrec_rl.provenance import CodeIdentity, changed_since, code_identity, input_mismatches
 from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
 from divrec_rl.rollout import Trajectories, rollout, user_keys
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.simulator import SlateSimulator
+from divrec_rl.training.rundir import read_code_record
 
 __all__ = [
     "AgentOutcome",
@@ -352,6 +353,31 @@ def _cross_checks(
     return cross, behaviour
 
 
+def _input_notes(runs: dict[str, PPORun], inputs: dict[str, str]) -> list[str]:
+    """A note (and a warning on stderr) per PPO agent some of whose training commands recorded
+    other simulated-user inputs than this evaluation's (``run.code[*].inputs``, e.g. a user
+    model retrained since): the agent was trained on different simulated users."""
+    notes = []
+    for path, run in runs.items():
+        differ = {
+            f"training seed {r.seed}": diff
+            for r in (run.seed_runs or [run])
+            if r.run_dir is not None
+            for entry in read_code_record(r.run_dir)
+            if isinstance(entry.get("inputs"), dict)
+            and (diff := input_mismatches(entry["inputs"], inputs))
+        }
+        if differ:
+            detail = "; ".join(f"{who}: {', '.join(d)}" for who, d in differ.items())
+            notes.append(
+                f"**`{path}` was trained on other simulated users than these** (its run "
+                f"records name other inputs: {detail}). Its figures here are not those of the "
+                "users it was trained for; retrain it on the current inputs before comparing."
+            )
+            print("warning: " + notes[-1].replace("**", ""), file=sys.stderr, flush=True)
+    return notes
+
+
 def _unused_seed_notes(config: EvaluationConfig, runs: dict[str, PPORun]) -> list[str]:
     """A note per sweep some of whose training seeds play no evaluation seed (seed s is played
     by training seed number s mod k)."""
@@ -387,6 +413,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         return baseline
 
     notes.extend(_unused_seed_notes(config, runs))
+    notes.extend(_input_notes(runs, inputs := scenario.response.inputs()))
     ctx = AgentContext(weight, build_baseline, dict(runs))
     gen = np.random.default_rng(config.boot_seed)
     boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
@@ -447,6 +474,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         cross_behaviour=behaviour,
         offline=offline,
         code=code,
+        inputs=inputs,
     )
 
 

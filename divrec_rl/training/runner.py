@@ -28,7 +28,7 @@ from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.errors import ModelError, TrainingError
-from divrec_rl.provenance import CodeIdentity, changed_since, code_identity
+from divrec_rl.provenance import CodeIdentity, changed_since, code_identity, describe_inputs
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.simulator import SlateSimulator
@@ -102,15 +102,26 @@ def _make_logger(run_dir: Path, verbose: int, purge_step: int | None) -> Logger:
     return Logger(folder=str(run_dir), output_formats=formats)
 
 
-def _header(run_dir: Path, device: str, code: CodeIdentity) -> list[str]:
+def _header(run_dir: Path, device: str, code: CodeIdentity, inputs: dict[str, str]) -> list[str]:
     return [
         f"divrec-rl training run {run_dir.name}",
         f"versions: divrec-rl {divrec_rl.__version__}, stable-baselines3 "
         f"{stable_baselines3.__version__}, torch {th.__version__}; device {device}",
         f"code of the latest command: {code.describe()}",
         f"numerical environment: {code.describe_environment()}",
+        *([f"simulated users' inputs: {describe_inputs(inputs)}"] if inputs else []),
         "Repeat this run: divrec-rl train --config THIS_FILE",
     ]
+
+
+def _code_entry(code: CodeIdentity, inputs: dict[str, str]) -> dict[str, Any]:
+    """A command's ``run.code`` entry: the code identity and, when the scenario reads files
+    outside the package (a trained user model), their identity under ``inputs``
+    (``ResponseModel.inputs``)."""
+    entry = code.as_dict()
+    if inputs:
+        entry["inputs"] = inputs
+    return entry
 
 
 def _finish_code_record(
@@ -120,6 +131,7 @@ def _finish_code_record(
     info: RunInfo,
     device: str,
     start: CodeIdentity,
+    inputs: dict[str, str],
 ) -> None:
     """If the package's source changed while this command ran (an edit in an editable
     install reaches modules imported later), record the new digest in the command's ``code``
@@ -128,7 +140,9 @@ def _finish_code_record(
     if now is None:
         return
     info.code[-1]["changed_during_run"] = now.source_sha256
-    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device, start))
+    write_config(
+        run_dir, config.train_section(), scenario, info, _header(run_dir, device, start, inputs)
+    )
     print(
         f"warning: divrec-rl's source changed while this run trained (started with "
         f"{start.source_sha256[:12]}, now {now.source_sha256[:12]}); recorded in "
@@ -348,14 +362,17 @@ def train_run(
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
+    inputs = eval_sim.scenario.response.inputs()
     run_dir = create_run_dir(config.logdir, scenario.name, AGENT_NAME, config.seed)
     info = RunInfo(
         config.scenario,
         plugins_for(config.scenario),
         [command or "(library call)"],
-        [code.as_dict()],
+        [_code_entry(code, inputs)],
     )
-    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device, code))
+    write_config(
+        run_dir, config.train_section(), scenario, info, _header(run_dir, device, code, inputs)
+    )
     print(f"run directory: {run_dir}", flush=True)
     needs_baseline = config.prior == "baseline" or config.bc_from == "baseline"
     baseline = _tuned_baseline(env, config.baseline_log_users) if needs_baseline else None
@@ -366,7 +383,7 @@ def train_run(
     result = _learn(
         model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback(), on_eval
     )
-    _finish_code_record(run_dir, config, scenario, info, device, code)
+    _finish_code_record(run_dir, config, scenario, info, device, code, inputs)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
 
@@ -388,6 +405,7 @@ def resume_run(
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
+    inputs = eval_sim.scenario.response.inputs()
     try:
         model = PPO.load(checkpoint, env=env, device=device, force_reset=False)
     except Exception as exc:  # SB3 raises many kinds on a damaged or foreign zip
@@ -403,8 +421,10 @@ def resume_run(
     metrics.load_state_dict(state["callbacks"]["rollout_metrics"])
     info = record.info
     info.commands.append(command or " ".join(sys.argv))
-    info.code.append(code.as_dict())
-    write_config(run_dir, config.train_section(), scenario, info, _header(run_dir, device, code))
+    info.code.append(_code_entry(code, inputs))
+    write_config(
+        run_dir, config.train_section(), scenario, info, _header(run_dir, device, code, inputs)
+    )
     print(f"run directory: {run_dir} (resuming at step {model.num_timesteps})", flush=True)
     if model.num_timesteps >= config.total_timesteps:
         print(
@@ -417,6 +437,6 @@ def resume_run(
         )
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics, on_eval)
-    _finish_code_record(run_dir, config, scenario, info, device, code)
+    _finish_code_record(run_dir, config, scenario, info, device, code, inputs)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
