@@ -51,6 +51,7 @@ __all__ = [
     "describe_inputs",
     "git_state",
     "input_mismatches",
+    "inputs_summary",
     "numeric_environment",
     "package_roots",
     "source_digest",
@@ -324,3 +325,32 @@ def input_mismatches(recorded: dict[str, object], current: dict[str, str]) -> li
         for k, v in current.items()
         if _is_digest(k) and k in recorded and str(recorded[k]) != v
     ]
+
+
+def inputs_summary(records: dict[str, list[dict[str, object]]], what: str = "runs") -> str:
+    """One sentence saying which simulated-user inputs a set of runs recorded (their ``run.code``
+    entries' ``inputs``): the same for all, or how many different ones and which run had which;
+    empty when no run recorded any (generated users, or runs written before the record)."""
+    seen: dict[str, set[str]] = {}
+    described: dict[str, str] = {}
+    for name, entries in records.items():
+        for entry in entries:
+            inputs = entry.get("inputs")
+            if not isinstance(inputs, dict):
+                continue
+            digests = {k: str(v) for k, v in inputs.items() if _is_digest(k)}
+            key = json.dumps(digests, sort_keys=True)
+            seen.setdefault(key, set()).add(name)
+            described.setdefault(key, describe_inputs(digests))
+    if not seen:
+        return ""
+    n = len(records)
+    if len(seen) == 1:
+        (names,) = seen.values()
+        (text,) = described.values()
+        return f"{len(names)} of {n} {what} recorded the same simulated-user inputs, {text}."
+    parts = [f"{described[k]}: {', '.join(sorted(names))}" for k, names in seen.items()]
+    return (
+        f"**{what} recorded {len(seen)} different simulated-user inputs** (a user model "
+        f"retrained between them): {'; '.join(parts)}."
+    )

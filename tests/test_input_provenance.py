@@ -13,7 +13,7 @@ import yaml
 from divrec_rl.bert.checkpoint import TABLES_FILE, read_config, sha256_file
 from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_scenario_overrides
 from divrec_rl.commands.evaluate import main as evaluate_main
-from divrec_rl.provenance import describe_inputs, input_mismatches
+from divrec_rl.provenance import describe_inputs, input_mismatches, inputs_summary
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import build_scenario
 from divrec_rl.training import rundir
@@ -51,6 +51,52 @@ def test_only_differing_digests_are_mismatches() -> None:
     ]
     # A record without an entry says nothing about it (runs written before the record).
     assert input_mismatches({"user_model": "/x"}, now) == []
+
+
+def _code(tables: str | None) -> list[dict[str, object]]:
+    entry: dict[str, object] = {"version": "1", "source_sha256": "c" * 64}
+    if tables is not None:
+        entry["inputs"] = {"user_model": "/m", "user_model_tables_sha256": tables}
+    return [entry]
+
+
+def test_inputs_summary_says_same_different_or_nothing() -> None:
+    same = {"a": _code(TABLES), "b": _code(TABLES), "old": _code(None)}
+    assert inputs_summary(same, "trials") == (
+        "2 of 3 trials recorded the same simulated-user inputs, "
+        "user_model_tables_sha256 a1a1a1a1a1a1."
+    )
+    mixed = {"a": _code(TABLES), "b": _code("b2" * 32), "c": _code(TABLES)}
+    assert inputs_summary(mixed, "trials") == (
+        "**trials recorded 2 different simulated-user inputs** (a user model retrained between "
+        "them): user_model_tables_sha256 a1a1a1a1a1a1: a, c; "
+        "user_model_tables_sha256 b2b2b2b2b2b2: b."
+    )
+    assert inputs_summary({"a": _code(None)}, "trials") == ""
+    assert inputs_summary({}, "trials") == ""
+
+
+def test_the_sweep_summary_names_the_trials_inputs() -> None:
+    from divrec_rl.sweep.results import TrialRow, summarise
+    from divrec_rl.sweep.results import _summary as summary_text
+    from divrec_rl.sweep.spec import SweepFile
+
+    sweep = SweepFile(space={"train.learning_rate": {"grid": [0.1, 0.2]}}, seeds=[0])
+
+    def rows(tables: list[str | None]) -> list[TrialRow]:
+        return [
+            TrialRow(f"t{i}", {"train.learning_rate": lr}, 0, "finished",
+                     {"val/mean_reward": float(i)}, 10, 1.0, f"trials/t{i}", _code(t))
+            for i, (lr, t) in enumerate(zip((0.1, 0.2), tables, strict=True))
+        ]  # fmt: skip
+
+    def text(tables: list[str | None]) -> str:
+        trials = rows(tables)
+        return summary_text(*summarise(trials, sweep), sweep, trials)
+
+    assert "Simulated users: 2 of 2 trials recorded the same" in text([TABLES, TABLES])
+    assert "2 different simulated-user inputs" in text([TABLES, "b2" * 32])
+    assert "Simulated users" not in text([None, None])
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +164,7 @@ def test_training_records_the_inputs_and_evaluation_names_a_retrained_model(
     report = evaluate(tmp_path / "same")
     assert f"simulated users' inputs: user_model {tiny['model']} (" in report
     assert tables[:12] in report and "trained on other simulated users" not in report
+    assert "1 of 1 training run recorded the same simulated-user inputs" in report
     # The checkpoint is retrained after the agent was: its run record names other tables.
     path = run.run_dir / "config.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

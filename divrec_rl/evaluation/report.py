@@ -30,7 +30,7 @@ from divrec_rl.evaluation.report_paired import paired_section as _paired_section
 from divrec_rl.evaluation.runner import EvaluationResult, SimulatorOutcome
 from divrec_rl.evaluation.stats import MetricCI
 from divrec_rl.evaluation.summary import METRICS
-from divrec_rl.provenance import code_summary, describe_inputs
+from divrec_rl.provenance import code_summary, describe_inputs, inputs_summary
 from divrec_rl.training.rundir import read_code_record
 
 __all__ = ["write_evaluation"]
@@ -261,7 +261,8 @@ def _ppo_description(run: PPORun) -> str:
 
 
 def _training_code(run: PPORun) -> str:
-    """Which code trained a PPO agent's runs (their ``run.code`` records)."""
+    """Which code trained a PPO agent's runs, and on which simulated-user inputs (their
+    ``run.code`` records)."""
     runs = run.seed_runs or [run]
     records = {
         f"seed {r.seed}" if run.seed_runs else "the run": (
@@ -269,7 +270,9 @@ def _training_code(run: PPORun) -> str:
         )
         for r in runs
     }
-    return code_summary(records, "training runs" if run.seed_runs else "training run")
+    what = "training runs" if run.seed_runs else "training run"
+    inputs = inputs_summary(records, what)
+    return code_summary(records, what) + (f" {inputs}" if inputs else "")
 
 
 def _frontier_table(result: EvaluationResult) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from divrec_rl.atomic import atomic_write_text
-from divrec_rl.provenance import code_summary
+from divrec_rl.provenance import code_summary, inputs_summary
 from divrec_rl.sweep.layout import CSV_FILE, SUMMARY_FILE
 from divrec_rl.sweep.spec import METRICS, SweepFile
 
@@ -120,6 +120,12 @@ def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
 
 
+def _inputs_line(rows: list[TrialRow]) -> list[str]:
+    """``Simulated users: …`` and a blank line when the trials recorded user-model inputs."""
+    text = inputs_summary({r.trial_id: r.code for r in rows if r.run_dir}, "trials")
+    return [f"Simulated users: {text}", ""] if text else []
+
+
 def _summary(
     configs: list[ConfigSummary], chosen: int | None, sweep: SweepFile, rows: list[TrialRow]
 ) -> str:
@@ -132,6 +138,7 @@ def _summary(
         "",
         "Code: " + code_summary({r.trial_id: r.code for r in rows if r.run_dir}, "trials"),
         "",
+        *_inputs_line(rows),
         "| configuration | seeds finished | mean | 95% low | 95% high |",
         "|---|---|---|---|---|",
     ]
