@@ -91,3 +91,40 @@ def test_collect_refuses_a_sweep_with_no_finished_trial(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "no finished trial to tabulate" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+BASELINE_TUNING = """
+## Baseline tuning (validation users)
+
+| β | re-ranker | λ | return | engagement |
+|---|---|---|---|---|
+| 0.3 | none | 0 | 22.359 | 19.347 |
+| 0.3 | mmr | 0.1 | 22.408 **(chosen)** | 19.388 |
+"""
+
+
+def test_the_selection_check_sets_the_tuning_score_against_the_retrained_seeds(
+    tmp_path: Path,
+) -> None:
+    tune, results = make_dirs(tmp_path)
+    (results / "report.md").write_text(REPORT + BASELINE_TUNING, encoding="utf-8")
+    seeds = tmp_path / "seeds"
+    lines = ["trial,seed,status,val/mean_reward,run_dir"]
+    for seed, value, step in ((2, 21.0, 512), (1, 22.0, 1024), (3, 23.0, 0)):
+        run_dir = seeds / "trials" / f"t{seed}" / "run"
+        run_dir.mkdir(parents=True)
+        (run_dir / "best_model.json").write_text(f'{{"step": {step}}}', encoding="utf-8")
+        lines.append(f"t{seed},{seed},finished,{value},trials/t{seed}/run")
+    lines.append("t9,9,error,,")
+    (seeds / "sweep.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = run("movielens-1m", tune, results, "--seeds-dir", seeds)
+    assert done.returncode == 0, done.stderr
+    # Seeds in order 1, 2, 3: mean 22.00, sample sd 1.00; the chosen tuning trial scored 23.5.
+    assert (
+        "Selection check (validation users): the chosen configuration scored 23.50 in the "
+        "tuning (one seed); its retrained seeds 1, 2, 3 scored 22.00, 21.00, 23.00 (mean "
+        "22.00, sd 1.00) at their selected checkpoints (steps 1024, 512, 0); the tuned "
+        "baseline 22.41."
+    ) in done.stdout
+    missing = run("movielens-1m", tune, results, "--seeds-dir", tmp_path / "none")
+    assert missing.returncode != 0 and "the retrained seeds" in missing.stderr

@@ -1,10 +1,13 @@
 """Assemble the fair experiment's tables for docs/evaluation.md from the generated reports.
 
-    python experiments/fair/collect.py SCENARIO TUNE_DIR EVAL_DIR [--sections ...]
+    python experiments/fair/collect.py SCENARIO TUNE_DIR EVAL_DIR [--seeds-dir SEEDS_DIR]
+                                       [--sections ...]
 
-Prints Markdown: the tuning sweep's best configurations (from ``TUNE_DIR/sweep.csv``), then the
-named sections of ``EVAL_DIR/report.md`` verbatim (the tables ``divrec-rl evaluate`` wrote), so
-no number is copied by hand.
+Prints Markdown: the tuning sweep's best configurations (from ``TUNE_DIR/sweep.csv``); with
+``--seeds-dir`` (the stage-2 sweep) a selection check, the chosen configuration's one-seed tuning
+score against its retrained seeds' validation returns and the tuned baseline's; then the named
+sections of ``EVAL_DIR/report.md`` verbatim (the tables ``divrec-rl evaluate`` wrote), so no
+number is copied by hand.
 """
 
 from __future__ import annotations
@@ -101,25 +104,82 @@ def rl_contribution(tune_dir: Path) -> str:
     return "\n".join(out)
 
 
+def _finished(sweep_dir: Path) -> list[dict[str, str]]:
+    with open(sweep_dir / "sweep.csv", newline="", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if r["status"] == "finished"]
+
+
+def baseline_validation(report: str) -> float | None:
+    """The tuned baseline's validation return: the ``(chosen)`` row of the report's
+    ``Baseline tuning`` table (its fourth column), or ``None`` without one."""
+    for line in section(report, "Baseline tuning (validation users)").splitlines():
+        if "**(chosen)**" in line:
+            return float(line.split("|")[4].replace("**(chosen)**", ""))
+    return None
+
+
+def selection_check(tune_dir: Path, seeds_dir: Path, report: str) -> str:
+    """How the chosen configuration's one-seed tuning score compares with the validation return
+    of its retrained seeds (their selected checkpoints) and with the tuned baseline's: a tuning
+    score far above its seeds' mean is the winner's curse of picking the best of many one-seed
+    runs."""
+    import json
+    import statistics
+
+    chosen = [r for r in _finished(tune_dir) if r.get("chosen") == "yes"]
+    seeds = sorted(_finished(seeds_dir), key=lambda r: int(r["seed"]))
+    if not chosen or not seeds:
+        return ""
+    values = [float(r["val/mean_reward"]) for r in seeds]
+    steps = [
+        json.loads((seeds_dir / r["run_dir"] / "best_model.json").read_text(encoding="utf-8"))[
+            "step"
+        ]
+        if (seeds_dir / r["run_dir"] / "best_model.json").is_file()
+        else "?"
+        for r in seeds
+    ]
+    mean = statistics.fmean(values)
+    spread = f", sd {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+    base = baseline_validation(report)
+    text = (
+        f"Selection check (validation users): the chosen configuration scored "
+        f"{float(chosen[0]['val/mean_reward']):.2f} in the tuning (one seed); its retrained "
+        f"seeds {', '.join(r['seed'] for r in seeds)} scored "
+        f"{', '.join(f'{v:.2f}' for v in values)} (mean {mean:.2f}{spread}) at their selected "
+        f"checkpoints (steps {', '.join(str(x) for x in steps)})"
+    )
+    return text + (f"; the tuned baseline {base:.2f}." if base is not None else ".")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario")
     parser.add_argument("tune_dir", type=Path)
     parser.add_argument("eval_dir", type=Path)
     parser.add_argument("--sections", nargs="*", default=list(SECTIONS))
+    parser.add_argument(
+        "--seeds-dir", type=Path, help="the stage-2 sweep (the chosen configuration's seeds)"
+    )
     args = parser.parse_args(argv)
-    for needed, made_by in (
+    needs = [
         (args.tune_dir / "sweep.csv", "divrec-rl sweep (the tuning)"),
         (args.eval_dir / "report.md", "divrec-rl evaluate"),
-    ):
+    ]
+    if args.seeds_dir is not None:
+        needs.append((args.seeds_dir / "sweep.csv", "divrec-rl sweep (the retrained seeds)"))
+    for needed, made_by in needs:
         if not needed.is_file():
             sys.exit(f"error: {needed}: not found; it is written by {made_by}")
     report = (args.eval_dir / "report.md").read_text(encoding="utf-8")
     # Build every table before printing, so a failure leaves no half-written page behind.
     tuning, contribution = tuning_table(args.tune_dir), rl_contribution(args.tune_dir)
+    check = selection_check(args.tune_dir, args.seeds_dir, report) if args.seeds_dir else ""
     print(f"### {args.scenario}\n")
     print("Tuning (validation users, one seed per configuration, best five):\n")
     print(tuning + "\n")
+    if check:
+        print(check + "\n")
     print("What PPO's updates added to the warm starts (validation return):\n")
     print(contribution + "\n")
     for title in args.sections:
