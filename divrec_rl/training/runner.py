@@ -131,7 +131,6 @@ def _finish_code_record(
     info: RunInfo,
     device: str,
     start: CodeIdentity,
-    inputs: dict[str, str],
 ) -> None:
     """If the package's source changed while this command ran (an edit in an editable
     install reaches modules imported later), record the new digest in the command's ``code``
@@ -140,6 +139,7 @@ def _finish_code_record(
     if now is None:
         return
     info.code[-1]["changed_during_run"] = now.source_sha256
+    inputs = info.code[-1].get("inputs") or {}
     write_config(
         run_dir, config.train_section(), scenario, info, _header(run_dir, device, start, inputs)
     )
@@ -383,7 +383,7 @@ def train_run(
     result = _learn(
         model, config, scenario, run_dir, eval_sim, device, RolloutMetricsCallback(), on_eval
     )
-    _finish_code_record(run_dir, config, scenario, info, device, code, inputs)
+    _finish_code_record(run_dir, config, scenario, info, device, code)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
 
@@ -437,6 +437,6 @@ def resume_run(
         )
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics, on_eval)
-    _finish_code_record(run_dir, config, scenario, info, device, code, inputs)
+    _finish_code_record(run_dir, config, scenario, info, device, code)
     print(f"saved model: {result.model_path} ({result.num_timesteps} steps)", flush=True)
     return result
