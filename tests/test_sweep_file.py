@@ -215,6 +215,7 @@ def test_every_shipped_experiment_sweep_file_loads(path: Path) -> None:
         ("tune-movielens-100k-long", "tune-movielens-100k"),
         ("tune-movielens-1m-long", "tune-movielens-1m"),
         ("tune-movielens-100k-timed", "tune-movielens-100k"),
+        ("tune-movielens-100k-confirmed", "tune-movielens-100k"),
         ("tune-synthetic-shop-long", "tune-synthetic-shop"),
         ("tune-filter-bubble-long", "tune-filter-bubble"),
         ("tune-shop-returns-long", "tune-shop-returns"),
@@ -340,3 +341,58 @@ def test_the_more_logs_reruns_differ_from_their_choice_only_in_the_warm_starts_l
     rerun = load_sweep(fair / f"seeds-{variant}-logs10k.yaml")
     assert rerun.train == {**chosen.train, "baseline_log_users": 10000}
     assert rerun.model_dump(exclude={"train"}) == chosen.model_dump(exclude={"train"})
+
+
+def _confirm_rows(scores: dict[float, dict[int, float]], confirmed: set[int]) -> list:
+    from divrec_rl.sweep.results import TrialRow
+
+    return [
+        TrialRow(f"t{lr}-{s}", {"train.learning_rate": lr}, s, "finished",
+                 {"val/mean_reward": v}, 10, 1.0, "",
+                 phase="confirm" if s in confirmed else "search")
+        for lr, by_seed in scores.items() for s, v in by_seed.items()
+    ]  # fmt: skip
+
+
+def test_a_confirmation_stage_chooses_by_the_mean_over_all_seeds_of_the_search_front_runners() -> (
+    None
+):
+    """Hand-computed: search scores 10 / 9 / 8 / 7 (seed 0); the top 2 (lr 0.1, 0.2) are
+    retrained with seeds 5, 6 → means (10 + 6 + 5)/3 = 7 and (9 + 9 + 9.3)/3 = 9.1; lr 0.2 is
+    chosen although 0.1 led the search, and 0.3 (8 on one seed) is not eligible."""
+    from divrec_rl.sweep.results import _summary as summary_text
+    from divrec_rl.sweep.results import confirm_candidates, summarise
+    from divrec_rl.sweep.spec import SweepFile
+
+    sweep = SweepFile(
+        space={"train.learning_rate": {"grid": [0.1, 0.2, 0.3, 0.4]}},
+        seeds=[0],
+        confirm={"top": 2, "seeds": [5, 6]},
+    )
+    search = {0.1: {0: 10.0}, 0.2: {0: 9.0}, 0.3: {0: 8.0}, 0.4: {0: 7.0}}
+    front = confirm_candidates(_confirm_rows(search, set()), sweep)
+    assert [c.values["train.learning_rate"] for c in front] == [0.1, 0.2]
+    # Before the stage ran nothing is chosen (the search alone does not decide).
+    assert summarise(_confirm_rows(search, set()), sweep)[1] is None
+    search[0.1].update({5: 6.0, 6: 5.0})
+    search[0.2].update({5: 9.0, 6: 9.3})
+    rows = _confirm_rows(search, {5, 6})
+    configs, chosen = summarise(rows, sweep)
+    assert chosen is not None and configs[chosen].values == {"train.learning_rate": 0.2}
+    assert configs[chosen].mean == pytest.approx(9.1) and configs[chosen].search_mean == 9.0
+    assert [c.expected for c in configs] == [3, 3, 1, 1]
+    text = summary_text(configs, chosen, sweep, rows)
+    assert "`train.learning_rate=0.1` 10.0000 → 7.0000" in text
+    assert "Runner-up: `train.learning_rate=0.1` (7.0000)" in text  # a confirmed one, not 0.3
+    assert "| train.learning_rate=0.2 **(chosen)** | 3/3 | 9.1000 |" in text
+
+
+@pytest.mark.parametrize("more", [[0, 7], [7, 7], [-1]])
+def test_confirmation_seeds_must_be_fresh(tmp_path: Path, more: list[int]) -> None:
+    from divrec_rl.errors import SweepError
+
+    with pytest.raises(SweepError, match=r"field 'confirm.seeds': must be distinct integers ≥ 0 "
+                       r"that are not in 'seeds' \[0, 1\]"):  # fmt: skip
+        load_sweep(write(tmp_path, {**GOOD, "confirm": {"top": 1, "seeds": more}}))
+    with pytest.raises(SweepError, match=r"confirm.top"):
+        load_sweep(write(tmp_path, {**GOOD, "confirm": {"top": 0, "seeds": [5]}}))

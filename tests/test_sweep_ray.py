@@ -172,6 +172,40 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
     assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
 
 
+def test_a_confirmation_stage_retrains_the_search_leader_with_fresh_seeds(tmp_path: Path) -> None:
+    """λ ∈ {0, 0.5} × seed 0, then the better one retrained with seeds 3 and 4: 4 trials, 4 run
+    directories; the choice is that configuration with all three seeds (the only confirmed one),
+    and its summary row's mean recomputes from those three trials."""
+    sweep_file = write_sweep(tmp_path / "c.yaml", seeds=[0], confirm={"top": 1, "seeds": [3, 4]})
+    out = tmp_path / "out"
+    run_sweep(sweep_file, out)
+    table = rows(out)
+    assert len(table) == 4 and len(run_dirs(out)) == 4
+    assert {r["status"] for r in table} == {"finished"}
+    search = {float(r["reward.diversity_weight"]): float(r["val/mean_reward"])
+              for r in table if r["phase"] == "search"}  # fmt: skip
+    leader = max(search, key=search.__getitem__)
+    confirm = [r for r in table if r["phase"] == "confirm"]
+    assert sorted(int(r["seed"]) for r in confirm) == [3, 4]
+    assert {float(r["reward.diversity_weight"]) for r in confirm} == {leader}
+    chosen = [r for r in table if r["chosen"] == "yes"]
+    assert sorted(int(r["seed"]) for r in chosen) == [0, 3, 4]
+    for row in confirm:  # the retrained trials ran the leader's settings and their own seed
+        config = yaml.safe_load((out / row["run_dir"] / "config.yaml").read_text())
+        assert config["reward"]["diversity_weight"] == leader
+        assert config["train"]["seed"] == int(row["seed"])
+    mean = sum(float(r["val/mean_reward"]) for r in chosen) / 3
+    summary = (out / "summary.md").read_text()
+    line = next(x for x in summary.splitlines() if "**(chosen)**" in x)
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[1] == "3/3" and float(cells[2]) == pytest.approx(mean, abs=6e-5)
+    assert float(cells[5]) == pytest.approx(search[leader], abs=6e-5)
+    assert "Confirmation: the 1 best configurations of the search" in summary
+    # Resuming the finished sweep restores both stages and trains nothing again.
+    run_sweep(sweep_file, out, "--resume")
+    assert len(run_dirs(out)) == 4 and rows(out) == table
+
+
 def test_random_choices_are_shared_by_the_seeds_and_drawn_again_the_same(tmp_path: Path) -> None:
     lrs = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
     space = {"train.learning_rate": {"choice": lrs}}

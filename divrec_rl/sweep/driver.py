@@ -28,6 +28,7 @@ import yaml
 from divrec_rl.atomic import atomic_write_text
 from divrec_rl.errors import SweepError
 from divrec_rl.sweep.layout import (
+    CONFIRM_NAME,
     RAY_LOGS,
     SWEEP_FILE,
     TUNE_NAME,
@@ -35,9 +36,9 @@ from divrec_rl.sweep.layout import (
     read_trial_result,
 )
 from divrec_rl.sweep.layout import trial_logdir as _trial_logdir
-from divrec_rl.sweep.results import TrialRow, write_results
+from divrec_rl.sweep.results import CONFIRM, SEARCH, TrialRow, confirm_candidates, write_results
 from divrec_rl.sweep.spec import SweepFile, load_sweep, plan_train, trial_train
-from divrec_rl.sweep.trial import TrialPlan, run_trial
+from divrec_rl.sweep.trial import POINT_KEY, TrialPlan, flat_point, run_trial
 from divrec_rl.training.rundir import read_code_record
 
 __all__ = ["INSTALL_COMMAND", "SweepOutcome", "require_ray", "run_sweep"]
@@ -169,38 +170,60 @@ def _max_steps(sweep: SweepFile) -> int:
     return max(steps)
 
 
-def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int | None) -> Any:
+def _trainable(sweep: SweepFile, sweep_dir: Path, max_concurrent: int | None) -> Any:
     ray = require_ray()
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import BasicVariantGenerator
 
     plan = TrialPlan(
         str(sweep_dir), sweep.scenario, sweep.overrides, plan_train(sweep), sweep.imports
     )
-    trainable = tune.with_resources(
+    return tune.with_resources(
         tune.with_parameters(run_trial, plan=plan),
         {"cpu": sweep.resources.cpus_per_trial, "gpu": _gpu_share(sweep, ray, max_concurrent)},
     )
+
+
+def _tuner(
+    sweep: SweepFile,
+    sweep_dir: Path,
+    resume: bool,
+    max_concurrent: int | None,
+    confirm: list[dict[str, Any]] | None = None,
+) -> Any:
+    """The Tuner of the search, or with ``confirm`` (the configurations to retrain) of the
+    confirmation stage; restored from its own state directory when ``resume``."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import BasicVariantGenerator
+
+    name = TUNE_NAME if confirm is None else CONFIRM_NAME
+    trainable = _trainable(sweep, sweep_dir, max_concurrent)
     if resume:
         return tune.Tuner.restore(
-            str(sweep_dir / TUNE_NAME), trainable, resume_unfinished=True, resume_errored=True
+            str(sweep_dir / name), trainable, resume_unfinished=True, resume_errored=True
         )
     scheduler = None
-    if sweep.scheduler is not None:
+    if sweep.scheduler is not None and confirm is None:  # confirmed trials run to the end
         scheduler = ASHAScheduler(
             time_attr="timesteps",
             max_t=_max_steps(sweep),
             grace_period=sweep.scheduler.grace_period,
             reduction_factor=sweep.scheduler.reduction_factor,
         )
+    space = _param_space(sweep, tune)
+    if confirm is not None:
+        assert sweep.confirm is not None
+        space = {
+            POINT_KEY: tune.grid_search(confirm),
+            "seed": tune.grid_search(sweep.confirm.seeds),
+        }
     return tune.Tuner(
         trainable,
-        param_space=_param_space(sweep, tune),
+        param_space=space,
         tune_config=tune.TuneConfig(
             metric=sweep.metric,
             mode=sweep.mode,
-            num_samples=sweep.num_samples,
+            num_samples=sweep.num_samples if confirm is None else 1,
             # One draw of the random choices per sample, shared by every grid point (so every
             # seed trains the same configuration), from a seeded generator (so the same file
             # draws the same configurations).
@@ -211,12 +234,33 @@ def _tuner(sweep: SweepFile, sweep_dir: Path, resume: bool, max_concurrent: int 
             scheduler=scheduler,
         ),
         run_config=tune.RunConfig(
-            name=TUNE_NAME, storage_path=str(sweep_dir), verbose=0, log_to_file=True
+            name=name, storage_path=str(sweep_dir), verbose=0, log_to_file=True
         ),
     )
 
 
-def _row(result: Any, sweep: SweepFile, sweep_dir: Path) -> TrialRow:
+def _can_restore(state: Path) -> bool:
+    """Whether a stage's Tune state exists to resume (a driver killed before the confirmation
+    stage started leaves none: that stage then starts afresh)."""
+    from ray import tune
+
+    return state.is_dir() and bool(tune.Tuner.can_restore(str(state)))
+
+
+def _fit(
+    sweep: SweepFile,
+    sweep_dir: Path,
+    resume: bool,
+    max_concurrent: int | None,
+    confirm: list[dict[str, Any]] | None = None,
+) -> list[TrialRow]:
+    """Run (or resume) one stage and return its trials' rows."""
+    grid = _tuner(sweep, sweep_dir, resume, max_concurrent, confirm).fit()
+    phase = SEARCH if confirm is None else CONFIRM
+    return [_row(result, sweep, sweep_dir, phase) for result in grid]
+
+
+def _row(result: Any, sweep: SweepFile, sweep_dir: Path, phase: str) -> TrialRow:
     # A trial that failed before its first report has no metrics; Tune's directory name
     # ("run_trial_<trial id>_<index>_<values>_<time>") still carries its id.
     named = re.search(r"_([0-9a-f]+_\d{5})_", Path(result.path).name)
@@ -234,17 +278,19 @@ def _row(result: Any, sweep: SweepFile, sweep_dir: Path) -> TrialRow:
         status = "stopped" if metrics.get("timesteps") is not None else "pending"
     run = find_trial_run(logdir)
     run_dir = recorded["run_dir"] if recorded else str(run.relative_to(sweep_dir)) if run else ""
-    values = {k: result.config.get(k) for k in sweep.space}
+    config = flat_point(result.config)
+    values = {k: config.get(k) for k in sweep.space}
     return TrialRow(
         trial_id=trial_id,
         values=values,
-        seed=int(result.config["seed"]),
+        seed=int(config["seed"]),
         status=status,
         metrics={k: float(v) for k, v in metrics.items() if k.startswith("val/")},
         timesteps=metrics.get("timesteps"),
         wall_s=metrics.get("wall_s"),
         run_dir=run_dir,
         code=read_code_record(sweep_dir / run_dir) if run_dir else [],
+        phase=phase,
     )
 
 
@@ -273,8 +319,13 @@ def run_sweep(
         if not resume:
             text = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
             atomic_write_text(sweep_dir / SWEEP_FILE, text)
-        grid = _tuner(sweep, sweep_dir, resume, max_concurrent).fit()
-        rows = [_row(result, sweep, sweep_dir) for result in grid]
+        rows = _fit(sweep, sweep_dir, resume, max_concurrent)
+        if sweep.confirm is not None:
+            # The search's results first, so a failed confirmation stage leaves them readable.
+            write_results(sweep_dir, rows, sweep)
+            points = [dict(c.values) for c in confirm_candidates(rows, sweep)]
+            again = resume and _can_restore(sweep_dir / CONFIRM_NAME)
+            rows += _fit(sweep, sweep_dir, again, max_concurrent, points) if points else []
     finally:
         ray.shutdown()
         _keep_logs(temp, sweep_dir)

@@ -9,6 +9,7 @@
   trial has finished, ``trial.json`` (its final ``val/*`` metrics, steps, wall time, run
   directory) so a restarted trial never trains twice;
 * ``tune/`` — Ray Tune's experiment state and per-trial logs (what ``--resume`` restores);
+  ``tune-confirm/`` the same for the confirmation stage (a sweep file with ``confirm``);
 * ``ray-logs/`` — the logs of a local Ray session (started by the driver without ``--address``);
 * ``sweep.csv`` and ``summary.md`` — the results (:mod:`divrec_rl.sweep.results`).
 
@@ -27,6 +28,7 @@ from divrec_rl.errors import SweepError
 from divrec_rl.training.rundir import CONFIG_FILE
 
 __all__ = [
+    "CONFIRM_NAME",
     "CSV_FILE",
     "RAY_LOGS",
     "SUMMARY_FILE",
@@ -45,6 +47,7 @@ SWEEP_FILE = "sweep.yaml"
 CSV_FILE = "sweep.csv"
 SUMMARY_FILE = "summary.md"
 TUNE_NAME = "tune"
+CONFIRM_NAME = "tune-confirm"
 RAY_LOGS = "ray-logs"
 TRIALS_DIR = "trials"
 TRIAL_RESULT = "trial.json"

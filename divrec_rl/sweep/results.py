@@ -10,6 +10,12 @@ The seed is the unit of replication, so the interval is the seed-to-seed spread 
 validation metric (not the spread of users within a run).  The chosen configuration is the one
 with the best mean of the sweep's metric among those whose every seed finished; the held-out
 eval users play no part in it.
+
+With a ``confirm`` stage the search's ``top`` configurations (best mean over ``seeds``, every
+seed finished) are trained again with ``confirm.seeds``, and the choice is the best mean over
+*all* seeds among those whose every search and confirmation seed finished.  Picking the best of
+many noisy one-seed scores favours a lucky seed (the winner's curse); a mean over fresh seeds of
+the few front-runners is a less biased score for the final choice.
 """
 
 from __future__ import annotations
@@ -26,7 +32,17 @@ from divrec_rl.provenance import code_summary, inputs_summary
 from divrec_rl.sweep.layout import CSV_FILE, SUMMARY_FILE
 from divrec_rl.sweep.spec import METRICS, SweepFile
 
-__all__ = ["ConfigSummary", "TrialRow", "seed_interval", "summarise", "write_results"]
+__all__ = [
+    "ConfigSummary",
+    "TrialRow",
+    "confirm_candidates",
+    "seed_interval",
+    "summarise",
+    "write_results",
+]
+
+#: ``TrialRow.phase`` of the search's trials and of the confirmation stage's.
+SEARCH, CONFIRM = "search", "confirm"
 
 
 @dataclass
@@ -43,6 +59,8 @@ class TrialRow:
     run_dir: str
     code: list[dict[str, Any]] = field(default_factory=list)
     """The run's ``run.code`` entries (:func:`~divrec_rl.training.rundir.read_code_record`)."""
+    phase: str = SEARCH
+    """``search`` or ``confirm`` (a trial of the confirmation stage)."""
 
 
 @dataclass
@@ -56,6 +74,11 @@ class ConfigSummary:
     mean: float | None
     low: float | None
     high: float | None
+    expected: int = 0
+    """Trials the configuration should have: the search's seeds, plus the confirmation seeds
+    when it was confirmed."""
+    search_mean: float | None = None
+    """Mean over the search's seeds alone (what the confirmation stage ranked by)."""
 
 
 def seed_interval(values: list[float]) -> tuple[float, float | None, float | None]:
@@ -76,30 +99,71 @@ def label_of(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
-def summarise(rows: list[TrialRow], sweep: SweepFile) -> tuple[list[ConfigSummary], int | None]:
-    """Per-configuration summaries (in first-seen order) and the index of the chosen one."""
+def _mean_of(members: list[TrialRow], metric: str) -> tuple[float | None, ...]:
+    values = [r.metrics[metric] for r in members if r.status == "finished" and metric in r.metrics]
+    return seed_interval(values) if values else (None, None, None)
+
+
+def _config_summary(label: str, members: list[TrialRow], sweep: SweepFile) -> ConfigSummary:
+    done = [r for r in members if r.status == "finished" and sweep.metric in r.metrics]
+    mean, low, high = _mean_of(members, sweep.metric)
+    search = [r for r in members if r.phase == SEARCH]
+    confirmed = sweep.confirm is not None and any(r.phase == CONFIRM for r in members)
+    expected = len(sweep.seeds) + (len(sweep.confirm.seeds) if confirmed else 0)  # type: ignore[union-attr]
+    return ConfigSummary(
+        label,
+        members[0].values,
+        sorted(r.seed for r in members),
+        len(done),
+        mean,
+        low,
+        high,
+        expected,
+        _mean_of(search, sweep.metric)[0],
+    )
+
+
+def _best(indices: list[int], scores: list[float | None], sweep: SweepFile) -> list[int]:
+    """``indices`` by score, best first (``mode`` decides the direction)."""
+    sign = 1.0 if sweep.mode == "max" else -1.0
+    return sorted(indices, key=lambda i: -sign * scores[i])  # type: ignore[operator]
+
+
+def confirm_candidates(rows: list[TrialRow], sweep: SweepFile) -> list[ConfigSummary]:
+    """The configurations the confirmation stage retrains: the ``confirm.top`` best by the mean
+    over the search's seeds, among those whose every search seed finished (best first)."""
+    if sweep.confirm is None:
+        return []
+    configs = [_config_summary(k, v, sweep) for k, v in _groups(rows, SEARCH).items()]
+    complete = [i for i, c in enumerate(configs) if c.mean is not None and c.finished == len(
+        sweep.seeds)]  # fmt: skip
+    ranked = _best(complete, [c.mean for c in configs], sweep)
+    return [configs[i] for i in ranked[: sweep.confirm.top]]
+
+
+def _groups(rows: list[TrialRow], phase: str | None = None) -> dict[str, list[TrialRow]]:
     groups: dict[str, list[TrialRow]] = {}
     for row in rows:
-        groups.setdefault(label_of(row.values), []).append(row)
-    out: list[ConfigSummary] = []
-    for label, members in groups.items():
-        done = [r for r in members if r.status == "finished" and sweep.metric in r.metrics]
-        values = [r.metrics[sweep.metric] for r in done]
-        mean, low, high = seed_interval(values) if values else (None, None, None)
-        seeds = sorted(r.seed for r in members)
-        out.append(ConfigSummary(label, members[0].values, seeds, len(done), mean, low, high))
-    complete = [
-        i for i, c in enumerate(out) if c.mean is not None and c.finished == len(sweep.seeds)
-    ]
-    sign = 1.0 if sweep.mode == "max" else -1.0
-    chosen = max(complete, key=lambda i: sign * out[i].mean) if complete else None  # type: ignore[operator]
-    return out, chosen
+        if phase is None or row.phase == phase:
+            groups.setdefault(label_of(row.values), []).append(row)
+    return groups
+
+
+def summarise(rows: list[TrialRow], sweep: SweepFile) -> tuple[list[ConfigSummary], int | None]:
+    """Per-configuration summaries (in first-seen order) and the index of the chosen one: the
+    best mean among configurations whose every expected seed finished — with a ``confirm``
+    stage, only confirmed configurations (none before the stage has run)."""
+    out = [_config_summary(k, v, sweep) for k, v in _groups(rows).items()]
+    wanted = len(sweep.seeds) + (len(sweep.confirm.seeds) if sweep.confirm else 0)
+    complete = [i for i, c in enumerate(out) if c.mean is not None and c.finished == wanted]
+    ranked = _best(complete, [c.mean for c in out], sweep)
+    return out, (ranked[0] if ranked else None)
 
 
 def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> str:
     keys = list(sweep.space)
     header = ["trial_id", *keys, "seed", "status", *METRICS, "timesteps", "wall_s"]
-    header += ["run_dir", "chosen", "source_sha256", "code_changed_during_run"]
+    header += ["run_dir", "chosen", "source_sha256", "code_changed_during_run", "phase"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -112,6 +176,7 @@ def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> st
             + ["" if r.wall_s is None else f"{r.wall_s:.2f}", r.run_dir, chosen]
             + [r.code[0].get("source_sha256", "") if r.code else ""]
             + ["yes" if any(e.get("changed_during_run") for e in r.code) else ""]
+            + [r.phase]
         )
     return buf.getvalue()
 
@@ -139,26 +204,29 @@ def _summary(
         "Code: " + code_summary({r.trial_id: r.code for r in rows if r.run_dir}, "trials"),
         "",
         *_inputs_line(rows),
-        "| configuration | seeds finished | mean | 95% low | 95% high |",
-        "|---|---|---|---|---|",
+        *_table(configs, chosen, sweep),
     ]
-    for i, c in enumerate(configs):
-        mark = " **(chosen)**" if i == chosen else ""
-        lines.append(
-            f"| {c.label}{mark} | {c.finished}/{len(sweep.seeds)} | {_fmt(c.mean)} | "
-            f"{_fmt(c.low)} | {_fmt(c.high)} |"
-        )
     lines.append("")
+    if sweep.confirm is not None:
+        lines += [_confirm_text(configs, sweep), ""]
     if chosen is None:
         lines.append("No configuration chosen: none has a finished trial for every seed.")
     else:
         best = configs[chosen]
         others = sorted(
-            (c for i, c in enumerate(configs) if i != chosen and c.mean is not None),
+            (
+                c
+                for i, c in enumerate(configs)
+                if i != chosen
+                and c.mean is not None
+                # with a confirmation stage the runner-up is a confirmed configuration too
+                and (sweep.confirm is None or c.expected == best.expected)
+            ),
             key=lambda c: c.mean if sweep.mode == "min" else -c.mean,  # type: ignore[operator]
         )
         why = f"Chosen: `{best.label}`, the best mean {sweep.metric} ({_fmt(best.mean)}) among "
-        why += "the configurations whose every seed finished."
+        why += "the configurations whose every seed finished"
+        why += " (the confirmed ones)." if sweep.confirm is not None else "."
         if others:
             runner = others[0]
             bounds = (best.low, best.high, runner.low, runner.high)
@@ -183,6 +251,35 @@ def _summary(
         lines.append("")
         lines.append("Evaluate it on held-out users: `divrec-rl evaluate --agents ppo=SWEEP_DIR`.")
     return "\n".join(lines) + "\n"
+
+
+def _table(configs: list[ConfigSummary], chosen: int | None, sweep: SweepFile) -> list[str]:
+    """The per-configuration table; with a confirmation stage, the search seeds' mean too."""
+    extra = sweep.confirm is not None
+    head = "| configuration | seeds finished | mean | 95% low | 95% high |"
+    lines = [head + (" mean over search seeds |" if extra else ""), "|---" * (5 + extra) + "|"]
+    for i, c in enumerate(configs):
+        mark = " **(chosen)**" if i == chosen else ""
+        row = f"| {c.label}{mark} | {c.finished}/{c.expected} | {_fmt(c.mean)} | "
+        row += f"{_fmt(c.low)} | {_fmt(c.high)} |"
+        lines.append(row + (f" {_fmt(c.search_mean)} |" if extra else ""))
+    return lines
+
+
+def _confirm_text(configs: list[ConfigSummary], sweep: SweepFile) -> str:
+    """What the confirmation stage retrained, and how each configuration's score moved."""
+    assert sweep.confirm is not None
+    confirmed = [c for c in configs if c.expected > len(sweep.seeds)]
+    head = (
+        f"Confirmation: the {sweep.confirm.top} best configurations of the search (mean over "
+        f"seeds {sweep.seeds}) retrained with seeds {sweep.confirm.seeds}; the choice is the "
+        "best mean over all their seeds"
+    )
+    if not confirmed:
+        return head + ". Not run yet: no configuration has been confirmed."
+    ranked = sorted(confirmed, key=lambda c: c.search_mean or 0.0, reverse=sweep.mode == "max")
+    moves = "; ".join(f"`{c.label}` {_fmt(c.search_mean)} → {_fmt(c.mean)}" for c in ranked)
+    return head + f". Search mean → mean over all seeds: {moves}."
 
 
 def write_results(sweep_dir: Path, rows: list[TrialRow], sweep: SweepFile) -> int | None:

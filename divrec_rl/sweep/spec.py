@@ -12,6 +12,7 @@ A sweep file is YAML with the fields of :class:`SweepFile`::
     num_samples: 1                      # draws of the random choices (grids are crossed)
     metric: val/mean_reward             # selection metric, on validation users only
     scheduler: {type: asha, grace_period: 2000}   # optional early stopping
+    confirm: {top: 3, seeds: [101, 102]}          # optional: retrain the best with more seeds
 
 A space key is either ``train.FIELD`` (a :class:`~divrec_rl.training.config.TrainConfig` field)
 or a scenario field by its dotted name (the keys ``--set`` takes).  Every value of the space is
@@ -34,6 +35,7 @@ from divrec_rl.training.config import TrainConfig
 __all__ = [
     "METRICS",
     "SWEEP_OWNED",
+    "Confirm",
     "Resources",
     "Scheduler",
     "SpaceAxis",
@@ -104,6 +106,20 @@ class Scheduler(_Strict):
     )
 
 
+class Confirm(_Strict):
+    """A second stage against the winner's curse: the ``top`` configurations of the search (by
+    their mean over ``seeds``) are trained again with the seeds ``confirm.seeds``, and the sweep
+    chooses among them by the mean over all their seeds."""
+
+    top: int = Field(
+        3, ge=1, description="How many of the search's best configurations to retrain."
+    )
+    seeds: list[int] = Field(
+        min_length=1,
+        description="Further training seeds for those configurations (none of `seeds`).",
+    )
+
+
 class Resources(_Strict):
     """What Tune reserves for one trial on a node."""
 
@@ -163,6 +179,11 @@ class SweepFile(_Strict):
     mode: Literal["max", "min"] = Field("max", description="Whether larger `metric` is better.")
     scheduler: Scheduler | None = Field(
         None, description="Early stopping on `metric` (ASHA); null = every trial runs to the end."
+    )
+    confirm: Confirm | None = Field(
+        None,
+        description="Retrain the search's best configurations with more seeds and choose among "
+        "them by the mean over all seeds; null = choose from the search alone.",
     )
     resources: Resources = Field(default_factory=Resources, description="Per-trial resources.")
     imports: list[str] = Field(
@@ -256,6 +277,19 @@ def scenario_overrides(sweep: SweepFile, point: dict[str, Any]) -> dict[str, Any
     return nested
 
 
+def _check_confirm(sweep: SweepFile) -> list[str]:
+    if sweep.confirm is None:
+        return []
+    more = sweep.confirm.seeds
+    if len(set(more)) != len(more) or min(more) < 0 or set(more) & set(sweep.seeds):
+        return [
+            f"field 'confirm.seeds': must be distinct integers ≥ 0 that are not in 'seeds' "
+            f"{sweep.seeds} (fresh seeds, so the retrained runs are not the lucky ones again), "
+            f"got {more}"
+        ]
+    return []
+
+
 def load_sweep(path: str | Path) -> SweepFile:
     """Read and check a sweep file; a SweepError lists every problem, each naming the file."""
     from divrec_rl.resolve import import_plugins, resolve_scenario
@@ -287,6 +321,7 @@ def load_sweep(path: str | Path) -> SweepFile:
             errors += _check_axis(sweep, key, axis)
     if len(set(sweep.seeds)) != len(sweep.seeds) or min(sweep.seeds) < 0:
         errors.append(f"field 'seeds': must be distinct integers ≥ 0, got {sweep.seeds}")
+    errors += _check_confirm(sweep)
     if errors:
         raise SweepError([f"{where}: {line}" for line in errors])
     return sweep

@@ -27,7 +27,17 @@ from divrec_rl.sweep.layout import (
 )
 from divrec_rl.training.rundir import list_checkpoints, model_path
 
-__all__ = ["TrialPlan", "run_trial", "train_point"]
+__all__ = ["POINT_KEY", "TrialPlan", "flat_point", "run_trial", "train_point"]
+
+#: Key of a confirmation trial's configuration in its Tune config: the stage grids over whole
+#: configurations (one dict of swept values each), not over each key separately.
+POINT_KEY = "point"
+
+
+def flat_point(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's swept values and seed as one flat mapping, whichever stage it belongs to."""
+    nested = config.get(POINT_KEY) or {}
+    return {**nested, **{k: v for k, v in config.items() if k != POINT_KEY}}
 
 
 @dataclass
@@ -83,6 +93,7 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
     from divrec_rl.training.config import TrainConfig
     from divrec_rl.training.runner import resume_run, train_run
 
+    point = flat_point(point)
     trial_id = tune.get_context().get_trial_id()
     logdir = trial_logdir(plan.sweep_dir, trial_id)
     finished = read_trial_result(logdir)
