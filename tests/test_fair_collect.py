@@ -128,3 +128,43 @@ def test_the_selection_check_sets_the_tuning_score_against_the_retrained_seeds(
     ) in done.stdout
     missing = run("movielens-1m", tune, results, "--seeds-dir", tmp_path / "none")
     assert missing.returncode != 0 and "the retrained seeds" in missing.stderr
+
+
+CONFIRMED_CSV = """trial,seed,status,train.learning_rate,train.gamma,val/mean_reward,chosen,phase
+t0,0,finished,0.001,0.9,23.5,,search
+t1,0,finished,0.0001,0.95,22.0,yes,search
+t3,0,finished,0.0003,0.99,21.0,,search
+c0,101,finished,0.001,0.9,20.0,,confirm
+c1,102,finished,0.001,0.9,21.0,,confirm
+c2,101,finished,0.0001,0.95,23.0,yes,confirm
+c3,102,finished,0.0001,0.95,22.0,yes,confirm
+"""
+
+
+def test_a_confirmation_stage_gets_its_own_table_and_the_check_uses_the_mean(
+    tmp_path: Path,
+) -> None:
+    """Hand-computed: the search leader (23.5) falls to (23.5 + 20 + 21)/3 = 21.50 on its fresh
+    seeds; the runner-up (22.0) holds at (22 + 23 + 22)/3 = 22.33 and is chosen.  The top-five
+    table ranks the search trials only; the check states the chosen mean over its three seeds."""
+    tune, results = make_dirs(tmp_path, CONFIRMED_CSV)
+    (results / "report.md").write_text(REPORT + BASELINE_TUNING, encoding="utf-8")
+    seeds = tmp_path / "seeds"
+    run_dir = seeds / "trials" / "t1" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "best_model.json").write_text('{"step": 0}', encoding="utf-8")
+    (seeds / "sweep.csv").write_text(
+        "trial,seed,status,val/mean_reward,run_dir\nt1,1,finished,21.5,trials/t1/run\n",
+        encoding="utf-8",
+    )
+    done = run("movielens-100k", tune, results, "--seeds-dir", seeds)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "3 configurations finished; validation return from 21.00 to 23.50" in out
+    assert "| 0.0001 | 0.95 | 22.00 | 23.00 (101), 22.00 (102) | 22.33 | yes |" in out
+    assert "| 0.001 | 0.9 | 23.50 | 20.00 (101), 21.00 (102) | 21.50 |  |" in out
+    assert out.index("| 0.0001 | 0.95 | 22.00 | 23.00") < out.index("| 0.001 | 0.9 | 23.50 | 20")
+    assert (
+        "the chosen configuration scored 22.33 in the tuning (mean over seeds 0, 101, 102); "
+        "its retrained seeds 1 scored 21.50"
+    ) in out

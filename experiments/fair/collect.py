@@ -3,9 +3,10 @@
     python experiments/fair/collect.py SCENARIO TUNE_DIR EVAL_DIR [--seeds-dir SEEDS_DIR]
                                        [--sections ...]
 
-Prints Markdown: the tuning sweep's best configurations (from ``TUNE_DIR/sweep.csv``); with
-``--seeds-dir`` (the stage-2 sweep) a selection check, the chosen configuration's one-seed tuning
-score against its retrained seeds' validation returns and the tuned baseline's; then the named
+Prints Markdown: the tuning sweep's best configurations (from ``TUNE_DIR/sweep.csv``) and, when
+the sweep had a confirmation stage, each confirmed configuration's scores; with ``--seeds-dir``
+(the stage-2 sweep) a selection check, the chosen configuration's tuning score against its
+retrained seeds' validation returns and the tuned baseline's; then the named
 sections of ``EVAL_DIR/report.md`` verbatim (the tables ``divrec-rl evaluate`` wrote), so no
 number is copied by hand.
 """
@@ -37,10 +38,16 @@ def section(report: str, title: str) -> str:
     return "\n".join(lines[start:end]).strip()
 
 
+def _is_search(row: dict[str, str]) -> bool:
+    """A trial of the search (sweeps before the confirmation stage have no ``phase`` column)."""
+    return row.get("phase", "search") in ("search", "")
+
+
 def tuning_table(tune_dir: Path, top: int = 5) -> str:
-    """The ``top`` configurations of a one-seed tuning sweep by the validation metric."""
+    """The ``top`` configurations of a one-seed tuning sweep by the validation metric (its
+    search trials; :func:`confirmation_table` shows the confirmation stage)."""
     with open(tune_dir / "sweep.csv", newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["status"] == "finished"]
+        rows = [r for r in csv.DictReader(fh) if r["status"] == "finished" and _is_search(r)]
     if not rows:
         sys.exit(f"error: {tune_dir / 'sweep.csv'}: no finished trial to tabulate")
     keys = [k for k in rows[0] if k.startswith("train.")]
@@ -57,6 +64,41 @@ def tuning_table(tune_dir: Path, top: int = 5) -> str:
     out.append("")
     out.append(f"{len(rows)} configurations finished; validation return from {values[0]:.2f} to "
                f"{values[-1]:.2f} (median {values[len(values) // 2]:.2f}).")  # fmt: skip
+    return "\n".join(out)
+
+
+def confirmation_table(tune_dir: Path) -> str:
+    """Per configuration of the confirmation stage: its search score, the confirmation seeds'
+    scores and the mean over all seeds (what the choice was made by); '' without the stage."""
+    rows = _finished(tune_dir)
+    confirmed = [r for r in rows if not _is_search(r)]
+    if not confirmed:
+        return ""
+    keys = [k for k in rows[0] if k.startswith("train.")]
+
+    def label(row: dict[str, str]) -> tuple[str, ...]:
+        return tuple(row[k] for k in keys)
+
+    groups: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    for row in rows:
+        if label(row) in {label(c) for c in confirmed}:
+            groups.setdefault(label(row), []).append(row)
+    short = [k.removeprefix("train.") for k in keys]
+    out = ["| " + " | ".join(short) + " | search seed | confirmation seeds | mean | chosen |",
+           "|---" * (len(keys) + 4) + "|"]  # fmt: skip
+    ranked = sorted(groups.values(), key=lambda g: -sum(float(r["val/mean_reward"]) for r in g)
+                    / len(g))  # fmt: skip
+    for group in ranked:
+        search = [float(r["val/mean_reward"]) for r in group if _is_search(r)]
+        more = sorted((int(r["seed"]), float(r["val/mean_reward"])) for r in group
+                      if not _is_search(r))  # fmt: skip
+        values = search + [v for _, v in more]
+        cells = " | ".join(group[0][k] for k in keys)
+        out.append(
+            f"| {cells} | {', '.join(f'{v:.2f}' for v in search)} | "
+            + ", ".join(f"{v:.2f} ({s})" for s, v in more)
+            + f" | {sum(values) / len(values):.2f} | {group[0].get('chosen', '')} |"
+        )
     return "\n".join(out)
 
 
@@ -142,9 +184,16 @@ def selection_check(tune_dir: Path, seeds_dir: Path, report: str) -> str:
     mean = statistics.fmean(values)
     spread = f", sd {statistics.stdev(values):.2f}" if len(values) > 1 else ""
     base = baseline_validation(report)
+    scores = [float(r["val/mean_reward"]) for r in chosen]
+    tuned = f"{scores[0]:.2f} in the tuning (one seed)"
+    if len(chosen) > 1:
+        tuned = (
+            f"{statistics.fmean(scores):.2f} in the tuning (mean over seeds "
+            f"{', '.join(r['seed'] for r in sorted(chosen, key=lambda r: int(r['seed'])))})"
+        )
     text = (
         f"Selection check (validation users): the chosen configuration scored "
-        f"{float(chosen[0]['val/mean_reward']):.2f} in the tuning (one seed); its retrained "
+        f"{tuned}; its retrained "
         f"seeds {', '.join(r['seed'] for r in seeds)} scored "
         f"{', '.join(f'{v:.2f}' for v in values)} (mean {mean:.2f}{spread}) at their selected "
         f"checkpoints (steps {', '.join(str(x) for x in steps)})"
@@ -174,10 +223,14 @@ def main(argv: list[str] | None = None) -> None:
     report = (args.eval_dir / "report.md").read_text(encoding="utf-8")
     # Build every table before printing, so a failure leaves no half-written page behind.
     tuning, contribution = tuning_table(args.tune_dir), rl_contribution(args.tune_dir)
+    confirmation = confirmation_table(args.tune_dir)
     check = selection_check(args.tune_dir, args.seeds_dir, report) if args.seeds_dir else ""
     print(f"### {args.scenario}\n")
     print("Tuning (validation users, one seed per configuration, best five):\n")
     print(tuning + "\n")
+    if confirmation:
+        print("Confirmation (the search's best retrained with more seeds; validation return):\n")
+        print(confirmation + "\n")
     if check:
         print(check + "\n")
     print("What PPO's updates added to the warm starts (validation return):\n")
