@@ -3,6 +3,8 @@
 #   bash experiments/fair/run.sh SCENARIO [OUT_ROOT]
 # SCENARIO names the files used (tune-SCENARIO.yaml, seeds-SCENARIO.yaml, results/SCENARIO), so a
 # variant runs the same way: `run.sh movielens-100k-long` is the six-times-longer training budget.
+# `run.sh movielens-100k-confirmed` chooses by the mean over three seeds of the tuning's best three
+# (tune-movielens-100k-confirmed.yaml's `confirm` stage; docs/sweeps.md).
 # 1. tune PPO on validation users (experiments/fair/tune-SCENARIO.yaml: 30 configurations);
 # 2. retrain the chosen configuration with training seeds 1-5 (the tuning used seed 0);
 # 3. evaluate it with the tuned baseline, the myopic oracle, popularity and random on 5 × 1,000
