@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from divrec_rl.cli import main as cli_main
 from divrec_rl.resolve import resolve_scenario
@@ -396,3 +398,51 @@ def test_confirmation_seeds_must_be_fresh(tmp_path: Path, more: list[int]) -> No
         load_sweep(write(tmp_path, {**GOOD, "confirm": {"top": 1, "seeds": more}}))
     with pytest.raises(SweepError, match=r"confirm.top"):
         load_sweep(write(tmp_path, {**GOOD, "confirm": {"top": 0, "seeds": [5]}}))
+
+
+@given(
+    search=st.lists(st.floats(-10, 10), min_size=1, max_size=6),
+    more=st.lists(st.floats(-10, 10), min_size=12, max_size=12),
+    top=st.integers(1, 4),
+    unfinished=st.sets(st.integers(0, 11), max_size=3),
+    mode=st.sampled_from(["max", "min"]),
+)
+def test_the_confirmed_choice_is_the_best_mean_of_the_fully_confirmed_front_runners(
+    search: list[float], more: list[float], top: int, unfinished: set[int], mode: str
+) -> None:
+    """For any scores: the confirmation stage retrains the `top` best search configurations,
+    and the choice is the best mean over all three seeds among those whose every trial
+    finished (none when no such configuration exists)."""
+    from divrec_rl.sweep.results import TrialRow, confirm_candidates, summarise
+    from divrec_rl.sweep.spec import SweepFile
+
+    lrs = [0.1 * (i + 1) for i in range(len(search))]
+    sweep = SweepFile(space={"train.learning_rate": {"grid": lrs}}, seeds=[0], mode=mode,
+                      confirm={"top": top, "seeds": [7, 8]})  # fmt: skip
+
+    def row(lr: float, seed: int, value: float, phase: str, done: bool = True) -> TrialRow:
+        metrics = {"val/mean_reward": value} if done else {}
+        status = "finished" if done else "stopped"
+        values = {"train.learning_rate": lr}
+        return TrialRow(f"{lr}-{seed}", values, seed, status, metrics, 1, 1.0, "", phase=phase)
+
+    rows = [row(lr, 0, v, "search") for lr, v in zip(lrs, search, strict=True)]
+    front = confirm_candidates(rows, sweep)
+    sign = 1 if mode == "max" else -1
+    expected_front = sorted(range(len(lrs)), key=lambda i: -sign * search[i])[:top]
+    assert [search[lrs.index(c.values["train.learning_rate"])] for c in front] == [
+        search[i] for i in expected_front
+    ]
+    for j, config in enumerate(front):
+        lr = config.values["train.learning_rate"]
+        for k, seed in enumerate((7, 8)):
+            slot = 2 * j + k
+            rows.append(row(lr, seed, more[slot], "confirm", done=slot not in unfinished))
+    configs, chosen = summarise(rows, sweep)
+    eligible = [c for c in configs if c.finished == 3]
+    if not eligible:
+        assert chosen is None
+        return
+    assert chosen is not None and configs[chosen].finished == 3
+    best = max(sign * c.mean for c in eligible)  # type: ignore[operator]
+    assert sign * configs[chosen].mean == pytest.approx(best)  # type: ignore[operator]
