@@ -218,6 +218,7 @@ def test_every_shipped_experiment_sweep_file_loads(path: Path) -> None:
         ("tune-movielens-1m-long", "tune-movielens-1m"),
         ("tune-movielens-100k-timed", "tune-movielens-100k"),
         ("tune-movielens-100k-confirmed", "tune-movielens-100k"),
+        ("tune-synthetic-shop-confirmed", "tune-synthetic-shop"),
         ("tune-synthetic-shop-long", "tune-synthetic-shop"),
         ("tune-filter-bubble-long", "tune-filter-bubble"),
         ("tune-shop-returns-long", "tune-shop-returns"),
