@@ -376,7 +376,10 @@ def test_a_confirmation_stage_chooses_by_the_mean_over_all_seeds_of_the_search_f
     front = confirm_candidates(_confirm_rows(search, set()), sweep)
     assert [c.values["train.learning_rate"] for c in front] == [0.1, 0.2]
     # Before the stage ran nothing is chosen (the search alone does not decide).
-    assert summarise(_confirm_rows(search, set()), sweep)[1] is None
+    early = _confirm_rows(search, set())
+    configs, chosen = summarise(early, sweep)
+    assert chosen is None
+    assert "every search and confirmation seed" in summary_text(configs, chosen, sweep, early)
     search[0.1].update({5: 6.0, 6: 5.0})
     search[0.2].update({5: 9.0, 6: 9.3})
     rows = _confirm_rows(search, {5, 6})

@@ -209,7 +209,10 @@ def _summary(
     lines.append("")
     if sweep.confirm is not None:
         lines += [_confirm_text(configs, sweep), ""]
-    if chosen is None:
+    if chosen is None and sweep.confirm is not None:
+        lines.append("No configuration chosen: none has a finished trial for every search and "
+                     "confirmation seed.")  # fmt: skip
+    elif chosen is None:
         lines.append("No configuration chosen: none has a finished trial for every seed.")
     else:
         best = configs[chosen]
