@@ -338,6 +338,7 @@ def test_evaluate_writes_every_output(evaluated) -> None:
         "`train` split",
         "seeds [0, 1]",
         "greedy (myopic oracle)",
+        "fit seed 0: one fit per β, which plays every evaluation seed",
         "ppo − baseline",
         "Wilcoxon",
         "## Cross-simulator check",

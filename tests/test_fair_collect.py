@@ -168,3 +168,52 @@ def test_a_confirmation_stage_gets_its_own_table_and_the_check_uses_the_mean(
         "the chosen configuration scored 22.33 in the tuning (mean over seeds 0, 101, 102); "
         "its retrained seeds 1 scored 21.50"
     ) in out
+
+
+def _fit_report(seed: int, chosen: str, held: str, seed_rows: dict[str, str]) -> str:
+    blocks = "".join(
+        f"**{label} − baseline**, paired over the same 10 (seed, user) pairs:\n\n"
+        "| metric | a | b | difference [95% CI] |\n|---|---|---|---|\n"
+        "| return | 1 | 1 | 9.9 [9.0, 9.9] |\n\nSeed level (...):\n\n"
+        "| metric | difference [95% CI] | per-seed differences | seeds ppo better | t p |\n"
+        f"|---|---|---|---|---|\n| return | {row} | 0.1, 0.2 | 2/2 | 0.5 |\n\n"
+        for label, row in seed_rows.items()
+    )
+    return (
+        f"# Evaluation\n\n## Protocol\n\n- **Supervised baseline**: ... fit seed {seed}: one fit "
+        "per β ...\n\n## Results (held-out users)\n\n"
+        "| agent | engagement | return |\n|---|---|---|\n"
+        f"| ppo | 1.0 [0.9, 1.1] | 2.0 [1.9, 2.1] |\n| baseline | 1.0 [0.9, 1.1] | {held} |\n\n"
+        f"## PPO against the supervised baseline (paired)\n\n{blocks}"
+        "## Baseline tuning (validation users)\n\n| β | re-ranker | λ | return | engagement |\n"
+        f"|---|---|---|---|---|\n| 0.3 | none | 0 | 22.1 | 19 |\n{chosen}\n"
+    )
+
+
+def test_the_fit_seed_table_reads_each_report_and_says_whether_the_verdict_holds(
+    tmp_path: Path,
+) -> None:
+    script = ROOT / "experiments" / "fair" / "baseline_fits.py"
+    fits = [
+        (0, "| 0.3 | mmr | 0.1 | 22.408 **(chosen)** | 19.4 |", "24.437 [23.9, 25.0]",
+         {"ppo": "0.001 [-0.251, 0.260]", "ppo-long": "0.795 [0.619, 0.987]"}),
+        (1, "| 1 | none | 0 | 22.460 **(chosen)** | 19.5 |", "24.500 [24.0, 25.0]",
+         {"ppo": "-0.300 [-0.500, -0.100]", "ppo-long": "0.700 [0.500, 0.900]"}),
+    ]  # fmt: skip
+    dirs = []
+    for seed, chosen, held, rows in fits:
+        d = tmp_path / f"fit-{seed}"
+        d.mkdir()
+        (d / "report.md").write_text(_fit_report(seed, chosen, held, rows), encoding="utf-8")
+        dirs.append(d)
+    done = subprocess.run([sys.executable, str(script), *map(str, dirs)], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "| 0 | β 0.3, mmr λ 0.1 | 22.408 | 24.437 | 0.001 [-0.251, 0.260] (2/2) |" in out
+    assert "| 1 | β 1, no re-ranking | 22.460 | 24.500 | -0.300 [-0.500, -0.100] (2/2) |" in out
+    assert "- ppo − baseline, seed-level interval differs between fits: below 0, contains 0." in out
+    assert "- ppo-long − baseline, seed-level interval the same for all 2 fits: above 0." in out
+    missing = subprocess.run([sys.executable, str(script), str(tmp_path / "nope")],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert missing.returncode != 0 and "report.md: not found" in missing.stderr

@@ -201,7 +201,9 @@ def _protocol(result: EvaluationResult) -> list[str]:
             "candidate features, never the simulator's hidden state — with a diversity "
             "regulariser β·E[cos(i, j)] over its own choice distribution "
             f"(β ∈ {list(s.regularisers)}; the `supervised` agent, if evaluated, is the β = 0 "
-            "model without re-ranking), and served with MMR (λ ∈ "
+            f"model without re-ranking; hidden width {s.hidden}, best of {s.epochs} epochs, "
+            f"fit seed {s.seed}: one fit per β, which plays every evaluation seed), and served "
+            "with MMR (λ ∈ "
             f"{[0.0, *s.mmr_tradeoffs]}) or DPP greedy MAP (λ ∈ {[0.0, *s.dpp_tradeoffs]}).",
             f"- **Tuning**: every (β, re-ranker, λ) served the same {s.val_users} users of the "
             f"`val` split (seed {s.val_seed}); the highest mean return (λ = "
