@@ -84,25 +84,34 @@ class PPORun:
 @dataclass
 class AgentContext:
     """What factories may use: the objective's λ, PPO runs (loaded once per path) and the
-    supervised baseline (built once, on first use, by ``baseline_factory``)."""
+    supervised baseline (each of its ``baseline_fits`` fits built once, on first use, by
+    ``baseline_factory(fit number)``)."""
 
     objective_weight: float
-    baseline_factory: Callable[[], Any] | None = None
+    baseline_factory: Callable[[int], Any] | None = None
     ppo_runs: dict[str, PPORun] = field(default_factory=dict)
-    _baseline: Any = None
+    baseline_fits: int = 1
+    _baselines: dict[int, Any] = field(default_factory=dict)
 
-    def baseline(self) -> Any:
-        """The fitted and tuned :class:`~divrec_rl.evaluation.baseline.Baseline`."""
-        if self._baseline is None:
+    def baseline(self, seed: int = 0) -> Any:
+        """The fitted and tuned :class:`~divrec_rl.evaluation.baseline.Baseline` that plays
+        evaluation seed ``seed``: fit number ``seed mod baseline_fits``."""
+        fit = seed % self.baseline_fits
+        if fit not in self._baselines:
             if self.baseline_factory is None:
                 raise ScenarioError("the supervised baseline is not available in this context")
-            self._baseline = self.baseline_factory()
-        return self._baseline
+            self._baselines[fit] = self.baseline_factory(fit)
+        return self._baselines[fit]
+
+    @property
+    def built_baselines(self) -> list[Any]:
+        """The baseline fits some agent needed, by fit number."""
+        return [self._baselines[k] for k in sorted(self._baselines)]
 
     @property
     def built_baseline(self) -> Any:
-        """The baseline if some agent needed it, else ``None``."""
-        return self._baseline
+        """The first baseline fit some agent needed, else ``None``."""
+        return next(iter(self.built_baselines), None)
 
     def ppo(self, path: str) -> PPORun:
         """The PPO run at ``path`` (loaded on first use)."""
@@ -170,7 +179,7 @@ def attraction_ranker_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> An
 
 def _baseline_variant(method: str | None) -> AgentFactory:
     def factory(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
-        baseline = ctx.baseline()
+        baseline = ctx.baseline(seed)
         return baseline.agent(baseline.best(method), spec.label)
 
     factory.__doc__ = f"``baseline`` re-ranked with {method or 'the best method'}."
@@ -179,7 +188,7 @@ def _baseline_variant(method: str | None) -> AgentFactory:
 
 def supervised_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:
     """``supervised``: the plain supervised ranker of the baseline."""
-    return ctx.baseline().plain_agent(spec.label)
+    return ctx.baseline(seed).plain_agent(spec.label)
 
 
 def ppo_agent(ctx: AgentContext, spec: AgentSpec, seed: int) -> Any:

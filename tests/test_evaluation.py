@@ -407,6 +407,7 @@ def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]
         ("random", ["--first-seed", "-1"], "--first-seed: must be ≥ 0"),
         ("random", ["--users", "-3"], "--users: must be ≥ 2"),
         ("random", ["--cross-sim", "mff"], "did you mean 'mf'"),
+        ("baseline", ["--baseline-fits", "0"], "field 'baseline.fits' (--baseline-fits): must be"),
     ],
 )
 def test_bad_input_is_one_error_line(capsys, tmp_path, agents, extra, needle) -> None:
@@ -433,6 +434,34 @@ def test_a_later_first_seed_evaluates_the_same_seeds_rows_and_models(tmp_path, e
     expected = every[every["seed"] >= 1].reset_index(drop=True)
     pd.testing.assert_frame_equal(tail.reset_index(drop=True), expected)
     assert "seeds [1, 2]" in (tmp_path / "later" / "report.md").read_text(encoding="utf-8")
+
+
+def test_several_baseline_fits_each_play_their_evaluation_seeds(tmp_path) -> None:
+    """--baseline-fits 2: evaluation seed s is played by the baseline fitted (and tuned) with
+    seed s mod 2 — its rows equal those of a one-fit evaluation with that --baseline-seed — and
+    results.csv, baseline_tuning.csv and the report say which fit played which seed."""
+    common = ["--agents", "baseline,random", "--users", "12", "--quiet", "--val-users", "8",
+              "--log-users", "30", "--cross-sim", "none", "--no-frontier", *SMALL_SET]  # fmt: skip
+    two = [*common, "--out", str(tmp_path / "two"), "--seeds", "2", "--baseline-fits", "2"]
+    assert evaluate_main(two) == 0
+    results = pd.read_csv(tmp_path / "two" / "results.csv")
+    base = results[results["agent"] == "baseline"].sort_values("seed").reset_index(drop=True)
+    assert base["training_seed"].tolist() == [0, 1]
+    assert results[results["agent"] == "random"]["training_seed"].isna().all()
+    for fit in (0, 1):
+        one = [*common, "--out", str(tmp_path / f"fit{fit}"), "--seeds", "1"]
+        one += ["--first-seed", str(fit), "--baseline-seed", str(fit)]
+        assert evaluate_main(one) == 0
+        alone = pd.read_csv(tmp_path / f"fit{fit}" / "results.csv")
+        alone = alone[alone["agent"] == "baseline"].drop(columns="training_seed")
+        mine = base[base["seed"] == fit].drop(columns="training_seed")
+        pd.testing.assert_frame_equal(mine.reset_index(drop=True), alone.reset_index(drop=True))
+    tuning = pd.read_csv(tmp_path / "two" / "baseline_tuning.csv")
+    assert sorted(set(tuning["fit_seed"])) == [0, 1]
+    report = (tmp_path / "two" / "report.md").read_text(encoding="utf-8")
+    assert "fit seeds 0–1: 2 independent fits of the whole baseline" in report
+    assert "each fit's own choice on validation: fit seed 0: β=" in report
+    assert "; fit seed 1: β=" in report
 
 
 def test_the_note_names_the_training_seeds_that_play_the_evaluation_seeds() -> None:

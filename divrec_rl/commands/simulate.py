@@ -71,7 +71,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         args.config,
     )
 
-    def baseline():  # only built if the agent is a supervised baseline
+    def baseline(fit: int):  # only built if the agent is a supervised baseline (one fit)
         from divrec_rl.evaluation.baseline import train_baseline
 
         return train_baseline(sim.scenario, sim.diversity_weight)

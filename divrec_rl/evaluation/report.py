@@ -27,7 +27,8 @@ from divrec_rl.evaluation.plots import (
 )
 from divrec_rl.evaluation.report_paired import fmt as _fmt
 from divrec_rl.evaluation.report_paired import paired_section as _paired_section
-from divrec_rl.evaluation.runner import EvaluationResult, SimulatorOutcome
+from divrec_rl.evaluation.runner import BASELINE_KINDS, EvaluationResult, SimulatorOutcome
+from divrec_rl.evaluation.settings import BaselineSettings
 from divrec_rl.evaluation.stats import MetricCI
 from divrec_rl.evaluation.summary import METRICS
 from divrec_rl.provenance import code_summary, describe_inputs, inputs_summary
@@ -202,14 +203,13 @@ def _protocol(result: EvaluationResult) -> list[str]:
             "regulariser β·E[cos(i, j)] over its own choice distribution "
             f"(β ∈ {list(s.regularisers)}; the `supervised` agent, if evaluated, is the β = 0 "
             f"model without re-ranking; hidden width {s.hidden}, best of {s.epochs} epochs, "
-            f"fit seed {s.seed}: one fit per β, which plays every evaluation seed), and served "
-            "with MMR (λ ∈ "
+            f"{_fits_text(s)}), and served with MMR (λ ∈ "
             f"{[0.0, *s.mmr_tradeoffs]}) or DPP greedy MAP (λ ∈ {[0.0, *s.dpp_tradeoffs]}).",
             f"- **Tuning**: every (β, re-ranker, λ) served the same {s.val_users} users of the "
             f"`val` split (seed {s.val_seed}); the highest mean return (λ = "
             f"{result.objective_weight:g}) wins.  `baseline` = {best['any'].label()}; "
-            f"`baseline-mmr` = {best['mmr'].label()}; `baseline-dpp` = {best['dpp'].label()}.  "
-            "The eval users are never used for fitting or tuning.",
+            f"`baseline-mmr` = {best['mmr'].label()}; `baseline-dpp` = {best['dpp'].label()}"
+            f"{_other_fits(result)}.  The eval users are never used for fitting or tuning.",
         ]
     lines += [
         "- **Uncertainty**: means over seeds; 95% percentile intervals from a two-stage "
@@ -311,8 +311,31 @@ def _tuning_table(result: EvaluationResult) -> list[str]:
     return lines
 
 
+def _fits_text(s: BaselineSettings) -> str:
+    """How many fits of the baseline there are and which evaluation seeds each plays."""
+    if s.fits == 1:
+        return f"fit seed {s.seed}: one fit per β, which plays every evaluation seed"
+    return (
+        f"fit seeds {s.seed}–{s.seed + s.fits - 1}: {s.fits} independent fits of the whole "
+        f"baseline (click models and tuning), evaluation seed s played by fit number s mod "
+        f"{s.fits} (`training_seed` in results.csv)"
+    )
+
+
+def _other_fits(result: EvaluationResult) -> str:
+    """``; fit seed 1: β=…, … (22.46); …`` — what each further fit chose on validation (the
+    text and the tuning table describe the first)."""
+    if len(result.baselines) < 2:
+        return ""
+    chosen = [f"fit seed {b.settings.seed}: {b.best().label()} ({b.best().return_:.2f})"
+              for b in result.baselines]  # fmt: skip
+    first = result.baselines[0].settings.seed
+    return f" (fit seed {first}); each fit's own choice on validation: " + "; ".join(chosen)
+
+
 def _results(result: EvaluationResult, outcome: SimulatorOutcome) -> pd.DataFrame:
-    """``results.csv``; a ``training_seed`` column names the PPO model behind each row."""
+    """``results.csv``; a ``training_seed`` column names the PPO model behind each row (and,
+    with several baseline fits, the baseline fit's seed)."""
     seeds, n_users = result.seeds, result.config.users
     points = {
         (label, seed): agent.points[i]
@@ -323,14 +346,21 @@ def _results(result: EvaluationResult, outcome: SimulatorOutcome) -> pd.DataFram
     if outcome is result.primary and result.offline is not None:
         result.offline.add_columns(frame)
     runs = {s.label: result.ppo_runs[s.path] for s in result.config.agents if s.kind == "ppo"}  # type: ignore[index]
+    fits = result.config.baseline
+    fitted = {s.label for s in result.config.agents if s.kind in BASELINE_KINDS}
+    if fits.fits == 1:
+        fitted = set()
+
+    def trained_by(agent: str, seed: int) -> int | None:
+        if agent in runs:
+            return runs[agent].for_seed(seed).seed
+        return fits.seed + seed % fits.fits if agent in fitted else None
+
     frame.insert(
         2,
         "training_seed",
         pd.array(
-            [
-                runs[a].for_seed(int(s)).seed if a in runs else None
-                for a, s in zip(frame["agent"], frame["seed"], strict=True)
-            ],
+            [trained_by(a, int(s)) for a, s in zip(frame["agent"], frame["seed"], strict=True)],
             dtype="Int64",
         ),
     )
@@ -355,10 +385,13 @@ def write_evaluation(
                 trajectories_frame(result.cross.trajectories).to_csv(
                     tmp / CROSS_DIR / "trajectories.csv", index=False
                 )
-        if result.baseline is not None:
-            pd.DataFrame([vars(r) for r in result.baseline.tuning]).rename(
-                columns={"return_": "return"}
-            ).to_csv(tmp / "baseline_tuning.csv", index=False)
+        if result.baselines:
+            # one row per (fit, setting); fit_seed tells the fits apart
+            rows = [{**vars(r), "fit_seed": b.settings.seed} for b in result.baselines
+                    for r in b.tuning]  # fmt: skip
+            pd.DataFrame(rows).rename(columns={"return_": "return"}).to_csv(
+                tmp / "baseline_tuning.csv", index=False
+            )
         if result.frontier:
             pd.DataFrame([vars(p) for p in result.frontier]).rename(
                 columns={"return_": "return"}

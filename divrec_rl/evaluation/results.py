@@ -148,6 +148,9 @@ class EvaluationResult:
     (:mod:`divrec_rl.evaluation.offline`); ``None`` when the population has none."""
     code: CodeIdentity | None = None
     """The code the evaluation started with (:mod:`divrec_rl.provenance`)."""
+    baselines: list[Baseline] = field(default_factory=list)
+    """Every fit of the baseline that was built, by fit number (``baseline`` is the first;
+    more than one with ``--baseline-fits``)."""
     inputs: dict[str, str] = field(default_factory=dict)
     """The files outside the package the simulated users' responses come from
     (``ResponseModel.inputs``: a trained user model's identity); ``{}`` for generated users."""

@@ -405,16 +405,18 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
     scenario_config, scenario, runs, sweep = _prepare(config, notes)
     weight, source = _objective(config, scenario_config, runs, notes)
 
-    def build_baseline() -> Baseline:
+    def build_baseline(fit: int) -> Baseline:
         t0 = time.perf_counter()
-        _say(progress, "baseline: logging, fitting, tuning on validation users")
-        baseline = train_baseline(scenario, weight, config.baseline, progress)
-        timings["baseline"] = time.perf_counter() - t0
+        settings = config.baseline.model_copy(update={"seed": config.baseline.seed + fit})
+        which = f" (fit seed {settings.seed})" if config.baseline.fits > 1 else ""
+        _say(progress, f"baseline{which}: logging, fitting, tuning on validation users")
+        baseline = train_baseline(scenario, weight, settings, progress)
+        timings["baseline"] = timings.get("baseline", 0.0) + time.perf_counter() - t0
         return baseline
 
     notes.extend(_unused_seed_notes(config, runs))
     notes.extend(_input_notes(runs, inputs := scenario.response.inputs()))
-    ctx = AgentContext(weight, build_baseline, dict(runs))
+    ctx = AgentContext(weight, build_baseline, dict(runs), config.baseline.fits)
     gen = np.random.default_rng(config.boot_seed)
     boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
 
@@ -467,6 +469,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
         paired=paired,
         frontier=frontier,
         baseline=ctx.built_baseline,
+        baselines=ctx.built_baselines,
         ppo_runs=runs,
         sweep_runs=sweep,
         timings=timings,

@@ -63,3 +63,12 @@ class BaselineSettings(SettingsModel):
     hidden: int = Field(64, ge=1, description="Hidden width of the click model.")
     epochs: int = Field(6, ge=1, description="Training epochs (the best held-out epoch is kept).")
     seed: int = Field(0, description="Seed of the click models' weights and minibatches.")
+    fits: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="Independent fits of the whole baseline, with seeds seed, seed+1, …; "
+        "evaluation seed s is played by fit number s mod fits, each tuned on the validation "
+        "users on its own (as a PPO sweep's training seeds), so seed-level intervals include "
+        "the baseline's fit-to-fit spread.",
+    )
