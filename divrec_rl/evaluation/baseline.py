@@ -15,6 +15,7 @@ The held-out evaluation users are never touched here.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,7 @@ from divrec_rl.rollout import rollout, user_keys
 from divrec_rl.scenario import Scenario
 from divrec_rl.simulator import SlateSimulator
 
-__all__ = ["Baseline", "BaselineSettings", "TuningRow", "train_baseline"]
+__all__ = ["Baseline", "BaselineSettings", "TuningRow", "train_baseline", "train_fit"]
 
 
 @dataclass(frozen=True)
@@ -169,3 +170,24 @@ def train_baseline(
     finally:
         th.set_num_threads(threads)
     return Baseline(settings, objective_weight, rankers, fit_stats, tuning, log, vectors, log_stats)
+
+
+def train_fit(
+    scenario: Scenario,
+    objective_weight: float,
+    settings: BaselineSettings,
+    timings: dict[str, float],
+    progress: bool,
+    fit: int,
+) -> Baseline:
+    """Fit number ``fit`` of the baseline (``settings.fits`` of them): logged, fitted and tuned
+    anew with click-model seed ``settings.seed + fit``; its wall time is added to
+    ``timings["baseline"]``."""
+    t0 = time.perf_counter()
+    one = settings.model_copy(update={"seed": settings.seed + fit})
+    if progress:
+        which = f" (fit seed {one.seed})" if settings.fits > 1 else ""
+        print(f"baseline{which}: logging, fitting, tuning on validation users", flush=True)
+    baseline = train_baseline(scenario, objective_weight, one, progress)
+    timings["baseline"] = timings.get("baseline", 0.0) + time.perf_counter() - t0
+    return baseline

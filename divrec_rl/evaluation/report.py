@@ -25,10 +25,10 @@ from divrec_rl.evaluation.plots import (
     lorenz_plot,
     session_plot,
 )
+from divrec_rl.evaluation.report_baseline import baseline_protocol, tuning_table
 from divrec_rl.evaluation.report_paired import fmt as _fmt
 from divrec_rl.evaluation.report_paired import paired_section as _paired_section
 from divrec_rl.evaluation.runner import BASELINE_KINDS, EvaluationResult, SimulatorOutcome
-from divrec_rl.evaluation.settings import BaselineSettings
 from divrec_rl.evaluation.stats import MetricCI
 from divrec_rl.evaluation.summary import METRICS
 from divrec_rl.provenance import code_summary, describe_inputs, inputs_summary
@@ -188,29 +188,7 @@ def _protocol(result: EvaluationResult) -> list[str]:
         if spec.kind == "ppo":
             desc += _ppo_description(result.ppo_runs[spec.path])  # type: ignore[index]
         lines.append(f"  - `{spec.label}`: {desc}")
-    if result.baseline is not None:
-        b = result.baseline
-        s = b.settings
-        best = {m: b.best(m if m != "any" else None) for m in ("any", "mmr", "dpp")}
-        lines += [
-            f"- **Supervised baseline**: logging policy *noisy popularity* (candidates ranked by "
-            f"standardised log-popularity + {s.logging_temperature:g}·Gumbel noise, i.e. a "
-            f"Plackett–Luce sample) served {s.log_users} users of the `train` split (seed "
-            f"{s.log_seed}): {int(b.log_stats['logged_steps'])} logged slates, "
-            f"{int(b.log_stats['logged_clicks'])} clicks.  A click model (MNL with a no-click "
-            "option over the logged slate) is trained on these logs only — user observation and "
-            "candidate features, never the simulator's hidden state — with a diversity "
-            "regulariser β·E[cos(i, j)] over its own choice distribution "
-            f"(β ∈ {list(s.regularisers)}; the `supervised` agent, if evaluated, is the β = 0 "
-            f"model without re-ranking; hidden width {s.hidden}, best of {s.epochs} epochs, "
-            f"{_fits_text(s)}), and served with MMR (λ ∈ "
-            f"{[0.0, *s.mmr_tradeoffs]}) or DPP greedy MAP (λ ∈ {[0.0, *s.dpp_tradeoffs]}).",
-            f"- **Tuning**: every (β, re-ranker, λ) served the same {s.val_users} users of the "
-            f"`val` split (seed {s.val_seed}); the highest mean return (λ = "
-            f"{result.objective_weight:g}) wins.  `baseline` = {best['any'].label()}; "
-            f"`baseline-mmr` = {best['mmr'].label()}; `baseline-dpp` = {best['dpp'].label()}"
-            f"{_other_fits(result)}.  The eval users are never used for fitting or tuning.",
-        ]
+    lines += baseline_protocol(result)
     lines += [
         "- **Uncertainty**: means over seeds; 95% percentile intervals from a two-stage "
         "bootstrap — seeds drawn with replacement, then users within each drawn seed — with "
@@ -284,53 +262,6 @@ def _frontier_table(result: EvaluationResult) -> list[str]:
             f"| {p.family} | {p.label} | {_fmt(p.engagement)} | {_fmt(p.ild)} | {_fmt(p.return_)} |"
         )
     return lines
-
-
-def _tuning_table(result: EvaluationResult) -> list[str]:
-    b = result.baseline
-    if b is None:
-        return []
-    lines = [
-        "| β | re-ranker | λ | return | engagement | ILD | session length | CTR |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    best = b.best()
-    for r in b.tuning:
-        mark = " **(chosen)**" if r == best else ""
-        lines.append(
-            f"| {r.regulariser:g} | {r.method} | {r.tradeoff:g} | {_fmt(r.return_)}{mark} | "
-            f"{_fmt(r.engagement)} | {_fmt(r.ild)} | {_fmt(r.session_length)} | {_fmt(r.ctr)} |"
-        )
-    lines += ["", "Click model fit (held-out 10% of the logged users):", ""]
-    lines += ["| β | held-out NLL | held-out E[cos] of choice distribution |", "|---|---|---|"]
-    for beta, stats in sorted(b.fit_stats.items()):
-        lines.append(
-            f"| {beta:g} | {stats['heldout_nll']:.4f} | "
-            f"{stats['heldout_expected_similarity']:.4f} |"
-        )
-    return lines
-
-
-def _fits_text(s: BaselineSettings) -> str:
-    """How many fits of the baseline there are and which evaluation seeds each plays."""
-    if s.fits == 1:
-        return f"fit seed {s.seed}: one fit per β, which plays every evaluation seed"
-    return (
-        f"fit seeds {s.seed}–{s.seed + s.fits - 1}: {s.fits} independent fits of the whole "
-        f"baseline (click models and tuning), evaluation seed s played by fit number s mod "
-        f"{s.fits} (`training_seed` in results.csv)"
-    )
-
-
-def _other_fits(result: EvaluationResult) -> str:
-    """``; fit seed 1: β=…, … (22.46); …`` — what each further fit chose on validation (the
-    text and the tuning table describe the first)."""
-    if len(result.baselines) < 2:
-        return ""
-    chosen = [f"fit seed {b.settings.seed}: {b.best().label()} ({b.best().return_:.2f})"
-              for b in result.baselines]  # fmt: skip
-    first = result.baselines[0].settings.seed
-    return f" (fit seed {first}); each fit's own choice on validation: " + "; ".join(chosen)
 
 
 def _results(result: EvaluationResult, outcome: SimulatorOutcome) -> pd.DataFrame:
@@ -519,7 +450,7 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
         lines += [
             "## Baseline tuning (validation users)",
             "",
-            *_tuning_table(result),
+            *tuning_table(result),
             "",
         ]
     if result.notes:

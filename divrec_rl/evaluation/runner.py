@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from divrec_rl.agents.registry import (
 )
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError, ScenarioError
-from divrec_rl.evaluation.baseline import Baseline, train_baseline
+from divrec_rl.evaluation.baseline import Baseline, train_fit
 from divrec_rl.evaluation.offline import offline_accuracy
 from divrec_rl.evaluation.results import (
     AgentOutcome,
@@ -405,17 +406,9 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
     scenario_config, scenario, runs, sweep = _prepare(config, notes)
     weight, source = _objective(config, scenario_config, runs, notes)
 
-    def build_baseline(fit: int) -> Baseline:
-        t0 = time.perf_counter()
-        settings = config.baseline.model_copy(update={"seed": config.baseline.seed + fit})
-        which = f" (fit seed {settings.seed})" if config.baseline.fits > 1 else ""
-        _say(progress, f"baseline{which}: logging, fitting, tuning on validation users")
-        baseline = train_baseline(scenario, weight, settings, progress)
-        timings["baseline"] = timings.get("baseline", 0.0) + time.perf_counter() - t0
-        return baseline
-
     notes.extend(_unused_seed_notes(config, runs))
     notes.extend(_input_notes(runs, inputs := scenario.response.inputs()))
+    build_baseline = partial(train_fit, scenario, weight, config.baseline, timings, progress)
     ctx = AgentContext(weight, build_baseline, dict(runs), config.baseline.fits)
     gen = np.random.default_rng(config.boot_seed)
     boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
