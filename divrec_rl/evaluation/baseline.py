@@ -30,7 +30,7 @@ from divrec_rl.rollout import rollout, user_keys
 from divrec_rl.scenario import Scenario
 from divrec_rl.simulator import SlateSimulator
 
-__all__ = ["Baseline", "BaselineSettings", "TuningRow", "train_baseline", "train_fit"]
+__all__ = ["Baseline", "BaselineFits", "BaselineSettings", "TuningRow", "train_baseline"]
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,18 @@ def train_baseline(
     objective_weight: float,
     settings: BaselineSettings | None = None,
     progress: bool = False,
+    logs: tuple[InteractionLog, dict[str, float]] | None = None,
 ) -> Baseline:
-    """Log, fit and tune the baseline on ``scenario`` (see the module docstring)."""
+    """Log, fit and tune the baseline on ``scenario`` (see the module docstring); ``logs``,
+    :func:`collect_logs`' result for these settings, skips the logging step."""
     settings = settings or BaselineSettings()
-    log, log_stats = collect_logs(scenario, settings, objective_weight)
-    if progress:
-        print(f"  logged {len(log)} steps of {settings.log_users} training users", flush=True)
+    if logs is None:
+        logs = collect_logs(scenario, settings, objective_weight)
+        if progress:
+            print(
+                f"  logged {len(logs[0])} steps of {settings.log_users} training users", flush=True
+            )
+    log, log_stats = logs
     vectors = scenario.catalog.embeddings
     val = SlateSimulator(scenario, settings.val_users, "val", objective_weight)
     keys = user_keys(settings.val_seed, settings.val_users)
@@ -172,22 +178,30 @@ def train_baseline(
     return Baseline(settings, objective_weight, rankers, fit_stats, tuning, log, vectors, log_stats)
 
 
-def train_fit(
-    scenario: Scenario,
-    objective_weight: float,
-    settings: BaselineSettings,
-    timings: dict[str, float],
-    progress: bool,
-    fit: int,
-) -> Baseline:
-    """Fit number ``fit`` of the baseline (``settings.fits`` of them): logged, fitted and tuned
-    anew with click-model seed ``settings.seed + fit``; its wall time is added to
+@dataclass
+class BaselineFits:
+    """Builds fit number ``fit`` of the baseline (``settings.fits`` of them) on demand: click-model
+    seed ``settings.seed + fit``, fitted and tuned anew on logs collected once (the logs depend
+    on the logging settings, not on the fit seed); the wall time goes to
     ``timings["baseline"]``."""
-    t0 = time.perf_counter()
-    one = settings.model_copy(update={"seed": settings.seed + fit})
-    if progress:
-        which = f" (fit seed {one.seed})" if settings.fits > 1 else ""
-        print(f"baseline{which}: logging, fitting, tuning on validation users", flush=True)
-    baseline = train_baseline(scenario, objective_weight, one, progress)
-    timings["baseline"] = timings.get("baseline", 0.0) + time.perf_counter() - t0
-    return baseline
+
+    scenario: Scenario
+    objective_weight: float
+    settings: BaselineSettings
+    timings: dict[str, float]
+    progress: bool = False
+    _logs: tuple[InteractionLog, dict[str, float]] | None = None
+
+    def __call__(self, fit: int) -> Baseline:
+        t0 = time.perf_counter()
+        one = self.settings.model_copy(update={"seed": self.settings.seed + fit})
+        if self.progress:
+            which = f" (fit seed {one.seed})" if self.settings.fits > 1 else ""
+            steps = "logging, fitting" if self._logs is None else "fitting on the same logs"
+            print(f"baseline{which}: {steps}, tuning on validation users", flush=True)
+        baseline = train_baseline(
+            self.scenario, self.objective_weight, one, self.progress, logs=self._logs
+        )
+        self._logs = (baseline.log, baseline.log_stats)
+        self.timings["baseline"] = self.timings.get("baseline", 0.0) + time.perf_counter() - t0
+        return baseline

@@ -22,7 +22,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +36,7 @@ from divrec_rl.agents.registry import (
 )
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError, ScenarioError
-from divrec_rl.evaluation.baseline import Baseline, train_fit
+from divrec_rl.evaluation.baseline import Baseline, BaselineFits
 from divrec_rl.evaluation.offline import offline_accuracy
 from divrec_rl.evaluation.results import (
     AgentOutcome,
@@ -408,8 +407,8 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
 
     notes.extend(_unused_seed_notes(config, runs))
     notes.extend(_input_notes(runs, inputs := scenario.response.inputs()))
-    build_baseline = partial(train_fit, scenario, weight, config.baseline, timings, progress)
-    ctx = AgentContext(weight, build_baseline, dict(runs), config.baseline.fits)
+    fits = BaselineFits(scenario, weight, config.baseline, timings, progress)
+    ctx = AgentContext(weight, fits, dict(runs), config.baseline.fits)
     gen = np.random.default_rng(config.boot_seed)
     boot = [resample_weights(config.users, config.n_boot, gen) for _ in range(config.seeds)]
 

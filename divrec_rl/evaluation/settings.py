@@ -67,7 +67,8 @@ class BaselineSettings(SettingsModel):
         1,
         ge=1,
         le=100,
-        description="Independent fits of the whole baseline, with seeds seed, seed+1, …; "
+        description="Independent fits of the baseline's click models, each tuned on its own, on "
+        "the same logs, with seeds seed, seed+1, …; "
         "evaluation seed s is played by fit number s mod fits, each tuned on the validation "
         "users on its own (as a PPO sweep's training seeds), so seed-level intervals include "
         "the baseline's fit-to-fit spread.",

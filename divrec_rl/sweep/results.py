@@ -99,34 +99,43 @@ def label_of(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
-def _mean_of(members: list[TrialRow], metric: str) -> tuple[float | None, ...]:
-    values = [r.metrics[metric] for r in members if r.status == "finished" and metric in r.metrics]
-    return seed_interval(values) if values else (None, None, None)
+def _finished_values(members: list[TrialRow], metric: str) -> list[float]:
+    return [r.metrics[metric] for r in members if r.status == "finished" and metric in r.metrics]
 
 
 def _config_summary(label: str, members: list[TrialRow], sweep: SweepFile) -> ConfigSummary:
-    done = [r for r in members if r.status == "finished" and sweep.metric in r.metrics]
-    mean, low, high = _mean_of(members, sweep.metric)
-    search = [r for r in members if r.phase == SEARCH]
+    values = _finished_values(members, sweep.metric)
+    mean, low, high = seed_interval(values) if values else (None, None, None)
+    search = _finished_values([r for r in members if r.phase == SEARCH], sweep.metric)
     confirmed = sweep.confirm is not None and any(r.phase == CONFIRM for r in members)
     expected = len(sweep.seeds) + (len(sweep.confirm.seeds) if confirmed else 0)  # type: ignore[union-attr]
     return ConfigSummary(
         label,
         members[0].values,
         sorted(r.seed for r in members),
-        len(done),
+        len(values),
         mean,
         low,
         high,
         expected,
-        _mean_of(search, sweep.metric)[0],
+        sum(search) / len(search) if search else None,
     )
 
 
-def _best(indices: list[int], scores: list[float | None], sweep: SweepFile) -> list[int]:
-    """``indices`` by score, best first (``mode`` decides the direction)."""
-    sign = 1.0 if sweep.mode == "max" else -1.0
-    return sorted(indices, key=lambda i: -sign * scores[i])  # type: ignore[operator]
+def _ranked(
+    configs: list[ConfigSummary],
+    sweep: SweepFile,
+    finished: int | None = None,
+    search: bool = False,
+) -> list[ConfigSummary]:
+    """``configs`` with a mean (and, if given, exactly ``finished`` finished trials), best first
+    by their mean — or by their search mean with ``search`` — as ``mode`` says."""
+    kept = [c for c in configs if c.mean is not None and finished in (None, c.finished)]
+    return sorted(
+        kept,
+        key=lambda c: (c.search_mean if search else c.mean) or 0.0,
+        reverse=sweep.mode == "max",
+    )
 
 
 def confirm_candidates(rows: list[TrialRow], sweep: SweepFile) -> list[ConfigSummary]:
@@ -135,10 +144,7 @@ def confirm_candidates(rows: list[TrialRow], sweep: SweepFile) -> list[ConfigSum
     if sweep.confirm is None:
         return []
     configs = [_config_summary(k, v, sweep) for k, v in _groups(rows, SEARCH).items()]
-    complete = [i for i, c in enumerate(configs) if c.mean is not None and c.finished == len(
-        sweep.seeds)]  # fmt: skip
-    ranked = _best(complete, [c.mean for c in configs], sweep)
-    return [configs[i] for i in ranked[: sweep.confirm.top]]
+    return _ranked(configs, sweep, finished=len(sweep.seeds))[: sweep.confirm.top]
 
 
 def _groups(rows: list[TrialRow], phase: str | None = None) -> dict[str, list[TrialRow]]:
@@ -155,9 +161,8 @@ def summarise(rows: list[TrialRow], sweep: SweepFile) -> tuple[list[ConfigSummar
     stage, only confirmed configurations (none before the stage has run)."""
     out = [_config_summary(k, v, sweep) for k, v in _groups(rows).items()]
     wanted = len(sweep.seeds) + (len(sweep.confirm.seeds) if sweep.confirm else 0)
-    complete = [i for i, c in enumerate(out) if c.mean is not None and c.finished == wanted]
-    ranked = _best(complete, [c.mean for c in out], sweep)
-    return out, (ranked[0] if ranked else None)
+    ranked = _ranked(out, sweep, finished=wanted)
+    return out, (next(i for i, c in enumerate(out) if c is ranked[0]) if ranked else None)
 
 
 def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> str:
@@ -216,17 +221,9 @@ def _summary(
         lines.append("No configuration chosen: none has a finished trial for every seed.")
     else:
         best = configs[chosen]
-        others = sorted(
-            (
-                c
-                for i, c in enumerate(configs)
-                if i != chosen
-                and c.mean is not None
-                # with a confirmation stage the runner-up is a confirmed configuration too
-                and (sweep.confirm is None or c.expected == best.expected)
-            ),
-            key=lambda c: c.mean if sweep.mode == "min" else -c.mean,  # type: ignore[operator]
-        )
+        # with a confirmation stage the runner-up is a confirmed configuration too
+        rivals = [c for c in configs if sweep.confirm is None or c.expected == best.expected]
+        others = [c for c in _ranked(rivals, sweep) if c is not best]
         why = f"Chosen: `{best.label}`, the best mean {sweep.metric} ({_fmt(best.mean)}) among "
         why += "the configurations whose every seed finished"
         why += " (the confirmed ones)." if sweep.confirm is not None else "."
@@ -280,7 +277,7 @@ def _confirm_text(configs: list[ConfigSummary], sweep: SweepFile) -> str:
     )
     if not confirmed:
         return head + ". Not run yet: no configuration has been confirmed."
-    ranked = sorted(confirmed, key=lambda c: c.search_mean or 0.0, reverse=sweep.mode == "max")
+    ranked = _ranked(confirmed, sweep, search=True)
     moves = "; ".join(f"`{c.label}` {_fmt(c.search_mean)} → {_fmt(c.mean)}" for c in ranked)
     return head + f". Search mean → mean over all seeds: {moves}."
 

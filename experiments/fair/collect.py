@@ -79,9 +79,10 @@ def confirmation_table(tune_dir: Path) -> str:
     def label(row: dict[str, str]) -> tuple[str, ...]:
         return tuple(row[k] for k in keys)
 
+    wanted = {label(c) for c in confirmed}
     groups: dict[tuple[str, ...], list[dict[str, str]]] = {}
     for row in rows:
-        if label(row) in {label(c) for c in confirmed}:
+        if label(row) in wanted:
             groups.setdefault(label(row), []).append(row)
     short = [k.removeprefix("train.") for k in keys]
     out = ["| " + " | ".join(short) + " | search seed | confirmation seeds | mean | chosen |",
