@@ -172,6 +172,35 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
     assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
 
 
+def test_train_config_of_one_point_trains_that_trial_bit_for_bit(
+    local_sweep: Path, tmp_path: Path
+) -> None:
+    """``divrec-rl train --config`` with a one-point file of the sweep's plan (λ = 0.5) and
+    ``--seed 1`` trains the sweep's (λ = 0.5, seed 1) trial again: the same weights, exactly."""
+    import io
+    import zipfile
+
+    import torch
+
+    one = write_sweep(tmp_path / "one.yaml", space={"reward.diversity_weight": {"grid": [0.5]}})
+    cmd = [sys.executable, "-m", "divrec_rl.cli", "train", "--config", str(one), "--seed", "1",
+           "--logdir", str(tmp_path / "runs"), "--no-progress-bar"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=_env())
+    assert res.returncode == 0, res.stderr[-3000:]
+    (again,) = (tmp_path / "runs").iterdir()
+    (trial,) = [local_sweep / r["run_dir"] for r in rows(local_sweep)
+                if (float(r["reward.diversity_weight"]), r["seed"]) == (0.5, "1")]  # fmt: skip
+
+    def weights(run: Path) -> dict[str, torch.Tensor]:
+        with zipfile.ZipFile(run / "model.zip") as archive:
+            return torch.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
+
+    mine, theirs = weights(again), weights(trial)
+    assert mine.keys() == theirs.keys()
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert yaml.safe_load((again / "config.yaml").read_text())["train"]["update_threads"] == 1
+
+
 def test_a_confirmation_stage_retrains_the_search_leader_with_fresh_seeds(tmp_path: Path) -> None:
     """λ ∈ {0, 0.5} × seed 0, then the better one retrained with seeds 3 and 4: 4 trials, 4 run
     directories; the choice is that configuration with all three seeds (the only confirmed one),

@@ -11,6 +11,8 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from divrec_rl.commands.common import (
     add_scenario_arguments,
@@ -18,10 +20,17 @@ from divrec_rl.commands.common import (
     import_modules,
     script_main,
 )
-from divrec_rl.training.config import TrainConfig, config_from_args
+from divrec_rl.training.config import TrainConfig, config_from_args, read_extra
 from divrec_rl.training.settings import add_model_arguments, help_text
 
-__all__ = ["add_train_arguments", "add_train_command", "command_line", "main", "run_train"]
+__all__ = [
+    "add_train_arguments",
+    "add_train_command",
+    "command_line",
+    "main",
+    "read_config_file",
+    "run_train",
+]
 
 DESCRIPTION = (
     "Train the PPO slate agent (Stable-Baselines3) on a scenario. Writes "
@@ -37,8 +46,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         p,
         scenario_help=help_text(TrainConfig.model_fields["scenario"]),
         config_help="Extra YAML file layered over the scenario: scenario fields at the top "
-        "level, training fields under 'train:'. Repeatable; later files win, flags win over "
-        "files.",
+        "level, training fields under 'train:'; or a run's config.yaml; or a sweep file with "
+        "one value per space key (e.g. experiments/fair/seeds-synthetic-shop-confirmed.yaml), "
+        "trained as its trials are. Repeatable; later files win, flags win over files.",
         set_help="Scenario override KEY=VALUE with a dotted key and a YAML value, e.g. "
         "catalog.n_items=20000. Repeatable; wins over --config files.",
     )
@@ -59,6 +69,18 @@ def command_line() -> str:
     return shlex.join(sys.argv) if sys.argv and sys.argv[0] else "(library call)"
 
 
+def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One ``--config`` file of ``train``: a sweep file naming one configuration (it has a
+    ``space:``; :func:`~divrec_rl.sweep.trial.one_configuration`), else an extra file or a run's
+    ``config.yaml`` (:func:`~divrec_rl.training.config.read_extra`)."""
+    from divrec_rl.resolve import read_yaml
+    from divrec_rl.sweep.trial import one_configuration
+
+    if "space" in read_yaml(Path(path)):
+        return one_configuration(path)
+    return read_extra(path)
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train a fresh run, or resume one (``--resume``); bad input raises a DivrecError."""
     from divrec_rl.training.runner import resume_run, train_run
@@ -67,7 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
         resume_run(args.resume, args, command=command_line())
         return 0
     import_modules(args)
-    config, overrides = config_from_args(args)
+    config, overrides = config_from_args(args, read_config_file)
     train_run(config, overrides, command=command_line(), imports=args.imports)
     return 0
 

@@ -27,7 +27,14 @@ from divrec_rl.sweep.layout import (
 )
 from divrec_rl.training.rundir import list_checkpoints, model_path
 
-__all__ = ["POINT_KEY", "TrialPlan", "flat_point", "run_trial", "train_point"]
+__all__ = [
+    "POINT_KEY",
+    "TrialPlan",
+    "flat_point",
+    "one_configuration",
+    "run_trial",
+    "train_point",
+]
 
 #: Key of a confirmation trial's configuration in its Tune config: the stage grids over whole
 #: configurations (one dict of swept values each), not over each key separately.
@@ -63,6 +70,39 @@ def train_point(plan: TrialPlan, point: dict[str, Any], logdir: Path) -> dict[st
         "eval_split": "val",
         "progress_bar": False,
     }
+
+
+def one_configuration(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(train settings, nested scenario overrides)`` of a sweep file whose every space key has
+    exactly one value — a stage-2 file that retrains a chosen configuration with more seeds —
+    as each of its trials runs it (:func:`train_point`), for ``divrec-rl train --config``.
+
+    The update threads are a trial's too (:func:`~divrec_rl.sweep.spec.plan_train`: the
+    file's, else its ``resources.cpus_per_trial``), since the thread count changes the last
+    bits of the updates: on the same machine the run is bit-identical to the file's trial of the
+    same seed.  Left to the train command: the seed (``--seed``; the file's ``seeds`` are a
+    sweep's), the run directory's place and the progress bar.  A space key with several values
+    is a SweepError naming it: that file describes a search, which ``divrec-rl sweep`` runs."""
+    from divrec_rl.errors import SweepError
+    from divrec_rl.sweep.spec import load_sweep, plan_train, scenario_overrides
+
+    sweep = load_sweep(path)
+    several = {k: axis.values for k, axis in sweep.space.items() if len(axis.values) != 1}
+    if several:
+        lines = [f"{path}: field 'space.{k}': {len(v)} values {v}" for k, v in several.items()]
+        raise SweepError(
+            [
+                *lines,
+                f"{path}: a sweep file given to --config must name one configuration (one "
+                "value per space key, like a stage-2 file); run a search with `divrec-rl sweep`",
+            ]
+        )
+    point = {key: axis.values[0] for key, axis in sweep.space.items()}
+    plan = TrialPlan("", sweep.scenario, sweep.overrides, plan_train(sweep), sweep.imports)
+    train = train_point(plan, {**point, "seed": 0}, Path())
+    for owned in ("seed", "logdir", "progress_bar"):
+        train.pop(owned)
+    return train, scenario_overrides(sweep, point)
 
 
 def _val_metrics(step: int, stats: dict[str, float]) -> dict[str, Any]:

@@ -8,6 +8,9 @@ is its ``--help`` text and its documentation; each field is a flag of the same n
 
 Scenario fields (``reward.diversity_weight``, ``catalog.n_items``…) layer over the scenario; an
 extra YAML file holds scenario fields at its top level and training fields under ``train:``.
+For ``divrec-rl train`` a sweep file whose every space key has one value (a stage-2 file of the
+fair experiment) is a ``--config`` file too: its scenario, overrides, train settings and space
+values, as its trials run them (:func:`divrec_rl.sweep.trial.one_configuration`).
 ``--diversity-weight`` and ``--set KEY=VALUE`` are scenario overrides from the command line.
 A run directory's ``config.yaml`` has the same shape, so
 ``divrec-rl train --config runs/NAME/config.yaml`` repeats a run.
@@ -18,7 +21,7 @@ and what is allowed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,7 +32,15 @@ from divrec_rl.errors import ScenarioError, TrainingError
 from divrec_rl.resolve import DEFAULT_SCENARIO, import_plugins, read_yaml
 from divrec_rl.training.settings import SettingsModel, field_extra, given_fields, label_of
 
-__all__ = ["DEVICES", "TrainConfig", "config_from_args", "parse_set", "resumed_config"]
+__all__ = [
+    "DEVICES",
+    "ConfigReader",
+    "TrainConfig",
+    "config_from_args",
+    "parse_set",
+    "read_extra",
+    "resumed_config",
+]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -276,8 +287,13 @@ def parse_set(items: list[str] | None, flag: str = "--set") -> dict[str, Any]:
     return dotted_to_nested(flat)
 
 
-def _read_extra(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(training fields, scenario fields) of one ``--config`` file."""
+#: Reads one ``--config`` file into (training fields, nested scenario fields).
+ConfigReader = Callable[[str], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def read_extra(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(training fields, scenario fields) of one ``--config`` file: an extra file or a run's
+    ``config.yaml``."""
     data = read_yaml(Path(path))
     train = data.pop("train", None) or {}
     run = data.pop("run", None)
@@ -297,20 +313,24 @@ def _read_extra(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return train, data
 
 
-def config_from_args(args: Mapping[str, Any] | Any) -> tuple[TrainConfig, dict[str, Any]]:
+def config_from_args(
+    args: Mapping[str, Any] | Any, read: ConfigReader = read_extra
+) -> tuple[TrainConfig, dict[str, Any]]:
     """The layered :class:`TrainConfig` of a fresh run and its scenario overrides.
 
     ``args`` (a namespace or mapping) holds the flags given: :class:`TrainConfig` fields (as
-    strings or values), ``config`` (extra files) and ``overrides`` (``--set`` items).  The
-    overrides are a nested mapping for :func:`divrec_rl.resolve.resolve_scenario`: the extra
-    files' scenario fields, then ``--set``, then ``--diversity-weight``.
+    strings or values), ``config`` (extra files, each read by ``read``) and ``overrides``
+    (``--set`` items).  The overrides are a nested mapping for
+    :func:`divrec_rl.resolve.resolve_scenario`: the extra files' scenario fields, then ``--set``,
+    then ``--diversity-weight``.  (The train command's reader also takes sweep files,
+    :func:`divrec_rl.commands.train.read_config_file`.)
     """
     raw = args if isinstance(args, Mapping) else vars(args)
     given = {k: v for k, v in given_fields(TrainConfig, raw).items() if v is not None}
     values: dict[str, Any] = {}
     scenario_layers: dict[str, Any] = {}
     for path in raw.get("config") or []:
-        train, scenario_part = _read_extra(path)
+        train, scenario_part = read(path)
         values.update(train)
         scenario_layers = merge_overrides(scenario_layers, scenario_part)
     values.update(given)
