@@ -1,5 +1,6 @@
-"""``divrec-rl train --config SWEEP.yaml``: a sweep file that names one configuration (a stage-2
-file of the fair experiment) trains that configuration as its trials run it."""
+"""``divrec-rl train --config``: a sweep file that names one configuration (a stage-2 file of the
+fair experiment), or a finished sweep directory, trains that configuration as its trials run
+it."""
 
 from __future__ import annotations
 
@@ -102,6 +103,63 @@ def test_a_bad_sweep_file_fails_before_training_with_exit_code_2(tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 2 and "field 'space.train.learning_rate' value -1.0" in err
     assert not (tmp_path / "runs").exists()
+
+
+SEARCH = {
+    **ONE_POINT,
+    "space": {
+        "train.learning_rate": {"grid": [3e-05, 0.001]},
+        "train.prior": {"grid": ["none", "baseline"]},
+        "reward.diversity_weight": {"choice": [0.0, 0.3]},
+    },
+}
+
+
+def sweep_dir(tmp_path: Path, chosen: tuple[str, str, str]) -> Path:
+    """A finished sweep's directory as the driver leaves it: its file and its results, the
+    configuration ``chosen`` (learning rate, prior, λ as the CSV spells them) marked."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.yaml").write_text(yaml.safe_dump(SEARCH), encoding="utf-8")
+    lines = ["trial_id,train.learning_rate,train.prior,reward.diversity_weight,seed,status,chosen"]
+    lines += ["a,3e-05,none,0.0,4,finished,", "b,0.001,baseline,0.3,4,finished,"]
+    lines += [f"c,{','.join(chosen)},{seed},finished,yes" for seed in (4, 5)]
+    (out / "sweep.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def test_a_sweep_directory_is_its_chosen_configuration(tmp_path: Path) -> None:
+    config, overrides = configure(
+        {"config": [str(sweep_dir(tmp_path, ("3e-05", "baseline", "0.3")))]}
+    )
+    assert (
+        config.learning_rate == 3e-05 and config.prior == "baseline"
+    )  # typed as the file has them
+    assert overrides == {"catalog": {"n_items": 300}, "reward": {"diversity_weight": 0.3}}
+    assert (config.total_timesteps, config.eval_split, config.seed) == (256, "val", 0)
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda d: (d / "sweep.csv").unlink(), "not a sweep directory with results"),
+        (
+            lambda d: (d / "sweep.csv").write_text("trial_id,chosen\na,\n"),
+            "no configuration was chosen",
+        ),
+    ],
+)
+def test_a_directory_without_a_choice_is_refused(tmp_path: Path, make, needle: str) -> None:
+    directory = sweep_dir(tmp_path, ("0.001", "none", "0.0"))
+    make(directory)
+    with pytest.raises(SweepError, match=needle):
+        configure({"config": [str(directory)]})
+
+
+def test_a_chosen_value_the_sweep_never_had_is_refused(tmp_path: Path) -> None:
+    directory = sweep_dir(tmp_path, ("0.01", "none", "0.0"))
+    with pytest.raises(SweepError, match=r"the chosen 'train.learning_rate' is '0.01', not one"):
+        configure({"config": [str(directory)]})
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments" / "fair").glob("seeds-*.yaml")))

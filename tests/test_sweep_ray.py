@@ -172,33 +172,52 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
     assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
 
 
-def test_train_config_of_one_point_trains_that_trial_bit_for_bit(
-    local_sweep: Path, tmp_path: Path
-) -> None:
-    """``divrec-rl train --config`` with a one-point file of the sweep's plan (λ = 0.5) and
-    ``--seed 1`` trains the sweep's (λ = 0.5, seed 1) trial again: the same weights, exactly."""
+def _policy_weights(run: Path) -> dict:
     import io
     import zipfile
 
     import torch
 
-    one = write_sweep(tmp_path / "one.yaml", space={"reward.diversity_weight": {"grid": [0.5]}})
-    cmd = [sys.executable, "-m", "divrec_rl.cli", "train", "--config", str(one), "--seed", "1",
-           "--logdir", str(tmp_path / "runs"), "--no-progress-bar"]  # fmt: skip
+    with zipfile.ZipFile(run / "model.zip") as archive:
+        return torch.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
+
+
+def _train_again(config: Path, seed: int, logdir: Path) -> Path:
+    cmd = [sys.executable, "-m", "divrec_rl.cli", "train", "--config", str(config), "--seed",
+           str(seed), "--logdir", str(logdir), "--no-progress-bar"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=_env())
     assert res.returncode == 0, res.stderr[-3000:]
-    (again,) = (tmp_path / "runs").iterdir()
-    (trial,) = [local_sweep / r["run_dir"] for r in rows(local_sweep)
-                if (float(r["reward.diversity_weight"]), r["seed"]) == (0.5, "1")]  # fmt: skip
+    (run,) = logdir.iterdir()
+    return run
 
-    def weights(run: Path) -> dict[str, torch.Tensor]:
-        with zipfile.ZipFile(run / "model.zip") as archive:
-            return torch.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
 
-    mine, theirs = weights(again), weights(trial)
+@pytest.mark.parametrize("source", ["one-point file", "sweep directory"])
+def test_train_config_trains_the_trial_again_bit_for_bit(
+    source: str, local_sweep: Path, tmp_path: Path
+) -> None:
+    """``divrec-rl train --config`` trains a sweep's trial again, the same weights exactly: with
+    a one-point file of the sweep's plan (λ = 0.5) and ``--seed 1`` the (λ = 0.5, seed 1) trial;
+    with the sweep directory and ``--seed 0`` the chosen configuration's seed-0 trial."""
+    import torch
+
+    table = rows(local_sweep)
+    if source == "one-point file":
+        config = write_sweep(
+            tmp_path / "one.yaml", space={"reward.diversity_weight": {"grid": [0.5]}}
+        )
+        lam, seed = "0.5", 1
+    else:
+        config, seed = local_sweep, 0
+        lam = next(r["reward.diversity_weight"] for r in table if r["chosen"] == "yes")
+    again = _train_again(config, seed, tmp_path / "runs")
+    (trial,) = [local_sweep / r["run_dir"] for r in table
+                if (r["reward.diversity_weight"], int(r["seed"])) == (lam, seed)]  # fmt: skip
+    mine, theirs = _policy_weights(again), _policy_weights(trial)
     assert mine.keys() == theirs.keys()
     assert all(torch.equal(mine[k], theirs[k]) for k in mine)
-    assert yaml.safe_load((again / "config.yaml").read_text())["train"]["update_threads"] == 1
+    train = yaml.safe_load((again / "config.yaml").read_text())
+    assert train["train"]["update_threads"] == 1
+    assert str(train["reward"]["diversity_weight"]) == lam
 
 
 def test_a_confirmation_stage_retrains_the_search_leader_with_fresh_seeds(tmp_path: Path) -> None:

@@ -47,8 +47,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         scenario_help=help_text(TrainConfig.model_fields["scenario"]),
         config_help="Extra YAML file layered over the scenario: scenario fields at the top "
         "level, training fields under 'train:'; or a run's config.yaml; or a sweep file with "
-        "one value per space key (e.g. experiments/fair/seeds-synthetic-shop-confirmed.yaml), "
-        "trained as its trials are. Repeatable; later files win, flags win over files.",
+        "one value per space key (e.g. experiments/fair/seeds-synthetic-shop-confirmed.yaml) "
+        "or a finished sweep directory (its chosen configuration), trained as their trials "
+        "are. Repeatable; later files win, flags win over files.",
         set_help="Scenario override KEY=VALUE with a dotted key and a YAML value, e.g. "
         "catalog.n_items=20000. Repeatable; wins over --config files.",
     )
@@ -70,13 +71,14 @@ def command_line() -> str:
 
 
 def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One ``--config`` file of ``train``: a sweep file naming one configuration (it has a
-    ``space:``; :func:`~divrec_rl.sweep.trial.one_configuration`), else an extra file or a run's
+    """One ``--config`` of ``train``: a sweep directory (its chosen configuration) or a sweep
+    file naming one configuration (it has a ``space:``), both through
+    :func:`~divrec_rl.sweep.trial.one_configuration`; else an extra file or a run's
     ``config.yaml`` (:func:`~divrec_rl.training.config.read_extra`)."""
     from divrec_rl.resolve import read_yaml
     from divrec_rl.sweep.trial import one_configuration
 
-    if "space" in read_yaml(Path(path)):
+    if Path(path).is_dir() or "space" in read_yaml(Path(path)):
         return one_configuration(path)
     return read_extra(path)
 

@@ -34,6 +34,7 @@ __all__ = [
     "SUMMARY_FILE",
     "SWEEP_FILE",
     "TUNE_NAME",
+    "chosen_point",
     "chosen_runs",
     "find_trial_run",
     "is_sweep_dir",
@@ -90,14 +91,39 @@ def read_rows(sweep_dir: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def chosen_runs(sweep_dir: str | Path) -> list[tuple[int, Path]]:
-    """``(training seed, run directory)`` of every finished trial of the chosen configuration,
-    by seed.  A SweepError when the sweep chose none."""
+def _chosen_rows(sweep_dir: str | Path, instead: str) -> list[dict[str, str]]:
+    """The ``sweep.csv`` rows marked ``chosen = yes``; a SweepError saying what to do
+    ``instead`` when the sweep chose none."""
     rows = [r for r in read_rows(sweep_dir) if r.get("chosen") == "yes"]
     if not rows:
         raise SweepError(
-            f"sweep '{sweep_dir}': no configuration was chosen (see {SUMMARY_FILE}); "
-            "give one of its trials' run directories instead"
+            f"sweep '{sweep_dir}': no configuration was chosen (see {SUMMARY_FILE}); {instead}"
         )
+    return rows
+
+
+def chosen_runs(sweep_dir: str | Path) -> list[tuple[int, Path]]:
+    """``(training seed, run directory)`` of every finished trial of the chosen configuration,
+    by seed.  A SweepError when the sweep chose none."""
+    rows = _chosen_rows(sweep_dir, "give one of its trials' run directories instead")
     runs = [(int(r["seed"]), Path(sweep_dir) / r["run_dir"]) for r in rows]
     return sorted(runs)
+
+
+def chosen_point(sweep_dir: str | Path, space: dict[str, list[Any]]) -> dict[str, Any]:
+    """The swept values ``{key: value}`` of the chosen configuration, as the sweep file spells
+    them: each ``sweep.csv`` cell (the value's ``str``) matched against its key's values in
+    ``space``, so ``3e-05`` stays a float and ``none`` a string.  A SweepError when the sweep
+    chose none, or a cell is none of its key's values (the CSV is not this sweep's)."""
+    # Every seed of a configuration has the same values: one row is enough.
+    row = _chosen_rows(sweep_dir, "one is chosen once each of its seeds has finished (--resume)")[0]
+    point: dict[str, Any] = {}
+    for key, values in space.items():
+        match = [v for v in values if str(v) == row.get(key)]
+        if not match:
+            raise SweepError(
+                f"{Path(sweep_dir) / CSV_FILE}: the chosen '{key}' is {row.get(key)!r}, not one "
+                f"of the sweep's values {values}"
+            )
+        point[key] = match[0]
+    return point

@@ -17,15 +17,22 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from divrec_rl.errors import SweepError
 from divrec_rl.sweep.layout import (
+    SWEEP_FILE,
+    chosen_point,
     find_trial_run,
+    is_sweep_dir,
     read_trial_result,
     trial_logdir,
     write_trial_result,
 )
 from divrec_rl.training.rundir import list_checkpoints, model_path
+
+if TYPE_CHECKING:
+    from divrec_rl.sweep.spec import SweepFile
 
 __all__ = [
     "POINT_KEY",
@@ -73,19 +80,29 @@ def train_point(plan: TrialPlan, point: dict[str, Any], logdir: Path) -> dict[st
 
 
 def one_configuration(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(train settings, nested scenario overrides)`` of a sweep file whose every space key has
-    exactly one value — a stage-2 file that retrains a chosen configuration with more seeds —
-    as each of its trials runs it (:func:`train_point`), for ``divrec-rl train --config``.
+    """``(train settings, nested scenario overrides)`` of one configuration, as each trial of
+    it runs it (:func:`train_point`), for ``divrec-rl train --config``: either a sweep file
+    whose every space key has exactly one value (a stage-2 file that retrains a chosen
+    configuration with more seeds), or a finished sweep directory, whose chosen configuration
+    it is (:func:`~divrec_rl.sweep.layout.chosen_point`).
 
     The update threads are a trial's too (:func:`~divrec_rl.sweep.spec.plan_train`: the
     file's, else its ``resources.cpus_per_trial``), since the thread count changes the last
-    bits of the updates: on the same machine the run is bit-identical to the file's trial of the
-    same seed.  Left to the train command: the seed (``--seed``; the file's ``seeds`` are a
+    bits of the updates: on the same machine the run is bit-identical to the trial of the same
+    seed.  Left to the train command: the seed (``--seed``; the file's ``seeds`` are a
     sweep's), the run directory's place and the progress bar.  A space key with several values
     is a SweepError naming it: that file describes a search, which ``divrec-rl sweep`` runs."""
-    from divrec_rl.errors import SweepError
-    from divrec_rl.sweep.spec import load_sweep, plan_train, scenario_overrides
+    from divrec_rl.sweep.spec import load_sweep
 
+    if Path(path).is_dir():
+        if not is_sweep_dir(path):
+            raise SweepError(
+                f"{path}: not a sweep directory with results (no {SWEEP_FILE} and sweep.csv); "
+                "--config takes a YAML file, a sweep file or a sweep directory"
+            )
+        sweep = load_sweep(Path(path) / SWEEP_FILE)
+        space = {key: axis.values for key, axis in sweep.space.items()}
+        return _configuration(sweep, chosen_point(path, space))
     sweep = load_sweep(path)
     several = {k: axis.values for k, axis in sweep.space.items() if len(axis.values) != 1}
     if several:
@@ -94,10 +111,19 @@ def one_configuration(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]
             [
                 *lines,
                 f"{path}: a sweep file given to --config must name one configuration (one "
-                "value per space key, like a stage-2 file); run a search with `divrec-rl sweep`",
+                "value per space key, like a stage-2 file); run a search with `divrec-rl sweep`, "
+                "or give its directory once it has chosen",
             ]
         )
-    point = {key: axis.values[0] for key, axis in sweep.space.items()}
+    return _configuration(sweep, {key: axis.values[0] for key, axis in sweep.space.items()})
+
+
+def _configuration(
+    sweep: SweepFile, point: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`one_configuration` of the swept values ``point``."""
+    from divrec_rl.sweep.spec import plan_train, scenario_overrides
+
     plan = TrialPlan("", sweep.scenario, sweep.overrides, plan_train(sweep), sweep.imports)
     train = train_point(plan, {**point, "seed": 0}, Path())
     for owned in ("seed", "logdir", "progress_bar"):

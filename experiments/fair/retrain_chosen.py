@@ -21,23 +21,15 @@ applies to the source's scenario with its overrides, so start a scan from the fa
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import yaml
 
 from divrec_rl.atomic import atomic_write_text
-
-
-def chosen_values(sweep_dir: Path, keys: list[str]) -> dict[str, object]:
-    """The swept values of the chosen configuration (one ``chosen = yes`` row is enough: every
-    seed of a configuration has the same values)."""
-    with open(sweep_dir / "sweep.csv", newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("chosen") == "yes"]
-    if not rows:
-        sys.exit(f"error: {sweep_dir}/sweep.csv: no configuration is marked chosen = yes")
-    return {k: yaml.safe_load(rows[0][k]) for k in keys}
+from divrec_rl.errors import DivrecError
+from divrec_rl.sweep.layout import chosen_point
+from divrec_rl.sweep.spec import load_sweep
 
 
 def recorded_values(spec: dict[str, object], path: Path) -> dict[str, object]:
@@ -71,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.source.is_dir():
         spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
-        values = chosen_values(args.source, list(spec["space"]))
+        try:
+            sweep = load_sweep(args.source / "sweep.yaml")
+            values = chosen_point(args.source, {k: a.values for k, a in sweep.space.items()})
+        except DivrecError as exc:
+            sys.exit("\n".join(f"error: {line}" for line in exc.errors))
         origin = f"chosen by {portable(args.source)} on validation users"
     elif args.source.is_file():
         spec = yaml.safe_load(args.source.read_text(encoding="utf-8"))
