@@ -9,8 +9,9 @@ is its ``--help`` text and its documentation; each field is a flag of the same n
 Scenario fields (``reward.diversity_weight``, ``catalog.n_items``…) layer over the scenario; an
 extra YAML file holds scenario fields at its top level and training fields under ``train:``.
 For ``divrec-rl train`` a sweep file whose every space key has one value (a stage-2 file of the
-fair experiment) is a ``--config`` file too: its scenario, overrides, train settings and space
-values, as its trials run them (:func:`divrec_rl.sweep.trial.one_configuration`).
+fair experiment), or a finished sweep directory (its chosen configuration), is a ``--config``
+too: its scenario, overrides, train settings and space values, as its trials run them
+(:func:`divrec_rl.sweep.trial.one_configuration`, read by the train command's reader).
 ``--diversity-weight`` and ``--set KEY=VALUE`` are scenario overrides from the command line.
 A run directory's ``config.yaml`` has the same shape, so
 ``divrec-rl train --config runs/NAME/config.yaml`` repeats a run.
