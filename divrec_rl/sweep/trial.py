@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "POINT_KEY",
     "TrialPlan",
+    "chosen_configuration",
     "flat_point",
     "one_configuration",
     "run_trial",
@@ -95,14 +96,7 @@ def one_configuration(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]
     from divrec_rl.sweep.spec import load_sweep
 
     if Path(path).is_dir():
-        if not is_sweep_dir(path):
-            raise SweepError(
-                f"{path}: not a sweep directory with results (no {SWEEP_FILE} and sweep.csv); "
-                "--config takes a YAML file, a sweep file or a sweep directory"
-            )
-        sweep = load_sweep(Path(path) / SWEEP_FILE)
-        space = {key: axis.values for key, axis in sweep.space.items()}
-        return _configuration(sweep, chosen_point(path, space))
+        return _configuration(*chosen_configuration(path))
     sweep = load_sweep(path)
     several = {k: axis.values for k, axis in sweep.space.items() if len(axis.values) != 1}
     if several:
@@ -116,6 +110,22 @@ def one_configuration(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]
             ]
         )
     return _configuration(sweep, {key: axis.values[0] for key, axis in sweep.space.items()})
+
+
+def chosen_configuration(sweep_dir: str | Path) -> tuple[SweepFile, dict[str, Any]]:
+    """The sweep file of a finished sweep directory and the swept values of the configuration
+    it chose (:func:`~divrec_rl.sweep.layout.chosen_point`); a SweepError when ``sweep_dir``
+    is no sweep directory with results or the sweep chose none."""
+    from divrec_rl.sweep.spec import load_sweep
+
+    if not is_sweep_dir(sweep_dir):
+        raise SweepError(
+            f"{sweep_dir}: not a sweep directory with results (no {SWEEP_FILE} and sweep.csv); "
+            "--config takes a YAML file, a sweep file or a sweep directory"
+        )
+    sweep = load_sweep(Path(sweep_dir) / SWEEP_FILE)
+    space = {key: axis.values for key, axis in sweep.space.items()}
+    return sweep, chosen_point(sweep_dir, space)
 
 
 def _configuration(

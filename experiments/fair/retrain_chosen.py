@@ -28,8 +28,7 @@ import yaml
 
 from divrec_rl.atomic import atomic_write_text
 from divrec_rl.errors import DivrecError
-from divrec_rl.sweep.layout import chosen_point
-from divrec_rl.sweep.spec import load_sweep
+from divrec_rl.sweep.trial import chosen_configuration
 
 
 def recorded_values(spec: dict[str, object], path: Path) -> dict[str, object]:
@@ -64,8 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.source.is_dir():
         spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
         try:
-            sweep = load_sweep(args.source / "sweep.yaml")
-            values = chosen_point(args.source, {k: a.values for k, a in sweep.space.items()})
+            values = chosen_configuration(args.source)[1]
         except DivrecError as exc:
             sys.exit("\n".join(f"error: {line}" for line in exc.errors))
         origin = f"chosen by {portable(args.source)} on validation users"
