@@ -57,11 +57,15 @@ def sweep_cmd(sweep_file: Path, out: Path, *extra: str) -> list[str]:
 
 
 def run_sweep(
-    sweep_file: Path, out: Path, *extra: str, env: dict[str, str] | None = None
+    sweep_file: Path,
+    out: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     res = subprocess.run(
         sweep_cmd(sweep_file, out, *extra), capture_output=True, text=True, timeout=600,
-        env=env or _env(),
+        env=env or _env(), cwd=cwd,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res
@@ -170,6 +174,29 @@ def test_evaluate_reads_the_chosen_configuration_seeds(local_sweep: Path, tmp_pa
         in report
     )
     assert Path(chosen.sort_values("seed")["run_dir"].iloc[0]).parent.name in report
+
+
+def test_trials_read_relative_paths_from_where_the_sweep_started(tmp_path: Path) -> None:
+    """A scenario file named relative to the working directory, as ``train --scenario`` takes
+    it, is the scenario of every trial (Ray runs a trial in a directory of its own unless told
+    not to; then every trial failed with "scenario file ... does not exist")."""
+    work = tmp_path / "work"
+    work.mkdir()
+    scenario = {"base": "synthetic-shop", "name": "small-shop",
+                "catalog": {"n_items": 300, "n_categories": 8}}  # fmt: skip
+    (work / "small-shop.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+    sweep_file = write_sweep(
+        work / "rel.yaml", scenario="small-shop.yaml", overrides={}, seeds=[0],
+        space={"reward.diversity_weight": {"grid": [0.5]}},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    run_sweep(Path("rel.yaml"), out, cwd=work)
+    (row,) = rows(out)
+    assert row["status"] == "finished" and row["chosen"] == "yes"
+    config = yaml.safe_load((out / row["run_dir"] / "config.yaml").read_text())
+    assert config["name"] == "small-shop" and config["catalog"]["n_items"] == 300
+    assert config["reward"]["diversity_weight"] == 0.5
+    assert sweep_file.parent == work and not (work / "trials").exists()  # nothing written here
 
 
 def _policy_weights(run: Path) -> dict:

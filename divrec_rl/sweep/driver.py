@@ -46,8 +46,14 @@ __all__ = ["INSTALL_COMMAND", "SweepOutcome", "require_ray", "run_sweep"]
 INSTALL_COMMAND = 'python -m pip install "ray[tune]==2.60.0"'
 
 # Keep a local Ray quiet and self-contained: no usage reporting, no metrics exporter, Tune's
-# experiment state saved every few seconds (so a killed driver loses little).
-_QUIET_ENV = {
+# experiment state saved every few seconds (so a killed driver loses little).  And keep each
+# trial in the working directory of the process that started it instead of Ray's per-trial
+# directory (Tune passes the variable on to the trials): a relative path in the sweep file (a
+# scenario .yaml, `response.path`, `catalog.path`) or a plug-in module found through
+# `PYTHONPATH=.` then means in a trial what it means to `divrec-rl train` run from the same
+# place.  Trials write only into the sweep directory, an absolute path.
+_RAY_ENV = {
+    "RAY_CHDIR_TO_TRIAL_DIR": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
     "RAY_enable_metrics_collection": "0",
@@ -98,7 +104,7 @@ def _check_dir(sweep: SweepFile, sweep_dir: Path, resume: bool) -> None:
 
 def _start_ray(ray: Any, address: str | None) -> Path | None:
     """Start (``address`` None) or join Ray; return the local session's temporary directory."""
-    for key, value in _QUIET_ENV.items():
+    for key, value in _RAY_ENV.items():
         os.environ.setdefault(key, value)
     common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
               "logging_level": "ERROR"}  # fmt: skip

@@ -4,7 +4,9 @@
 # SCENARIO names the files used (tune-SCENARIO.yaml, seeds-SCENARIO.yaml, results/SCENARIO), so a
 # variant runs the same way: `run.sh movielens-100k-long` is the six-times-longer training budget.
 # `run.sh movielens-100k-confirmed` chooses by the mean over three seeds of the tuning's best three
-# (tune-movielens-100k-confirmed.yaml's `confirm` stage; docs/sweeps.md).
+# (tune-movielens-100k-confirmed.yaml's `confirm` stage; docs/sweeps.md).  A scenario of your own:
+# copy tune-synthetic-shop-confirmed.yaml to tune-NAME.yaml, set its `scenario:` (a file path is
+# relative to the repository root), then `BASELINE_FITS=5 bash experiments/fair/run.sh NAME`.
 # 1. tune PPO on validation users (experiments/fair/tune-SCENARIO.yaml: 30 configurations);
 # 2. retrain the chosen configuration with training seeds 1-5 (the tuning used seed 0);
 # 3. evaluate it with the tuned baseline, the myopic oracle, popularity and random on 5 × 1,000
@@ -50,6 +52,12 @@ if [ "${1:-}" = "--sensitivity" ]; then
 fi
 scenario=${1:?usage: run.sh SCENARIO [OUT_ROOT]}
 root=${2:-.}
+if [ ! -f "experiments/fair/tune-$scenario.yaml" ]; then
+  echo "error: no experiments/fair/tune-$scenario.yaml; for a scenario of your own copy" \
+    "tune-synthetic-shop-confirmed.yaml to it and set its scenario: (docs/evaluation.md," \
+    "\"The same experiment on your own scenario\")" >&2
+  exit 2
+fi
 divrec-rl sweep "experiments/fair/tune-$scenario.yaml" --out "$root/sweeps/tune-$scenario" --max-concurrent 2
 python experiments/fair/retrain_chosen.py "$root/sweeps/tune-$scenario" "experiments/fair/seeds-$scenario.yaml"
 divrec-rl sweep "experiments/fair/seeds-$scenario.yaml" --out "$root/sweeps/seeds-$scenario" --max-concurrent 2
