@@ -450,3 +450,39 @@ def test_the_confirmed_choice_is_the_best_mean_of_the_fully_confirmed_front_runn
     assert chosen is not None and configs[chosen].finished == 3
     best = max(sign * c.mean for c in eligible)  # type: ignore[operator]
     assert sign * configs[chosen].mean == pytest.approx(best)  # type: ignore[operator]
+
+
+def test_a_configuration_drawn_by_two_samples_counts_each_seed_once(tmp_path: Path) -> None:
+    """Two random samples drew lr 0.1 (Ray trains it twice with seed 0, scoring 5.0 both times);
+    lr 0.2 scored 3.0.  lr 0.1 has one seed of one, is chosen, and only its first trial is
+    marked chosen; with a confirmation stage (one fresh seed) the repeat is no confirmation."""
+    from divrec_rl.sweep.layout import chosen_runs
+    from divrec_rl.sweep.results import TrialRow, confirm_candidates, summarise, write_results
+    from divrec_rl.sweep.spec import SweepFile
+
+    def trial(tid: str, lr: float, seed: int, value: float, phase: str = "search") -> TrialRow:
+        metrics = {"val/mean_reward": value}
+        values = {"train.learning_rate": lr}
+        return TrialRow(
+            tid, values, seed, "finished", metrics, 10, 1.0, f"trials/{tid}/run", phase=phase
+        )
+
+    space = {"train.learning_rate": {"choice": [0.1, 0.2]}}
+    rows = [trial("a", 0.1, 0, 5.0), trial("b", 0.2, 0, 3.0), trial("c", 0.1, 0, 5.0)]
+    sweep = SweepFile(space=space, seeds=[0], num_samples=3)
+    configs, chosen = summarise(rows, sweep)
+    assert chosen is not None and configs[chosen].values == {"train.learning_rate": 0.1}
+    assert (configs[chosen].finished, configs[chosen].seeds) == (1, [0])
+    assert write_results(tmp_path, rows, sweep) == chosen
+    assert chosen_runs(tmp_path) == [(0, tmp_path / "trials/a/run")]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| train.learning_rate=0.1 **(chosen)** | 1/1 | 5.0000 |" in summary
+    assert "counted once): `c` (repeats `a`)." in summary
+
+    confirmed = SweepFile(space=space, seeds=[0], num_samples=3, confirm={"top": 1, "seeds": [5]})
+    assert summarise(rows, confirmed)[1] is None  # a repeat of seed 0 is not seed 5
+    assert [c.values for c in confirm_candidates(rows, confirmed)] == [{"train.learning_rate": 0.1}]
+    rows.append(trial("d", 0.1, 5, 4.0, phase="confirm"))
+    configs, chosen = summarise(rows, confirmed)
+    assert chosen is not None and configs[chosen].seeds == [0, 5]
+    assert configs[chosen].mean == pytest.approx(4.5)

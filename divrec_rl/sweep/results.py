@@ -148,11 +148,38 @@ def confirm_candidates(rows: list[TrialRow], sweep: SweepFile) -> list[ConfigSum
 
 
 def _groups(rows: list[TrialRow], phase: str | None = None) -> dict[str, list[TrialRow]]:
+    """Each configuration's trials by label, one per training seed (:func:`_one_per_seed`)."""
     groups: dict[str, list[TrialRow]] = {}
     for row in rows:
         if phase is None or row.phase == phase:
             groups.setdefault(label_of(row.values), []).append(row)
-    return groups
+    return {label: _one_per_seed(members) for label, members in groups.items()}
+
+
+def _one_per_seed(members: list[TrialRow]) -> list[TrialRow]:
+    """One trial per training seed of a configuration: the first finished one, else the first.
+
+    A random search draws each sample's values independently, so two samples can draw the same
+    configuration, and Ray then trains it twice with every seed: the same training run twice
+    (same settings, same seed), not two seeds.  Counted twice, the configuration would have more
+    finished trials than seeds and drop out of the choice (or, beside a confirmation stage, pass
+    for confirmed without a fresh seed)."""
+    kept: dict[int, TrialRow] = {}
+    for row in members:
+        first = kept.get(row.seed)
+        if first is None or (first.status != "finished" and row.status == "finished"):
+            kept[row.seed] = row
+    return [row for row in members if kept[row.seed] is row]
+
+
+def _repeats(rows: list[TrialRow]) -> list[str]:
+    """``trial (repeats trial)`` for every trial that :func:`_one_per_seed` leaves out."""
+    kept = {(label_of(r.values), r.seed): r for group in _groups(rows).values() for r in group}
+    return [
+        f"`{r.trial_id}` (repeats `{first.trial_id}`)"
+        for r in rows
+        if (first := kept[(label_of(r.values), r.seed)]) is not r
+    ]
 
 
 def summarise(rows: list[TrialRow], sweep: SweepFile) -> tuple[list[ConfigSummary], int | None]:
@@ -172,8 +199,10 @@ def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> st
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
+    # The chosen configuration's trials, one per seed: what `evaluate` and `train --config` load.
+    picked = {id(r) for r in _groups(rows).get(chosen_label or "", []) if r.status == "finished"}
     for r in sorted(rows, key=lambda r: (label_of(r.values), r.seed)):
-        chosen = "yes" if label_of(r.values) == chosen_label and r.status == "finished" else ""
+        chosen = "yes" if id(r) in picked else ""
         writer.writerow(
             [r.trial_id, *(r.values.get(k) for k in keys), r.seed, r.status]
             + [repr(r.metrics[m]) if m in r.metrics else "" for m in METRICS]
@@ -212,6 +241,9 @@ def _summary(
         *_table(configs, chosen, sweep),
     ]
     lines.append("")
+    if repeats := _repeats(rows):
+        lines += ["Drawn twice (two samples, the same configuration and seed; counted once): "
+                  + ", ".join(repeats) + ".", ""]  # fmt: skip
     if sweep.confirm is not None:
         lines += [_confirm_text(configs, sweep), ""]
     if chosen is None and sweep.confirm is not None:
