@@ -98,3 +98,53 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, flags, needle) -> No
     code = cli_main(["sensitivity", *flags, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0]
+
+
+def test_a_scan_scales_the_values_the_evaluation_uses(monkeypatch) -> None:
+    """`--set behaviour.boredom.attraction_penalty=2` then factor 0.5: the evaluated scenario
+    has 1.0 (it had 0.5 × the file's 0.8 = 0.4 before, the --set silently lost)."""
+    import divrec_rl.evaluation.sensitivity as sensitivity
+
+    seen: list[float] = []
+
+    def fake_evaluate(config: EvaluationConfig) -> None:
+        resolved = resolve_scenario(config.scenario, overrides=config.overrides)
+        seen.append(resolved.behaviour.boredom.attraction_penalty)
+        raise StopIteration  # the scaled setting is all this test needs
+
+    monkeypatch.setattr(sensitivity, "evaluate", fake_evaluate)
+    overrides = {**TINY, "behaviour": {"boredom": {"attraction_penalty": 2.0}}}
+    base = EvaluationConfig(
+        agents=parse_agents("random"), scenario="synthetic-shop", overrides=overrides, users=12
+    )
+    with pytest.raises(StopIteration):
+        scan(base, (0.5, 1.0), "boredom", reference="random")
+    assert seen == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "vary", "said"),
+    [
+        ({"behaviour": {"model": "quit-on-repetition"}}, "both",
+         "behaviour 'quit-on-repetition' does not read them (boredom.attraction_penalty=0.8"),
+        ({"behaviour": {"boredom": {"attraction_penalty": 0.0, "satisfaction_penalty": 0.0}}},
+         "boredom", "the scenario sets them all to 0"),
+    ],
+)  # fmt: skip
+def test_a_scan_whose_factors_change_nothing_is_refused(changes, vary, said) -> None:
+    base = EvaluationConfig(
+        agents=parse_agents("random"), scenario="synthetic-shop",
+        overrides={**TINY, **changes}, users=12,
+    )  # fmt: skip
+    with pytest.raises(EvaluationError, match=f"--vary {vary}: factors 0 and 1.5 ") as err:
+        scan(base, (0.0, 1.0, 1.5), vary, reference="random")
+    assert said in str(err.value) and "every factor would give the same numbers" in str(err.value)
+
+
+def test_the_cli_refuses_a_scan_that_changes_nothing_in_one_line(tmp_path, capsys) -> None:
+    flags = ["--scenario", "synthetic-shop", "--set", "behaviour.model=quit-on-repetition",
+             "--agents", "random", "--reference", "random", "--users", "8"]  # fmt: skip
+    code = cli_main(["sensitivity", *flags, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "quit-on-repetition' does not read them" in err[0]
+    assert not (tmp_path / "o").exists()

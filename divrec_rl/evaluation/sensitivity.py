@@ -18,6 +18,8 @@ interval over the same users — at seed level with two or more seeds (the seeds
 two-stage bootstrap over seeds then users; :func:`~divrec_rl.evaluation.stats.seed_level_test`).
 A PPO run is trained for one setting, so PPO agents are
 given per factor (``ppo_runs``: factor → run path); a factor without one is scanned without PPO.
+The factors scale the scenario's values after the evaluation's extra files and overrides, and a
+scan whose factors do not change the simulated users is refused (:func:`require_effect`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from divrec_rl.agents.baselines import RandomAgent
 from divrec_rl.agents.registry import AgentSpec, display_name
 from divrec_rl.atomic import atomic_write, atomic_write_text
 from divrec_rl.config import ScenarioConfig
@@ -36,11 +39,16 @@ from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.runner import EvaluationConfig, evaluate
 from divrec_rl.evaluation.stats import paired_test, seed_level_test
 from divrec_rl.resolve import resolve_scenario
+from divrec_rl.rollout import rollout, user_keys
+from divrec_rl.scenario import build_scenario
+from divrec_rl.simulator import SlateSimulator
 
 __all__ = [
     "DEFAULT_FACTORS",
+    "PROBE_USERS",
     "VARY",
     "ScanPoint",
+    "require_effect",
     "scan",
     "scan_table",
     "strength_overrides",
@@ -49,6 +57,9 @@ __all__ = [
 
 DEFAULT_FACTORS = (0.0, 0.5, 0.75, 1.0, 1.5)
 VARY = ("both", "boredom", "patience")
+
+#: Validation users of :func:`require_effect`'s check (seed 0, random slates).
+PROBE_USERS = 64
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,44 @@ def strength_overrides(config: ScenarioConfig, factor: float, vary: str = "both"
     return {"behaviour": out}
 
 
+def require_effect(
+    scenario: ScenarioConfig, factors: tuple[float, ...], vary: str = "both"
+) -> None:
+    """An EvaluationError when the scan's smallest and largest factor simulate the same users.
+
+    :data:`PROBE_USERS` validation users (seed 0) meet random slates under both settings; if
+    every click, engagement and exit is the same, the behaviour does not read the scaled fields
+    (``quit-on-repetition`` has neither boredom nor patience; a plug-in may ignore them) or the
+    scenario sets them to 0, and every row of the scan would repeat the same numbers.
+    """
+    low, high = min(factors), max(factors)
+    if low == high:
+        return
+    runs = []
+    for factor in (low, high):
+        config = resolve_scenario(scenario, overrides=strength_overrides(scenario, factor, vary))
+        sim = SlateSimulator(build_scenario(config), PROBE_USERS, "val")
+        runs.append(rollout(RandomAgent(0), sim, user_keys(0, PROBE_USERS)))
+    fields = ("user", "step", "clicked", "engagement", "left")
+    if len(runs[0]) != len(runs[1]) or any(
+        not np.array_equal(getattr(runs[0], f), getattr(runs[1], f)) for f in fields
+    ):
+        return
+    scaled = strength_overrides(scenario, 1.0, vary)["behaviour"]
+    values = ", ".join(f"{part}.{k}={v:g}" for part, kv in scaled.items() for k, v in kv.items())
+    zero = all(v == 0 for kv in scaled.values() for v in kv.values())
+    why = "the scenario sets them all to 0" if zero else (
+        f"behaviour '{scenario.behaviour.model}' does not read them ({values})"
+    )  # fmt: skip
+    raise EvaluationError(
+        f"--vary {vary}: factors {low:g} and {high:g} of behaviour."
+        + " and behaviour.".join(scaled)
+        + f" simulate the same users ({PROBE_USERS} validation users under random slates click, "
+        f"engage and leave alike): {why}, so every factor would give the same numbers; scan a "
+        "scenario whose behaviour uses them, or another --vary"
+    )
+
+
 def scan(
     base: EvaluationConfig,
     factors: tuple[float, ...] = DEFAULT_FACTORS,
@@ -102,10 +151,14 @@ def scan(
     ``base`` supplies the scenario, seeds, users and baseline settings; its cross-simulator check
     and frontier are switched off.  ``reference`` must be one of the agents' labels.
     """
-    scenario = resolve_scenario(base.scenario or "synthetic-shop", base.config_files)
+    # Scale the values the evaluation would use: `--set` and extra files included.
+    scenario = resolve_scenario(
+        base.scenario or "synthetic-shop", base.config_files, base.overrides
+    )
     labels = [s.label for s in base.agents]
     if reference not in labels:
         raise EvaluationError(f"--reference: {reference!r} is not among the agents {labels}")
+    require_effect(scenario, factors, vary)
     points: list[ScanPoint] = []
     for factor in factors:
         overrides = _merge(base.overrides, strength_overrides(scenario, factor, vary))
