@@ -34,6 +34,7 @@ import json
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +55,7 @@ __all__ = [
     "inputs_summary",
     "numeric_environment",
     "package_roots",
+    "plugin_source_digest",
     "source_digest",
 ]
 
@@ -138,12 +140,37 @@ def package_roots(packages: tuple[str, ...] = PACKAGES) -> list[tuple[str, Path]
 def source_digest(roots: list[tuple[str, Path]]) -> str:
     """The hex sha256 of the source files under ``roots`` (formula in the module docstring).
     A file reachable from two roots (a regular install nests the subpackages) counts once."""
+    return _files_digest(_source_files(roots))
+
+
+def plugin_source_digest(modules: Iterable[str]) -> str:
+    """The hex sha256 (formula of the module docstring) of the source of the top-level packages,
+    or single-file modules, that hold ``modules``, leaving out this project's own
+    (:data:`PACKAGES`, which :func:`current_source_digest` covers): the code a plug-in's parts
+    run on.  A module without a Python source file is left out."""
+    own = {name.partition(".")[0] for name in PACKAGES}
+    roots: list[tuple[str, Path]] = []
+    single: dict[str, Path] = {}
+    for top in sorted({name.partition(".")[0] for name in modules} - own):
+        spec = importlib.util.find_spec(top)
+        if spec is not None and spec.submodule_search_locations:
+            roots += [(top, Path(location)) for location in spec.submodule_search_locations]
+        elif spec is not None and spec.origin and spec.origin.endswith(".py"):
+            single[f"{top}.py"] = Path(spec.origin)
+    return _files_digest({**_source_files(roots), **single})
+
+
+def _source_files(roots: list[tuple[str, Path]]) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for prefix, directory in roots:
         for path in directory.rglob("*"):
             if path.suffix not in _SUFFIXES or "__pycache__" in path.parts or not path.is_file():
                 continue
             files.setdefault(f"{prefix}/{path.relative_to(directory).as_posix()}", path)
+    return files
+
+
+def _files_digest(files: dict[str, Path]) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode())

@@ -12,6 +12,7 @@ import torch as th
 from divrec_rl.envs import make_simulator
 from divrec_rl.evaluation import teacher_cache
 from divrec_rl.evaluation.teacher_cache import teacher_key, tuned_teacher
+from divrec_rl.resolve import import_plugins
 from divrec_rl.rollout import rollout, user_keys
 from tests.test_supervised_baseline import FAST, SMALL
 
@@ -73,6 +74,33 @@ def test_the_key_changes_with_the_code(sim, monkeypatch) -> None:
         "divrec_rl.evaluation.teacher_cache.current_source_digest", lambda: "0" * 64
     )
     assert teacher_key(sim.scenario, 0.1, FAST) != before, "other code, same version: refit"
+
+
+PLUGIN = """
+from divrec_rl.plugins import register_behaviour
+from divrec_rl.users.behaviour import StandardBehaviour
+
+
+@register_behaviour("teacher-cache-test")
+class Plain(StandardBehaviour):
+    def __init__(self, config):
+        super().__init__(config.behaviour, config.users.history_decay)
+"""
+
+
+def test_the_key_changes_with_a_plug_ins_code(tmp_path, monkeypatch) -> None:
+    """A behaviour plug-in edited between two runs, the same settings: another key, so the winner
+    fitted to the old dynamics is not served (it was, before the plug-in digest)."""
+    module = tmp_path / "teacher_cache_plugin.py"
+    module.write_text(PLUGIN, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import_plugins(["teacher_cache_plugin"])
+    config = {**SMALL, "behaviour": {"model": "teacher-cache-test"}}
+    sim = make_simulator("synthetic-shop", 4, split="val", config=config)
+    before = teacher_key(sim.scenario, 0.1, FAST)
+    assert teacher_key(sim.scenario, 0.1, FAST) == before
+    module.write_text(PLUGIN + "\nSLEEPINESS = 0.5\n", encoding="utf-8")
+    assert teacher_key(sim.scenario, 0.1, FAST) != before
 
 
 def test_a_damaged_entry_is_refitted_with_a_warning(sim, tmp_path, monkeypatch) -> None:
