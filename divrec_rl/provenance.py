@@ -40,6 +40,7 @@ from importlib import metadata
 from pathlib import Path
 
 import divrec_rl
+from divrec_rl.scenario import Scenario, part_modules
 
 __all__ = [
     "NUMERIC_LIBRARIES",
@@ -56,6 +57,7 @@ __all__ = [
     "numeric_environment",
     "package_roots",
     "plugin_source_digest",
+    "scenario_inputs",
     "source_digest",
 ]
 
@@ -143,21 +145,39 @@ def source_digest(roots: list[tuple[str, Path]]) -> str:
     return _files_digest(_source_files(roots))
 
 
-def plugin_source_digest(modules: Iterable[str]) -> str:
+def plugin_source_digest(modules: Iterable[str]) -> str | None:
     """The hex sha256 (formula of the module docstring) of the source of the top-level packages,
     or single-file modules, that hold ``modules``, leaving out this project's own
     (:data:`PACKAGES`, which :func:`current_source_digest` covers): the code a plug-in's parts
-    run on.  A module without a Python source file is left out."""
+    run on.  ``None`` when every module is the project's own.  A module without a Python
+    source file is left out of the digest."""
     own = {name.partition(".")[0] for name in PACKAGES}
+    tops = sorted({name.partition(".")[0] for name in modules} - own)
+    if not tops:
+        return None
     roots: list[tuple[str, Path]] = []
     single: dict[str, Path] = {}
-    for top in sorted({name.partition(".")[0] for name in modules} - own):
+    for top in tops:
         spec = importlib.util.find_spec(top)
         if spec is not None and spec.submodule_search_locations:
             roots += [(top, Path(location)) for location in spec.submodule_search_locations]
         elif spec is not None and spec.origin and spec.origin.endswith(".py"):
             single[f"{top}.py"] = Path(spec.origin)
     return _files_digest({**_source_files(roots), **single})
+
+
+def scenario_inputs(scenario: Scenario) -> dict[str, str]:
+    """What a scenario's simulated users depend on outside the package's source, by identity:
+    the response model's files (:meth:`~divrec_rl.response.ResponseModel.inputs`) and, when a
+    part comes from a plug-in, ``plugins_sha256``, the digest of that plug-in's source
+    (:func:`plugin_source_digest` of :func:`~divrec_rl.scenario.part_modules`).  Training runs
+    and evaluation reports record it, an evaluation notes an agent trained on other inputs,
+    and the baseline cache keys on it."""
+    inputs = dict(scenario.response.inputs())
+    plugins = plugin_source_digest(part_modules(scenario.config))
+    if plugins is not None:
+        inputs["plugins_sha256"] = plugins
+    return inputs
 
 
 def _source_files(roots: list[tuple[str, Path]]) -> dict[str, Path]:

@@ -61,6 +61,20 @@ class Scenario:
         return self.config.name
 
 
+def part_modules(config: ScenarioConfig) -> list[str]:
+    """The modules the parts named in ``config`` come from (catalogue source, population,
+    behaviour, response model, slate builder)."""
+    named = [
+        (CATALOG_SOURCES, config.catalog.source),
+        (POPULATIONS, config.users.population),
+        (BEHAVIOURS, config.behaviour.model),
+        (RESPONSE_MODELS, config.response.model),
+        (SLATE_BUILDERS, config.slate.builder),
+    ]
+    modules = [getattr(registry.get(name), "__module__", None) for registry, name in named]
+    return [module for module in modules if module]
+
+
 def _make(registry: Registry[Any], name: str, *args: object) -> Any:
     """Call the factory of part ``name``.  A plug-in's own checks may raise a plain
     ``ValueError``/``TypeError``: that becomes one :class:`ScenarioError` line naming the field,

@@ -13,7 +13,12 @@ import yaml
 from divrec_rl.bert.checkpoint import TABLES_FILE, read_config, sha256_file
 from divrec_rl.bert.testing import shared_tiny_checkpoint, tiny_scenario_overrides
 from divrec_rl.commands.evaluate import main as evaluate_main
-from divrec_rl.provenance import describe_inputs, input_mismatches, inputs_summary
+from divrec_rl.provenance import (
+    describe_inputs,
+    input_mismatches,
+    inputs_summary,
+    scenario_inputs,
+)
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import build_scenario
 from divrec_rl.training import rundir
@@ -174,4 +179,53 @@ def test_training_records_the_inputs_and_evaluation_names_a_retrained_model(
     report = evaluate(tmp_path / "retrained")
     assert "was trained on other simulated users than these" in report
     assert f"user_model_tables_sha256: 0f0f0f0f0f0f → {tables[:12]}" in report
+    assert "trained on other simulated users" in capsys.readouterr().err
+
+
+PLUGIN = """
+from divrec_rl.plugins import register_behaviour
+from divrec_rl.users.behaviour import StandardBehaviour
+
+
+@register_behaviour("input-provenance-test")
+class Plain(StandardBehaviour):
+    def __init__(self, config):
+        super().__init__(config.behaviour, config.users.history_decay)
+"""
+
+
+def test_a_plug_ins_source_is_an_input_and_an_edit_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A behaviour plug-in: built-in scenarios record no input, the plug-in's scenario records
+    its source digest, and an agent evaluated after the plug-in was edited is named as trained
+    on other simulated users (the dynamics it learned are not these)."""
+    assert scenario_inputs(build_scenario(resolve_scenario("synthetic-shop"))) == {}
+    module = tmp_path / "input_provenance_plugin.py"
+    module.write_text(PLUGIN, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sets = ["behaviour.model=input-provenance-test", "catalog.n_items=300",
+            "catalog.n_categories=8", "slate.size=4", "slate.n_candidates=12",
+            "episode.max_steps=8"]  # fmt: skip
+    args = {"scenario": "synthetic-shop", "n_envs": "4", "n_steps": "16", "batch_size": "32",
+            "n_epochs": "1", "eval_every": "0", "checkpoint_every": "64", "total_timesteps": "64",
+            "progress_bar": False, "logdir": str(tmp_path / "runs"), "overrides": sets}  # fmt: skip
+    config, overrides = config_from_args(args)
+    run = train_run(config, overrides, command="tiny", imports=["input_provenance_plugin"])
+    (entry,) = rundir.read_code_record(run.run_dir)
+    digest = entry["inputs"]["plugins_sha256"]
+    assert len(digest) == 64
+
+    def evaluate(out: Path) -> str:
+        argv = ["--agents", f"ppo={run.run_dir},random", "--users", "6", "--seeds", "1",
+                "--cross-sim", "none", "--no-frontier", "--out", str(out), "--quiet"]  # fmt: skip
+        assert evaluate_main(argv) == 0
+        return (out / "report.md").read_text(encoding="utf-8")
+
+    assert "trained on other simulated users" not in evaluate(tmp_path / "same")
+    module.write_text(PLUGIN + "\nSLEEPINESS = 0.5\n", encoding="utf-8")
+    capsys.readouterr()
+    report = evaluate(tmp_path / "edited")
+    assert "was trained on other simulated users than these" in report
+    assert f"plugins_sha256: {digest[:12]} → " in report
     assert "trained on other simulated users" in capsys.readouterr().err

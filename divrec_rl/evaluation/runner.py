@@ -53,7 +53,13 @@ from divrec_rl.evaluation.stats import (
     seed_level_test,
 )
 from divrec_rl.evaluation.summary import UserRecords
-from divrec_rl.provenance import CodeIdentity, changed_since, code_identity, input_mismatches
+from divrec_rl.provenance import (
+    CodeIdentity,
+    changed_since,
+    code_identity,
+    input_mismatches,
+    scenario_inputs,
+)
 from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
 from divrec_rl.rollout import Trajectories, rollout, user_keys
 from divrec_rl.scenario import Scenario, build_scenario
@@ -406,7 +412,7 @@ def evaluate(config: EvaluationConfig, progress: bool = False) -> EvaluationResu
     weight, source = _objective(config, scenario_config, runs, notes)
 
     notes.extend(_unused_seed_notes(config, runs))
-    notes.extend(_input_notes(runs, inputs := scenario.response.inputs()))
+    notes.extend(_input_notes(runs, inputs := scenario_inputs(scenario)))
     fits = BaselineFits(scenario, weight, config.baseline, timings, progress)
     ctx = AgentContext(weight, fits, dict(runs), config.baseline.fits)
     gen = np.random.default_rng(config.boot_seed)

@@ -6,16 +6,16 @@ baseline's best setting — its click model and its re-ranker — which
 A sweep of many warm-started trials on one scenario would repeat that identical, deterministic
 work in every trial, so the winner is stored once under a key of everything it depends on:
 
-    key = sha256(format, divrec-rl version and source digest, plug-in source digest,
-                 resolved scenario settings, catalogue vectors, objective weight λ,
-                 BaselineSettings)
+    key = sha256(format, divrec-rl version and source digest, resolved scenario settings,
+                 the scenario's inputs, catalogue vectors, objective weight λ, BaselineSettings)
 
 The source digest (:mod:`divrec_rl.provenance`) is in the key because the version number does
 not change while the package is developed: a winner fitted by other code is never served.  The
 same holds for a plug-in's code (a behaviour, a response model, a population … from outside the
-package): the plug-in digest covers the source of every module a part of the scenario comes
-from and every plug-in module imported so far (:func:`~divrec_rl.provenance.plugin_source_digest`),
-so editing a plug-in's dynamics refits the winner instead of serving one fitted to the old ones.
+package) and a trained user model: the scenario's inputs
+(:func:`~divrec_rl.provenance.scenario_inputs`) carry the plug-in's source digest and the user
+model's table digest, so editing a plug-in's dynamics refits the winner instead of serving one
+fitted to the old ones.
 
 The stored entry is ``DIR/KEY/ranker.safetensors`` (the click model's weights) and
 ``DIR/KEY/teacher.json`` (shapes, the winning (β, re-ranker, λ), its validation return and the
@@ -43,18 +43,9 @@ import numpy as np
 
 import divrec_rl
 from divrec_rl.agents.supervised import ClickRanker, RerankAgent
-from divrec_rl.config import ScenarioConfig
 from divrec_rl.evaluation.baseline import TuningRow, train_baseline
 from divrec_rl.evaluation.settings import BaselineSettings
-from divrec_rl.parts import (
-    BEHAVIOURS,
-    CATALOG_SOURCES,
-    POPULATIONS,
-    RESPONSE_MODELS,
-    SLATE_BUILDERS,
-)
-from divrec_rl.provenance import current_source_digest, plugin_source_digest
-from divrec_rl.resolve import plugin_modules
+from divrec_rl.provenance import current_source_digest, scenario_inputs
 from divrec_rl.scenario import Scenario
 
 __all__ = ["Teacher", "default_cache_dir", "teacher_key", "tuned_teacher"]
@@ -88,7 +79,7 @@ def teacher_key(scenario: Scenario, weight: float, settings: BaselineSettings) -
         "format": FORMAT,
         "version": divrec_rl.__version__,
         "source_sha256": current_source_digest(),
-        "plugins_sha256": plugin_source_digest(_part_modules(scenario.config)),
+        "inputs": scenario_inputs(scenario),
         "scenario": scenario.config.model_dump(mode="json"),
         "weight": float(weight),
         "settings": settings.model_dump(mode="json"),
@@ -97,19 +88,6 @@ def teacher_key(scenario: Scenario, weight: float, settings: BaselineSettings) -
     # A retrained user model at the same path changes the item vectors, not the settings.
     digest.update(np.ascontiguousarray(scenario.catalog.embeddings, dtype=np.float64).tobytes())
     return digest.hexdigest()
-
-
-def _part_modules(config: ScenarioConfig) -> list[str]:
-    """The modules the scenario's parts come from, and the plug-in modules imported so far."""
-    named = [
-        (CATALOG_SOURCES, config.catalog.source),
-        (POPULATIONS, config.users.population),
-        (BEHAVIOURS, config.behaviour.model),
-        (RESPONSE_MODELS, config.response.model),
-        (SLATE_BUILDERS, config.slate.builder),
-    ]
-    parts = [getattr(registry.get(name), "__module__", None) for registry, name in named]
-    return [*plugin_modules(), *(module for module in parts if module)]
 
 
 def tuned_teacher(

@@ -28,7 +28,13 @@ from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.errors import ModelError, TrainingError
-from divrec_rl.provenance import CodeIdentity, changed_since, code_identity, describe_inputs
+from divrec_rl.provenance import (
+    CodeIdentity,
+    changed_since,
+    code_identity,
+    describe_inputs,
+    scenario_inputs,
+)
 from divrec_rl.resolve import import_plugins, resolve_scenario
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.simulator import SlateSimulator
@@ -362,7 +368,7 @@ def train_run(
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
-    inputs = eval_sim.scenario.response.inputs()
+    inputs = scenario_inputs(eval_sim.scenario)
     run_dir = create_run_dir(config.logdir, scenario.name, AGENT_NAME, config.seed)
     info = RunInfo(
         config.scenario,
@@ -405,7 +411,7 @@ def resume_run(
     device = resolve_device(config.device)
     th.set_num_threads(config.torch_threads)
     env, eval_sim = _build(config, scenario)
-    inputs = eval_sim.scenario.response.inputs()
+    inputs = scenario_inputs(eval_sim.scenario)
     try:
         model = PPO.load(checkpoint, env=env, device=device, force_reset=False)
     except Exception as exc:  # SB3 raises many kinds on a damaged or foreign zip
