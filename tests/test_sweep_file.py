@@ -486,3 +486,20 @@ def test_a_configuration_drawn_by_two_samples_counts_each_seed_once(tmp_path: Pa
     configs, chosen = summarise(rows, confirmed)
     assert chosen is not None and configs[chosen].seeds == [0, 5]
     assert configs[chosen].mean == pytest.approx(4.5)
+
+
+def test_a_scan_stage2_file_is_refused_when_its_strength_changes_nothing(tmp_path: Path) -> None:
+    """`retrain_chosen.py SRC OUT --strength 0.5` on a scenario whose behaviour has no boredom
+    or patience (quit-on-repetition): the scan's one-line error before any training, no file."""
+    source = tmp_path / "seeds-quit.yaml"
+    stage2 = {"scenario": "synthetic-shop",
+              "overrides": {"behaviour.model": "quit-on-repetition", "catalog.n_items": 300},
+              "train": {"total_timesteps": 1024},
+              "space": {"train.learning_rate": {"grid": [0.001]}}, "seeds": [1]}  # fmt: skip
+    source.write_text(yaml.safe_dump(stage2), encoding="utf-8")
+    out = tmp_path / "scan.yaml"
+    done = _retrain_chosen([str(source), str(out), "--strength", "0.5"])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and not out.exists()
+    assert "behaviour 'quit-on-repetition' does not read them" in lines[0]
+    assert _retrain_chosen([str(source), str(out), "--strength", "1"]).returncode == 0

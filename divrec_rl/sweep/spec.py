@@ -41,6 +41,7 @@ __all__ = [
     "SpaceAxis",
     "SweepFile",
     "load_sweep",
+    "nested_overrides",
     "plan_train",
     "scenario_overrides",
     "sweep_reference",
@@ -265,12 +266,19 @@ def _set(nested: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def nested_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """A sweep file's ``overrides`` (dotted keys, nested mappings or both) as the nested mapping
+    :func:`~divrec_rl.resolve.resolve_scenario` takes."""
+    nested: dict[str, Any] = {}
+    for key, value in _flat(overrides).items():
+        _set(nested, key, value)
+    return nested
+
+
 def scenario_overrides(sweep: SweepFile, point: dict[str, Any]) -> dict[str, Any]:
     """The nested scenario overrides of one trial: the file's ``overrides``, then the swept
     scenario keys of ``point`` (a mapping of dotted space keys to values)."""
-    nested: dict[str, Any] = {}
-    for key, value in _flat(sweep.overrides).items():
-        _set(nested, key, value)
+    nested = nested_overrides(sweep.overrides)
     for key, value in point.items():
         if not key.startswith("train.") and key != "seed":
             _set(nested, key, value)

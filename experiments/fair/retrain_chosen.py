@@ -21,6 +21,7 @@ applies to the source's scenario with its overrides, so start a scan from the fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -53,6 +54,28 @@ def portable(path: Path) -> Path:
         return Path(*path.parts[-2:])
 
 
+def _scaled(spec: dict, overrides: dict[str, object], strength: float) -> dict[str, object]:
+    """The dotted overrides that scale the source scenario's boredom and patience by
+    ``strength``; exits with the scan's one-line error, before any training, when the scan's
+    factors would not change the simulated users (``require_effect``, strength against 1).
+    That check needs the scenario built; where it cannot be yet (a MovieLens user model not
+    trained on this machine), the file is written and ``divrec-rl sensitivity`` checks later."""
+    from divrec_rl.errors import ScenarioError
+    from divrec_rl.evaluation.sensitivity import require_effect, strength_overrides
+    from divrec_rl.resolve import import_plugins, resolve_scenario
+    from divrec_rl.sweep.spec import nested_overrides
+
+    try:
+        import_plugins(list(spec.get("imports") or []))
+        scenario = resolve_scenario(spec["scenario"], overrides=nested_overrides(overrides))
+        scaled = strength_overrides(scenario, strength)["behaviour"]
+        with contextlib.suppress(ScenarioError):  # raised only by building the scenario here
+            require_effect(scenario, (strength, 1.0))
+    except DivrecError as exc:
+        sys.exit("\n".join(f"error: {line}" for line in exc.errors))
+    return {f"behaviour.{part}.{k}": v for part, kv in scaled.items() for k, v in kv.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="tuning sweep directory or stage-2 file")
@@ -75,14 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {args.source}: no such sweep directory or stage-2 file")
     overrides = dict(spec.get("overrides") or {})
     if args.strength is not None:
-        from divrec_rl.evaluation.sensitivity import strength_overrides
-        from divrec_rl.resolve import resolve_scenario
-
-        scaled = strength_overrides(resolve_scenario(spec["scenario"], overrides=overrides),
-                                    args.strength)  # fmt: skip
-        for part, fields in scaled["behaviour"].items():
-            for name, value in fields.items():
-                overrides[f"behaviour.{part}.{name}"] = value
+        overrides.update(_scaled(spec, overrides, args.strength))
     stage2 = {
         "scenario": spec["scenario"],
         "overrides": overrides,
