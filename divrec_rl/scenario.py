@@ -61,18 +61,22 @@ class Scenario:
         return self.config.name
 
 
-def part_modules(config: ScenarioConfig) -> list[str]:
-    """The modules the parts named in ``config`` come from (catalogue source, population,
-    behaviour, response model, slate builder)."""
-    named = [
+def _named_parts(config: ScenarioConfig) -> list[tuple[Registry[Any], str]]:
+    """Each part ``config`` names, with the registry that knows it."""
+    return [
         (CATALOG_SOURCES, config.catalog.source),
         (POPULATIONS, config.users.population),
         (BEHAVIOURS, config.behaviour.model),
         (RESPONSE_MODELS, config.response.model),
         (SLATE_BUILDERS, config.slate.builder),
     ]
-    modules = [getattr(registry.get(name), "__module__", None) for registry, name in named]
-    return [module for module in modules if module]
+
+
+def part_modules(config: ScenarioConfig) -> list[str]:
+    """The modules the parts named in ``config`` come from (catalogue source, population,
+    behaviour, response model, slate builder)."""
+    parts = [getattr(reg.get(name), "__module__", None) for reg, name in _named_parts(config)]
+    return [module for module in parts if module]
 
 
 def _make(registry: Registry[Any], name: str, *args: object) -> Any:
@@ -122,16 +126,9 @@ def build_scenario(config: ScenarioConfig) -> Scenario:
 def unknown_parts(config: ScenarioConfig, source: str = "") -> list[str]:
     """One line per part named in ``config`` that no registry knows (with suggestions)."""
     prefix = f"{source}: " if source else ""
-    checks = [
-        (CATALOG_SOURCES, config.catalog.source),
-        (POPULATIONS, config.users.population),
-        (BEHAVIOURS, config.behaviour.model),
-        (RESPONSE_MODELS, config.response.model),
-        (SLATE_BUILDERS, config.slate.builder),
-    ]
     return [
         f"{prefix}field '{reg.kind}': {reg.unknown_message(name)}"
-        for reg, name in checks
+        for reg, name in _named_parts(config)
         if name not in reg
     ]
 
