@@ -148,3 +148,22 @@ def test_the_cli_refuses_a_scan_that_changes_nothing_in_one_line(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "quit-on-repetition' does not read them" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_the_cli_takes_evaluates_baseline_flags(tmp_path, monkeypatch) -> None:
+    """`--baseline-fits 5` (and every other baseline flag of `evaluate`) reaches the scan, so a
+    scan can carry the baseline's fit-to-fit spread like `evaluate --baseline-fits`."""
+    import divrec_rl.evaluation.sensitivity as sensitivity
+
+    seen: list[EvaluationConfig] = []
+
+    def fake_scan(base: EvaluationConfig, *args, **kwargs) -> list:
+        seen.append(base)
+        raise EvaluationError("stop here")
+
+    monkeypatch.setattr(sensitivity, "scan", fake_scan)
+    flags = ["--baseline-fits", "5", "--log-users", "700", "--baseline-mmr-tradeoffs", "0.2,0.4"]
+    assert cli_main(["sensitivity", *flags, "--out", str(tmp_path / "o")]) == 2
+    (base,) = seen
+    assert (base.baseline.fits, base.baseline.log_users) == (5, 700)
+    assert base.baseline.mmr_tradeoffs == (0.2, 0.4)

@@ -23,6 +23,7 @@ from typing import Any
 from divrec_rl.errors import DivrecError
 from divrec_rl.resolve import import_plugins
 from divrec_rl.training.config import parse_set
+from divrec_rl.training.settings import add_model_arguments, given_fields
 
 __all__ = [
     "CommandParser",
@@ -123,6 +124,24 @@ def add_held_out_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--users", type=int, default=1000, metavar="N", help="held-out users per seed (1000)"
     )
+
+
+def add_baseline_arguments(p: argparse.ArgumentParser) -> None:
+    """One flag per field of the supervised baseline's settings (``--log-users``,
+    ``--baseline-fits`` …), as ``evaluate`` and ``sensitivity`` take them."""
+    from divrec_rl.evaluation.settings import BaselineSettings
+
+    add_model_arguments(
+        p.add_argument_group("baseline (logging, click model, tuning grid on validation users)"),
+        BaselineSettings,
+    )
+
+
+def baseline_settings(args: argparse.Namespace) -> Any:
+    """The :class:`~divrec_rl.evaluation.settings.BaselineSettings` of the given flags."""
+    from divrec_rl.evaluation.settings import BaselineSettings
+
+    return BaselineSettings(**given_fields(BaselineSettings, args))
 
 
 def reference_table(rows: Iterable[tuple[str, str, Any, str]]) -> str:

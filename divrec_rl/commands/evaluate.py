@@ -8,16 +8,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from divrec_rl.commands.common import (
+    add_baseline_arguments,
     add_held_out_arguments,
     add_scenario_arguments,
+    baseline_settings,
     guarded,
     import_modules,
     invoked_command,
     scenario_overrides,
     script_main,
 )
-from divrec_rl.evaluation.settings import CROSS_MODEL, BaselineSettings
-from divrec_rl.training.settings import add_model_arguments, given_fields
+from divrec_rl.evaluation.settings import CROSS_MODEL
 
 # The runner pulls in torch, scipy and pandas: imported by the handler, not at parser build time,
 # so every other ``divrec-rl`` command starts fast.
@@ -81,10 +82,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-frontier", action="store_true", help="skip the frontier sweep and its plot"
     )
-    add_model_arguments(
-        p.add_argument_group("baseline (logging, click model, tuning grid on validation users)"),
-        BaselineSettings,
-    )
+    add_baseline_arguments(p)
     p.add_argument(
         "--overwrite", action="store_true", help="replace the contents of a non-empty --out"
     )
@@ -123,7 +121,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         cross_behaviour=behaviour,
         ppo_sweep=sweep,
         frontier=not args.no_frontier,
-        baseline=BaselineSettings(**given_fields(BaselineSettings, args)),
+        baseline=baseline_settings(args),
     )
 
 

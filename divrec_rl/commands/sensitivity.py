@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from divrec_rl.commands.common import (
+    add_baseline_arguments,
     add_held_out_arguments,
     add_scenario_arguments,
+    baseline_settings,
     guarded,
     import_modules,
     invoked_command,
@@ -17,7 +19,6 @@ from divrec_rl.commands.common import (
     script_main,
 )
 from divrec_rl.errors import EvaluationError
-from divrec_rl.evaluation.settings import BaselineSettings
 
 __all__ = ["add_sensitivity_command", "main", "run_sensitivity"]
 
@@ -67,21 +68,9 @@ def add_sensitivity_arguments(p: argparse.ArgumentParser) -> None:
         help="differences are taken against this agent (default baseline)",
     )
     add_held_out_arguments(p)
-    defaults = BaselineSettings()
-    p.add_argument(
-        "--val-users",
-        type=int,
-        default=defaults.val_users,
-        metavar="N",
-        help=f"validation users for tuning the baseline ({defaults.val_users})",
-    )
-    p.add_argument(
-        "--log-users",
-        type=int,
-        default=defaults.log_users,
-        metavar="N",
-        help=f"users served by the logging policy ({defaults.log_users})",
-    )
+    # The baseline's settings as `evaluate` takes them (--baseline-fits K: K fits, fit s playing
+    # evaluation seed s, refitted at every factor).
+    add_baseline_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -121,7 +110,7 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         first_seed=args.first_seed,
         users=args.users,
-        baseline=BaselineSettings(val_users=args.val_users, log_users=args.log_users),
+        baseline=baseline_settings(args),
     )
     say = None if args.quiet else (lambda text: print(text, flush=True))
     points = scan(base, factors, args.vary, _ppo_runs(args.ppo), args.reference, say)

@@ -20,7 +20,8 @@
 # factor with seeds 1-3; factor 1 reuses sweeps/seeds-SCENARIO.  A variant with a committed
 # stage-2 file of its own at factor 1 (sensitivity-VARIANT-1.yaml: movielens-100k-long,
 # synthetic-shop-long) is retrained at every factor, and SEEDS=1,2,3,4 sets the training seeds
-# (evaluation seeds 0..n-1, one per training seed).  The stage-2 files are regenerated from sweeps/tune-VARIANT when
+# (evaluation seeds 0..n-1, one per training seed); BASELINE_FITS=K fits the baseline K times at every
+# factor, as for the main run.  The stage-2 files are regenerated from sweeps/tune-VARIANT when
 # that directory exists, else from the committed experiments/fair/seeds-VARIANT.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,7 +48,7 @@ if [ "${1:-}" = "--sensitivity" ]; then
     ppo+=(--ppo "$f=$root/sweeps/sens-$variant-$f")
   done
   divrec-rl sensitivity --scenario "$scenario" "${ppo[@]}" --seeds "$n_seeds" --users 1000 \
-    --out "$root/results/sensitivity-$variant"
+    --baseline-fits "${BASELINE_FITS:-1}" --out "$root/results/sensitivity-$variant"
   exit 0
 fi
 scenario=${1:?usage: run.sh SCENARIO [OUT_ROOT]}
