@@ -50,7 +50,7 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
     assert "--scenario synthetic-shop" in install_run
     assert install_test.startswith(
         "python -m pip install torch==2.13.0 && "
-    ) and install_test.endswith("pytest")
+    ) and install_test.endswith("pytest -n auto")
     assert '-e ".[test,ray]"' in install_test  # the sweep tests need the [ray] extra
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert install_test in ci.splitlines()

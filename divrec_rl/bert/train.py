@@ -398,7 +398,9 @@ def _train_loop(
                 writer.add_scalar("time/steps_per_s", 10.0 / max(now - last_log, 1e-9), step + 1)
                 last_log = now
             bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.4f}", val_auc=f"{metrics.get('auc', 0):.3f}")
+            # "–" until the first validation: a 0.000 there would read as a measured AUC.
+            auc = f"{metrics['auc']:.3f}" if "auc" in metrics else "–"
+            bar.set_postfix(loss=f"{parts['loss']:.4f}", val_auc=auc)
             done = step + 1
             if done % cfg.eval_every == 0 or done == cfg.steps:
                 run.refresh()
