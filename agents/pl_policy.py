@@ -34,7 +34,11 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from divrec_rl.agents.plackett_luce import PlackettLuceDistribution, SetContext
-from divrec_rl.agents.slate_network import SlateFeaturesExtractor, SlateNetwork
+from divrec_rl.agents.slate_network import (
+    SlateFeaturesExtractor,
+    SlateNetwork,
+    candidate_linear,
+)
 from divrec_rl.agents.supervised import ClickModel
 
 __all__ = ["PLParams", "PlackettLuceNetwork", "PlackettLucePolicy", "build_prior"]
@@ -156,7 +160,7 @@ class PlackettLuceNetwork(SlateNetwork):
             # Only z is projected for every candidate; q = Q x + b stays implicit (SetContext
             # applies Qᵀ to the few mean keys instead, and b cancels in each step's softmax).
             weight, bias = self.set_project.weight, self.set_project.bias
-            unit = nn.functional.linear(cands, weight[SET_DIM:], bias[SET_DIM:])
+            unit = candidate_linear(cands, weight[SET_DIM:], bias[SET_DIM:])
             context = SetContext(
                 query=None,
                 features=cands,

@@ -1,9 +1,10 @@
-"""The policy bodies shared by the PPO slate policies: the observation flattener and the
-candidate scorer / critic (:class:`SlateNetwork`), whose sizes depend on neither the catalogue
-nor the candidate count."""
+"""The policy bodies shared by the PPO slate policies: the observation reader
+(:class:`SlateFeaturesExtractor`) and the candidate scorer / critic (:class:`SlateNetwork`), whose
+sizes depend on neither the catalogue nor the candidate count."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -12,21 +13,38 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-__all__ = ["SlateFeaturesExtractor", "SlateNetwork"]
+__all__ = ["SlateFeatures", "SlateFeaturesExtractor", "SlateNetwork", "candidate_linear"]
+
+
+@dataclass(frozen=True)
+class SlateFeatures:
+    """What the policy networks read: the ``user`` block ``(B, U)`` and, with the ``candidates``
+    builder, the ``candidates`` block ``(B, n·f)`` (``None`` for the ``query`` builder) -- the
+    observation's own tensors, not copied."""
+
+    user: th.Tensor
+    candidates: th.Tensor | None
 
 
 class SlateFeaturesExtractor(BaseFeaturesExtractor):
-    """Concatenates the observation entries ``user`` and (if present) ``candidates`` into one
-    flat vector; :class:`SlateNetwork` splits it again, so no layer here depends on sizes."""
+    """Hands the observation entries ``user`` and (if present) ``candidates`` to
+    :class:`SlateNetwork` as :class:`SlateFeatures`; no layer here depends on sizes.
+
+    The two blocks stay separate tensors: concatenating them into one vector for the network to
+    split again copied every minibatch's ≈ 1,500 floats per row once, and left the candidate
+    block a strided view that each linear layer over it copied again to a contiguous one."""
 
     def __init__(self, observation_space: spaces.Dict) -> None:
         keys = [k for k in ("user", "candidates") if k in observation_space.spaces]
         dim = sum(int(np.prod(observation_space[k].shape)) for k in keys)
         super().__init__(observation_space, features_dim=dim)
-        self.keys = keys
 
-    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
-        return th.cat([observations[k].flatten(1) for k in self.keys], dim=1)
+    def forward(self, observations: dict[str, th.Tensor]) -> SlateFeatures:  # type: ignore[override]
+        candidates = observations.get("candidates")
+        return SlateFeatures(
+            observations["user"].flatten(1),
+            None if candidates is None else candidates.flatten(1),
+        )
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -34,6 +52,16 @@ def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
     for a, b in pairwise(sizes):
         layers += [nn.Linear(a, b), activation()]
     return nn.Sequential(*layers)
+
+
+def candidate_linear(cands: th.Tensor, weight: th.Tensor, bias: th.Tensor) -> th.Tensor:
+    """``x_i Wᵀ + b`` for every candidate of a block ``(B, n, f)``: ``(B, n, out)``.
+
+    The product, then the bias added to it -- what ``nn.functional.linear`` does with a strided
+    3-D input.  Given a contiguous block it would fuse the two (``addmm``), whose bias gradient
+    sums the rows in another order (it differed in the last bits here), and the policy's
+    training runs would no longer repeat those of earlier commits bit for bit."""
+    return cands.matmul(weight.t()).add_(bias)
 
 
 class SlateNetwork(nn.Module):
@@ -84,16 +112,16 @@ class SlateNetwork(nn.Module):
             return [self.query_head]
         return [self.score_head, self.score_query]
 
-    def _split(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    def _split(self, features: SlateFeatures) -> tuple[th.Tensor, th.Tensor]:
         """The user block ``(B, U)`` and the candidate block ``(B, n, f)`` (views, no copy)."""
-        user = features[:, : self.user_dim]
-        flat = features[:, self.user_dim :]
-        return user, flat.reshape(len(features), -1, self.candidate_dim)
+        flat = features.candidates
+        assert flat is not None, "SlateNetwork: the candidates builder's features are needed"
+        return features.user, flat.reshape(len(flat), -1, self.candidate_dim)
 
-    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+    def forward_actor(self, features: SlateFeatures) -> th.Tensor:
         """Mean action: one score per candidate ``(B, n)``, or the query vector ``(B, d)``."""
         if self.candidate_dim is None:
-            return self.query_head(self.pi_user(features))
+            return self.query_head(self.pi_user(features.user))
         user, cands = self._split(features)
         return self.actor(user, cands, cands.mean(dim=1))
 
@@ -107,7 +135,7 @@ class SlateNetwork(nn.Module):
         # The (B, n, h) block is the largest tensor of an update: the user/set bias and the
         # ReLU act on the linear layer's output in place (neither needs its input for the
         # gradient), sparing two allocations of that size; the arithmetic is unchanged.
-        hidden = self.score_candidate(cands)
+        hidden = candidate_linear(cands, self.score_candidate.weight, self.score_candidate.bias)
         hidden.add_((self.score_user(u) + self.score_context(mean))[:, None, :]).relu_()
         query = (self.score_query(u)[:, None, :] * cands).sum(dim=-1)
         return self.score_head(hidden).squeeze(-1) + query
@@ -116,14 +144,14 @@ class SlateNetwork(nn.Module):
         """Value features ``(B, h)`` from the user block and the mean candidate ``(B, f)``."""
         return self.vf_body(th.cat([user, mean], dim=1))
 
-    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+    def forward_critic(self, features: SlateFeatures) -> th.Tensor:
         """Value features ``(B, h)`` from the user and the mean candidate features."""
         if self.candidate_dim is None:
-            return self.vf_body(features)
+            return self.vf_body(features.user)
         user, cands = self._split(features)
         return self.critic(user, cands.mean(dim=1))
 
-    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    def forward(self, features: SlateFeatures) -> tuple[th.Tensor, th.Tensor]:
         """Actor and critic outputs, with one split and one candidate mean for both."""
         if self.candidate_dim is None:
             return self.forward_actor(features), self.forward_critic(features)

@@ -11,6 +11,7 @@ from stable_baselines3.common.vec_env import VecMonitor
 
 from divrec_rl.agents.baselines import AttractionRankerAgent, RandomAgent, scores_to_actions
 from divrec_rl.agents.ppo import PPOAgent, SlatePolicy, make_ppo
+from divrec_rl.agents.slate_network import SlateFeatures
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.training.episodes import run_episodes
 
@@ -37,7 +38,7 @@ def n_params(model: PPO) -> int:
     return sum(p.numel() for p in model.policy.parameters())
 
 
-def features(model: PPO, obs: dict[str, np.ndarray]) -> th.Tensor:
+def features(model: PPO, obs: dict[str, np.ndarray]) -> SlateFeatures:
     tensor, _ = model.policy.obs_to_tensor(obs)
     return model.policy.extract_features(tensor)
 
@@ -59,15 +60,30 @@ def test_scores_are_permutation_equivariant_and_work_on_unseen_candidate_counts(
     perm = np.random.default_rng(0).permutation(cands.shape[1])
 
     def scores(c: np.ndarray) -> np.ndarray:
-        flat = th.as_tensor(np.concatenate([user, c.reshape(len(c), -1)], axis=1))
+        blocks = SlateFeatures(th.as_tensor(user), th.as_tensor(c.reshape(len(c), -1)))
         with th.no_grad():
-            return net.forward_actor(flat).numpy()
+            return net.forward_actor(blocks).numpy()
 
     base = scores(cands)
     np.testing.assert_allclose(scores(cands[:, perm]), base[:, perm], rtol=1e-5, atol=1e-6)
     bigger = np.concatenate([cands, cands[:, :7]], axis=1)  # 27 candidates, never seen
     assert scores(bigger).shape == (len(user), 27)
     assert np.all(np.isfinite(scores(bigger)))
+
+
+@pytest.mark.parametrize("policy", ["gaussian", "plackett-luce"])
+def test_the_networks_read_the_observation_tensors_without_copying_them(policy: str) -> None:
+    # A minibatch's candidate block is most of its memory: the extractor hands the network the
+    # observation's own tensors, and the network's candidate block is a view of them.
+    env = VecMonitor(SlateRecVecEnv(4, config=small()))
+    model = make_ppo(env, policy=policy, seed=0, device="cpu", **FAST)
+    tensor, _ = model.policy.obs_to_tensor(env.reset())
+    blocks = model.policy.extract_features(tensor)
+    assert blocks.user.data_ptr() == tensor["user"].data_ptr()
+    assert blocks.candidates.data_ptr() == tensor["candidates"].data_ptr()
+    _, cands = model.policy.mlp_extractor._split(blocks)
+    assert cands.is_contiguous() and cands.data_ptr() == tensor["candidates"].data_ptr()
+    assert cands.shape == (4, 20, model.policy.candidate_dim)
 
 
 def test_env_actions_are_softsign_of_scores_so_the_slate_is_the_top_k_of_the_scores() -> None:
