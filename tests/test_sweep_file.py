@@ -502,4 +502,8 @@ def test_a_scan_stage2_file_is_refused_when_its_strength_changes_nothing(tmp_pat
     lines = done.stderr.strip().splitlines()
     assert done.returncode != 0 and len(lines) == 1 and not out.exists()
     assert "behaviour 'quit-on-repetition' does not read them" in lines[0]
+    # the message names this script's own option, not the scan's --vary
+    assert (
+        lines[0].startswith("error: --strength 0.5: factors 0.5 and 1") and "--vary" not in lines[0]
+    )
     assert _retrain_chosen([str(source), str(out), "--strength", "1"]).returncode == 0

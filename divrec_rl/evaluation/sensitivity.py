@@ -101,9 +101,15 @@ def strength_overrides(config: ScenarioConfig, factor: float, vary: str = "both"
 
 
 def require_effect(
-    scenario: ScenarioConfig, factors: tuple[float, ...], vary: str = "both"
+    scenario: ScenarioConfig,
+    factors: tuple[float, ...],
+    vary: str = "both",
+    flag: str | None = None,
 ) -> None:
     """An EvaluationError when the scan's smallest and largest factor simulate the same users.
+
+    The message starts with ``flag``, the option the caller was given (default: the scan's
+    ``--vary VARY``, which then is also offered as the way out).
 
     :data:`PROBE_USERS` validation users (seed 0) meet random slates under both settings; if
     every click, engagement and exit is the same, the behaviour does not read the scaled fields
@@ -129,12 +135,14 @@ def require_effect(
     why = "the scenario sets them all to 0" if zero else (
         f"behaviour '{scenario.behaviour.model}' does not read them ({values})"
     )  # fmt: skip
+    way_out = "scan a scenario whose behaviour uses them"
+    if flag is None:  # the scan's own call: its --vary is the other way out
+        flag, way_out = f"--vary {vary}", way_out + ", or another --vary"
     raise EvaluationError(
-        f"--vary {vary}: factors {low:g} and {high:g} of behaviour."
+        f"{flag}: factors {low:g} and {high:g} of behaviour."
         + " and behaviour.".join(scaled)
         + f" simulate the same users ({PROBE_USERS} validation users under random slates click, "
-        f"engage and leave alike): {why}, so every factor would give the same numbers; scan a "
-        "scenario whose behaviour uses them, or another --vary"
+        f"engage and leave alike): {why}, so every factor would give the same numbers; {way_out}"
     )
 
 

@@ -70,7 +70,7 @@ def _scaled(spec: dict, overrides: dict[str, object], strength: float) -> dict[s
         scenario = resolve_scenario(spec["scenario"], overrides=nested_overrides(overrides))
         scaled = strength_overrides(scenario, strength)["behaviour"]
         with contextlib.suppress(ScenarioError):  # raised only by building the scenario here
-            require_effect(scenario, (strength, 1.0))
+            require_effect(scenario, (strength, 1.0), flag=f"--strength {strength:g}")
     except DivrecError as exc:
         sys.exit("\n".join(f"error: {line}" for line in exc.errors))
     return {f"behaviour.{part}.{k}": v for part, kv in scaled.items() for k, v in kv.items()}
