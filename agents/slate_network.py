@@ -85,7 +85,6 @@ class SlateNetwork(nn.Module):
     ) -> None:
         super().__init__()
         h = hidden_size
-        self.user_dim = user_dim
         self.candidate_dim = candidate_dim
         self.latent_dim_pi = action_dim
         self.latent_dim_vf = h
