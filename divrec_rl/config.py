@@ -63,10 +63,10 @@ class UsersConfig(_Section):
         "synthetic", description="Registered user population (`synthetic`, or a data-backed one)."
     )
     min_favourite_categories: int = Field(
-        1, ge=1, description="Fewest categories a synthetic user likes."
+        1, ge=1, description="Fewest categories a synthetic user likes (≤ the catalogue's)."
     )
     max_favourite_categories: int = Field(
-        3, ge=1, description="Most categories a synthetic user likes."
+        3, ge=1, description="Most categories a synthetic user likes (capped at the catalogue's)."
     )
     interest_noise: float = Field(
         0.3,
@@ -328,7 +328,10 @@ class EpisodeConfig(_Section):
 class ScenarioConfig(_Section):
     """A complete scenario."""
 
-    name: str = Field("custom", description="Scenario name.")
+    name: str = Field(
+        "custom",
+        description="Scenario name (a scenario file without one is named after the file, not its base).",
+    )
     description: str = Field("", description="What the scenario models and when to use it.")
     catalog: CatalogConfig = Field(default_factory=CatalogConfig, description="Catalogue.")
     users: UsersConfig = Field(default_factory=UsersConfig, description="User population.")

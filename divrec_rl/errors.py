@@ -11,6 +11,8 @@ what is allowed.
 
 from __future__ import annotations
 
+import traceback
+
 __all__ = [
     "DataError",
     "DivrecError",
@@ -19,6 +21,7 @@ __all__ = [
     "ScenarioError",
     "SweepError",
     "TrainingError",
+    "plugin_failure",
 ]
 
 
@@ -52,3 +55,15 @@ class EvaluationError(DivrecError):
 
 class SweepError(DivrecError):
     """Bad sweep input: a sweep file, a sweep directory, a Ray address, a missing extra."""
+
+
+def plugin_failure(exc: BaseException) -> str:
+    """``Type: message, at file:line`` of an exception raised by plug-in code: the innermost
+    frame of the traceback (for a ``SyntaxError``, the line that does not parse), so a one-line
+    error still says where to look."""
+    detail = " ".join(str(exc).split())[:200] or "no message"
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{type(exc).__name__}: {exc.msg}, at {exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f", at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {detail}{where}"

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
-from divrec_rl.errors import ScenarioError
+from divrec_rl.errors import ScenarioError, plugin_failure
 
 T = TypeVar("T")
 
@@ -130,10 +130,9 @@ class Registry(Generic[T]):
             target, load = f"{ep.value} (entry point of group '{self.group}')", ep.load
         try:
             return load()
-        except (ImportError, AttributeError, OSError) as exc:
-            detail = " ".join(str(exc).split())[:200]
+        except Exception as exc:  # a plug-in's module failed to import: one line, no traceback
             raise ScenarioError(
-                f"{self.kind} '{name}': cannot load {target} ({type(exc).__name__}: {detail})"
+                f"{self.kind} '{name}': cannot load {target} ({plugin_failure(exc)})"
             ) from None
 
     def unknown_message(self, name: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,7 +30,7 @@ from typing import Any
 import yaml
 
 from divrec_rl.config import ScenarioConfig, merge_overrides, parse_scenario
-from divrec_rl.errors import ScenarioError
+from divrec_rl.errors import DivrecError, ScenarioError, plugin_failure
 from divrec_rl.parts import SCENARIOS
 
 ScenarioFactory = Callable[[], ScenarioConfig | Mapping[str, Any]]
@@ -45,6 +46,7 @@ __all__ = [
     "import_plugins",
     "plugin_modules",
     "raw_scenario",
+    "read_text",
     "read_yaml",
     "register_scenario",
     "resolve_scenario",
@@ -69,7 +71,12 @@ def scenario_names() -> list[str]:
 
 def _from_object(obj: Any, where: str) -> dict[str, Any]:
     if callable(obj) and not isinstance(obj, ScenarioConfig):
-        obj = obj()
+        try:
+            obj = obj()
+        except DivrecError:
+            raise
+        except Exception as exc:  # plug-in code: any failure is one line, never a traceback
+            raise ScenarioError(f"{where}: the factory failed ({plugin_failure(exc)})") from None
     if isinstance(obj, ScenarioConfig):
         return obj.model_dump()
     if isinstance(obj, Mapping):
@@ -87,13 +94,32 @@ _PLUGIN_MODULES: list[str] = []
 
 
 def _import_module(module_name: str, what: str) -> Any:
+    if not module_name or module_name.startswith("."):
+        raise ScenarioError(
+            f"{what}: expected an absolute module name such as 'my_shop' or 'pkg.mod', "
+            f"got {module_name!r}"
+        )
+    _working_directory_importable()
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ScenarioError(f"{what}: cannot import module '{module_name}' ({exc})") from None
+    except Exception as exc:  # the module's own code failed: say what and where, in one line
+        raise ScenarioError(
+            f"{what}: importing module '{module_name}' failed ({plugin_failure(exc)})"
+        ) from None
     if module_name not in _PLUGIN_MODULES:
         _PLUGIN_MODULES.append(module_name)
     return module
+
+
+def _working_directory_importable() -> None:
+    """Put the working directory on ``sys.path`` (last, so it shadows no installed package), as
+    ``python -m`` does: a plug-in module written next to a scenario file is importable by name
+    from the console scripts too, whose path starts at their own directory."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
 
 
 def import_plugins(modules: list[str] | tuple[str, ...]) -> None:
@@ -143,14 +169,46 @@ def yaml_field_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a YAML mapping; syntax errors name the file and line."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping: plain YAML keeps the
+    last one, so a repeated section (two ``behaviour:`` blocks) would silently drop the first."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        assert isinstance(node, yaml.MappingNode)
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                twice = f"line {line}" if seen[key] == line else f"lines {seen[key]} and {line}"
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key '{key}' given twice ({twice}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text(path: Path) -> str:
+    """A scenario or config file's text (UTF-8); an unreadable file is one ScenarioError line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML mapping; syntax errors and a key given twice name the file and line."""
+    text = read_text(path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -202,7 +260,7 @@ def _read_yaml_layers(path: Path, label: str) -> dict[str, Any]:
                 raise ScenarioError(
                     f"{path}: field 'base': must be a scenario name or path, got {base!r}"
                 )
-            layered = raw_scenario(base)
+            layered = raw_scenario(_base_spec(path, base))
         factory = data.pop("factory", None)
         if factory is not None:
             if not isinstance(factory, str) or ":" not in factory:
@@ -212,9 +270,34 @@ def _read_yaml_layers(path: Path, label: str) -> dict[str, Any]:
             layered = merge_overrides(
                 layered, _from_object(_import_attr(factory), f"factory {factory}")
             )
+    # A file is its own scenario: without a `name:` of its own it is named after the file, not
+    # after its base (whose name would let a changed scenario pass for the original).
+    own_name = data.get("name")
     layered = merge_overrides(layered, data)
-    layered.setdefault("name", path.stem)
+    layered["name"] = path.stem if own_name is None else own_name
     return layered
+
+
+def _base_spec(path: Path, base: str) -> str:
+    """What the ``base:`` of file ``path`` names.  A relative path means the file next to
+    ``path`` (so a scenario tree works from any directory; one that exists only from the working
+    directory is still accepted); a name, ``module:attr`` or an absolute path is kept.  A missing
+    file or an unknown name is one error naming ``path`` and the field."""
+    if _is_scenario_name(base):
+        return base
+    if _looks_like_path(base):
+        beside = path.parent / base
+        if beside.is_file() or Path(base).is_absolute():
+            return str(beside)
+        if Path(base).is_file():
+            return base
+        raise ScenarioError(
+            f"{path}: field 'base': scenario file '{base}' does not exist "
+            f"(a relative path is read from the directory of {path.name}: {beside})"
+        )
+    if ":" not in base:
+        raise ScenarioError(f"{path}: field 'base': {SCENARIOS.unknown_message(base)}")
+    return base
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -250,7 +333,8 @@ def raw_scenario(spec: str) -> dict[str, Any]:
     elif _looks_like_path(spec):
         path = Path(spec)
         if not path.is_file():
-            raise ScenarioError(f"scenario file '{spec}' does not exist")
+            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise ScenarioError(f"scenario file '{spec}' {what}")
         return _read_yaml_layers(path, spec)
     elif ":" in spec:
         with _resolving(f"attr:{spec}", spec):

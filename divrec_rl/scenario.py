@@ -21,7 +21,7 @@ from typing import Any
 
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import CatalogConfig, ResponseConfig, ScenarioConfig, parse_scenario
-from divrec_rl.errors import DivrecError, ScenarioError
+from divrec_rl.errors import DivrecError, ScenarioError, plugin_failure
 from divrec_rl.parts import (
     BEHAVIOURS,
     CATALOG_SOURCES,
@@ -30,7 +30,13 @@ from divrec_rl.parts import (
     SLATE_BUILDERS,
 )
 from divrec_rl.registry import Registry
-from divrec_rl.resolve import raw_scenario, resolve_scenario, scenario_file, yaml_field_lines
+from divrec_rl.resolve import (
+    raw_scenario,
+    read_text,
+    resolve_scenario,
+    scenario_file,
+    yaml_field_lines,
+)
 from divrec_rl.response import EmbeddingResponseModel, ResponseModel
 from divrec_rl.slate import CandidateSlateBuilder, QuerySlateBuilder, SlateBuilder
 from divrec_rl.synthetic_shop import generate_synthetic_shop
@@ -93,6 +99,24 @@ def _make(registry: Registry[Any], name: str, *args: object) -> Any:
         raise ScenarioError(
             f"field '{registry.kind}': {registry.kind} '{name}' rejected the scenario: {detail}"
         ) from None
+    except Exception as exc:  # any other failure of a part's code (e.g. a missing parameter)
+        raise ScenarioError(
+            f"field '{registry.kind}': {registry.kind} '{name}' failed to build "
+            f"({plugin_failure(exc)})"
+        ) from None
+
+
+def _made(registry: Registry[Any], name: str, obj: object, methods: tuple[str, ...]) -> Any:
+    """``obj`` if it has the contract's ``methods``; else one line naming the part, what it built
+    and what is missing (a wrong return value of a plug-in factory, caught before any step)."""
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        raise ScenarioError(
+            f"field '{registry.kind}': {registry.kind} '{name}' built a {type(obj).__name__} "
+            f"without {', '.join(m + '()' for m in missing)}; subclass the contract "
+            "(UserBehaviour / ResponseModel) to get them"
+        )
+    return obj
 
 
 @lru_cache(maxsize=16)
@@ -114,8 +138,18 @@ def build_scenario(config: ScenarioConfig) -> Scenario:
             f"got {config.slate.size}"
         )
     population = _make(POPULATIONS, config.users.population, catalog, config)
-    behaviour = _make(BEHAVIOURS, config.behaviour.model, config)
-    response = _make(RESPONSE_MODELS, config.response.model, catalog, config)
+    behaviour = _made(
+        BEHAVIOURS,
+        config.behaviour.model,
+        _make(BEHAVIOURS, config.behaviour.model, config),
+        ("respond", "update", "leaves", "returns", "start_session"),
+    )
+    response = _made(
+        RESPONSE_MODELS,
+        config.response.model,
+        _make(RESPONSE_MODELS, config.response.model, catalog, config),
+        ("attraction", "satisfaction_logit", "scores"),
+    )
     builder = SLATE_BUILDERS.get(config.slate.builder)
     _make(SLATE_BUILDERS, config.slate.builder, catalog, config)  # validate now (n_candidates …)
     return Scenario(
@@ -142,7 +176,7 @@ def _resolve_for_check(
     if path is None or extra_files or overrides:
         return resolve_scenario(spec, extra_files, overrides)
     # A file alone: field errors also carry the line they come from.
-    lines = yaml_field_lines(path.read_text(encoding="utf-8"))
+    lines = yaml_field_lines(read_text(path))
     return parse_scenario(raw_scenario(str(spec)), str(spec), lines)
 
 

@@ -36,6 +36,7 @@ from divrec_rl.reward import check_diversity_weight, mix_reward, slate_diversity
 from divrec_rl.scenario import Scenario
 from divrec_rl.slate import ActionCheck, validate_slates
 from divrec_rl.users.behaviour import SlateResponse
+from divrec_rl.users.contract import check_flags, check_response, is_plugin
 from divrec_rl.users.population import SPLITS, stream_keys
 from divrec_rl.users.state import UserState
 
@@ -120,6 +121,8 @@ class SlateSimulator:
         self.builder = scenario.builder_factory()
         self.builder.allocate(n_users)
         self.behaviour = scenario.behaviour
+        # A plug-in's outputs are checked before the compiled bookkeeping indexes by them.
+        self._checked_behaviour = cfg.behaviour.model if is_plugin(scenario.behaviour) else None
         self.response = _checked_response(scenario.response)
         self.population = scenario.population
         cat = self.catalog
@@ -305,14 +308,23 @@ class SlateSimulator:
         cw = cat.category_weights.take(slates.T, axis=0).transpose(1, 0, 2)
         attraction, sat_logit = self.response.scores(st, slates)
         response = beh.respond(st, slates, attraction, sat_logit, cw)
+        checked = self._checked_behaviour
+        if checked is not None:
+            check_response(checked, response, slates, stepped)
         beh.update(st, slates, response, vecs, cw)
         self._record_step(stepped, response)
         if self._timed:
             self._fold_timed_consumption(stepped, response.position, cw)
 
-        left = beh.leaves(st) & stepped
+        left = beh.leaves(st)
+        if checked is not None:
+            check_flags(checked, "leaves", left, self.n_users)
+        left = left & stepped
         if any_true(left):
-            returned = beh.returns(st) & left
+            returned = beh.returns(st)
+            if checked is not None:
+                check_flags(checked, "returns", returned, self.n_users)
+            returned = returned & left
             terminated = left & ~returned
             if any_true(returned):
                 back = np.flatnonzero(returned)

@@ -157,10 +157,17 @@ class CandidateSlateBuilder(SlateBuilder):
         eps = config.explore_fraction
         self._personal_weight, self._explore_share = 1.0 - eps, eps / self._n_cat
         if self._share_cap.sum() < 1.0:
+            most = int(np.maximum(self.pool_size - 1, 0).sum())
+            if most < config.size:
+                raise ScenarioError(
+                    f"field 'slate.n_candidates': this catalogue ({catalog.n_items} items in "
+                    f"{catalog.n_categories} categories) can retrieve at most {most} distinct "
+                    "candidates (each category's items but one), fewer than slate.size "
+                    f"({config.size}); use a larger catalogue or fewer categories"
+                )
             raise ScenarioError(
-                "field 'slate.n_candidates': must be ≤ "
-                f"{int(np.maximum(self.pool_size - 1, 0).sum())} for this catalogue "
-                f"(items minus categories), got {self.n_candidates}"
+                f"field 'slate.n_candidates': must be ≤ {most} for this catalogue (each "
+                f"category's items but one), got {self.n_candidates}"
             )
         # The per-item columns of the candidate features (the last two are the user's, filled
         # in by observe()).

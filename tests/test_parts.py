@@ -26,6 +26,7 @@ from divrec_rl.plugins import register_behaviour, register_scenario
 from divrec_rl.registry import load_attr
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import build_scenario, check_scenario
+from divrec_rl.users.behaviour import StandardBehaviour
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -268,11 +269,16 @@ def test_a_miss_suggests_and_lists_every_source(
 
 
 def test_a_decorator_registration_replaces_a_declared_part(small_overrides: dict) -> None:
-    marker = object()
-    register_behaviour("standard", lambda cfg: marker)
+    made: list[StandardBehaviour] = []
+
+    def marker(cfg):
+        made.append(StandardBehaviour(cfg.behaviour, cfg.users.history_decay))
+        return made[-1]
+
+    register_behaviour("standard", marker)
     assert BEHAVIOURS.origin("standard") == "registered"
     config = resolve_scenario(overrides=small_overrides)
-    assert build_scenario(config).behaviour is marker
+    assert build_scenario(config).behaviour is made[-1]
 
 
 def test_registering_a_declared_name_without_overwrite_is_refused() -> None:

@@ -65,7 +65,8 @@ def test_module_attr_and_yaml_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     yml = tmp_path / "mine.yaml"
     yml.write_text("base: synthetic-shop\nfactory: my_scen_mod:factory\nslate:\n  size: 6\n")
     cfg = resolve_scenario(str(yml))
-    assert (cfg.name, cfg.slate.size, cfg.reward.diversity_weight) == ("synthetic-shop", 6, 0.5)
+    # The file is its own scenario: named after the file, not after its base.
+    assert (cfg.name, cfg.slate.size, cfg.reward.diversity_weight) == ("mine", 6, 0.5)
     assert cfg.catalog.n_items == 2000
 
 

@@ -97,6 +97,11 @@ def add_scenario_arguments(
         metavar="KEY=VALUE",
         help=set_help,
     )
+    add_import_argument(p)
+
+
+def add_import_argument(p: argparse.ArgumentParser) -> None:
+    """``--import MODULE`` (repeatable): plug-in modules to import before anything is resolved."""
     p.add_argument(
         "--import",
         dest="imports",
@@ -104,7 +109,8 @@ def add_scenario_arguments(
         default=[],
         metavar="MODULE",
         help="import this Python module first (repeatable), e.g. one that registers a scenario "
-        "with @register_scenario; it must be importable (on sys.path / PYTHONPATH)",
+        "with @register_scenario; it must be importable (from the working directory, sys.path "
+        "or PYTHONPATH)",
     )
 
 

@@ -18,6 +18,7 @@ from divrec_rl.commands.common import (
 )
 from divrec_rl.errors import EvaluationError
 from divrec_rl.resolve import DEFAULT_SCENARIO
+from divrec_rl.reward import MAX_DIVERSITY_WEIGHT, check_diversity_weight
 
 SIMPLE_POLICIES = ("random", "popularity", "greedy", "attraction-ranker")
 
@@ -61,6 +62,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     if len(specs) != 1:
         raise EvaluationError(f"--policy: name one agent, got {args.policy!r}")
     spec = specs[0]
+    try:
+        check_diversity_weight(args.diversity_weight)
+    except (TypeError, ValueError):
+        raise EvaluationError(
+            f"--diversity-weight: must be a number in [0, {MAX_DIVERSITY_WEIGHT:g}], "
+            f"got {args.diversity_weight}"
+        ) from None
     import_modules(args)
     sim = make_simulator(
         args.scenario or DEFAULT_SCENARIO,

@@ -86,6 +86,13 @@ class SyntheticPopulation(UserPopulation):
     """
 
     def __init__(self, catalog: Catalog, config: UsersConfig) -> None:
+        if config.min_favourite_categories > catalog.n_categories:
+            # max_favourite_categories is capped at C (so its default of 3 suits a catalogue of
+            # 2 categories); a minimum above C cannot be met.
+            raise ValueError(
+                "users.min_favourite_categories: must be ≤ the catalogue's categories "
+                f"({catalog.n_categories}), got {config.min_favourite_categories}"
+            )
         self.catalog = catalog
         self.config = config
         w = catalog.category_weights
