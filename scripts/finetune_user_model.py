@@ -14,8 +14,16 @@ from divrec_rl.commands.common import script_main
 from divrec_rl.commands.user_model import (
     FINETUNE_DESCRIPTION,
     add_finetune_arguments,
+    finetune_interrupted,
     run_finetune,
 )
 
 if __name__ == "__main__":
-    sys.exit(script_main(add_finetune_arguments, run_finetune, FINETUNE_DESCRIPTION))
+    sys.exit(
+        script_main(
+            add_finetune_arguments,
+            run_finetune,
+            FINETUNE_DESCRIPTION,
+            interrupted=finetune_interrupted,
+        )
+    )

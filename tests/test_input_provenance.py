@@ -127,6 +127,7 @@ def test_a_trained_user_model_names_its_checkpoint_and_generated_users_name_noth
         "user_model": str(tiny["model"]),
         "user_model_tables_sha256": sha256_file(tiny["model"] / TABLES_FILE),
         "dataset_fingerprint": read_config(tiny["model"])["dataset"]["fingerprint"],
+        "dataset_ratings_fingerprint": read_config(tiny["model"])["dataset"]["ratings_fingerprint"],
     }
     assert build_scenario(resolve_scenario("synthetic-shop")).response.inputs() == {}
 

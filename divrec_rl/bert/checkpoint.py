@@ -14,8 +14,11 @@ A checkpoint directory holds
 * ``tokenizer/`` -- the tokenizer files, so the model reloads without its base folder;
 * ``tb/`` -- TensorBoard logs.
 
-Files are written to a temporary name and renamed; ``config.json`` is written last, so a crash
-never leaves a checkpoint whose config describes weights that are not there.  Any problem on
+Files are written to a temporary name and renamed, ``config.json`` last, and a Ctrl-C during
+the write waits until all of them are written (:func:`~divrec_rl.atomic.interrupt_deferred`),
+so an interrupted run keeps a checkpoint whose config matches its weights.  A hard kill
+(SIGKILL, power loss) between the renames can still leave new weights beside the old config:
+loading then fails on the checksum, naming the file.  Any problem on
 load -- missing file, unreadable JSON, wrong format, checksum mismatch, wrong shapes, a dataset
 other than the one asked for -- raises :class:`CheckpointError` with one line naming the file.
 """
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from divrec_rl.atomic import atomic_write, atomic_write_bytes
+from divrec_rl.atomic import atomic_write, atomic_write_bytes, interrupt_deferred
 from divrec_rl.config import ScenarioError
 
 FORMAT = "divrec-rl-user-model"
@@ -210,7 +213,24 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     for key in ("train", "encoder", "dataset", "files", "step", "complete"):
         if key not in cfg:
             raise CheckpointError(f"{path}: missing key '{key}'")
+    for key, kind, allowed in _CONFIG_TYPES:
+        if not isinstance(cfg[key], kind) or isinstance(cfg[key], bool) is not (kind is bool):
+            raise CheckpointError(
+                f"{path}: key '{key}' must be {allowed}, got {type(cfg[key]).__name__}; the file "
+                "was edited or damaged: re-train with `divrec-rl finetune`"
+            )
     return cfg
+
+
+#: Types of config.json's keys that other code indexes into (an edited file fails here, in one
+#: line, not with an AttributeError deep in loading).
+_CONFIG_TYPES: tuple[tuple[str, type, str], ...] = (
+    ("train", dict, "a mapping"),
+    ("dataset", dict, "a mapping"),
+    ("files", dict, "a mapping of file name to sha256"),
+    ("step", int, "an integer"),
+    ("complete", bool, "true or false"),
+)
 
 
 def verify_file(directory: Path, cfg: dict[str, Any], name: str) -> Path:
@@ -269,7 +289,19 @@ def write_checkpoint(
     state_dict: dict[str, Any] | None,
     optimizer_state: dict[str, Any] | None,
 ) -> None:
-    """Write weight files atomically, then ``config.json`` with their checksums."""
+    """Write weight files atomically, then ``config.json`` with their checksums; a Ctrl-C in the
+    meantime is raised once all of them are written (module docstring)."""
+    with interrupt_deferred():
+        _write_checkpoint_files(directory, config, tables, state_dict, optimizer_state)
+
+
+def _write_checkpoint_files(
+    directory: Path,
+    config: dict[str, Any],
+    tables: dict[str, np.ndarray],
+    state_dict: dict[str, Any] | None,
+    optimizer_state: dict[str, Any] | None,
+) -> None:
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)

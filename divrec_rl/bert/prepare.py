@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -107,6 +107,26 @@ def dataset_fingerprint(data: InteractionData) -> str:
         h.update(str(uid).encode("utf-8") + b"\x01")
     h.update(str(data.n_ratings).encode())
     return h.hexdigest()
+
+
+def ratings_fingerprint(data: InteractionData) -> str:
+    """sha256 of every rating: user, item, rating and timestamp columns, in the loader's order (what
+    :func:`dataset_fingerprint` leaves out, so the same catalogue with other ratings differs)."""
+    h = hashlib.sha256()
+    columns = (("user_id", "<i8"), ("item_id", "<i8"), ("rating", "<f8"), ("timestamp", "<i8"))
+    for column, dtype in columns:
+        h.update(np.ascontiguousarray(data.ratings[column].to_numpy(), dtype=dtype).tobytes())
+    return h.hexdigest()
+
+
+def same_dataset(recorded: dict[str, Any], data: InteractionData) -> bool:
+    """Whether ``data`` is the dataset a checkpoint recorded (its config's ``dataset`` entry):
+    the catalogue fingerprint, and the ratings' when recorded (checkpoints written before it
+    was recorded compare by the catalogue alone)."""
+    if recorded.get("fingerprint") != dataset_fingerprint(data):
+        return False
+    expected = recorded.get("ratings_fingerprint")
+    return expected is None or expected == ratings_fingerprint(data)
 
 
 @dataclass

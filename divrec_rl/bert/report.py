@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from divrec_rl.atomic import atomic_write, atomic_write_bytes
+from divrec_rl.atomic import atomic_write, atomic_write_bytes, make_directory
 from divrec_rl.bert import checkpoint as ckpt
 from divrec_rl.bert.ablations import (
     ROWS,
@@ -47,7 +47,7 @@ from divrec_rl.bert.fidelity import (
     make_eval_split,
     reliability,
 )
-from divrec_rl.bert.prepare import PreparedData, dataset_fingerprint, prepare_for
+from divrec_rl.bert.prepare import PreparedData, prepare_for, same_dataset
 from divrec_rl.bert.report_text import render_markdown
 from divrec_rl.bert.settings import TrainConfig
 
@@ -68,11 +68,11 @@ LOG_SLATE = 10
 LOG_STEPS = 20
 
 
-def _load_data(spec: str, fingerprint: str, where: Path) -> Any:
+def _load_data(spec: str, recorded: dict[str, Any], where: Path) -> Any:
     from divrec_rl.data import load_dataset
 
     data = load_dataset(spec)
-    if dataset_fingerprint(data) != fingerprint:
+    if not same_dataset(recorded, data):
         raise ckpt.CheckpointError(
             f"{where}: the checkpoint was trained on another version of dataset {spec!r} "
             "(fingerprint mismatch); pass --dataset with the directory it was trained on"
@@ -141,6 +141,8 @@ def build_report(
     rows = tuple(r for r in ROWS if r in rows)
     if not rows:
         raise ValueError(f"rows: give at least one of {', '.join(ROWS)}")
+    if Path(out).expanduser().exists() and not Path(out).expanduser().is_dir():
+        raise ckpt.CheckpointError(f"--out '{out}': exists and is not a directory")
     with torch_threads(threads):
         return _build_report(
             Path(model).expanduser(), Path(out).expanduser(), base_model, dataset, device,
@@ -157,7 +159,7 @@ class _Context:
         self.tables = ckpt.load_tables(model_dir)
         self.train = TrainConfig.from_dict(self.cfg["train"])
         self.spec = dataset or self.cfg["dataset"].get("spec") or self.train.dataset
-        self.data = _load_data(self.spec, self.cfg["dataset"]["fingerprint"], model_dir)
+        self.data = _load_data(self.spec, self.cfg["dataset"], model_dir)
         self.prep: PreparedData = prepare_for(self.data, self.train)
         self.base_model = base_model or self.cfg["encoder"]["source"]
 
@@ -178,7 +180,7 @@ def _build_report(
     if ctx.train.finetune_layers == 0 and "hybrid" in rows and "frozen" in rows:
         say("the checkpoint's encoder is frozen: row 'frozen' is row 'hybrid', left out")
         rows = tuple(r for r in rows if r != "frozen")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_directory(out_dir, f"--out '{out_dir}'", ckpt.CheckpointError)
     real = _real_consumption(ctx)
     test_m: dict[str, list[dict[str, float]]] = {r: [] for r in rows}
     val_m: dict[str, list[dict[str, float]]] = {r: [] for r in rows}

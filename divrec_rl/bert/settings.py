@@ -182,7 +182,7 @@ class TrainConfig(SettingsModel):
     weight_decay: float = _f(0.01, "AdamW weight decay", ge=0.0)
     warmup_steps: int = _f(50, "linear learning-rate warm-up steps (constant afterwards)", ge=0)
     sat_weight: float = _f(1.0, "weight of the satisfaction (rating) loss", ge=0.0)
-    feature_hidden: int = _f(64, "hidden units of the user-feature MLP")
+    feature_hidden: int = _f(64, "hidden units of the user-feature MLP", ge=1)
     min_history: int = _f(3, "fewest earlier ratings a training example's history must hold", ge=0)
     val_frac: float = _f(
         0.1, "share of each user's ratings (by time) held out for validation", gt=0.0, lt=0.5

@@ -75,6 +75,12 @@ def _load_data(catalog: CatalogConfig, source: str) -> Any:
         except DataError as exc:
             raise ScenarioError(f"field 'catalog.path': {' '.join(str(exc).split())}") from None
     if not is_fetched(source):
+        if dataset_dir(source).exists():  # there, but a file is missing or altered
+            raise ScenarioError(
+                f"field 'catalog.source': the cached dataset '{source}' in "
+                f"{dataset_dir(source)} fails its checksums (damaged or modified); "
+                f"re-download it with `divrec-rl data fetch {source} --force`"
+            )
         raise ScenarioError(
             f"field 'catalog.source': dataset '{source}' is not downloaded (looked in "
             f"{dataset_dir(source)}); fetch it with `divrec-rl data fetch {source}`"
@@ -88,7 +94,7 @@ def _load_data(catalog: CatalogConfig, source: str) -> Any:
 @lru_cache(maxsize=4)
 def _bundle(catalog_json: str, source: str, directory: str, stamp: int) -> MovieLensBundle:
     from divrec_rl.bert import checkpoint as ckpt
-    from divrec_rl.bert.prepare import dataset_fingerprint, prepare_for
+    from divrec_rl.bert.prepare import prepare_for, same_dataset
     from divrec_rl.bert.settings import TrainConfig
 
     d = Path(directory)
@@ -98,7 +104,7 @@ def _bundle(catalog_json: str, source: str, directory: str, stamp: int) -> Movie
     except ckpt.CheckpointError as exc:
         raise ScenarioError(f"field 'response.path': {exc}") from None
     data = _load_data(CatalogConfig.model_validate_json(catalog_json), source)
-    if cfg["dataset"].get("fingerprint") != dataset_fingerprint(data):
+    if not same_dataset(cfg["dataset"], data):
         raise ScenarioError(
             f"field 'response.path': the user model in {d} was trained on dataset "
             f"'{cfg['dataset'].get('name')}' ({cfg['dataset'].get('n_items')} items, "
@@ -214,6 +220,8 @@ def checkpoint_inputs(bundle: MovieLensBundle) -> dict[str, str]:
         inputs["user_model_tables_sha256"] = str(files[TABLES_FILE])
     if dataset.get("fingerprint"):
         inputs["dataset_fingerprint"] = str(dataset["fingerprint"])
+    if dataset.get("ratings_fingerprint"):
+        inputs["dataset_ratings_fingerprint"] = str(dataset["ratings_fingerprint"])
     return inputs
 
 

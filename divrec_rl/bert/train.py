@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from divrec_rl.atomic import make_directory
 from divrec_rl.bert import checkpoint as ckpt
 from divrec_rl.bert.batches import Batch, draw_batch
 from divrec_rl.bert.checkpoint import CheckpointError
@@ -71,7 +72,7 @@ from divrec_rl.bert.encoder import (
 )
 from divrec_rl.bert.fidelity import EvalSplit, make_eval_split
 from divrec_rl.bert.model import TwoTowerModel, offset_gates
-from divrec_rl.bert.prepare import PreparedData, prepare_for
+from divrec_rl.bert.prepare import PreparedData, prepare_for, ratings_fingerprint, same_dataset
 from divrec_rl.bert.settings import RESUMABLE_FIELDS, TrainConfig
 from divrec_rl.bert.trainer import FinetuneRun, validation_metrics
 from divrec_rl.data import InteractionData, load_dataset
@@ -202,13 +203,21 @@ def _finetune(
         _restore_optimizer(run, out, saved)
 
     val_split = make_eval_split(prep, "val", cfg.neg_ratio, cfg.seed)
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out, f"--out '{out}'", CheckpointError)
     if saved is None:
         tokenizer.save_pretrained(str(out / ckpt.TOKENIZER_DIR))
     base_config = _run_config(cfg, data, prep, model.encoder, hf, source, dev)
     metrics, history, wall = _train_loop(run, out, saved, base_config, val_split, progress, t0)
     say(f"done: {cfg.steps} steps, {wall:.0f} s in total, val {json.dumps(metrics)}")
     return FinetuneResult(out, cfg.steps, True, wall, metrics, history)
+
+
+def resumed_config(out: str | Path, given: dict[str, Any]) -> TrainConfig:
+    """The configuration of ``finetune --resume``: the checkpoint's own settings with the fields
+    ``given`` on the command line over them, so resuming needs no flag retyped (a given field
+    that may not change is refused by :func:`finetune`, naming it)."""
+    saved = TrainConfig.from_dict(ckpt.read_config(Path(out))["train"]).to_dict()
+    return TrainConfig.from_dict({**saved, **given})
 
 
 def _saved_config(cfg: TrainConfig, out: Path, resume: bool) -> dict[str, Any] | None:
@@ -218,6 +227,8 @@ def _saved_config(cfg: TrainConfig, out: Path, resume: bool) -> dict[str, Any] |
         saved = ckpt.read_config(out)
         _compare_for_resume(saved["train"], cfg, out / ckpt.CONFIG_FILE)
         return saved
+    if out.exists() and not out.is_dir():  # before minutes of loading and encoding
+        raise CheckpointError(f"--out '{out}': exists and is not a directory")
     if (out / ckpt.CONFIG_FILE).exists():
         raise CheckpointError(
             f"{out}: already holds a user-model checkpoint; pass --resume to continue it "
@@ -236,7 +247,7 @@ def _prepare(
             f"dataset {data.name}: no {cfg.fit_period} rating has {cfg.min_history} earlier "
             "ratings; lower min_history"
         )
-    if saved is not None and saved["dataset"]["fingerprint"] != prep.fingerprint:
+    if saved is not None and not same_dataset(saved["dataset"], data):
         raise CheckpointError(
             f"{out}: the checkpoint was trained on another dataset "
             f"({saved['dataset'].get('name')}) than {data.name}"
@@ -330,6 +341,7 @@ def _run_config(
             "name": data.name,
             "spec": cfg.dataset,
             "fingerprint": prep.fingerprint,
+            "ratings_fingerprint": ratings_fingerprint(data),
             "n_users": prep.n_users,
             "n_items": prep.n_items,
             "n_ratings": int(data.n_ratings),

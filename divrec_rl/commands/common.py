@@ -56,18 +56,23 @@ def report_errors(errors: Sequence[str]) -> int:
     return 2
 
 
-def run_handler(handler: Handler, args: argparse.Namespace, interrupted: str = "") -> int:
+#: What to print after Ctrl-C: a fixed hint, or one made from the command's arguments.
+Interrupted = str | Callable[[argparse.Namespace], str]
+
+
+def run_handler(handler: Handler, args: argparse.Namespace, interrupted: Interrupted = "") -> int:
     """``handler(args)``: its exit code, 2 for a DivrecError, 130 for Ctrl-C."""
     try:
         return int(handler(args) or 0)
     except DivrecError as exc:
         return report_errors(exc.errors)
     except KeyboardInterrupt:
-        print(f"interrupted{': ' + interrupted if interrupted else ''}", file=sys.stderr)
+        hint = interrupted if isinstance(interrupted, str) else interrupted(args)
+        print(f"interrupted{': ' + hint if hint else ''}", file=sys.stderr)
         return 130
 
 
-def guarded(handler: Handler, interrupted: str = "") -> Handler:
+def guarded(handler: Handler, interrupted: Interrupted = "") -> Handler:
     """``handler`` wrapped by :func:`run_handler` (for use as ``args.func``)."""
 
     def run(args: argparse.Namespace) -> int:
@@ -184,7 +189,7 @@ def script_main(
     description: str,
     argv: Sequence[str] | None = None,
     prog: str | None = None,
-    interrupted: str = "",
+    interrupted: Interrupted = "",
 ) -> int:
     """Entry point of a ``scripts/*.py`` wrapper: parse with the command's own arguments, run
     the same handler as the CLI, map errors to exit codes."""

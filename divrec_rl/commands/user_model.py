@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from divrec_rl.bert.settings import DATASET_RECIPES, TrainConfig
 from divrec_rl.commands.common import guarded
@@ -41,7 +42,6 @@ REPORT_DESCRIPTION = (
     "the popularity and BPR baselines over several seeds; write OUT/report.md, "
     "OUT/metrics.json, OUT/details.json, OUT/reliability.png."
 )
-_INTERRUPTED = "resume with --resume"
 
 
 def _device_argument(p: argparse.ArgumentParser) -> None:
@@ -69,7 +69,10 @@ def add_finetune_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint directory")
     _device_argument(p)
     p.add_argument(
-        "--resume", action="store_true", help="continue the checkpoint in --out (same settings)"
+        "--resume",
+        action="store_true",
+        help="continue the checkpoint in --out with its own settings (flags given here override "
+        "them; only the resumable ones, e.g. --steps, may differ)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _threads_argument(p)
@@ -116,11 +119,12 @@ def _as_divrec_error(exc: ValueError) -> DivrecError:
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Fine-tune the user model and write a checkpoint."""
-    from divrec_rl.bert.train import finetune
+    from divrec_rl.bert.train import finetune, resumed_config
 
-    cfg = TrainConfig.for_dataset(given_fields(TrainConfig, args))
+    given = given_fields(TrainConfig, args)
     t0 = time.perf_counter()
     try:
+        cfg = resumed_config(args.out, given) if args.resume else TrainConfig.for_dataset(given)
         result = finetune(
             cfg,
             args.out,
@@ -169,7 +173,16 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-cmd_finetune = guarded(run_finetune, _INTERRUPTED)
+def finetune_interrupted(args: argparse.Namespace) -> str:
+    """What to do after Ctrl-C: resume the checkpoint, if one was written before it."""
+    from divrec_rl.bert.checkpoint import CONFIG_FILE
+
+    if (Path(args.out) / CONFIG_FILE).is_file():
+        return f"resume with: divrec-rl finetune --out {args.out} --resume"
+    return "no checkpoint was written yet (nothing to resume); start the run again"
+
+
+cmd_finetune = guarded(run_finetune, finetune_interrupted)
 cmd_report = guarded(run_report)
 
 

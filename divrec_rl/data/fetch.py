@@ -46,6 +46,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from divrec_rl.atomic import make_directory
 from divrec_rl.errors import DataError  # re-exported: the data layer's error
 
 __all__ = [
@@ -303,8 +304,7 @@ def fetch_dataset(name: str, cache_dir: Path | None = None, force: bool = False)
             ) from exc
         return target
 
-    root = target.parent
-    root.mkdir(parents=True, exist_ok=True)
+    root = make_directory(target.parent, f"--cache-dir '{target.parent}'", DataError)
     staged = Path(tempfile.mkdtemp(prefix=f".{spec.name}.tmp-", dir=root))
     try:
         staged.chmod(0o755)  # mkdtemp makes it private; the final directory is an ordinary one

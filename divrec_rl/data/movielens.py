@@ -224,8 +224,15 @@ def _ratings_arrays(
     u = lookup(t, users, ucol, "user id", user_file)
     i = lookup(t, items, icol, "item id", item_file)
     r = number_column(t, rcol, "rating", integral=False)
+    outside = (r < RATING_RANGE[0]) | (r > RATING_RANGE[1])
+    if outside.any():  # the user model's satisfaction target is (r − 1)/4, in [0, 1]
+        t.fail(outside, "rating must be in [1, 5] (MovieLens stars), got", rcol)
     ts = number_column(t, tcol, "timestamp", integral=True)
     return u, i, r, ts.astype(np.int64)
+
+
+#: The star ratings of MovieLens (both sets), lowest and highest.
+RATING_RANGE = (1.0, 5.0)
 
 
 # --------------------------------------------------------------------------------------
