@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from divrec_rl.commands.common import CommandParser, report_errors
+from divrec_rl.commands.common import CommandParser, reader_gone, report_errors
 from divrec_rl.commands.data import add_data_commands
 from divrec_rl.commands.evaluate import add_evaluate_command
 from divrec_rl.commands.scenarios import add_scenario_commands
@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return reader_gone()
 
 
 if __name__ == "__main__":

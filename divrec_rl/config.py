@@ -12,7 +12,7 @@ field and what is allowed.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -21,6 +21,19 @@ from divrec_rl.errors import ScenarioError
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, data: Any) -> Any:
+        # pydantic reads `true` as 1 for an int or float field: `slate: {size: true}` would
+        # quietly be a slate of one.  A YAML boolean where a number belongs is an error.
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                kinds = get_args(field.annotation) or (field.annotation,)
+                if isinstance(value, bool) and bool not in kinds and {int, float} & set(kinds):
+                    raise ValueError(f"{name}: must be a number, got {str(value).lower()}")
+        return data
 
 
 class CatalogConfig(_Section):

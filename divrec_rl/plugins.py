@@ -21,13 +21,16 @@ routes" in ``docs/scenarios.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from divrec_rl import rng
+from divrec_rl.config import ScenarioConfig
+from divrec_rl.errors import ScenarioError
 from divrec_rl.parts import (
     AGENTS,
     BEHAVIOURS,
@@ -45,6 +48,7 @@ BEHAVIOUR_FIELDS = frozenset(f.name for f in fields(UserState)) - SIMULATOR_FIEL
 __all__ = [
     "PerUserBehaviour",
     "UserView",
+    "behaviour_params",
     "register_agent",
     "register_behaviour",
     "register_catalog_source",
@@ -53,6 +57,35 @@ __all__ = [
     "register_scenario",
     "register_slate_builder",
 ]
+
+
+def behaviour_params(config: ScenarioConfig, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``behaviour.params`` of ``config`` read against ``defaults`` (name → default value): a key
+    not among them (a typo) is an error naming the allowed ones, a value of another kind than
+    its default's is an error naming the field (a number for a number, never a boolean; ``str``
+    for ``str``; ``bool`` for ``bool``), a missing key takes its default.  Ranges are the
+    plug-in's own to check."""
+    params = dict(config.behaviour.params)
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ScenarioError(
+            f"field 'behaviour.params.{unknown[0]}': unknown parameter of behaviour "
+            f"'{config.behaviour.model}' (allowed: {', '.join(defaults) or 'none'})"
+        )
+    out = dict(defaults)
+    for name, value in params.items():
+        default = defaults[name]
+        numeric = isinstance(default, Real) and not isinstance(default, bool)
+        ok = (
+            isinstance(value, Real) and not isinstance(value, bool)
+            if numeric
+            else isinstance(value, type(default))
+        )
+        if not ok:
+            kind = "a number" if numeric else type(default).__name__
+            raise ScenarioError(f"field 'behaviour.params.{name}': must be {kind}, got {value!r}")
+        out[name] = float(value) if isinstance(default, float) else value
+    return out
 
 
 def register_agent(name: str, obj: Callable[..., Any] | None = None) -> Any:

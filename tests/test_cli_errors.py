@@ -256,6 +256,26 @@ def test_evaluate_on_another_scenario_is_an_error_naming_both(
     assert "was trained on `small-shop` and is evaluated on `synthetic-shop`" in report
 
 
+def test_evaluate_on_the_same_name_with_other_settings_is_an_error_naming_the_fields(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`small-shop` with other boredom is not the scenario the agent learned: error or note."""
+    out = tmp_path / "out"
+    argv = ["evaluate", "--agents", f"ppo={small_run},random", "--out", str(out), *EVAL]
+    changed = ["--set", "behaviour.boredom.attraction_penalty=3.0"]
+    assert cli.main([*argv, *changed]) == 2
+    line = _one_error_line(capsys)
+    assert "agent 'ppo' was trained on scenario 'small-shop' with other settings" in line
+    assert "behaviour.boredom.attraction_penalty: 0.8 → 3.0" in line
+    assert "--allow-scenario-mismatch" in line and not out.exists()
+    assert cli.main([*argv, *changed, "--allow-scenario-mismatch"]) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "was trained on `small-shop` with other settings: " in report
+    # λ is the objective, not the users: another λ is reported as such, not refused.
+    lam = ["--set", "reward.diversity_weight=0.3", "--overwrite"]
+    assert cli.main([*argv, *lam]) == 0
+
+
 def test_evaluate_input_errors_are_evaluation_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -261,8 +261,11 @@ def _save_ppo(run_dir: Path, diversity_weight: float, config: dict | None = None
     model = make_ppo(env, seed=0, device="cpu", n_steps=8, batch_size=16)
     run_dir.mkdir(parents=True)
     model.save(run_dir / "model.zip")
+    # The scenario the model was trained on, as training records it (evaluation compares it
+    # field by field with the scenario it evaluates on).
     saved = {
         "train": {"seed": 0},
+        **(config or SMALL),
         "name": "synthetic-shop",
         "reward": {"diversity_weight": diversity_weight},
     }
@@ -349,6 +352,10 @@ def test_evaluate_writes_every_output(evaluated) -> None:
         "PPO λ=0.5",
     ):
         assert needle in report, needle
+    # The oracle is labelled as one wherever agents are named: rankings, frontier table, plots.
+    rankings = [line for line in report.splitlines() if line.startswith("- Ranking by")]
+    assert rankings and all("greedy (myopic oracle)" in line for line in rankings), rankings
+    assert "| agent | greedy (myopic oracle) |" in report
 
 
 def test_results_are_consistent_with_trajectories(evaluated) -> None:
@@ -496,7 +503,12 @@ def test_corrupt_or_mismatched_ppo_is_an_error(capsys, tmp_path, evaluated) -> N
     cases = [
         (f"ppo={garbage}", SMALL_SET, "not a model zip"),
         (f"ppo={foreign}", SMALL_SET, "cannot load"),
-        (f"ppo={run}", [], "does not fit scenario"),  # trained on the small shop
+        # trained on the small shop: even with the mismatch allowed, its shapes do not fit
+        (
+            f"ppo={run}",
+            ["--scenario", "synthetic-shop", "--allow-scenario-mismatch"],
+            "does not fit scenario",
+        ),
     ]
     for agents, extra, needle in cases:
         rc, err = _run(capsys, ["--agents", agents, "--out", str(tmp_path / "o"), *extra])

@@ -156,7 +156,10 @@ def test_resume_refuses_changed_settings_and_corrupt_checkpoints(tmp_path: Path,
 def test_finished_run_resumes_to_a_larger_total(tmp_path: Path) -> None:
     config, overrides = _small_config(tmp_path, total_timesteps="256", keep_checkpoints="1")
     run = train_run(config, overrides)
+    recorded = (run.run_dir / "config.yaml").read_bytes()
     assert resume_run(run.run_dir).num_timesteps == 256  # nothing to do
+    # ... and nothing recorded: no command or code version that trained nothing.
+    assert (run.run_dir / "config.yaml").read_bytes() == recorded
     more = resume_run(run.run_dir, {"total_timesteps": "512"})
     assert more.num_timesteps == 512
     assert [p.name for p in list_checkpoints(run.run_dir)] == ["step_000000000512.zip"]
@@ -187,3 +190,25 @@ def test_a_checkpoint_is_an_ordinary_sb3_zip(tmp_path: Path) -> None:
     (checkpoint,) = list_checkpoints(run.run_dir)
     assert "divrec_resume.pkl" in zipfile.ZipFile(checkpoint).namelist()
     assert PPO.load(checkpoint, device="cpu").num_timesteps == 256
+
+
+def test_ctrl_c_says_resume_only_when_a_checkpoint_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from divrec_rl.commands.common import run_handler
+    from divrec_rl.training.runner import _resume_hint
+
+    assert "no checkpoint was written yet" in _resume_hint(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "step_000000000064.zip").write_bytes(b"")
+    assert _resume_hint(tmp_path) == f"resume with: divrec-rl train --resume {tmp_path}"
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt(_resume_hint(tmp_path))
+
+    # The handler's own hint replaces the command's generic one.
+    assert run_handler(interrupted, None, "generic hint") == 130  # type: ignore[arg-type]
+    assert (
+        capsys.readouterr().err
+        == f"interrupted: resume with: divrec-rl train --resume {tmp_path}\n"
+    )

@@ -291,3 +291,65 @@ def test_a_failing_plugin_is_one_line_saying_what_and_where(
 def test_simulate_refuses_a_diversity_weight_out_of_range_in_one_line(tmp_path: Path) -> None:
     res = run_cli("simulate", "--users", "2", "--diversity-weight", "-1", cwd=tmp_path)
     assert only_error(res) == "error: --diversity-weight: must be a number in [0, 100], got -1.0"
+
+
+# -- values of the wrong kind ---------------------------------------------------------------
+
+
+def test_a_boolean_where_a_number_belongs_is_an_error_naming_the_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "b.yaml",
+        "base: synthetic-shop\nslate: {size: true}\nreward: {diversity_weight: false}\n",
+    )
+    assert sorted(check_scenario(str(path))) == [
+        f"{path}:2: field 'slate.size': must be a number, got true",
+        f"{path}:3: field 'reward.diversity_weight': must be a number, got false",
+    ]
+
+
+def test_behaviour_params_refuse_a_typo_and_a_value_of_another_kind() -> None:
+    from divrec_rl.plugins import behaviour_params
+
+    def params(**given: object) -> dict:
+        config = resolve_scenario("synthetic-shop", overrides={"behaviour": {"params": given}})
+        return behaviour_params(config, {"bonus": 1.0, "mode": "soft", "on": True})
+
+    assert params() == {"bonus": 1.0, "mode": "soft", "on": True}
+    assert params(bonus=2, mode="hard", on=False) == {"bonus": 2.0, "mode": "hard", "on": False}
+    for given, message in [
+        ({"bonsu": 2}, "field 'behaviour.params.bonsu': unknown parameter of behaviour "
+         "'standard' (allowed: bonus, mode, on)"),
+        ({"bonus": True}, "field 'behaviour.params.bonus': must be a number, got True"),
+        ({"mode": 3}, "field 'behaviour.params.mode': must be str, got 3"),
+        ({"on": 1}, "field 'behaviour.params.on': must be bool, got 1"),
+    ]:  # fmt: skip
+        with pytest.raises(ScenarioError) as info:
+            params(**given)
+        assert info.value.errors == [message]
+
+
+def test_an_empty_scenario_is_refused_not_taken_as_the_default(tmp_path: Path) -> None:
+    res = run_cli("simulate", "--users", "2", "--scenario", "", cwd=tmp_path)
+    assert "expected a scenario name" in only_error(res) and "empty string" in res.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`divrec-rl … | head`: no BrokenPipeError traceback, exit 141 (128 + SIGPIPE)."""
+    script = (
+        "import sys\n"
+        "from divrec_rl.commands.common import run_handler\n"
+        "def chatty(args):\n"
+        "    for i in range(200_000):\n"
+        "        print('line', i)\n"
+        "    return 0\n"
+        "sys.exit(run_handler(chatty, None))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

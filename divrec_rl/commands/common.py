@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "add_scenario_arguments",
     "guarded",
     "import_modules",
+    "reader_gone",
     "report_errors",
     "run_handler",
     "scenario_overrides",
@@ -66,10 +68,24 @@ def run_handler(handler: Handler, args: argparse.Namespace, interrupted: Interru
         return int(handler(args) or 0)
     except DivrecError as exc:
         return report_errors(exc.errors)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        # A handler that knows more (e.g. whether a checkpoint exists) says so in the exception.
         hint = interrupted if isinstance(interrupted, str) else interrupted(args)
+        hint = str(exc.args[0]) if exc.args else hint
         print(f"interrupted{': ' + hint if hint else ''}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def reader_gone() -> int:
+    """Exit status after the reader of stdout went away (``divrec-rl … | head``): stop quietly,
+    as Unix tools do, with 128 + SIGPIPE; stdout goes to /dev/null so that flushing it at exit
+    raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 def guarded(handler: Handler, interrupted: Interrupted = "") -> Handler:

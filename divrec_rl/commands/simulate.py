@@ -71,7 +71,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         ) from None
     import_modules(args)
     sim = make_simulator(
-        args.scenario or DEFAULT_SCENARIO,
+        DEFAULT_SCENARIO if args.scenario is None else args.scenario,
         args.users,
         args.split,
         args.diversity_weight,

@@ -21,7 +21,7 @@ from divrec_rl.commands.common import (
     script_main,
 )
 from divrec_rl.training.config import TrainConfig, config_from_args, read_extra
-from divrec_rl.training.settings import add_model_arguments, help_text
+from divrec_rl.training.settings import add_model_arguments, field_extra, flag_of, help_text
 
 __all__ = [
     "add_train_arguments",
@@ -60,9 +60,18 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="Continue a killed or finished run from its latest checkpoint: the run directory "
         "or a checkpoint .zip in it. Same step count, same TensorBoard curve; only "
-        "--total-timesteps, --device, --torch-threads, --checkpoint-every, "
-        "--keep-checkpoints, --eval-every, --progress-bar and --verbose may change.",
+        f"{_resumable_flags()} may change.",
     )
+
+
+def _resumable_flags() -> str:
+    """The flags of the TrainConfig fields marked resumable, as an English list."""
+    flags = [
+        flag_of(TrainConfig, name)
+        for name, info in TrainConfig.model_fields.items()
+        if field_extra(info).get("resumable")
+    ]
+    return ", ".join(flags[:-1]) + f" and {flags[-1]}" if len(flags) > 1 else "".join(flags)
 
 
 def command_line() -> str:

@@ -53,16 +53,24 @@ def _finish(
     ``legend`` ("best", "upper left", …), then a tight layout saved to ``path``."""
     ax.set_title(title, fontsize=10)
     ax.grid(axis=grid, alpha=0.3)
-    if legend is not None:
+    if legend is not None and ax.get_legend_handles_labels()[0]:  # no empty legend warning
         ax.legend(fontsize=8, loc=legend)
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI)
     return path
 
 
-def frontier_plot(points: list, colours: dict[str, str], path: Path, title: str) -> Path:
+def frontier_plot(
+    points: list,
+    colours: dict[str, str],
+    path: Path,
+    title: str,
+    names: dict[str, str] | None = None,
+) -> Path:
     """Engagement (y) against mean slate ILD (x): baselines swept over their re-ranking trade-off,
-    PPO runs over λ, and every evaluated agent as a labelled marker."""
+    PPO runs over λ, and every evaluated agent as a marker labelled ``names[label]`` (its display
+    name; ``colours`` are keyed by it)."""
+    names = names or {}
     fig, ax = _figure(7.5, 5.5)
     styles = {"baseline-mmr": ("o-", "#1f77b4"), "baseline-dpp": ("s-", "#9467bd")}
     for family, (style, colour) in styles.items():
@@ -113,13 +121,13 @@ def frontier_plot(points: list, colours: dict[str, str], path: Path, title: str)
             [p.engagement],
             s=90,
             marker="*",
-            color=colours.get(p.label, "k"),
+            color=colours.get(names.get(p.label, p.label), "k"),
             edgecolor="k",
             linewidth=0.6,
             zorder=5,
         )
         ax.annotate(
-            p.label,
+            names.get(p.label, p.label),
             (p.ild, p.engagement),
             fontsize=8,
             weight="bold",

@@ -45,6 +45,11 @@ def _display(result: EvaluationResult, label: str) -> str:
     return display_name(label, next(s.kind for s in result.config.agents if s.label == label))
 
 
+def _names(result: EvaluationResult, labels: list[str]) -> list[str]:
+    """Display names of ``labels`` (an oracle never passes for a deployable agent)."""
+    return [_display(result, label) for label in labels]
+
+
 def _means_table(result: EvaluationResult, outcome: SimulatorOutcome) -> list[str]:
     head = "| agent | " + " | ".join(TABLE_METRICS) + " |"
     lines = [head, "|---" * (len(TABLE_METRICS) + 1) + "|"]
@@ -105,14 +110,16 @@ def _cross_section(result: EvaluationResult) -> list[str]:
             tau_text = "one agent"
         holds = "**holds**" if a == b else "**changes**"
         lines.append(
-            f"- Ranking by {metric}: {' > '.join(a)} ({primary.response_model}) vs "
-            f"{' > '.join(b)} ({cross.response_model}) — the ranking {holds} ({tau_text})."
+            f"- Ranking by {metric}: {' > '.join(_names(result, a))} ({primary.response_model}) "
+            f"vs {' > '.join(_names(result, b))} ({cross.response_model}) — the ranking {holds} "
+            f"({tau_text})."
         )
         for x, y in _swaps(a, b):
             px, py = primary.agents[x].summary[metric], primary.agents[y].summary[metric]
             cx, cy = cross.agents[x].summary[metric], cross.agents[y].summary[metric]
             lines.append(
-                f"  - swapped: {x} vs {y} — {_fmt(px.mean)} vs {_fmt(py.mean)} "
+                f"  - swapped: {_display(result, x)} vs {_display(result, y)} — "
+                f"{_fmt(px.mean)} vs {_fmt(py.mean)} "
                 f"({primary.response_model}), {_fmt(cx.mean)} vs {_fmt(cy.mean)} "
                 f"({cross.response_model}); intervals overlap under {cross.response_model}: "
                 f"{'yes' if _overlap(cx, cy) else 'no'}."
@@ -150,8 +157,8 @@ def _behaviour_section(result: EvaluationResult) -> list[str]:
     holds = "**holds**" if a == b else "**changes**"
     lines += [
         "",
-        f"- Ranking by return: {' > '.join(a)} ({names[0]}) vs {' > '.join(b)} ({names[1]}) — "
-        f"the ranking {holds}.",
+        f"- Ranking by return: {' > '.join(_names(result, a))} ({names[0]}) vs "
+        f"{' > '.join(_names(result, b))} ({names[1]}) — the ranking {holds}.",
         "",
         f"Paired PPO-vs-baseline test under `{names[1]}`:",
         "",
@@ -255,11 +262,25 @@ def _training_code(run: PPORun) -> str:
     return code_summary(records, what) + (f" {inputs}" if inputs else "")
 
 
+def _frontier_families(result: EvaluationResult) -> str:
+    """What the frontier shows, naming only the families it has."""
+    families = {p.family for p in result.frontier}
+    parts = []
+    if families & {"baseline-mmr", "baseline-dpp"}:
+        parts.append("the supervised ranker (at the tuned β) swept over the MMR and DPP λ")
+    if "ppo-sweep" in families:
+        parts.append("PPO runs trained with different reward λ (`--ppo-sweep`)")
+    parts.append("every evaluated agent")
+    text = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+    return text[0].upper() + text[1:]  # "The …" / "Every evaluated agent"
+
+
 def _frontier_table(result: EvaluationResult) -> list[str]:
     lines = ["| family | point | engagement | ILD | return |", "|---|---|---|---|---|"]
     for p in result.frontier:
+        label = _display(result, p.label) if p.family == "agent" else p.label
         lines.append(
-            f"| {p.family} | {p.label} | {_fmt(p.engagement)} | {_fmt(p.ild)} | {_fmt(p.return_)} |"
+            f"| {p.family} | {label} | {_fmt(p.engagement)} | {_fmt(p.ild)} | {_fmt(p.return_)} |"
         )
     return lines
 
@@ -333,8 +354,11 @@ def write_evaluation(
 
 
 def _figures(result: EvaluationResult, tmp: Path) -> dict[str, str]:
-    labels = list(result.primary.agents)
+    # The plots name agents by their display names (colours follow them); the data stay keyed
+    # by label.
+    labels = _names(result, list(result.primary.agents))
     colours = agent_colours(labels)
+    named = dict(zip(result.primary.agents, labels, strict=True))
     sc = result.scenario
     out: dict[str, str] = {}
     if result.frontier:
@@ -343,11 +367,13 @@ def _figures(result: EvaluationResult, tmp: Path) -> dict[str, str]:
             colours,
             tmp / "frontier.png",
             f"{sc.name}: engagement–diversity frontier "
-            f"({min(result.config.users, result.config.frontier_users)} eval users, seed 0)",
+            f"({min(result.config.users, result.config.frontier_users)} eval users, "
+            f"seed {result.seeds[0]})",
+            named,
         )
         out["frontier"] = "frontier.png"
     session_plot(
-        {lab: a.episode_lengths for lab, a in result.primary.agents.items()},
+        {named[lab]: a.episode_lengths for lab, a in result.primary.agents.items()},
         colours,
         tmp / "session_lengths.png",
         sc.episode.max_steps,
@@ -355,7 +381,7 @@ def _figures(result: EvaluationResult, tmp: Path) -> dict[str, str]:
     )
     out["sessions"] = "session_lengths.png"
     lorenz_plot(
-        {lab: a.item_exposure for lab, a in result.primary.agents.items()},
+        {named[lab]: a.item_exposure for lab, a in result.primary.agents.items()},
         colours,
         tmp / "lorenz.png",
         f"{sc.name}: exposure Lorenz curves (all seeds pooled)",
@@ -368,8 +394,8 @@ def _figures(result: EvaluationResult, tmp: Path) -> dict[str, str]:
             return ci.mean, ci.low, ci.high
 
         cross_sim_plot(
-            {lab: triple(result.primary, lab) for lab in labels},
-            {lab: triple(result.cross, lab) for lab in labels},
+            {named[lab]: triple(result.primary, lab) for lab in named},
+            {named[lab]: triple(result.cross, lab) for lab in named},
             (result.primary.response_model, result.cross.response_model),
             tmp / "cross_simulator.png",
             "engagement",
@@ -419,11 +445,10 @@ def _report(result: EvaluationResult, command: str, figures: dict[str, str]) -> 
         lines += [
             "## Engagement–diversity frontier",
             "",
-            "The supervised ranker (at the tuned β) swept over the MMR and DPP trade-off λ, PPO "
-            "runs trained with different reward λ (`--ppo-sweep`), and every evaluated agent; all "
-            f"on the same {min(cfg.users, cfg.frontier_users)} eval users (the first users of "
-            "seed 0).  Nothing is selected here — the baseline's λ was chosen on validation "
-            "users.  Data: `frontier.csv`.",
+            f"{_frontier_families(result)}; all on the same "
+            f"{min(cfg.users, cfg.frontier_users)} eval users (the first users of seed "
+            f"{result.seeds[0]}).  Nothing is selected here — the baseline's λ was chosen on "
+            "validation users.  Data: `frontier.csv`.",
             "",
             f"![frontier]({figures['frontier']})",
             "",

@@ -113,7 +113,7 @@ class Comparison:
 @dataclass
 class FrontierPoint:
     """One point of the engagement–diversity frontier (the first ``frontier_users`` eval users of
-    seed 0)."""
+    the first evaluation seed)."""
 
     family: str
     label: str

@@ -46,6 +46,7 @@ from divrec_rl.evaluation.results import (
     FrontierPoint,
     SimulatorOutcome,
 )
+from divrec_rl.evaluation.scenario_choice import choose_scenario
 from divrec_rl.evaluation.stats import (
     bootstrap_metrics,
     paired_test,
@@ -60,7 +61,7 @@ from divrec_rl.provenance import (
     input_mismatches,
     scenario_inputs,
 )
-from divrec_rl.resolve import DEFAULT_SCENARIO, resolve_scenario
+from divrec_rl.resolve import resolve_scenario
 from divrec_rl.rollout import Trajectories, rollout, user_keys
 from divrec_rl.scenario import Scenario, build_scenario
 from divrec_rl.simulator import SlateSimulator
@@ -102,43 +103,6 @@ def _check_fit(
             check_compatible(runs[spec.path], sim, spec.label)  # type: ignore[index]
     for path, run in zip(config.ppo_sweep, sweep, strict=True):
         check_compatible(run, sim, f"--ppo-sweep {path}")
-
-
-def choose_scenario(
-    config: EvaluationConfig, runs: dict[str, PPORun], notes: list[str]
-) -> ScenarioConfig:
-    """The scenario to evaluate on, every layer applied.
-
-    Without ``config.scenario`` it is the one the first PPO run was trained on (read from its
-    run directory, plug-ins imported).  A PPO run trained on another scenario than the one
-    evaluated is an :class:`EvaluationError` naming both, unless
-    ``config.allow_scenario_mismatch`` (then a note in the report).
-    """
-    trained = [
-        (spec.label, runs[spec.path].scenario_config)  # type: ignore[index]
-        for spec in config.agents
-        if spec.kind == "ppo" and runs[spec.path].scenario_config is not None  # type: ignore[index]
-    ]
-    base: str | ScenarioConfig
-    if config.scenario is not None:
-        base = config.scenario
-        name = resolve_scenario(base).name
-    elif trained:
-        base, name = trained[0][1], trained[0][1].name
-        notes.append(f"Scenario `{name}`: the one `{trained[0][0]}` was trained on.")
-    else:
-        base = name = DEFAULT_SCENARIO
-    for label, scenario in trained:
-        if scenario.name == name:
-            continue
-        if not config.allow_scenario_mismatch:
-            raise EvaluationError(
-                f"--scenario {name}: agent '{label}' was trained on scenario '{scenario.name}'; "
-                f"leave --scenario out to evaluate on '{scenario.name}', or pass "
-                "--allow-scenario-mismatch"
-            )
-        notes.append(f"`{label}` was trained on `{scenario.name}` and is evaluated on `{name}`.")
-    return resolve_scenario(base, config.config_files, config.overrides)
 
 
 def _objective(

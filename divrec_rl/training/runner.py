@@ -26,6 +26,7 @@ from torch.utils.tensorboard import SummaryWriter
 import divrec_rl
 from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.config import ScenarioConfig
+from divrec_rl.config_fields import flat_fields
 from divrec_rl.envs import SlateRecVecEnv, make_simulator
 from divrec_rl.errors import ModelError, TrainingError
 from divrec_rl.provenance import (
@@ -62,6 +63,7 @@ from divrec_rl.training.rundir import (
     check_logdir,
     create_run_dir,
     find_checkpoint,
+    list_checkpoints,
     model_path,
     plugins_for,
     read_run,
@@ -164,14 +166,6 @@ def read_run_config(run_dir: Path) -> tuple[dict[str, Any], ScenarioConfig]:
     return record.train, record.scenario
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(f"{prefix}{key}.", inner, out)
-    else:
-        out[prefix.rstrip(".")] = value
-
-
 def _hyperparameters(
     config: TrainConfig, scenario: ScenarioConfig, device: str
 ) -> tuple[dict[str, Any], str]:
@@ -192,7 +186,7 @@ def _hyperparameters(
     )
     rows: dict[str, Any] = {f"train.{k}": v for k, v in train.items()}
     rows["train.device_used"] = device
-    _flatten("", scenario.model_dump(mode="json"), rows)
+    rows.update(flat_fields(scenario))
     table = "| setting | value |\n|---|---|\n" + "\n".join(
         f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows.items()
     )
@@ -338,12 +332,25 @@ def _learn(
         ]
     )
     remaining = config.total_timesteps - model.num_timesteps
-    model.learn(remaining, callback=callbacks, reset_num_timesteps=model.num_timesteps == 0)
+    try:
+        model.learn(remaining, callback=callbacks, reset_num_timesteps=model.num_timesteps == 0)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(_resume_hint(run_dir)) from None
     model.logger.close()
     final = model_path(run_dir)
     save_model(model, final)
     selected = None if keeper is None else keeper.record
     return RunResult(run_dir, final, model.num_timesteps, evaluation.last_stats, selected)
+
+
+def _resume_hint(run_dir: Path) -> str:
+    """What to do after Ctrl-C: the command that resumes, or why nothing can be resumed."""
+    if list_checkpoints(run_dir):
+        return f"resume with: divrec-rl train --resume {run_dir}"
+    return (
+        f"no checkpoint was written yet (the first comes after --checkpoint-every steps), so "
+        f"{run_dir} cannot be resumed; start the run again"
+    )
 
 
 def train_run(
@@ -425,6 +432,17 @@ def resume_run(
     restore_rng(state["rng"])
     metrics = RolloutMetricsCallback()
     metrics.load_state_dict(state["callbacks"]["rollout_metrics"])
+    if model.num_timesteps >= config.total_timesteps:
+        # Nothing trains, so nothing is recorded: config.yaml keeps naming only the code that
+        # trained the model.
+        print(
+            f"run directory: {run_dir}; nothing to do: the run is at {model.num_timesteps} "
+            f"steps ≥ --total-timesteps {config.total_timesteps}",
+            flush=True,
+        )
+        return RunResult(
+            run_dir, model_path(run_dir), model.num_timesteps, None, read_best(run_dir)
+        )
     info = record.info
     info.commands.append(command or " ".join(sys.argv))
     info.code.append(_code_entry(code, inputs))
@@ -432,15 +450,6 @@ def resume_run(
         run_dir, config.train_section(), scenario, info, _header(run_dir, device, code, inputs)
     )
     print(f"run directory: {run_dir} (resuming at step {model.num_timesteps})", flush=True)
-    if model.num_timesteps >= config.total_timesteps:
-        print(
-            f"nothing to do: the run is at {model.num_timesteps} steps ≥ --total-timesteps "
-            f"{config.total_timesteps}",
-            flush=True,
-        )
-        return RunResult(
-            run_dir, model_path(run_dir), model.num_timesteps, None, read_best(run_dir)
-        )
     model.set_logger(_make_logger(run_dir, config.verbose, purge_step=model.num_timesteps + 1))
     result = _learn(model, config, scenario, run_dir, eval_sim, device, metrics, on_eval)
     _finish_code_record(run_dir, config, scenario, info, device, code)

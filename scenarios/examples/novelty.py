@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from divrec_rl.config import ScenarioConfig, ScenarioError
-from divrec_rl.plugins import register_behaviour, register_scenario
+from divrec_rl.plugins import behaviour_params, register_behaviour, register_scenario
 from divrec_rl.users.behaviour import SlateResponse, StandardBehaviour
 from divrec_rl.users.state import UserState
 
@@ -29,13 +29,14 @@ class NoveltySeekingBehaviour(StandardBehaviour):
 
     def __init__(self, config: ScenarioConfig) -> None:
         super().__init__(config.behaviour, config.users.history_decay)
-        bonus = config.behaviour.params.get("novelty_bonus", 1.0)
-        if not isinstance(bonus, int | float) or not 0.0 <= bonus <= 10.0:
+        # behaviour_params refuses a typo'd key and a non-number; the range is ours to check.
+        bonus = behaviour_params(config, {"novelty_bonus": 1.0})["novelty_bonus"]
+        if not 0.0 <= bonus <= 10.0:
             raise ScenarioError(
                 "field 'behaviour.params.novelty_bonus': must be a number in [0, 10], "
-                f"got {bonus!r}"
+                f"got {bonus:g}"
             )
-        self.novelty_bonus = float(bonus)
+        self.novelty_bonus = bonus
 
     def respond(
         self,
