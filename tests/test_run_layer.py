@@ -95,12 +95,9 @@ def test_resume_appends_to_the_command_history(tmp_path: Path) -> None:
     assert record.info.commands == ["first command"]
     assert record.info.scenario_spec == "synthetic-shop"
     resume_run(run.run_dir, {"total_timesteps": "512"}, command="second command")
-    resume_run(run.run_dir, {}, command="third command")  # nothing to do, still recorded
-    assert rundir.read_run(run.run_dir).info.commands == [
-        "first command",
-        "second command",
-        "third command",
-    ]
+    # Nothing to do: nothing recorded (no command or code entry that trained nothing).
+    resume_run(run.run_dir, {}, command="third command")
+    assert rundir.read_run(run.run_dir).info.commands == ["first command", "second command"]
     assert rundir.read_run(run.run_dir).train["total_timesteps"] == 512
 
 
@@ -210,3 +207,13 @@ def test_plugin_scenario_trains_is_killed_resumes_and_evaluates(
     assert f"split of scenario `{trained_name}`" in report  # the agent's training scenario
     config = (run_dir / "config.yaml").read_text()
     assert "--resume" in config and f"--scenario {spec}" in config  # both commands recorded
+
+
+def test_the_recorded_command_can_be_retyped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script is recorded with the interpreter in front, as the docs show it."""
+    from divrec_rl.commands.train import command_line
+
+    monkeypatch.setattr("sys.argv", ["scripts/train_agent.py", "--seed", "1"])
+    assert command_line() == "python scripts/train_agent.py --seed 1"
+    monkeypatch.setattr("sys.argv", ["/usr/bin/divrec-rl", "train", "--scenario", "my shop.yaml"])
+    assert command_line() == "/usr/bin/divrec-rl train --scenario 'my shop.yaml'"

@@ -112,3 +112,26 @@ def test_the_report_gives_the_seed_level_table_and_bases_its_verdict_on_it() -> 
     text = "\n".join(paired_section(SimpleNamespace(paired={"primary": [
         Comparison("ppo", "baseline", [user])]}), "primary"))  # fmt: skip
     assert "Seed level" not in text and "ppo earns a higher return than baseline" in text
+
+
+def test_a_verdict_from_few_seeds_says_the_interval_is_optimistic() -> None:
+    """Two or three seeds make a cluster bootstrap undercover: a verdict of a difference keeps
+    its interval but names the seed-level t-test beside it; five seeds read as before."""
+    from divrec_rl.evaluation.report_paired import _verdict
+    from divrec_rl.evaluation.results import Comparison
+    from divrec_rl.evaluation.stats import PairedTest, SeedLevelTest
+
+    user = PairedTest("return", 50, 2.0, 1.0, 1.0, 0.5, 1.5, 0.6, 0.3, 0.01, 0.01)
+
+    def verdict(n_seeds: int) -> str:
+        seed = SeedLevelTest("return", n_seeds, (1.0,) * n_seeds, 1.0, 0.4, 1.6, 0.057, n_seeds)
+        return _verdict(Comparison("ppo", "baseline", [user], [seed]))
+
+    assert verdict(2) == (
+        "ppo earns a higher return than baseline (the seed-level 95% interval excludes 0; with "
+        "only 2 evaluation seeds the bootstrap interval is optimistic, the seed-level t-test "
+        "gives p = 0.0570)."
+    )
+    assert verdict(5) == (
+        "ppo earns a higher return than baseline (the seed-level 95% interval excludes 0)."
+    )

@@ -134,7 +134,7 @@ def build_report(
     :func:`~divrec_rl.bert.train.finetune`).  Returns the ``metrics.json`` mapping
     ``{"test": {row: {"mean", "std", "seeds"}}, "consumption": {row: {"mean", "std"}}}``.
     """
-    from divrec_rl.training.device import torch_threads
+    from divrec_rl.training.device import resolve_device, torch_threads
 
     if not seeds:
         raise ValueError("seeds: give at least one seed")
@@ -143,6 +143,7 @@ def build_report(
         raise ValueError(f"rows: give at least one of {', '.join(ROWS)}")
     if Path(out).expanduser().exists() and not Path(out).expanduser().is_dir():
         raise ckpt.CheckpointError(f"--out '{out}': exists and is not a directory")
+    resolve_device(device)  # an unusable --device fails here, before minutes of loading
     with torch_threads(threads):
         return _build_report(
             Path(model).expanduser(), Path(out).expanduser(), base_model, dataset, device,

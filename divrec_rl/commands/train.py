@@ -75,8 +75,11 @@ def _resumable_flags() -> str:
 
 
 def command_line() -> str:
-    """This process's command line, as a user would retype it."""
-    return shlex.join(sys.argv) if sys.argv and sys.argv[0] else "(library call)"
+    """This process's command line, as a user would retype it (``python`` before a script)."""
+    if not sys.argv or not sys.argv[0]:
+        return "(library call)"
+    argv = ["python", *sys.argv] if sys.argv[0].endswith(".py") else sys.argv
+    return shlex.join(argv)
 
 
 def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
