@@ -1,5 +1,6 @@
-"""Seed-level uncertainty: the two-stage bootstrap (seeds, then users within each drawn seed)
-and the seed-level paired test, against hand computations and SciPy."""
+"""Seed-level uncertainty: the Student-t interval over the evaluation seeds (the units when the
+seeds differ by trained model as well as by users) and the seed-level paired test, against hand
+computations, SciPy and a coverage simulation with known truth."""
 
 from __future__ import annotations
 
@@ -7,27 +8,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import stats as sps
 
 from divrec_rl.evaluation.stats import (
     bootstrap_metrics,
     resample_weights,
     seed_level_test,
-    two_stage,
 )
 from tests.test_interval_reference import _records
-
-
-def test_two_stage_replicates_average_random_seeds_random_user_replicates() -> None:
-    pools = [np.arange(4.0), 10.0 + np.arange(4.0), 100.0 + np.arange(4.0)]
-    reps = two_stage(pools, seed=3)
-    rng = np.random.default_rng(3)
-    which, index = rng.integers(0, 3, (4, 3)), rng.integers(0, 4, (4, 3))
-    by_hand = [np.mean([pools[which[b, j]][index[b, j]] for j in range(3)]) for b in range(4)]
-    np.testing.assert_allclose(reps, by_hand)
-    assert np.array_equal(two_stage(pools, seed=3), reps)  # same seed, same draws
 
 
 def test_seeds_far_apart_widen_the_interval_beyond_the_user_level_one() -> None:
@@ -38,12 +26,12 @@ def test_seeds_far_apart_widen_the_interval_beyond_the_user_level_one() -> None:
     weights = [resample_weights(50, 2000, rng) for _ in e]
     per_seed = [_records(x, 6, 3) for x in e]
     users = bootstrap_metrics(per_seed, weights)["engagement"]
-    seeds = bootstrap_metrics(per_seed, weights, two_stage_seed=1)["engagement"]
+    seeds = bootstrap_metrics(per_seed, weights, seed_level=True)["engagement"]
     assert users.mean == seeds.mean == pytest.approx(np.mean([x.mean() for x in e]))
     assert users.high - users.low < 0.1
     assert seeds.low < 1.0 and seeds.high > 9.0
     # one seed: nothing to resample at the seed level, the user-level interval stays
-    one = bootstrap_metrics(per_seed[:1], weights[:1], two_stage_seed=1)["engagement"]
+    one = bootstrap_metrics(per_seed[:1], weights[:1], seed_level=True)["engagement"]
     assert one == bootstrap_metrics(per_seed[:1], weights[:1])["engagement"]
 
 
@@ -56,9 +44,9 @@ def test_seed_level_test_against_scipy() -> None:
     assert t.mean_diff == pytest.approx(means.mean())
     assert t.ttest_p == pytest.approx(sps.ttest_1samp(means, 0.0).pvalue)
     assert t.seeds_a_better == 5
-    assert t.ci_low < t.mean_diff < t.ci_high
-    # the interval is at least as wide as the spread of a mean of 5 seed means allows
-    assert t.ci_high - t.ci_low > 2 * 1.0 * means.std(ddof=1) / math.sqrt(5)
+    # the Student-t interval of the 5 seed means, by hand
+    half = sps.t.ppf(0.975, 4) * means.std(ddof=1) / math.sqrt(5)
+    assert (t.ci_low, t.ci_high) == pytest.approx((means.mean() - half, means.mean() + half))
 
 
 def test_seed_level_test_of_one_seed_and_of_identical_seeds() -> None:
@@ -67,22 +55,25 @@ def test_seed_level_test_of_one_seed_and_of_identical_seeds() -> None:
     assert one.n_seeds == 1 and one.mean_diff == 1.0 and math.isnan(one.ttest_p)
     same = seed_level_test("return", [d, d], n_boot=500)
     assert same.mean_diff == 1.0 and math.isnan(same.ttest_p)  # no spread between seeds
+    # ... so no zero-width interval: the users' interval stands in
+    assert same.ci_low < 1.0 < same.ci_high and one.ci_low < 1.0 < one.ci_high
     with pytest.raises(ValueError, match="diffs_per_seed"):
         seed_level_test("return", [])
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    st.lists(st.lists(st.floats(-5, 5), min_size=2, max_size=12), min_size=2, max_size=5),
-    st.integers(0, 2**16),
-)
-def test_seed_level_interval_lies_within_the_range_of_user_differences(
-    seeds: list[list[float]], seed: int
-) -> None:
-    diffs = [np.array(s) for s in seeds]
-    t = seed_level_test("return", diffs, n_boot=200, seed=seed)
-    lo, hi = min(d.min() for d in diffs), max(d.max() for d in diffs)
-    assert lo - 1e-9 <= t.ci_low <= t.ci_high <= hi + 1e-9
+def test_the_seed_level_interval_covers_a_known_difference_when_models_differ() -> None:
+    """Known truth, five seeds whose trained models differ more than their users (the setting
+    of the published experiments): the 95% interval contains the true difference in about 95%
+    of data sets.  The two-stage bootstrap used until 2026-12-03 missed a true 0 in 16 % of
+    them (docs/evaluation.md, "Seed-level intervals, corrected")."""
+    rng = np.random.default_rng(2)
+    runs, misses = 400, 0
+    for r in range(runs):
+        models = rng.normal(0.0, 0.5, 5)  # each trained model's own effect; true mean 0
+        diffs = [m + rng.normal(0.0, 1.0, 300) for m in models]
+        t = seed_level_test("return", diffs, n_boot=10, seed=r)
+        misses += not t.ci_low <= 0.0 <= t.ci_high
+    assert misses / runs < 0.08, misses / runs  # nominal 0.05; binomial sd ≈ 0.011
 
 
 def test_the_report_gives_the_seed_level_table_and_bases_its_verdict_on_it() -> None:
@@ -112,26 +103,3 @@ def test_the_report_gives_the_seed_level_table_and_bases_its_verdict_on_it() -> 
     text = "\n".join(paired_section(SimpleNamespace(paired={"primary": [
         Comparison("ppo", "baseline", [user])]}), "primary"))  # fmt: skip
     assert "Seed level" not in text and "ppo earns a higher return than baseline" in text
-
-
-def test_a_verdict_from_few_seeds_says_the_interval_is_optimistic() -> None:
-    """Two or three seeds make a cluster bootstrap undercover: a verdict of a difference keeps
-    its interval but names the seed-level t-test beside it; five seeds read as before."""
-    from divrec_rl.evaluation.report_paired import _verdict
-    from divrec_rl.evaluation.results import Comparison
-    from divrec_rl.evaluation.stats import PairedTest, SeedLevelTest
-
-    user = PairedTest("return", 50, 2.0, 1.0, 1.0, 0.5, 1.5, 0.6, 0.3, 0.01, 0.01)
-
-    def verdict(n_seeds: int) -> str:
-        seed = SeedLevelTest("return", n_seeds, (1.0,) * n_seeds, 1.0, 0.4, 1.6, 0.057, n_seeds)
-        return _verdict(Comparison("ppo", "baseline", [user], [seed]))
-
-    assert verdict(2) == (
-        "ppo earns a higher return than baseline (the seed-level 95% interval excludes 0; with "
-        "only 2 evaluation seeds the bootstrap interval is optimistic, the seed-level t-test "
-        "gives p = 0.0570)."
-    )
-    assert verdict(5) == (
-        "ppo earns a higher return than baseline (the seed-level 95% interval excludes 0)."
-    )

@@ -197,15 +197,15 @@ def _protocol(result: EvaluationResult) -> list[str]:
         lines.append(f"  - `{spec.label}`: {desc}")
     lines += baseline_protocol(result)
     lines += [
-        "- **Uncertainty**: means over seeds; 95% percentile intervals from a two-stage "
-        "bootstrap — seeds drawn with replacement, then users within each drawn seed — with "
-        "two or more seeds (a bootstrap over the users of the one seed otherwise) "
+        "- **Uncertainty**: means over seeds; with two or more seeds, 95% Student-t intervals "
+        "over the per-seed values (the seeds as units: each carries its users and its trained "
+        "model), with one seed a percentile bootstrap over its users "
         f"({cfg.n_boot} resamples, resampling seed {cfg.boot_seed}, the same resamples for "
         "every agent); catalog_coverage and gini, which describe the whole set of slates, get "
-        "a Student-t interval over the seeds instead (n/a with one seed).  Paired tests: "
+        "the Student-t interval over the seeds always (n/a with one seed).  Paired tests: "
         "per-user differences over all (seed, user) pairs (paired bootstrap interval, Wilcoxon "
         "signed-rank and paired t-test, scipy) and at seed level (the seeds as units: "
-        "two-stage bootstrap interval, t-test of the per-seed mean differences).",
+        "Student-t interval and t-test of the per-seed mean differences).",
         "- **Metrics** (definitions in `docs/evaluation.md`): engagement and return per user; "
         "session_length = slates per session; ctr = clicks per slate; ild = mean cosine ILD of "
         "slates; category_coverage = share of categories a user was shown (mean over users); "

@@ -57,7 +57,7 @@ def _seed_level(comp: Comparison) -> list[str]:
     s = comp.seed_tests[0].n_seeds
     lines = [
         "",
-        f"Seed level ({s} evaluation seeds as units; two-stage bootstrap over seeds, then users; "
+        f"Seed level ({s} evaluation seeds as units; Student-t interval and "
         f"t-test of the {s} per-seed mean differences, {s - 1} degrees of freedom):",
         "",
         f"| metric | difference [95% CI] | per-seed differences | seeds {comp.a} better | t p |",
@@ -72,31 +72,14 @@ def _seed_level(comp: Comparison) -> list[str]:
     return lines
 
 
-#: Fewer evaluation seeds than this and a bootstrap over them resamples too few clusters to
-#: cover: a verdict of a difference then says so, with the seed-level t-test beside it.
-FEW_SEEDS = 5
-
-
 def _verdict(comp: Comparison) -> str:
     seed_level = [t for t in comp.seed_tests if t.metric == "return" and t.n_seeds >= 2]
     ret = seed_level[0] if seed_level else next(t for t in comp.tests if t.metric == "return")
     which = "seed-level " if seed_level else ""
-    caveat = ""
-    if seed_level and seed_level[0].n_seeds < FEW_SEEDS:
-        caveat = (
-            f"; with only {seed_level[0].n_seeds} evaluation seeds the bootstrap interval is "
-            f"optimistic, the seed-level t-test gives p = {fmt_p(seed_level[0].ttest_p)}"
-        )
     if ret.ci_low > 0:
-        return (
-            f"{comp.a} earns a higher return than {comp.b} (the {which}95% interval excludes "
-            f"0{caveat})."
-        )
+        return f"{comp.a} earns a higher return than {comp.b} (the {which}95% interval excludes 0)."
     if ret.ci_high < 0:
-        return (
-            f"{comp.b} earns a higher return than {comp.a} (the {which}95% interval excludes "
-            f"0{caveat})."
-        )
+        return f"{comp.b} earns a higher return than {comp.a} (the {which}95% interval excludes 0)."
     return (
         f"No detectable difference in return between {comp.a} and {comp.b} "
         f"(the {which}95% interval contains 0)."

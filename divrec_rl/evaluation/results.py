@@ -106,7 +106,7 @@ class Comparison:
     a: str
     b: str
     tests: list[PairedTest]
-    #: the same differences with the evaluation seeds as units (two-stage bootstrap, t over seeds)
+    #: the same differences with the evaluation seeds as units (Student-t interval and test)
     seed_tests: list[SeedLevelTest] = field(default_factory=list)
 
 

@@ -144,7 +144,6 @@ def _run_simulator(
     sim = SlateSimulator(scenario, config.users, "eval", weight)
     outcomes: dict[str, AgentOutcome] = {}
     kept: dict[tuple[str, int], Trajectories] = {}
-    two_stage_seed = config.boot_seed + 1  # the same seed draws for every agent
     for spec in config.agents:
         started = time.perf_counter()
         records: list[UserRecords] = []
@@ -164,7 +163,7 @@ def _run_simulator(
             per_user["user_mean_ild"].append(rec.columns["ild"] / steps)
             if config.save_trajectories:
                 kept[(spec.label, seed)] = traj
-        summary = bootstrap_metrics(records, weights, two_stage_seed=two_stage_seed)
+        summary = bootstrap_metrics(records, weights, seed_level=True)
         outcomes[spec.label] = AgentOutcome(
             label=spec.label,
             points=[r.point() for r in records],

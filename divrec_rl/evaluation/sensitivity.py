@@ -15,7 +15,8 @@ and tuned anew in each setting, no cross-simulator check, no frontier)::
 return with its 95% bootstrap interval and the paired difference of each agent against the
 ``reference`` agent (``baseline`` by default: PPO − baseline, oracle − baseline) with its 95%
 interval over the same users — at seed level with two or more seeds (the seeds as units,
-two-stage bootstrap over seeds then users; :func:`~divrec_rl.evaluation.stats.seed_level_test`).
+Student-t interval over the per-seed differences;
+:func:`~divrec_rl.evaluation.stats.seed_level_test`).
 A PPO run is trained for one setting, so PPO agents are
 given per factor (``ppo_runs``: factor → run path); a factor without one is scanned without PPO.
 The factors scale the scenario's values after the evaluation's extra files and overrides, and a
@@ -200,8 +201,8 @@ def scan(
 
 
 def _difference(a: np.ndarray, ref: np.ndarray, base: EvaluationConfig) -> Any:
-    """Paired return difference agent − reference: seed level (the seeds as units, two-stage
-    bootstrap) with two or more seeds, else over the users of the one seed."""
+    """Paired return difference agent − reference: seed level (the seeds as units, Student-t
+    interval) with two or more seeds, else over the users of the one seed."""
     if base.seeds >= 2:
         return seed_level_test("return", np.split(a - ref, base.seeds), seed=base.boot_seed)
     return paired_test("return", a, ref, seed=base.boot_seed)
