@@ -75,9 +75,11 @@ class Trajectories:
     ``diversity`` (the reward's slate diversity), ``reward`` (engagement + λ·diversity),
     ``left`` (the user ended a session at this step).
 
-    Per-user arrays (length ``n_users``): ``majority_category`` — the category the user consumed
-    most in the warm-start history seen at the start of the episode, −1 when it was empty (used by
-    the filter-bubble metric MCD).
+    Per-user arrays (length ``n_users``): ``majority_category`` — the category with the largest
+    share of the user's recency-weighted warm-start history at the start of the episode (the
+    ``category_history`` average, decay ``users.history_decay``: recent items count more, so it
+    can differ from the category with most items), −1 when it was empty (used by the
+    filter-bubble metric MCD).
     """
 
     n_users: int

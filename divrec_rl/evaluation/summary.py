@@ -24,7 +24,7 @@ Definitions (one evaluation = one agent, one seed, N users, one episode each):
   catalogue's smoothed popularity probabilities);
 * ``mcd`` — mean over users with a warm-start history of
   :func:`metrics.majority_category_domination` (share of the user's shown items from the category
-  they consumed most before the episode).
+  with the largest share of their recency-weighted history before the episode).
 """
 
 from __future__ import annotations
