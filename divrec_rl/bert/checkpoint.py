@@ -282,6 +282,7 @@ def load_tables(directory: str | Path, require_complete: bool = True) -> UserMod
     return UserModelTables(**{n: np.ascontiguousarray(tables[n]) for n in present})
 
 
+@interrupt_deferred()
 def write_checkpoint(
     directory: Path,
     config: dict[str, Any],
@@ -290,18 +291,7 @@ def write_checkpoint(
     optimizer_state: dict[str, Any] | None,
 ) -> None:
     """Write weight files atomically, then ``config.json`` with their checksums; a Ctrl-C in the
-    meantime is raised once all of them are written (module docstring)."""
-    with interrupt_deferred():
-        _write_checkpoint_files(directory, config, tables, state_dict, optimizer_state)
-
-
-def _write_checkpoint_files(
-    directory: Path,
-    config: dict[str, Any],
-    tables: dict[str, np.ndarray],
-    state_dict: dict[str, Any] | None,
-    optimizer_state: dict[str, Any] | None,
-) -> None:
+    meantime is raised once all of them are written (the decorator; module docstring)."""
     from safetensors.numpy import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
