@@ -4,7 +4,6 @@ and every failure of a plug-in's own code is one line saying what and where."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,26 +14,13 @@ import pytest
 from divrec_rl.errors import ScenarioError
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import check_scenario
+from tests.test_scenario_resolution import run_cli  # no PYTHONPATH names the tmp dir
 
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    # No PYTHONPATH: a module next to the scenario file must be importable from where the
-    # command runs, as with `python -m`.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run(
-        [sys.executable, "-m", "divrec_rl.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
-    )
 
 
 def only_error(res: subprocess.CompletedProcess) -> str:
