@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +152,9 @@ def build_scenario(config: ScenarioConfig) -> Scenario:
     )
     builder = SLATE_BUILDERS.get(config.slate.builder)
     _make(SLATE_BUILDERS, config.slate.builder, catalog, config)  # validate now (n_candidates …)
+    # A partial, not a lambda, so that a built scenario (and every env holding one) pickles.
     return Scenario(
-        config, catalog, population, behaviour, response, lambda: builder(catalog, config)
+        config, catalog, population, behaviour, response, partial(builder, catalog, config)
     )
 
 

@@ -162,6 +162,13 @@ class SlateSimulator:
         # Per-step operands as typed 0-d arrays (same values, less overhead: divrec_rl.arrays).
         self._max_steps = constant(self.max_steps, np.int64)
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """After ``pickle`` or ``copy.deepcopy``: take the counter block from the copied state, so
+        the compiled bookkeeping writes the very arrays that truncation and ``info`` read, even
+        if the copier did not keep the two references to one block as one."""
+        vars(self).update(state)
+        self._counters = self.state.counter_block()
+
     @property
     def diversity_weight(self) -> float:
         """λ of the reward ``engagement + λ·diversity``."""
@@ -427,9 +434,12 @@ class UserSeeds:
         self.generators = [np.random.default_rng() for _ in range(n)]
 
     def reseed(self, rows: np.ndarray, seeds: list[int | None]) -> None:
-        """Re-create the generators of ``rows`` from ``seeds`` (``None`` = fresh entropy)."""
+        """Re-create the generators of ``rows`` from ``seeds``; a ``None`` keeps that row's
+        generator, as ``Env.reset(seed=None)`` keeps ``np_random`` (a new row's generator
+        already came from fresh entropy)."""
         for r, s in zip(rows, seeds, strict=True):
-            self.generators[r] = np.random.default_rng(s)
+            if s is not None:
+                self.generators[r] = np.random.default_rng(s)
 
     def draw_keys(self, rows: np.ndarray) -> np.ndarray:
         """Next episode key of each row in ``rows``."""

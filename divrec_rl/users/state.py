@@ -121,6 +121,31 @@ class UserState:
             return block
         raise ValueError("state: its counters are not the columns of one block (use empty())")
 
+    def __getstate__(self) -> dict[str, object]:
+        """Fields for ``pickle`` and ``copy.deepcopy``: the counter block travels as one array
+        (under ``"counters"``) instead of six columns, because a copy of each column would be six
+        separate arrays and the simulator's compiled bookkeeping, which writes the block, would
+        no longer move ``t`` or ``session`` (episodes would never truncate)."""
+        try:
+            block = self.counter_block()
+        except ValueError:  # a take(): its counters are separate arrays already
+            return dict(vars(self))
+        state = {k: v for k, v in vars(self).items() if k not in COUNTER_FIELDS}
+        state["counters"] = block
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Undo :meth:`__getstate__`: the counter fields become columns of the copied block
+        again, so writes to either show in both, as in a state made by :meth:`empty`."""
+        state = dict(state)
+        block = state.pop("counters", None)
+        if isinstance(block, np.ndarray):
+            # A block of its own: an unpickled array may be a view of the pickle's buffer,
+            # and counter_block() recognises the columns by their base.
+            block = np.array(block, dtype=np.int64)
+            state.update({name: block[:, i] for i, name in enumerate(COUNTER_FIELDS)})
+        vars(self).update(state)
+
     @property
     def n(self) -> int:
         """Number of users."""
