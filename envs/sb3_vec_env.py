@@ -98,6 +98,12 @@ class SlateRecVecEnv(VecEnv):
         self._reset_options()
         return self.simulator.observe()
 
+    def mark_restored(self) -> None:
+        """The users' state, buffers and generators were restored from a training checkpoint
+        (:func:`divrec_rl.training.checkpoint.restore_env_state`): they are mid-episode as when
+        it was written, so stepping needs no ``reset()`` (which would start new episodes)."""
+        self._needs_reset = False
+
     def step_async(self, actions: np.ndarray) -> None:
         if self._needs_reset:
             raise gym.error.ResetNeeded("step: call reset() before the first step()")

@@ -153,6 +153,7 @@ def restore_env_state(env: VecEnv, state: dict[str, Any]) -> None:
     for generator, seed_state in zip(inner._user_seeds.generators, state["seeds"], strict=True):  # type: ignore[attr-defined]
         generator.bit_generator.state = seed_state
     inner._reset_seeds()  # type: ignore[attr-defined]  # PPO.load seeded the next reset(); none comes
+    inner.mark_restored()  # type: ignore[attr-defined]  # mid-episode users step on, no reset()
     if "monitor" in state and isinstance(env, VecMonitor):
         env.episode_returns = state["monitor"]["episode_returns"].copy()
         env.episode_lengths = state["monitor"]["episode_lengths"].copy()
