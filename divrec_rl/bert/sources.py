@@ -105,12 +105,20 @@ def _bundle(catalog_json: str, source: str, directory: str, stamp: int) -> Movie
         raise ScenarioError(f"field 'response.path': {exc}") from None
     data = _load_data(CatalogConfig.model_validate_json(catalog_json), source)
     if not same_dataset(cfg["dataset"], data):
+        recorded = cfg["dataset"]
+        trained = (
+            f"'{recorded.get('name')}' ({recorded.get('n_items')} items, "
+            f"{recorded.get('n_users')} users)"
+        )
+        here = f"'{data.name}' ({data.n_items} items, {data.n_users} users)"
+        what = (
+            f"another version of {here}: the same name and sizes, other item texts or ratings"
+            if trained == here
+            else f"dataset {trained}, not on the catalogue's {here}"
+        )
         raise ScenarioError(
-            f"field 'response.path': the user model in {d} was trained on dataset "
-            f"'{cfg['dataset'].get('name')}' ({cfg['dataset'].get('n_items')} items, "
-            f"{cfg['dataset'].get('n_users')} users), not on the catalogue's '{data.name}' "
-            f"({data.n_items} items, {data.n_users} users); train one with "
-            f"`divrec-rl finetune --dataset {source} --out DIR`"
+            f"field 'response.path': the user model in {d} was trained on {what}; train one "
+            f"with `divrec-rl finetune --dataset {source} --out DIR`"
         )
     prep = prepare_for(data, TrainConfig.from_dict(cfg["train"]))
     return MovieLensBundle(data, prep, tables, cfg, d)

@@ -421,7 +421,7 @@ def load_dataset(name_or_path: str | Path, cache_dir: Path | None = None) -> Int
         try:
             resolve_name(key)  # not a known name (handled above): raises with a hint
         except DataError as exc:
-            raise DataError(f"{exc}; no directory {str(path)!r} exists either") from None
+            raise DataError(f"{exc} (and no directory {str(path)!r} exists)") from None
     if not path.is_dir():
         raise DataError(f"{path} is not a directory; {_LAYOUT_HELP}")
     layout, anchor = detect_layout(path)

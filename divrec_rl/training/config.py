@@ -366,8 +366,10 @@ def resumed_config(saved: Mapping[str, Any], args: Mapping[str, Any] | Any) -> T
         info = TrainConfig.model_fields[key]
         old, new = getattr(base, key), getattr(changed, key)
         if not field_extra(info).get("resumable") and old != new:
+            # None reads "unset" (e.g. λ: the run used its scenario's reward.diversity_weight).
+            had = "unset" if old is None else repr(old)
             raise TrainingError(
                 f"{label_of(TrainConfig, key)}: cannot change when resuming (the run has "
-                f"{old!r}, got {new!r})"
+                f"{had}, got {new!r})"
             )
     return changed
