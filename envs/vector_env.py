@@ -133,7 +133,7 @@ class SlateRecVectorEnv(VectorEnv):
         self._all = np.arange(num_envs)
         # Users start inactive: until each was reset once, a step would silently give 0 reward.
         self._never_reset = np.ones(num_envs, dtype=bool)
-        self._needs_reset = True
+        self._needs_reset = True  # _never_reset.any(), kept by reset() so step() reads one bool
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
