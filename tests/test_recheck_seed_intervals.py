@@ -60,3 +60,23 @@ def test_the_corrected_interval_is_the_t_interval_of_the_printed_seeds(tmp_path:
     assert (
         len([x for x in run(page, "--all-metrics").splitlines() if x.startswith("| my-shop")]) == 3
     )
+
+
+def test_a_shell_comment_in_a_code_block_is_not_a_heading(tmp_path: Path) -> None:
+    """`# …` inside a ``` block (a command's comment) left the rows below it without their
+    section; they are filed under the heading above the block."""
+    block = "```bash\n# the same agents against five fits\ndivrec-rl evaluate ...\n```\n\n"
+    page = tmp_path / "evaluation.md"
+    page.write_text(PAGE.replace("**ppo − baseline**", block + "**ppo − baseline**"), "utf-8")
+    rows = [line for line in run(page).splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 2
+    assert all(r.startswith("| my-shop › PPO against the supervised baseline") for r in rows)
+
+
+def test_a_page_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), "--page", str(tmp_path / "nofile")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    err = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(err) == 1 and "--page" in err[0] and not res.stdout

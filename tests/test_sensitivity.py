@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,7 +52,9 @@ def test_tiny_scan_reports_returns_and_paired_differences(tmp_path, seeds) -> No
         users=12,
         n_boot=50,
     )
-    points = scan(base, (0.0, 1.0), "both", reference="popularity")
+    result = scan(base, (0.0, 1.0), "both", reference="popularity")
+    points = result.points
+    assert (result.weight, result.weight_source) == (0.1, "the scenario's reward.diversity_weight")
     assert [(p.factor, p.agent) for p in points] == [
         (f, a) for f in (0.0, 1.0) for a in ("popularity", "greedy", "random")
     ]
@@ -67,7 +70,7 @@ def test_tiny_scan_reports_returns_and_paired_differences(tmp_path, seeds) -> No
     assert at[(0.0, "greedy")].return_mean >= at[(1.0, "greedy")].return_mean
     table = scan_table(points, "popularity")
     assert table.count("\n") == 4 and "greedy (myopic oracle) − popularity" in table
-    paths = write_scan(points, tmp_path / "scan", "# test", "popularity")
+    paths = write_scan(result, tmp_path / "scan", "# test", "popularity")
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     assert np.isfinite([p.return_mean for p in points]).all()
 
@@ -79,12 +82,16 @@ def test_a_scan_from_a_later_first_seed_meets_those_seeds_users() -> None:
     agents = parse_agents("popularity,random")
     later = EvaluationConfig(agents=agents, seeds=1, first_seed=1, **common)
     both = EvaluationConfig(agents=agents, seeds=2, **common)
-    only = {(p.factor, p.agent): p.return_mean for p in scan(later, (0.5,), reference="random")}
+    only = {
+        (p.factor, p.agent): p.return_mean for p in scan(later, (0.5,), reference="random").points
+    }
     seed0 = {
         (p.factor, p.agent): p.return_mean
-        for p in scan(replace(both, seeds=1), (0.5,), reference="random")
+        for p in scan(replace(both, seeds=1), (0.5,), reference="random").points
     }
-    pair = {(p.factor, p.agent): p.return_mean for p in scan(both, (0.5,), reference="random")}
+    pair = {
+        (p.factor, p.agent): p.return_mean for p in scan(both, (0.5,), reference="random").points
+    }
     for key, value in only.items():
         assert pair[key] == pytest.approx((seed0[key] + value) / 2)
         assert value != pytest.approx(seed0[key])
@@ -167,3 +174,159 @@ def test_the_cli_takes_evaluates_baseline_flags(tmp_path, monkeypatch) -> None:
     (base,) = seen
     assert (base.baseline.fits, base.baseline.log_users) == (5, 700)
     assert base.baseline.mmr_tradeoffs == (0.2, 0.4)
+
+
+def _run_trained_at(root: Path, factor: float, diversity_weight: float = 0.1) -> Path:
+    """A PPO run directory as training writes it, trained on TINY's shop with boredom and
+    patience scaled by ``factor`` and the given λ."""
+    from divrec_rl.agents.ppo import make_ppo
+    from divrec_rl.envs import SlateRecVecEnv
+    from divrec_rl.training import rundir
+
+    tiny = resolve_scenario("synthetic-shop", overrides=TINY)
+    overrides = {
+        **TINY,
+        "behaviour": strength_overrides(tiny, factor)["behaviour"],
+        "reward": {"diversity_weight": diversity_weight},
+    }
+    scenario = resolve_scenario("synthetic-shop", overrides=overrides)
+    run_dir = root / f"synthetic-shop__ppo__0__f{factor:g}-l{diversity_weight:g}"
+    model = make_ppo(SlateRecVecEnv(2, scenario), seed=0, device="cpu", n_steps=8,
+                     batch_size=16)  # fmt: skip
+    run_dir.mkdir(parents=True)
+    model.save(rundir.model_path(run_dir))
+    info = rundir.RunInfo("synthetic-shop", [], ["divrec-rl train ..."])
+    rundir.write_config(run_dir, {"seed": 0}, scenario, info, [])
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("scan-runs")
+    return {
+        "at0": _run_trained_at(root, 0.0),
+        "at1": _run_trained_at(root, 1.0),
+        "at1-lambda0": _run_trained_at(root, 1.0, diversity_weight=0.0),
+    }
+
+
+def _base(**changes: object) -> EvaluationConfig:
+    settings: dict = {"overrides": TINY, **changes}
+    return EvaluationConfig(
+        agents=parse_agents("random"), scenario="synthetic-shop", users=12, n_boot=50, **settings
+    )
+
+
+def _no_evaluation(monkeypatch: pytest.MonkeyPatch) -> list[EvaluationConfig]:
+    """Make any evaluation fail the test, unless the caller reads the returned list (the
+    configurations evaluate was called with, each stopping the scan)."""
+    import divrec_rl.evaluation.sensitivity as sensitivity
+
+    calls: list[EvaluationConfig] = []
+
+    def fake(config: EvaluationConfig) -> None:
+        calls.append(config)
+        raise StopIteration
+
+    monkeypatch.setattr(sensitivity, "evaluate", fake)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("ppo", "needle"),
+    [
+        ({0.0: "at1"}, "--ppo 0=.*trained on another scenario than 'synthetic-shop' at factor 0 "
+                       r"\(behaviour.boredom.attraction_penalty: 0.8 → 0"),
+        ({0.5: "at1"}, "--ppo 0.5=.*: factor 0.5 is not among --factors"),
+        ({0.0: "at0", 1.0: "at1-lambda0"}, r"--ppo: the runs were trained with different λ "
+                                           r"\(0: λ = 0.1, 1: λ = 0\)"),
+    ],
+)  # fmt: skip
+def test_every_ppo_run_is_checked_before_anything_is_evaluated(
+    runs, monkeypatch, ppo, needle
+) -> None:
+    calls = _no_evaluation(monkeypatch)
+    with pytest.raises(EvaluationError, match=needle):
+        scan(_base(), (0.0, 1.0), ppo_runs={f: str(runs[k]) for f, k in ppo.items()},
+             reference="random")  # fmt: skip
+    assert calls == []
+
+
+def test_a_mismatch_that_is_allowed_is_noted(runs, monkeypatch) -> None:
+    calls = _no_evaluation(monkeypatch)
+    with pytest.raises(StopIteration):
+        scan(_base(allow_scenario_mismatch=True), (0.0, 1.0), ppo_runs={0.0: str(runs["at1"])},
+             reference="random")  # fmt: skip
+    assert len(calls) == 1
+
+
+def test_every_factor_scores_the_ppo_runs_lambda(runs) -> None:
+    """A run trained with λ = 0 at factor 1: the factor without a PPO run is scored with
+    λ = 0 too (it used the scenario's 0.1 while the PPO factor used the run's 0)."""
+    result = scan(_base(), (0.0, 1.0), ppo_runs={1.0: str(runs["at1-lambda0"])},
+                  reference="random")  # fmt: skip
+    assert (result.weight, result.weight_source) == (0.0, "the PPO runs' λ")
+    alone = scan(_base(overrides={**TINY, "reward": {"diversity_weight": 0.0}}), (0.0,),
+                 reference="random")  # fmt: skip
+    at = {(p.factor, p.agent): p.return_mean for p in result.points}
+    assert at[(0.0, "random")] == pytest.approx(alone.points[0].return_mean)
+    assert (1.0, "ppo") in at
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--factors", "0,nan"], "--factors: every factor must be a number ≥ 0, got nan"),
+        (["--factors", "1,0,1.0"], "--factors: factor 1 is given twice"),
+        (["--ppo", "=runs/x"], "--ppo: expected FACTOR=RUN with a number FACTOR, got '=runs/x'"),
+        (["--ppo", "abc=runs/x"], "--ppo: expected FACTOR=RUN with a number FACTOR"),
+        (["--ppo", "1=a", "--ppo", "1.0=b"], "--ppo: factor 1 is given twice"),
+        (["--ppo", "1=runs/x"], "--scenario: required with --ppo"),
+    ],
+)
+def test_cli_bad_scan_input_is_refused_before_evaluating(
+    tmp_path, capsys, monkeypatch, flags, needle
+) -> None:
+    calls = _no_evaluation(monkeypatch)
+    code = cli_main(["sensitivity", "--agents", "random", "--reference", "random", *flags,
+                     "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+    assert calls == [] and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_cli_out_that_is_a_file_is_refused_before_evaluating(
+    tmp_path, capsys, monkeypatch, below
+) -> None:
+    calls = _no_evaluation(monkeypatch)
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    out = afile / below if below else afile
+    code = cli_main(["sensitivity", "--agents", "random", "--reference", "random", "--out",
+                     str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"--out '{out}'" in err[0], err
+    assert calls == []
+
+
+def test_the_three_outputs_are_written_together_or_not_at_all(tmp_path) -> None:
+    """The plot fails (its path is a directory): the table and summary of the earlier scan
+    stay as they were, with no temporary file left beside them."""
+    from divrec_rl.evaluation.sensitivity import ScanPoint, ScanResult
+
+    def result(ret: float) -> ScanResult:
+        points = [ScanPoint(0.0, "random", "random", ret, ret - 1, ret + 1)]
+        return ScanResult(points, 0.1, "the scenario's reward.diversity_weight", [])
+
+    out = tmp_path / "scan"
+    out.mkdir()
+    write_scan(result(1.0), out, "# first", "random")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "sensitivity.png").unlink()
+    (out / "sensitivity.png").mkdir()
+    with pytest.raises(OSError):
+        write_scan(result(2.0), out, "# second", "random")
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == {k: v for k, v in before.items() if k != "sensitivity.png"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)

@@ -71,6 +71,12 @@ def add_sensitivity_arguments(p: argparse.ArgumentParser) -> None:
     # The baseline's settings as `evaluate` takes them (--baseline-fits K: K fits, fit s playing
     # evaluation seed s, refitted at every factor).
     add_baseline_arguments(p)
+    p.add_argument(
+        "--allow-scenario-mismatch",
+        action="store_true",
+        help="scan PPO runs trained on other settings than the scenario at their factor "
+        "(noted in sensitivity.md) instead of refusing them",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -83,25 +89,34 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 
 
 def _ppo_runs(items: list[str]) -> dict[float, str]:
+    """``--ppo FACTOR=RUN`` items as factor → run; a malformed item or a factor given twice is
+    an EvaluationError naming it."""
     runs: dict[float, str] = {}
     for item in items:
-        factor, sep, path = item.partition("=")
-        if not sep or not path.strip():
-            raise EvaluationError(f"--ppo: expected FACTOR=RUN, got {item!r}")
-        runs[_floats(factor, "--ppo")[0]] = path.strip()
+        text, sep, path = item.partition("=")
+        try:
+            factor = float(text)
+        except ValueError:
+            factor = None
+        if not sep or not path.strip() or factor is None:
+            raise EvaluationError(f"--ppo: expected FACTOR=RUN with a number FACTOR, got {item!r}")
+        if factor in runs:
+            raise EvaluationError(f"--ppo: factor {factor:g} is given twice")
+        runs[factor] = path.strip()
     return runs
 
 
 def run_sensitivity(args: argparse.Namespace) -> int:
-    """Scan and write; bad input raises a DivrecError (exit 2)."""
+    """Scan and write; bad input raises a DivrecError (exit 2) before anything is evaluated."""
     from divrec_rl.agents.registry import parse_agents
+    from divrec_rl.atomic import check_directory, make_directory
     from divrec_rl.evaluation.runner import EvaluationConfig
-    from divrec_rl.evaluation.sensitivity import scan, write_scan
+    from divrec_rl.evaluation.sensitivity import check_factors, scan, write_scan
 
     import_modules(args)
     factors = _floats(args.factors, "--factors")
-    if not factors:
-        raise EvaluationError("--factors: name at least one factor")
+    check_factors(factors)
+    ppo_runs = _ppo_runs(args.ppo)
     base = EvaluationConfig(
         agents=parse_agents(args.agents),
         scenario=args.scenario,
@@ -111,11 +126,15 @@ def run_sensitivity(args: argparse.Namespace) -> int:
         first_seed=args.first_seed,
         users=args.users,
         baseline=baseline_settings(args),
+        allow_scenario_mismatch=args.allow_scenario_mismatch,
     )
+    what = f"--out {args.out!r}"
+    check_directory(Path(args.out), what, EvaluationError)  # before minutes of evaluation
     say = None if args.quiet else (lambda text: print(text, flush=True))
-    points = scan(base, factors, args.vary, _ppo_runs(args.ppo), args.reference, say)
+    result = scan(base, factors, args.vary, ppo_runs, args.reference, say)
+    out = make_directory(Path(args.out), what, EvaluationError)
     header = f"# Sensitivity scan ({args.vary})\n\nReproduce: `{invoked_command()}`"
-    paths = write_scan(points, Path(args.out), header, args.reference)
+    paths = write_scan(result, out, header, args.reference)
     if say:
         say("wrote " + ", ".join(str(p) for p in paths))
     return 0

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from divrec_rl import metrics
 from divrec_rl.agents.registry import display_name
+from divrec_rl.atomic import atomic_write
 
 __all__ = [
     "agent_colours",
@@ -56,7 +57,8 @@ def _finish(
     if legend is not None and ax.get_legend_handles_labels()[0]:  # no empty legend warning
         ax.legend(fontsize=8, loc=legend)
     fig.tight_layout()
-    fig.savefig(path, dpi=_DPI)
+    # Through a temporary file: a run killed while saving leaves no truncated PNG.
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=_DPI, format="png"))
     return path
 
 
@@ -236,5 +238,6 @@ def sensitivity_plot(points: list, reference: str, path: Path, title: str) -> Pa
     left.set_ylabel("mean return per user")
     right.set_ylabel(f"paired difference against {reference}")
     right.grid(alpha=0.3)
-    right.legend(fontsize=8)
+    if right.get_legend_handles_labels()[0]:  # a scan of the reference alone has no differences
+        right.legend(fontsize=8)
     return _finish(fig, left, path, title, legend="best")

@@ -34,7 +34,7 @@ import numpy as np
 
 from divrec_rl.agents.baselines import RandomAgent
 from divrec_rl.agents.registry import AgentSpec, display_name
-from divrec_rl.atomic import atomic_write, atomic_write_text
+from divrec_rl.atomic import atomic_write_all
 from divrec_rl.config import ScenarioConfig
 from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.runner import EvaluationConfig, evaluate
@@ -49,6 +49,8 @@ __all__ = [
     "PROBE_USERS",
     "VARY",
     "ScanPoint",
+    "ScanResult",
+    "check_factors",
     "require_effect",
     "scan",
     "scan_table",
@@ -147,6 +149,85 @@ def require_effect(
     )
 
 
+@dataclass(frozen=True)
+class ScanResult:
+    """A finished scan: its points, the objective's λ every factor was scored with (and where
+    it came from), and the notes of the factors' evaluations (prefixed with the factor)."""
+
+    points: list[ScanPoint]
+    weight: float
+    weight_source: str
+    notes: list[str]
+
+
+def check_factors(factors: tuple[float, ...]) -> None:
+    """An EvaluationError unless ``factors`` is a non-empty list of distinct finite numbers ≥ 0
+    (checked before anything is evaluated)."""
+    if not factors:
+        raise EvaluationError("--factors: name at least one factor")
+    for factor in factors:
+        if not np.isfinite(factor) or factor < 0:
+            raise EvaluationError(f"--factors: every factor must be a number ≥ 0, got {factor}")
+    repeated = sorted({f for f in factors if factors.count(f) > 1})
+    if repeated:
+        raise EvaluationError(f"--factors: factor {repeated[0]:g} is given twice")
+
+
+def _scan_objective(
+    base: EvaluationConfig,
+    scenario: ScenarioConfig,
+    factors: tuple[float, ...],
+    vary: str,
+    ppo_runs: dict[float, str],
+    notes: list[str],
+) -> tuple[float, str]:
+    """Load every PPO run once, before the first evaluation, and return the scan's λ.
+
+    Each run must have been trained on the scenario as scaled at its factor (field by field,
+    :func:`~divrec_rl.config_fields.differing_fields`; a difference is a note with
+    ``base.allow_scenario_mismatch``), and all must share one λ: the objective every factor is
+    scored with, those without a PPO run included (else the scenario's λ)."""
+    from divrec_rl.agents.registry import load_ppo_run
+    from divrec_rl.config_fields import differing_fields, summarise_differences
+
+    weights: dict[float, float] = {}
+    for factor, path in ppo_runs.items():
+        flag = f"--ppo {factor:g}={path}"
+        if factor not in factors:
+            raise EvaluationError(f"{flag}: factor {factor:g} is not among --factors")
+        run = load_ppo_run(path)
+        trained = run.scenario_config
+        if trained is not None:
+            scaled = resolve_scenario(
+                scenario, overrides=strength_overrides(scenario, factor, vary)
+            )
+            changed = differing_fields(trained, scaled)
+            if trained.name != scaled.name:
+                changed.insert(0, f"name: {trained.name} → {scaled.name}")
+            if changed:
+                shown = summarise_differences(changed)
+                if not base.allow_scenario_mismatch:
+                    raise EvaluationError(
+                        f"{flag}: the run was trained on another scenario than '{scaled.name}' "
+                        f"at factor {factor:g} ({shown}); give the run trained at that factor "
+                        "(experiments/fair/retrain_chosen.py --strength), or pass "
+                        "--allow-scenario-mismatch"
+                    )
+                notes.append(f"factor {factor:g}: the PPO run differs from the scanned scenario: "
+                             f"{shown}.")  # fmt: skip
+        if run.diversity_weight is not None:
+            weights[factor] = run.diversity_weight
+    if len(set(weights.values())) > 1:
+        listed = ", ".join(f"{f:g}: λ = {w:g}" for f, w in weights.items())
+        raise EvaluationError(
+            f"--ppo: the runs were trained with different λ ({listed}); one scan scores every "
+            "factor with one objective"
+        )
+    if weights:
+        return next(iter(weights.values())), "the PPO runs' λ"
+    return scenario.reward.diversity_weight, "the scenario's reward.diversity_weight"
+
+
 def scan(
     base: EvaluationConfig,
     factors: tuple[float, ...] = DEFAULT_FACTORS,
@@ -154,12 +235,18 @@ def scan(
     ppo_runs: dict[float, str] | None = None,
     reference: str = "baseline",
     progress: Callable[[str], None] | None = None,
-) -> list[ScanPoint]:
+) -> ScanResult:
     """Evaluate ``base.agents`` (plus the PPO run of each factor) at every factor.
 
     ``base`` supplies the scenario, seeds, users and baseline settings; its cross-simulator check
-    and frontier are switched off.  ``reference`` must be one of the agents' labels.
+    and frontier are switched off.  ``reference`` must be one of the agents' labels.  Everything
+    that can be checked without evaluating is checked first: the factors, the reference, that
+    the factors change the simulated users, and every PPO run (see :func:`_scan_objective`).
     """
+    check_factors(factors)
+    ppo_runs = ppo_runs or {}
+    if ppo_runs and base.scenario is None:
+        raise EvaluationError("--scenario: required with --ppo (the scenario the scan scales)")
     # Scale the values the evaluation would use: `--set` and extra files included.
     scenario = resolve_scenario(
         base.scenario or "synthetic-shop", base.config_files, base.overrides
@@ -168,11 +255,17 @@ def scan(
     if reference not in labels:
         raise EvaluationError(f"--reference: {reference!r} is not among the agents {labels}")
     require_effect(scenario, factors, vary)
+    checks: list[str] = []
+    weight, source = _scan_objective(base, scenario, factors, vary, ppo_runs, checks)
+    # Every factor scores the same objective: λ pinned in the scenario (evaluate takes it
+    # from the PPO run where there is one, from the scenario where there is none).
+    fixed = _merge(base.overrides, {"reward": {"diversity_weight": weight}})
     points: list[ScanPoint] = []
+    said: dict[str, list[float]] = {}  # an evaluation's note → the factors it was made at
     for factor in factors:
-        overrides = _merge(base.overrides, strength_overrides(scenario, factor, vary))
+        overrides = _merge(fixed, strength_overrides(scenario, factor, vary))
         agents = list(base.agents)
-        if ppo_runs and factor in ppo_runs:
+        if factor in ppo_runs:
             agents.append(AgentSpec("ppo", "ppo", ppo_runs[factor]))
         config = replace(
             base,
@@ -181,22 +274,37 @@ def scan(
             overrides=overrides,
             cross_sim=None,
             frontier=False,
-            allow_scenario_mismatch=True,
         )
         if progress:
             progress(f"factor {factor:g} ({vary}): {', '.join(s.label for s in agents)}")
         result = evaluate(config)
-        ref = result.primary.agents[reference].per_user["return"]
-        for spec in agents:
-            outcome = result.primary.agents[spec.label]
-            ci = outcome.summary["return"]
-            point = ScanPoint(factor, spec.label, spec.kind, ci.mean, ci.low, ci.high)
-            if spec.label != reference:
-                test = _difference(outcome.per_user["return"], ref, base)
-                point = replace(
-                    point, diff_mean=test.mean_diff, diff_low=test.ci_low, diff_high=test.ci_high
-                )
-            points.append(point)
+        for note in result.notes:
+            said.setdefault(note, []).append(factor)
+        points += _factor_points(factor, agents, result, reference, base)
+    notes = checks + [
+        f"factor{'s' * (len(at) > 1)} {', '.join(f'{f:g}' for f in at)}: {note}"
+        for note, at in said.items()
+    ]
+    return ScanResult(points, weight, source, notes)
+
+
+def _factor_points(
+    factor: float, agents: list[AgentSpec], result: Any, reference: str, base: EvaluationConfig
+) -> list[ScanPoint]:
+    """Each agent's mean return at ``factor`` and, but for the reference, its paired
+    difference against the reference."""
+    ref = result.primary.agents[reference].per_user["return"]
+    points = []
+    for spec in agents:
+        outcome = result.primary.agents[spec.label]
+        ci = outcome.summary["return"]
+        point = ScanPoint(factor, spec.label, spec.kind, ci.mean, ci.low, ci.high)
+        if spec.label != reference:
+            test = _difference(outcome.per_user["return"], ref, base)
+            point = replace(
+                point, diff_mean=test.mean_diff, diff_low=test.ci_low, diff_high=test.ci_high
+            )
+        points.append(point)
     return points
 
 
@@ -244,18 +352,31 @@ def _ci(mean: float | None, low: float | None, high: float | None) -> str:
 
 
 def write_scan(
-    points: list[ScanPoint], out: Path, header: str, reference: str = "baseline"
+    result: ScanResult, out: Path, header: str, reference: str = "baseline"
 ) -> list[Path]:
-    """Write ``out/sensitivity.md`` (``header`` + table), ``sensitivity.csv`` and
-    ``sensitivity.png`` (returns and differences against the factor); returns the paths."""
+    """Write ``out/sensitivity.md`` (``header``, the objective, the notes, the table),
+    ``sensitivity.csv`` and ``sensitivity.png`` (returns and differences against the factor)
+    together: all three or none (:func:`~divrec_rl.atomic.atomic_write_all`); returns the
+    paths."""
     import pandas as pd
 
     from divrec_rl.evaluation.plots import sensitivity_plot
 
-    out.mkdir(parents=True, exist_ok=True)
     md, csv, png = out / "sensitivity.md", out / "sensitivity.csv", out / "sensitivity.png"
-    frame = pd.DataFrame([asdict(p) for p in points])
-    atomic_write(csv, lambda tmp: frame.to_csv(tmp, index=False))
-    sensitivity_plot(points, reference, png, "Where long-term planning matters")
-    atomic_write_text(md, header.rstrip() + "\n\n" + scan_table(points, reference))
+    frame = pd.DataFrame([asdict(p) for p in result.points])
+    notes = "".join(f"- {note}\n" for note in result.notes)
+    text = (
+        f"{header.rstrip()}\n\nReturn = Σₜ engagement + λ·diversity with λ = "
+        f"{result.weight:g} at every factor ({result.weight_source}).\n\n"
+        + (f"Notes:\n\n{notes}\n" if notes else "")
+        + scan_table(result.points, reference)
+    )
+    title = "Where long-term planning matters"
+    atomic_write_all(
+        {
+            csv: lambda tmp: frame.to_csv(tmp, index=False),
+            png: lambda tmp: sensitivity_plot(result.points, reference, tmp, title),
+            md: lambda tmp: tmp.write_text(text, encoding="utf-8"),
+        }
+    )
     return [md, csv, png]

@@ -84,7 +84,13 @@ def recheck(text: str) -> list[Recheck]:
     "Seed level" tables and the hand-assembled tables that print per-seed differences."""
     headings: dict[int, str] = {}
     comparison, out = "", []
+    fenced = False  # inside a ``` block, where "# …" is a shell comment, not a heading
     for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
         if line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
             headings = {k: v for k, v in headings.items() if k < level}
@@ -123,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         "--all-metrics", action="store_true", help="every metric, not only the return"
     )
     args = parser.parse_args(argv)
-    rows = recheck(Path(args.page).read_text(encoding="utf-8"))
+    try:
+        text = Path(args.page).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: --page {args.page!r}: cannot read it ({exc})", file=sys.stderr)
+        return 2
+    rows = recheck(text)
     if not args.all_metrics:
         rows = [r for r in rows if r.row not in _OTHER_METRICS]
     print("| where | comparison | row | published (two-stage bootstrap) | corrected "
