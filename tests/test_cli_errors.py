@@ -276,6 +276,47 @@ def test_evaluate_on_the_same_name_with_other_settings_is_an_error_naming_the_fi
     assert cli.main([*argv, *lam]) == 0
 
 
+def test_simulate_chooses_and_checks_a_ppo_runs_scenario_as_evaluate_does(
+    small_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --scenario a PPO run is simulated on its own scenario; on another one it is the
+    evaluation's one-line error, or a note with --allow-scenario-mismatch (it simulated the
+    default scenario, or any named one, without a word)."""
+    argv = ["simulate", "--policy", f"ppo={small_run}", "--users", "3"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("scenario small-shop, policy ppo, 3 eval users")
+    assert cli.main([*argv, "--scenario", "synthetic-shop", *SMALL_SET]) == 2
+    line = _one_error_line(capsys)
+    assert "--scenario synthetic-shop" in line and "trained on scenario 'small-shop'" in line
+    flags = ["--scenario", "synthetic-shop", "--allow-scenario-mismatch", *SMALL_SET]
+    assert cli.main([*argv, *flags]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("scenario synthetic-shop, policy ppo")
+    assert "note: ppo was trained on small-shop and is evaluated on synthetic-shop" in captured.err
+
+
+def test_simulate_refuses_a_negative_seed_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["simulate", "--seed", "-1", "--users", "2"]) == 2
+    assert _one_error_line(capsys) == "error: --seed: must be ≥ 0, got -1"
+
+
+@pytest.mark.parametrize(
+    ("flag", "typo", "said"),
+    [
+        ("--cross-behaviour", "quit-on-repetitio", "unknown behaviour.model 'quit-on-repetitio'; "
+                                                   "did you mean 'quit-on-repetition'?"),
+        ("--cross-sim", "mff", "unknown response.model 'mff'; did you mean 'mf'?"),
+    ],
+)  # fmt: skip
+def test_an_unknown_cross_check_model_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, typo: str, said: str
+) -> None:
+    out = tmp_path / "out"
+    assert cli.main(["evaluate", "--agents", "random", flag, typo, "--out", str(out)]) == 2
+    assert _one_error_line(capsys).startswith(f"error: {flag} {typo}: {said}")
+    assert not out.exists()
+
+
 def test_evaluate_input_errors_are_evaluation_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -217,3 +217,23 @@ def test_the_fit_seed_table_reads_each_report_and_says_whether_the_verdict_holds
     missing = subprocess.run([sys.executable, str(script), str(tmp_path / "nope")],
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert missing.returncode != 0 and "report.md: not found" in missing.stderr
+
+
+def test_a_warm_started_trial_without_a_validation_curve_is_counted_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """A trial that failed before its first validation has its config.yaml but neither the
+    `val/mean_reward` curve nor best_model.json: it is left out with a line saying so (it
+    was a KeyError traceback)."""
+    tune, results = make_dirs(tmp_path)
+    trial = tune / "trials" / "t9" / "synthetic-shop__ppo__0__x"
+    trial.mkdir(parents=True)
+    (trial / "config.yaml").write_text(
+        "train:\n  bc_from: baseline\n  prior: none\n  learning_rate: 0.001\n  gamma: 0.9\n",
+        encoding="utf-8",
+    )
+    done = run("synthetic-shop", tune, results)
+    assert done.returncode == 0, done.stderr
+    assert "- 1 warm-started trial(s) without a validation curve or a selected checkpoint " in (
+        done.stdout
+    )

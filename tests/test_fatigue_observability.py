@@ -60,3 +60,19 @@ def test_the_identity_needs_the_fatigue_to_decay_at_the_observation_rate(
     )
     names = script.REGRESSIONS["exposure + timed consumption"]
     assert script.r_squared(data["fatigue"], [data[n] for n in names]) < 0.9999
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--users", "0"], "error: --users: must be ≥ 1, got 0"),
+        (["--seed", "-1"], "error: --seed: must be ≥ 0, got -1"),
+        (["--scenario", "nosuch"], "error: unknown scenario 'nosuch'"),
+        (["--set", "foo"], "error: --set 'foo': expected KEY=VALUE"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(script: ModuleType, capsys, argv, said) -> None:
+    with pytest.raises(SystemExit) as exc:
+        script.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and err[0].startswith(said), err

@@ -18,6 +18,7 @@ from divrec_rl.commands.common import (
     scenario_overrides,
     script_main,
 )
+from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.settings import CROSS_MODEL
 
 # The runner pulls in torch, scipy and pandas: imported by the handler, not at parser build time,
@@ -89,24 +90,28 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
+def _cross_model(value: str, flag: str, table: Any) -> str | None:
+    """The part named by a cross-check flag (``None`` for none or empty); an unknown name fails
+    now, before any work, naming the flag and offering the close names."""
+    name = value.strip()
+    if name.lower() in ("none", ""):
+        return None
+    if name not in table:
+        raise EvaluationError(f"{flag} {name}: {table.unknown_message(name)}")
+    return name
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~divrec_rl.evaluation.runner.EvaluationConfig` of parsed arguments (raises a
     :class:`~divrec_rl.errors.DivrecError` on bad input)."""
     from divrec_rl.agents.registry import parse_agents
     from divrec_rl.evaluation.runner import EvaluationConfig
+    from divrec_rl.parts import BEHAVIOURS
+    from divrec_rl.scenario import RESPONSE_MODELS
 
-    cross = None if args.cross_sim.strip().lower() in ("none", "") else args.cross_sim.strip()
-    if cross is not None:
-        from divrec_rl.scenario import RESPONSE_MODELS
-
-        RESPONSE_MODELS.get(cross)  # unknown names fail now, with suggestions
+    cross = _cross_model(args.cross_sim, "--cross-sim", RESPONSE_MODELS)
     sweep = [s.strip() for s in args.ppo_sweep.split(",") if s.strip()]
-    behaviour = args.cross_behaviour.strip()
-    behaviour = None if behaviour.lower() in ("none", "") else behaviour
-    if behaviour is not None:
-        from divrec_rl.parts import BEHAVIOURS
-
-        BEHAVIOURS.get(behaviour)  # unknown names fail now, with suggestions
+    behaviour = _cross_model(args.cross_behaviour, "--cross-behaviour", BEHAVIOURS)
     return EvaluationConfig(
         agents=parse_agents(args.agents),
         scenario=args.scenario,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from typing import TYPE_CHECKING
 
 from divrec_rl.commands.common import (
     add_scenario_arguments,
@@ -19,6 +21,9 @@ from divrec_rl.commands.common import (
 from divrec_rl.errors import EvaluationError
 from divrec_rl.resolve import DEFAULT_SCENARIO
 from divrec_rl.reward import MAX_DIVERSITY_WEIGHT, check_diversity_weight
+
+if TYPE_CHECKING:
+    from divrec_rl.config import ScenarioConfig
 
 SIMPLE_POLICIES = ("random", "popularity", "greedy", "attraction-ranker")
 
@@ -44,6 +49,12 @@ def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--diversity-weight", type=float, default=None, help="λ (default: the scenario's)"
     )
+    p.add_argument(
+        "--allow-scenario-mismatch",
+        action="store_true",
+        help="simulate a PPO run on a --scenario other than the one it was trained on "
+        "(otherwise an error)",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=guarded(run_simulate))
 
@@ -51,13 +62,21 @@ def add_simulate_command(subparsers: argparse._SubParsersAction) -> None:
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``--users`` users through the scenario with ``--policy``; print the metrics."""
     # Imported here: the registry and the metrics pull in torch and scipy.
-    from divrec_rl.agents.registry import AgentContext, check_compatible, make_agent, parse_agents
+    from divrec_rl.agents.registry import (
+        AgentContext,
+        check_compatible,
+        load_ppo_run,
+        make_agent,
+        parse_agents,
+    )
     from divrec_rl.envs.slate_env import make_simulator
     from divrec_rl.evaluation.summary import summarise
     from divrec_rl.rollout import rollout, user_keys
 
     if args.users < 1:
         raise EvaluationError(f"--users: must be ≥ 1, got {args.users}")
+    if args.seed < 0:
+        raise EvaluationError(f"--seed: must be ≥ 0, got {args.seed}")
     specs = parse_agents(args.policy, flag="--policy")
     if len(specs) != 1:
         raise EvaluationError(f"--policy: name one agent, got {args.policy!r}")
@@ -70,21 +89,26 @@ def run_simulate(args: argparse.Namespace) -> int:
             f"got {args.diversity_weight}"
         ) from None
     import_modules(args)
-    sim = make_simulator(
-        DEFAULT_SCENARIO if args.scenario is None else args.scenario,
-        args.users,
-        args.split,
-        args.diversity_weight,
-        scenario_overrides(args),
-        args.config,
-    )
+    runs = {spec.path: load_ppo_run(spec.path)} if spec.kind == "ppo" else {}
+    if runs:  # the run's own scenario, or one that matches it field by field
+        scenario = _ppo_scenario(args, specs, runs)
+        sim = make_simulator(scenario, args.users, args.split, args.diversity_weight)
+    else:
+        sim = make_simulator(
+            DEFAULT_SCENARIO if args.scenario is None else args.scenario,
+            args.users,
+            args.split,
+            args.diversity_weight,
+            scenario_overrides(args),
+            args.config,
+        )
 
     def baseline(fit: int):  # only built if the agent is a supervised baseline (one fit)
         from divrec_rl.evaluation.baseline import train_baseline
 
         return train_baseline(sim.scenario, sim.diversity_weight)
 
-    ctx = AgentContext(sim.diversity_weight, baseline)
+    ctx = AgentContext(sim.diversity_weight, baseline, runs)  # type: ignore[arg-type]
     if spec.kind == "ppo":
         check_compatible(ctx.ppo(spec.path), sim, spec.label)  # type: ignore[arg-type]
     agent = make_agent(ctx, spec, args.seed)
@@ -100,3 +124,24 @@ def run_simulate(args: argparse.Namespace) -> int:
         for key, value in summary.items():
             print(f"  {key:18s} {value:10.4f}")
     return 0
+
+
+def _ppo_scenario(args: argparse.Namespace, specs: list, runs: dict) -> ScenarioConfig:
+    """The scenario a PPO run is simulated on, chosen as ``evaluate`` chooses it: without
+    ``--scenario`` the one it was trained on, and one it was not trained on (field by field) an
+    error unless ``--allow-scenario-mismatch`` (then a note on stderr)."""
+    from divrec_rl.evaluation.results import EvaluationConfig
+    from divrec_rl.evaluation.scenario_choice import choose_scenario
+
+    config = EvaluationConfig(
+        agents=specs,
+        scenario=args.scenario,
+        config_files=list(args.config),
+        overrides=scenario_overrides(args),
+        allow_scenario_mismatch=args.allow_scenario_mismatch,
+    )
+    notes: list[str] = []
+    chosen = choose_scenario(config, runs, notes)
+    for note in notes:
+        print(f"note: {note}".replace("`", ""), file=sys.stderr)
+    return chosen

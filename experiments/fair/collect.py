@@ -112,15 +112,20 @@ def rl_contribution(tune_dir: Path) -> str:
     import yaml
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    rows = []
+    rows, unfinished = [], 0
     for run in sorted(tune_dir.glob("trials/*/*/config.yaml")):
         train = yaml.safe_load(run.read_text(encoding="utf-8"))["train"]
         if train["bc_from"] == "none" and train["prior"] == "none":
             continue
         events = EventAccumulator(str(run.parent))
         events.Reload()
+        best_file = run.parent / "best_model.json"
+        # A trial that failed or was cut off before its first validation has neither.
+        if "val/mean_reward" not in events.Tags()["scalars"] or not best_file.is_file():
+            unfinished += 1
+            continue
         curve = [(e.step, e.value) for e in events.Scalars("val/mean_reward")]
-        best = json.loads((run.parent / "best_model.json").read_text(encoding="utf-8"))
+        best = json.loads(best_file.read_text(encoding="utf-8"))
         rows.append((train, curve, best))
     rows.sort(key=lambda r: -r[2]["val"]["mean_reward"])
     out = ["| learning_rate | gamma | prior | bc_from | val return at step 0 | selected (step) "
@@ -144,6 +149,9 @@ def rl_contribution(tune_dir: Path) -> str:
                    f"PPO update improved their validation return); selected minus step 0: "
                    f"median {sorted(gains)[len(gains) // 2]:+.2f}, largest "
                    f"{max(gains):+.2f}.")  # fmt: skip
+    if unfinished:
+        out.append(f"- {unfinished} warm-started trial(s) without a validation curve or a "
+                   "selected checkpoint (failed or unfinished) are left out.")  # fmt: skip
     return "\n".join(out)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from divrec_rl.agents.baselines import NoisyPopularityAgent
 from divrec_rl.config import merge_overrides
+from divrec_rl.errors import DivrecError
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.rollout import rollout, user_keys
 from divrec_rl.scenario import build_scenario
@@ -127,7 +128,14 @@ def main(argv: list[str] | None = None) -> None:
         help="a scenario field, e.g. behaviour.boredom.decay=0.9 (repeatable)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    data = collect(args.scenario, args.users, args.seed, parse_set(args.set))
+    if args.users < 1:
+        parser.exit(2, f"error: --users: must be ≥ 1, got {args.users}\n")
+    if args.seed < 0:
+        parser.exit(2, f"error: --seed: must be ≥ 0, got {args.seed}\n")
+    try:
+        data = collect(args.scenario, args.users, args.seed, parse_set(args.set))
+    except DivrecError as exc:  # an unknown scenario, a bad --set: one line, as the CLI says it
+        parser.exit(2, f"error: {exc}\n")
     print(f"{args.scenario}: {len(data['fatigue']):,} (user, step, category) rows, "
           f"mean fatigue {data['fatigue'].mean():.4f}")  # fmt: skip
     print("| observables | R² of the fatigue |\n|---|---|")

@@ -30,6 +30,11 @@ if [ "${1:-}" = "--sensitivity" ]; then
   variant=${3:-synthetic-shop}
   seeds=${SEEDS:-1,2,3}
   n_seeds=$(( $(tr -cd , <<<"$seeds" | wc -c) + 1 ))
+  if [ ! -f "experiments/fair/seeds-$variant.yaml" ]; then
+    echo "error: no experiments/fair/seeds-$variant.yaml: run the experiment first" \
+      "(bash experiments/fair/run.sh $variant $root)" >&2
+    exit 2
+  fi
   chosen="$root/sweeps/tune-$variant"
   [ -d "$chosen" ] || chosen="experiments/fair/seeds-$variant.yaml"
   scenario=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["scenario"])' \
@@ -39,6 +44,12 @@ if [ "${1:-}" = "--sensitivity" ]; then
   if [ -f "experiments/fair/sensitivity-$variant-1.yaml" ]; then
     factors=(0 0.5 0.75 1 1.5)
   else
+    if [ ! -d "$root/sweeps/seeds-$variant" ]; then
+      # checked before hours of retraining at the other factors
+      echo "error: no $root/sweeps/seeds-$variant (the PPO runs at factor 1): run the" \
+        "experiment first (bash experiments/fair/run.sh $variant $root)" >&2
+      exit 2
+    fi
     ppo=(--ppo "1=$root/sweeps/seeds-$variant")
   fi
   for f in "${factors[@]}"; do
