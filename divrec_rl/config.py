@@ -323,7 +323,7 @@ class RewardConfig(_Section):
     )
     diversity: Literal["ild_embedding", "ild_category"] = Field(
         "ild_embedding",
-        description="Slate diversity: mean pairwise cosine distance of item vectors, or of category distributions.",
+        description="Slate diversity: ild_embedding = mean pairwise cosine distance 1 − cos(e_i, e_j) of item vectors; ild_category = 1 − mean pairwise overlap w_i·w_j of category distributions (each summing to 1: the share of pairs from different categories for single-category items, 0.5 for two items split evenly over the same two categories).",
     )
 
 

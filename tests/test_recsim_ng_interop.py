@@ -7,6 +7,7 @@ without it.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import math
@@ -360,3 +361,34 @@ def test_compare_end_to_end_with_recsim_ng(tmp_path: Path) -> None:
     again = rs.run_recsim_ng(random_only, tmp_path / "again", python, RUNNER)  # reproducible
     first = json.loads((tmp_path / "recsim_ng_stats.json").read_text())
     assert again["policies"]["random"]["summary"] == first["policies"]["random"]["summary"]
+
+
+def _newer_than_python_39(tree: ast.AST) -> list[str]:
+    """Constructs of a module that Python 3.9 cannot run: ``typing.Self``, ``zip(strict=…)``,
+    ``match``, and ``X | Y`` evaluated at run time (``isinstance``/``issubclass``)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+            found += [f"typing.{a.name}" for a in node.names if a.name in ("Self", "TypeAlias")]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "zip" and any(k.arg == "strict" for k in node.keywords):
+                found.append(f"zip(strict=) at line {node.lineno}")
+            if node.func.id in ("isinstance", "issubclass") and any(
+                isinstance(a, ast.BinOp) and isinstance(a.op, ast.BitOr) for a in node.args
+            ):
+                found.append(f"{node.func.id}(X | Y) at line {node.lineno}")
+        if type(node).__name__ == "Match":
+            found.append(f"match at line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["divrec_rl/interop/recsim_ng_stats.py", "scripts/recsim_ng/run_interest_evolution.py"],
+)
+def test_what_the_recsim_ng_runner_loads_runs_on_python_39(path: str) -> None:
+    """The RecSim NG environment may be CPython 3.9 or 3.10 (TensorFlow 2.15's wheels): the runner
+    and the statistics module it loads by path must not use newer syntax or typing (the
+    module imported ``typing.Self`` and failed there; the main package needs 3.11)."""
+    source = (Path(__file__).resolve().parents[1] / path).read_text(encoding="utf-8")
+    assert _newer_than_python_39(ast.parse(source)) == []

@@ -217,3 +217,21 @@ def test_the_recorded_command_can_be_retyped(monkeypatch: pytest.MonkeyPatch) ->
     assert command_line() == "python scripts/train_agent.py --seed 1"
     monkeypatch.setattr("sys.argv", ["/usr/bin/divrec-rl", "train", "--scenario", "my shop.yaml"])
     assert command_line() == "/usr/bin/divrec-rl train --scenario 'my shop.yaml'"
+
+
+def test_a_scenario_file_is_recorded_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--scenario my-shop.yaml` from the directory holding it: the run records the file's
+    absolute path, so `train --config RUN/config.yaml` repeats the run from any directory (a
+    relative one failed elsewhere with "scenario file 'my-shop.yaml' does not exist")."""
+    (tmp_path / "my-shop.yaml").write_text("base: synthetic-shop\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config, _ = config_from_args({"scenario": "my-shop.yaml"})
+    assert config.scenario == str(tmp_path / "my-shop.yaml")
+    assert config_from_args({"scenario": "synthetic-shop"})[0].scenario == "synthetic-shop"
+    monkeypatch.chdir(tmp_path.parent)  # the run's config.yaml read from elsewhere
+    extra = tmp_path / "config.yaml"
+    extra.write_text(yaml.safe_dump({"train": {"scenario": config.scenario}}), encoding="utf-8")
+    again, _ = config_from_args({"config": [str(extra)]})
+    assert resolve_scenario(again.scenario).name == "my-shop"

@@ -31,7 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def _check_int(name: str, value: Any, where: str, max_topics: int | None) -> int
 
 def _check_policies(value: Any, where: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
-    if isinstance(items, list | tuple):
+    if isinstance(items, (list, tuple)):  # not list | tuple: the runner may be Python 3.9
         names = [str(p).strip() for p in items if str(p).strip()]
         if names and all(p in POLICIES for p in names):
             return tuple(dict.fromkeys(names))
@@ -195,7 +195,7 @@ class StepLog:
 
     FIELDS = ("active", "clicked", "topic", "engagement", "quality_z", "slate_topics", "interest")
 
-    def validate(self) -> Self:
+    def validate(self) -> StepLog:
         """Check the shapes agree; returns ``self``."""
         u, h = self.active.shape
         for name in self.FIELDS[1:5]:
@@ -242,7 +242,8 @@ def mean_over_active(active: np.ndarray, x: np.ndarray) -> list[float | None]:
     """``Σ_u a_ut x_ut / Σ_u a_ut`` for each step t; ``None`` where no user is active."""
     total = np.where(active, x, 0.0).sum(axis=0)
     n = active.sum(axis=0)
-    return [float(v) / int(k) if k else None for v, k in zip(total, n, strict=True)]
+    # Not zip(strict=True), which the runner's Python 3.9 lacks: both have one entry per step.
+    return [float(v) / int(k) if k else None for v, k in zip(total, n)]  # noqa: B905
 
 
 def per_step_statistics(log: StepLog) -> dict[str, list[Any]]:

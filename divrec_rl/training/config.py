@@ -30,7 +30,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from divrec_rl.config import dotted_to_nested, merge_overrides
 from divrec_rl.errors import ScenarioError, TrainingError
-from divrec_rl.resolve import DEFAULT_SCENARIO, import_plugins, read_yaml
+from divrec_rl.resolve import DEFAULT_SCENARIO, import_plugins, read_yaml, scenario_file
 from divrec_rl.training.settings import SettingsModel, field_extra, given_fields, label_of
 
 __all__ = [
@@ -335,6 +335,11 @@ def config_from_args(
         values.update(train)
         scenario_layers = merge_overrides(scenario_layers, scenario_part)
     values.update(given)
+    file = scenario_file(values.get("scenario"))
+    if file is not None:
+        # Recorded absolute, so the run's config.yaml (a --config file) repeats the run from
+        # any directory: a relative path meant the directory the run was started in.
+        values["scenario"] = str(file.resolve())
     config = TrainConfig(**values)
     scenario_layers = merge_overrides(scenario_layers, parse_set(raw.get("overrides")))
     if config.diversity_weight is not None:

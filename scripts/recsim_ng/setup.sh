@@ -40,7 +40,8 @@ STAMP="$VENV/.recsim-pins"
 fail() { echo "error: $*" >&2; exit 1; }
 
 smoke_test() {
-  CUDA_VISIBLE_DEVICES="" JAX_PLATFORMS=cpu TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" - <<'EOF'
+  CUDA_VISIBLE_DEVICES="" JAX_PLATFORMS=cpu TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" - \
+    "$REPO_ROOT/divrec_rl/interop/recsim_ng_stats.py" <<'EOF'
 import importlib, sys
 for name in ("numpy", "scipy", "tensorflow", "tensorflow_probability", "edward2", "gym",
              "jax", "recsim_ng.core.network",
@@ -54,6 +55,14 @@ else:
     sys.exit("torch is installed in the RecSim NG environment; it must not be")
 import numpy
 assert int(numpy.__version__.split(".")[0]) < 2, numpy.__version__
+# The module the runner shares with divrec_rl, loaded the way the runner loads it: it must
+# work on this interpreter (3.9-3.11) and numpy 1.26.
+import importlib.util
+spec = importlib.util.spec_from_file_location("recsim_ng_stats", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+module.parse_config({}, "smoke test")
 EOF
 }
 
