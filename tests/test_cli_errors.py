@@ -16,17 +16,15 @@ import torch
 import yaml
 
 from divrec_rl import cli
-from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.commands.common import CommandParser
 from divrec_rl.commands.train import add_train_arguments
 from divrec_rl.commands.train import main as train_main
-from divrec_rl.envs import SlateRecVecEnv
 from divrec_rl.errors import ScenarioError, TrainingError
 from divrec_rl.resolve import resolve_scenario
-from divrec_rl.training import rundir
 from divrec_rl.training.config import TrainConfig, parse_set
 from divrec_rl.training.device import resolve_device
 from divrec_rl.training.settings import flag_of
+from divrec_rl.training.testing import write_untrained_run
 
 SMALL = {
     "catalog": {"n_items": 300, "n_categories": 8, "embedding_dim": 16},
@@ -210,14 +208,7 @@ def test_evaluate_help_shows_a_single_percent_sign(capsys: pytest.CaptureFixture
 def _trained_on(run_dir: Path, name: str) -> Path:
     """A PPO run directory as training writes it, trained on the small shop called ``name``."""
     scenario = resolve_scenario("synthetic-shop", overrides={**SMALL, "name": name})
-    model = make_ppo(
-        SlateRecVecEnv(2, config=SMALL), seed=0, device="cpu", n_steps=8, batch_size=16
-    )
-    run_dir.mkdir(parents=True)
-    model.save(rundir.model_path(run_dir))
-    info = rundir.RunInfo("synthetic-shop", [], ["divrec-rl train ..."])
-    rundir.write_config(run_dir, {"seed": 0}, scenario, info, [])
-    return run_dir
+    return write_untrained_run(run_dir, scenario)
 
 
 @pytest.fixture(scope="module")

@@ -194,3 +194,20 @@ def test_the_run_records_the_configuration_and_repeats_from_its_config_yaml(
     assert record.scenario.reward.diversity_weight == 0.3
     assert record.scenario.catalog.n_items == 300
     assert (run_dir / "best_model.zip").is_file()  # best-val selection ran on val users
+
+
+@pytest.mark.parametrize("cell", ["null", ""])  # as written now, and before value_cell
+def test_a_chosen_null_value_reads_back_as_none(tmp_path: Path, cell: str) -> None:
+    """`train.target_kl: {grid: [null, 0.02]}` with null chosen: the CSV cell matches None
+    (it was written empty and matched against str(None) = 'None': `train --config SWEEP_DIR`
+    said the sweep's own choice was not one of its values)."""
+    from divrec_rl.sweep.layout import chosen_point, value_cell
+
+    assert (value_cell(None), value_cell(0.02), value_cell("none")) == ("null", "0.02", "none")
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.yaml").write_text("{}\n", encoding="utf-8")
+    rows = ["trial_id,train.target_kl,seed,status,chosen", f"a,{cell},0,finished,yes",
+            "b,0.02,0,finished,"]  # fmt: skip
+    (out / "sweep.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert chosen_point(out, {"train.target_kl": [None, 0.02]}) == {"train.target_kl": None}

@@ -179,9 +179,7 @@ def test_the_cli_takes_evaluates_baseline_flags(tmp_path, monkeypatch) -> None:
 def _run_trained_at(root: Path, factor: float, diversity_weight: float = 0.1) -> Path:
     """A PPO run directory as training writes it, trained on TINY's shop with boredom and
     patience scaled by ``factor`` and the given λ."""
-    from divrec_rl.agents.ppo import make_ppo
-    from divrec_rl.envs import SlateRecVecEnv
-    from divrec_rl.training import rundir
+    from divrec_rl.training.testing import write_untrained_run
 
     tiny = resolve_scenario("synthetic-shop", overrides=TINY)
     overrides = {
@@ -191,13 +189,7 @@ def _run_trained_at(root: Path, factor: float, diversity_weight: float = 0.1) ->
     }
     scenario = resolve_scenario("synthetic-shop", overrides=overrides)
     run_dir = root / f"synthetic-shop__ppo__0__f{factor:g}-l{diversity_weight:g}"
-    model = make_ppo(SlateRecVecEnv(2, scenario), seed=0, device="cpu", n_steps=8,
-                     batch_size=16)  # fmt: skip
-    run_dir.mkdir(parents=True)
-    model.save(rundir.model_path(run_dir))
-    info = rundir.RunInfo("synthetic-shop", [], ["divrec-rl train ..."])
-    rundir.write_config(run_dir, {"seed": 0}, scenario, info, [])
-    return run_dir
+    return write_untrained_run(run_dir, scenario)
 
 
 @pytest.fixture(scope="module")

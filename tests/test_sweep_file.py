@@ -78,7 +78,30 @@ BAD = {
         {**GOOD, "scheduler": {"grace_period": 5000}},
         "field 'scheduler.grace_period'",
     ),
-}
+    "grace period past every swept budget": (
+        {**GOOD, "space": {"train.total_timesteps": {"grid": [1024, 2048]}},
+         "scheduler": {"grace_period": 4096}},
+        "field 'scheduler.grace_period': must be ≤ the longest trial's train.total_timesteps "
+        "(2048)",
+    ),
+    "grace period past a budget written 2e3": (
+        {**GOOD, "train": {"total_timesteps": "2e3", "n_envs": 8},
+         "scheduler": {"grace_period": 4096}},
+        "train.total_timesteps (2000)",
+    ),
+    "a grid value twice": (
+        {**GOOD, "space": {"reward.diversity_weight": {"grid": [0.5, 0.5]}}},
+        "the grid repeats 0.5",
+    ),
+    "a boolean seed": ({**GOOD, "seeds": [True]}, "field 'seeds': must be integers"),
+    "a boolean confirmation seed": (
+        {**GOOD, "confirm": {"seeds": [False]}}, "field 'confirm.seeds': must be integers",
+    ),
+    "a GPU share that is not a number": (
+        {**GOOD, "resources": {"gpus_per_trial": "lots"}},
+        "must be a number ≥ 0 or 'auto', got 'lots'",
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -187,8 +210,7 @@ def test_summary_says_what_the_seeds_allow_about_the_runner_up(seeds, said) -> N
 def test_a_scheduler_reads_train_settings_as_trials_run_them(tmp_path: Path) -> None:
     # best-val checkpoint selection is only valid on val users; the scheduler's step budget is
     # read from the same settings a trial runs with (it once rebuilt them without eval_split).
-    from divrec_rl.sweep.driver import _max_steps
-    from divrec_rl.sweep.spec import trial_train
+    from divrec_rl.sweep.spec import max_steps, trial_train
 
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({
@@ -199,7 +221,7 @@ def test_a_scheduler_reads_train_settings_as_trials_run_them(tmp_path: Path) -> 
     }), encoding="utf-8")  # fmt: skip
     sweep = load_sweep(path)
     assert trial_train(sweep).eval_split == "val"
-    assert _max_steps(sweep) == 4096
+    assert max_steps(sweep) == 4096
 
 
 EXPERIMENT_SWEEPS = sorted((ROOT / "experiments").rglob("*.yaml"))
@@ -507,3 +529,37 @@ def test_a_scan_stage2_file_is_refused_when_its_strength_changes_nothing(tmp_pat
         lines[0].startswith("error: --strength 0.5: factors 0.5 and 1") and "--vary" not in lines[0]
     )
     assert _retrain_chosen([str(source), str(out), "--strength", "1"]).returncode == 0
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_an_out_that_cannot_be_a_directory_is_one_line_before_ray_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, below: str
+) -> None:
+    """A file as --out, or a path under one: one line (it was 'exists and is not empty', or a
+    NotADirectoryError traceback after Ray had started, leaving its temporary files)."""
+    import divrec_rl.sweep.driver as driver
+
+    monkeypatch.setattr(driver, "_start_ray", lambda *a: pytest.fail("Ray was started"))
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    out = afile / below if below else afile
+    assert cli_main(["sweep", str(write(tmp_path, GOOD)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    said = "cannot create the directory" if below else "exists and is not a directory"
+    assert len(err) == 1 and err[0].startswith(f"error: --out '{out}': {said}"), err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["--seeds", "3,x"], 2, "error: --seeds: expected comma-separated integers, got '3,x'"),
+        ([], 1, "not a sweep directory with results (no sweep.yaml and sweep.csv)"),
+    ],
+)
+def test_retrain_chosen_bad_input_is_one_line(tmp_path: Path, args, code, said) -> None:
+    """Tracebacks before: int('x'), and sweep.yaml read before the check that names it."""
+    (tmp_path / "trials").mkdir()
+    done = _retrain_chosen([str(tmp_path / "trials"), str(tmp_path / "s2.yaml"), *args])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == code and len(lines) == 1 and said in lines[0], done.stderr
+    assert not (tmp_path / "s2.yaml").exists()

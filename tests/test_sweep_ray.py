@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import os
 import secrets
 import shutil
@@ -101,8 +102,26 @@ def assert_four_trials(sweep_dir: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweep")
-    run_sweep(write_sweep(root / "lam.yaml"), root / "out")
+    run_sweep(write_sweep(root / "lam.yaml"), root / "out", "--max-concurrent", "1")
     return root / "out"
+
+
+def test_max_concurrent_one_runs_one_trial_at_a_time(local_sweep: Path) -> None:
+    """Each trial's recorded window ends before the next one starts (Tune ignored the limit
+    beside the sweep's own variant generator: trials ran as many at a time as there were
+    CPUs)."""
+    import json
+
+    windows = sorted(
+        (record["started_at"], record["finished_at"])
+        for record in (
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in (local_sweep / "trials").glob("*/trial.json")
+        )
+    )
+    assert len(windows) == 4
+    for (_, end), (start, _) in itertools.pairwise(windows):
+        assert end <= start, windows
 
 
 def test_local_sweep_writes_four_ordinary_run_directories(local_sweep: Path) -> None:
@@ -357,6 +376,41 @@ def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path
     assert_four_trials(out)
     after = {p.parent.name: p.read_text() for p in (out / "trials").glob("*/trial.json")}
     assert all(after[name] == text for name, text in first.items())  # kept, not redone
+
+
+def test_ctrl_c_stops_with_130_and_no_confirmation_on_partial_results(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) while the search runs: exit 130 with the resume hint, no results and no
+    confirmation stage (Tune's fit() returned as if done: the driver went on to confirm
+    whatever had finished, exited 0 and called unfinished trials 'stopped'); --resume then
+    finishes the search and confirms its true leader."""
+    sweep_file = write_sweep(
+        tmp_path / "c.yaml", train={**TRAIN, "total_timesteps": 2048}, seeds=[0],
+        space={"reward.diversity_weight": {"grid": [0.0, 0.5, 2.0]}},
+        confirm={"top": 1, "seeds": [3]},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    driver = subprocess.Popen(
+        sweep_cmd(sweep_file, out, "--max-concurrent", "1"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list((out / "trials").glob("*/trial.json")):
+        assert driver.poll() is None, "the sweep ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no trial finished in time"
+        time.sleep(0.5)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 130, err[-3000:]
+    assert f"interrupted: the sweep stopped before its trials ended; continue with divrec-rl " \
+           f"sweep SWEEP.yaml --out {out.resolve()} --resume" in err  # fmt: skip
+    assert not (out / "sweep.csv").exists() and not (out / "tune-confirm").exists()
+    run_sweep(sweep_file, out, "--resume", "--max-concurrent", "1")
+    table = rows(out)
+    search = {float(r["reward.diversity_weight"]): float(r["val/mean_reward"])
+              for r in table if r["phase"] == "search"}  # fmt: skip
+    assert len(search) == 3 and {r["status"] for r in table} == {"finished"}
+    confirmed = {float(r["reward.diversity_weight"]) for r in table if r["phase"] == "confirm"}
+    assert confirmed == {max(search, key=search.__getitem__)}
 
 
 def _free_port() -> int:

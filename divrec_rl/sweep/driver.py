@@ -14,10 +14,13 @@ many trials at once as the resources allow, at most ``--max-concurrent``.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,19 +28,21 @@ from typing import Any
 
 import yaml
 
-from divrec_rl.atomic import atomic_write_text
+from divrec_rl.atomic import atomic_write_text, check_directory
 from divrec_rl.errors import SweepError
 from divrec_rl.sweep.layout import (
     CONFIRM_NAME,
+    CONFIRM_POINTS,
     RAY_LOGS,
     SWEEP_FILE,
+    TRIALS_DIR,
     TUNE_NAME,
     find_trial_run,
     read_trial_result,
 )
 from divrec_rl.sweep.layout import trial_logdir as _trial_logdir
 from divrec_rl.sweep.results import CONFIRM, SEARCH, TrialRow, confirm_candidates, write_results
-from divrec_rl.sweep.spec import SweepFile, load_sweep, plan_train, trial_train
+from divrec_rl.sweep.spec import SweepFile, load_sweep, max_steps, plan_train, trial_train
 from divrec_rl.sweep.trial import POINT_KEY, TrialPlan, flat_point, run_trial
 from divrec_rl.training.rundir import read_code_record
 
@@ -95,11 +100,13 @@ def _check_dir(sweep: SweepFile, sweep_dir: Path, resume: bool) -> None:
                 f"--resume: the sweep file differs from the one '{sweep_dir}' was started "
                 f"with ({saved}); resume with that file or start a new --out"
             )
-    elif sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
+    elif sweep_dir.is_dir() and any(sweep_dir.iterdir()):
         raise SweepError(
             f"--out '{sweep_dir}': exists and is not empty (pass --resume to continue that "
             "sweep, or choose another --out)"
         )
+    else:  # a file, under a file, not writable: said now, not after Ray has started
+        check_directory(sweep_dir, f"--out '{sweep_dir}'", SweepError)
 
 
 def _start_ray(ray: Any, address: str | None) -> Path | None:
@@ -143,9 +150,13 @@ def _keep_logs(temp: Path | None, sweep_dir: Path) -> None:
     if temp is None:
         return
     logs = temp / "session_latest" / "logs"
-    if logs.is_dir():
-        shutil.copytree(logs, sweep_dir / RAY_LOGS, dirs_exist_ok=True)
-    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        if logs.is_dir() and sweep_dir.is_dir():
+            shutil.copytree(logs, sweep_dir / RAY_LOGS, dirs_exist_ok=True)
+    except OSError as exc:  # never hide the sweep's own error, or leave the temp files behind
+        print(f"note: Ray's logs were not kept ({exc})", file=sys.stderr)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _param_space(sweep: SweepFile, tune: Any) -> dict[str, Any]:
@@ -167,13 +178,6 @@ def _gpu_share(sweep: SweepFile, ray: Any, max_concurrent: int | None) -> float:
     cpus = float(ray.cluster_resources().get("CPU", 1.0))
     concurrent = max_concurrent or max(1, int(cpus // sweep.resources.cpus_per_trial))
     return min(1.0, gpus / concurrent)
-
-
-def _max_steps(sweep: SweepFile) -> int:
-    axis = sweep.space.get("train.total_timesteps")
-    steps = [trial_train(sweep, total_timesteps=v).total_timesteps for v in axis.values] if axis \
-        else [trial_train(sweep).total_timesteps]  # fmt: skip
-    return max(steps)
 
 
 def _trainable(sweep: SweepFile, sweep_dir: Path, max_concurrent: int | None) -> Any:
@@ -212,7 +216,7 @@ def _tuner(
     if sweep.scheduler is not None and confirm is None:  # confirmed trials run to the end
         scheduler = ASHAScheduler(
             time_attr="timesteps",
-            max_t=_max_steps(sweep),
+            max_t=max_steps(sweep),
             grace_period=sweep.scheduler.grace_period,
             reduction_factor=sweep.scheduler.reduction_factor,
         )
@@ -233,10 +237,13 @@ def _tuner(
             # One draw of the random choices per sample, shared by every grid point (so every
             # seed trains the same configuration), from a seeded generator (so the same file
             # draws the same configurations).
+            # The limit goes to the generator: Tune ignores max_concurrent_trials beside a
+            # search algorithm that is not a Searcher (it only logs a warning).
             search_alg=BasicVariantGenerator(
-                constant_grid_search=True, random_state=sweep.sample_seed
+                constant_grid_search=True,
+                random_state=sweep.sample_seed,
+                max_concurrent=max_concurrent or 0,
             ),
-            max_concurrent_trials=max_concurrent,
             scheduler=scheduler,
         ),
         run_config=tune.RunConfig(
@@ -260,10 +267,55 @@ def _fit(
     max_concurrent: int | None,
     confirm: list[dict[str, Any]] | None = None,
 ) -> list[TrialRow]:
-    """Run (or resume) one stage and return its trials' rows."""
+    """Run (or resume) one stage and return its trials' rows.
+
+    Tune answers Ctrl-C by stopping the stage and saving its state, and ``fit()`` then returns
+    as if done; a stage with fewer finished or failed trials than it holds is therefore an
+    interruption, raised as ``KeyboardInterrupt`` (exit 130, "continue with --resume") before
+    anything is chosen from it or a confirmation stage starts on partial results."""
     grid = _tuner(sweep, sweep_dir, resume, max_concurrent, confirm).fit()
+    if grid.num_terminated + grid.num_errors < _stage_size(sweep, confirm):
+        raise KeyboardInterrupt(
+            f"the sweep stopped before its trials ended; continue with divrec-rl sweep "
+            f"SWEEP.yaml --out {sweep_dir} --resume"
+        )
     phase = SEARCH if confirm is None else CONFIRM
     return [_row(result, sweep, sweep_dir, phase) for result in grid]
+
+
+def _stage_size(sweep: SweepFile, confirm: list[dict[str, Any]] | None) -> int:
+    """Trials of a stage: every grid point × sample × seed of the search, or every confirmed
+    configuration × confirmation seed."""
+    if confirm is not None:
+        assert sweep.confirm is not None
+        return len(confirm) * len(sweep.confirm.seeds)
+    grids = math.prod(len(axis.grid) for axis in sweep.space.values() if axis.grid is not None)
+    return sweep.num_samples * grids * len(sweep.seeds)
+
+
+def _confirm_stage_resumes(
+    sweep_dir: Path, points: list[dict[str, Any]], search: list[TrialRow]
+) -> bool:
+    """Whether a resumed sweep continues its confirmation stage: only when that stage exists
+    and retrains the configurations the (now complete) search ranks best.  A search whose
+    failed trials were retried by ``--resume`` can rank others best; the old stage (its Tune
+    state and the trial directories that are not the search's) is then removed and a fresh
+    one runs, since choosing among configurations that are not the best would be wrong."""
+    record = sweep_dir / CONFIRM_POINTS
+    state = sweep_dir / CONFIRM_NAME
+    if not state.exists():
+        return False
+    saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+    if saved == json.loads(json.dumps(points)) and _can_restore(state):
+        return True
+    print("note: the search now ranks other configurations best; the confirmation stage "
+          "starts afresh", file=sys.stderr)  # fmt: skip
+    searched = {row.trial_id for row in search}
+    for logdir in (sweep_dir / TRIALS_DIR).glob("*"):
+        if logdir.is_dir() and logdir.name not in searched:
+            shutil.rmtree(logdir)
+    shutil.rmtree(state)
+    return False
 
 
 def _row(result: Any, sweep: SweepFile, sweep_dir: Path, phase: str) -> TrialRow:
@@ -330,7 +382,9 @@ def run_sweep(
             # The search's results first, so a failed confirmation stage leaves them readable.
             write_results(sweep_dir, rows, sweep)
             points = [dict(c.values) for c in confirm_candidates(rows, sweep)]
-            again = resume and _can_restore(sweep_dir / CONFIRM_NAME)
+            again = resume and _confirm_stage_resumes(sweep_dir, points, rows)
+            if points and not again:
+                atomic_write_text(sweep_dir / CONFIRM_POINTS, json.dumps(points))
             rows += _fit(sweep, sweep_dir, again, max_concurrent, points) if points else []
     finally:
         ray.shutdown()

@@ -29,6 +29,7 @@ from divrec_rl.training.rundir import CONFIG_FILE
 
 __all__ = [
     "CONFIRM_NAME",
+    "CONFIRM_POINTS",
     "CSV_FILE",
     "RAY_LOGS",
     "SUMMARY_FILE",
@@ -41,6 +42,7 @@ __all__ = [
     "read_rows",
     "read_trial_result",
     "trial_logdir",
+    "value_cell",
     "write_trial_result",
 ]
 
@@ -49,6 +51,9 @@ CSV_FILE = "sweep.csv"
 SUMMARY_FILE = "summary.md"
 TUNE_NAME = "tune"
 CONFIRM_NAME = "tune-confirm"
+#: The configurations the confirmation stage retrains (JSON), to tell on --resume whether
+#: its saved Tune state still fits the search.
+CONFIRM_POINTS = "confirm-points.json"
 RAY_LOGS = "ray-logs"
 TRIALS_DIR = "trials"
 TRIAL_RESULT = "trial.json"
@@ -110,6 +115,12 @@ def chosen_runs(sweep_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(runs)
 
 
+def value_cell(value: Any) -> str:
+    """A swept value as its ``sweep.csv`` cell: its ``str``, and ``null`` for None (which the
+    CSV writer would leave empty, and no value's ``str`` matches)."""
+    return "null" if value is None else str(value)
+
+
 def chosen_point(sweep_dir: str | Path, space: dict[str, list[Any]]) -> dict[str, Any]:
     """The swept values ``{key: value}`` of the chosen configuration, as the sweep file spells
     them: each ``sweep.csv`` cell (the value's ``str``) matched against its key's values in
@@ -119,7 +130,9 @@ def chosen_point(sweep_dir: str | Path, space: dict[str, list[Any]]) -> dict[str
     row = _chosen_rows(sweep_dir, "one is chosen once each of its seeds has finished (--resume)")[0]
     point: dict[str, Any] = {}
     for key, values in space.items():
-        match = [v for v in values if str(v) == row.get(key)]
+        cell = row.get(key)
+        # "" is how a null was written before value_cell existed.
+        match = [v for v in values if value_cell(v) == cell or (v is None and cell == "")]
         if not match:
             raise SweepError(
                 f"{Path(sweep_dir) / CSV_FILE}: the chosen '{key}' is {row.get(key)!r}, not one "

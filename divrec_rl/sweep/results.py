@@ -29,7 +29,7 @@ from typing import Any
 
 from divrec_rl.atomic import atomic_write_text
 from divrec_rl.provenance import code_summary, inputs_summary
-from divrec_rl.sweep.layout import CSV_FILE, SUMMARY_FILE
+from divrec_rl.sweep.layout import CSV_FILE, SUMMARY_FILE, value_cell
 from divrec_rl.sweep.spec import METRICS, SweepFile
 
 __all__ = [
@@ -204,7 +204,7 @@ def _csv(rows: list[TrialRow], sweep: SweepFile, chosen_label: str | None) -> st
     for r in sorted(rows, key=lambda r: (label_of(r.values), r.seed)):
         chosen = "yes" if id(r) in picked else ""
         writer.writerow(
-            [r.trial_id, *(r.values.get(k) for k in keys), r.seed, r.status]
+            [r.trial_id, *(value_cell(r.values.get(k)) for k in keys), r.seed, r.status]
             + [repr(r.metrics[m]) if m in r.metrics else "" for m in METRICS]
             + ["" if r.timesteps is None else r.timesteps]
             + ["" if r.wall_s is None else f"{r.wall_s:.2f}", r.run_dir, chosen]

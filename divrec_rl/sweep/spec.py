@@ -22,11 +22,19 @@ is a :class:`~divrec_rl.errors.SweepError`, one line each, naming the file and t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from divrec_rl.errors import DivrecError, SweepError
 from divrec_rl.resolve import read_yaml
@@ -87,6 +95,10 @@ class SpaceAxis(_Strict):
             raise ValueError("give exactly one of 'grid' or 'choice'")
         if not given[0]:
             raise ValueError("the list of values is empty")
+        cells = [json.dumps(v, sort_keys=True, default=str) for v in self.grid or []]
+        for value, cell in zip(self.grid or [], cells, strict=True):
+            if cells.count(cell) > 1:
+                raise ValueError(f"the grid repeats {value!r} (each value is trained once)")
         return self
 
     @property
@@ -107,6 +119,24 @@ class Scheduler(_Strict):
     )
 
 
+def _no_booleans(value: Any) -> Any:
+    """Seeds are integers: ``true`` is refused (pydantic's lax mode would read it as 1)."""
+    if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+        raise ValueError(f"must be integers, got {value}")
+    return value
+
+
+Seeds = Annotated[list[int], BeforeValidator(_no_booleans)]
+
+
+def _gpu_share_value(value: Any) -> Any:
+    """``auto`` or a number ≥ 0, in one message whichever is wrong (the union's two branches
+    gave two lines)."""
+    if value == "auto" or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"must be a number ≥ 0 or 'auto', got {value!r}")
+
+
 class Confirm(_Strict):
     """A second stage against the winner's curse: the ``top`` configurations of the search (by
     their mean over ``seeds``) are trained again with the seeds ``confirm.seeds``, and the sweep
@@ -115,7 +145,7 @@ class Confirm(_Strict):
     top: int = Field(
         3, ge=1, description="How many of the search's best configurations to retrain."
     )
-    seeds: list[int] = Field(
+    seeds: Seeds = Field(
         min_length=1,
         description="Further training seeds for those configurations (none of `seeds`).",
     )
@@ -125,7 +155,7 @@ class Resources(_Strict):
     """What Tune reserves for one trial on a node."""
 
     cpus_per_trial: float = Field(1.0, gt=0.0, description="CPUs reserved per trial.")
-    gpus_per_trial: float | Literal["auto"] = Field(
+    gpus_per_trial: Annotated[float | Literal["auto"], BeforeValidator(_gpu_share_value)] = Field(
         "auto",
         description="GPU share per trial; `auto` = the cluster's GPUs shared by the concurrent "
         "trials when there are GPUs and `train.device` is not `cpu`, else 0.",
@@ -160,7 +190,7 @@ class SweepFile(_Strict):
         description="Swept keys (`train.FIELD` or a dotted scenario field) → `{grid: [...]}` "
         "or `{choice: [...]}`; at least one.",
     )
-    seeds: list[int] = Field(
+    seeds: Seeds = Field(
         default_factory=lambda: [0, 1, 2, 3, 4],
         min_length=1,
         description="Training seeds; every configuration is trained once per seed.",
@@ -218,6 +248,15 @@ def trial_train(sweep: SweepFile, **changes: Any) -> TrainConfig:
     """The sweep's ``train`` settings (with ``changes``) as a trial runs them: evaluated on the
     val users (the sweep owns ``eval_split``)."""
     return TrainConfig(**{**plan_train(sweep), **changes, "eval_split": "val"})
+
+
+def max_steps(sweep: SweepFile) -> int:
+    """The longest trial's ``total_timesteps`` (over a swept ``train.total_timesteps`` too), as
+    the validated settings have it (``5e2`` is 500): ASHA's ``max_t``."""
+    axis = sweep.space.get("train.total_timesteps")
+    if axis is None:
+        return trial_train(sweep).total_timesteps
+    return max(trial_train(sweep, total_timesteps=v).total_timesteps for v in axis.values)
 
 
 def _check_train(sweep: SweepFile) -> list[str]:
@@ -320,13 +359,18 @@ def load_sweep(path: str | Path) -> SweepFile:
     except DivrecError as exc:
         errors += [f"scenario: {e}" for e in exc.errors]
     errors += _check_train(sweep)
-    steps = sweep.train.get("total_timesteps", TrainConfig.model_fields["total_timesteps"].default)
-    if sweep.scheduler is not None and isinstance(steps, int) and "train.total_timesteps" not in \
-            sweep.space and sweep.scheduler.grace_period > steps:  # fmt: skip
-        errors.append(f"field 'scheduler.grace_period': must be ≤ train.total_timesteps ({steps})")
     if not errors:
         for key, axis in sweep.space.items():
             errors += _check_axis(sweep, key, axis)
+    if (
+        not errors
+        and sweep.scheduler is not None
+        and sweep.scheduler.grace_period > (most := max_steps(sweep))
+    ):
+        errors.append(
+            f"field 'scheduler.grace_period': must be ≤ the longest trial's train.total_timesteps "
+            f"({most})"
+        )
     if len(set(sweep.seeds)) != len(sweep.seeds) or min(sweep.seeds) < 0:
         errors.append(f"field 'seeds': must be distinct integers ≥ 0, got {sweep.seeds}")
     errors += _check_confirm(sweep)

@@ -176,7 +176,7 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
     if finished is not None:
         tune.report({**finished["metrics"], "final": 1})
         return
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     last: dict[str, Any] = {}
     run_dir = find_trial_run(logdir)
     # The plan is the one the run was started with (--resume checks the sweep file), so a
@@ -209,7 +209,8 @@ def run_trial(point: dict[str, Any], plan: TrialPlan) -> None:
         last["selected_step"] = int(result.selected["step"])
         last["timesteps"] = int(result.num_timesteps)  # the steps trained, not the selected
     metrics = {**last, "wall_s": time.perf_counter() - started}
-    write_trial_result(
-        logdir, {"metrics": metrics, "run_dir": str(result.run_dir.relative_to(plan.sweep_dir))}
-    )
+    # When this attempt ran (Unix seconds): shows how many trials shared the machine.
+    window = {"started_at": started_at, "finished_at": time.time()}
+    run = str(result.run_dir.relative_to(plan.sweep_dir))
+    write_trial_result(logdir, {"metrics": metrics, "run_dir": run, **window})
     tune.report({**metrics, "final": 1})

@@ -83,12 +83,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--strength", type=float, default=None)
     args = parser.parse_args(argv)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.exit(2, f"error: --seeds: expected comma-separated integers, got {args.seeds!r}\n")
     if args.source.is_dir():
-        spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
-        try:
+        try:  # first: it says what is missing when the directory is not a finished sweep
             values = chosen_configuration(args.source)[1]
         except DivrecError as exc:
             sys.exit("\n".join(f"error: {line}" for line in exc.errors))
+        spec = yaml.safe_load((args.source / "sweep.yaml").read_text(encoding="utf-8"))
         origin = f"chosen by {portable(args.source)} on validation users"
     elif args.source.is_file():
         spec = yaml.safe_load(args.source.read_text(encoding="utf-8"))
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         "overrides": overrides,
         "train": spec.get("train", {}),
         "space": {k: {"grid": [v]} for k, v in values.items()},
-        "seeds": [int(s) for s in args.seeds.split(",")],
+        "seeds": seeds,
         "metric": spec.get("metric", "val/mean_reward"),
         "imports": spec.get("imports", []),
     }
