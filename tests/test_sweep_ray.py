@@ -266,13 +266,43 @@ def test_train_config_trains_the_trial_again_bit_for_bit(
     assert str(train["reward"]["diversity_weight"]) == lam
 
 
+def _interrupt_after_the_first_trial(sweep_file: Path, out: Path) -> str:
+    """Start the sweep one trial at a time, send Ctrl-C (SIGINT) once a trial has finished;
+    return the driver's stderr after asserting it exited 130."""
+    driver = subprocess.Popen(
+        sweep_cmd(sweep_file, out, "--max-concurrent", "1"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list((out / "trials").glob("*/trial.json")):
+        assert driver.poll() is None, "the sweep ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no trial finished in time"
+        time.sleep(0.5)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 130, err[-3000:]
+    return err
+
+
 def test_a_confirmation_stage_retrains_the_search_leader_with_fresh_seeds(tmp_path: Path) -> None:
     """λ ∈ {0, 0.5} × seed 0, then the better one retrained with seeds 3 and 4: 4 trials, 4 run
     directories; the choice is that configuration with all three seeds (the only confirmed one),
-    and its summary row's mean recomputes from those three trials."""
-    sweep_file = write_sweep(tmp_path / "c.yaml", seeds=[0], confirm={"top": 1, "seeds": [3, 4]})
+    and its summary row's mean recomputes from those three trials.
+
+    The sweep is first interrupted (Ctrl-C) during the search: exit 130 with the resume hint,
+    no results, no confirmation stage (Tune's fit() returned as if done, and the driver exited
+    0, called the unfinished trial 'stopped' and confirmed whatever had finished); --resume
+    then finishes the search and confirms its true leader."""
+    train = {**TRAIN, "total_timesteps": 2048}
+    sweep_file = write_sweep(
+        tmp_path / "c.yaml", train=train, seeds=[0], confirm={"top": 1, "seeds": [3, 4]}
+    )
     out = tmp_path / "out"
-    run_sweep(sweep_file, out)
+    err = _interrupt_after_the_first_trial(sweep_file, out)
+    assert f"interrupted: the sweep stopped before its trials ended; continue with divrec-rl " \
+           f"sweep SWEEP.yaml --out {out.resolve()} --resume" in err  # fmt: skip
+    assert not (out / "sweep.csv").exists() and not (out / "tune-confirm").exists()
+    run_sweep(sweep_file, out, "--resume")
     table = rows(out)
     assert len(table) == 4 and len(run_dirs(out)) == 4
     assert {r["status"] for r in table} == {"finished"}
@@ -376,41 +406,6 @@ def test_killed_driver_resumes_without_repeating_or_losing_trials(tmp_path: Path
     assert_four_trials(out)
     after = {p.parent.name: p.read_text() for p in (out / "trials").glob("*/trial.json")}
     assert all(after[name] == text for name, text in first.items())  # kept, not redone
-
-
-def test_ctrl_c_stops_with_130_and_no_confirmation_on_partial_results(tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT) while the search runs: exit 130 with the resume hint, no results and no
-    confirmation stage (Tune's fit() returned as if done: the driver went on to confirm
-    whatever had finished, exited 0 and called unfinished trials 'stopped'); --resume then
-    finishes the search and confirms its true leader."""
-    sweep_file = write_sweep(
-        tmp_path / "c.yaml", train={**TRAIN, "total_timesteps": 2048}, seeds=[0],
-        space={"reward.diversity_weight": {"grid": [0.0, 0.5, 2.0]}},
-        confirm={"top": 1, "seeds": [3]},
-    )  # fmt: skip
-    out = tmp_path / "out"
-    driver = subprocess.Popen(
-        sweep_cmd(sweep_file, out, "--max-concurrent", "1"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not list((out / "trials").glob("*/trial.json")):
-        assert driver.poll() is None, "the sweep ended before it could be interrupted"
-        assert time.monotonic() < deadline, "no trial finished in time"
-        time.sleep(0.5)
-    driver.send_signal(signal.SIGINT)
-    _, err = driver.communicate(timeout=300)
-    assert driver.returncode == 130, err[-3000:]
-    assert f"interrupted: the sweep stopped before its trials ended; continue with divrec-rl " \
-           f"sweep SWEEP.yaml --out {out.resolve()} --resume" in err  # fmt: skip
-    assert not (out / "sweep.csv").exists() and not (out / "tune-confirm").exists()
-    run_sweep(sweep_file, out, "--resume", "--max-concurrent", "1")
-    table = rows(out)
-    search = {float(r["reward.diversity_weight"]): float(r["val/mean_reward"])
-              for r in table if r["phase"] == "search"}  # fmt: skip
-    assert len(search) == 3 and {r["status"] for r in table} == {"finished"}
-    confirmed = {float(r["reward.diversity_weight"]) for r in table if r["phase"] == "confirm"}
-    assert confirmed == {max(search, key=search.__getitem__)}
 
 
 def _free_port() -> int:

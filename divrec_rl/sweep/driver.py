@@ -14,16 +14,20 @@ many trials at once as the resources allow, at most ``--max-concurrent``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -269,12 +273,13 @@ def _fit(
 ) -> list[TrialRow]:
     """Run (or resume) one stage and return its trials' rows.
 
-    Tune answers Ctrl-C by stopping the stage and saving its state, and ``fit()`` then returns
-    as if done; a stage with fewer finished or failed trials than it holds is therefore an
-    interruption, raised as ``KeyboardInterrupt`` (exit 130, "continue with --resume") before
-    anything is chosen from it or a confirmation stage starts on partial results."""
-    grid = _tuner(sweep, sweep_dir, resume, max_concurrent, confirm).fit()
-    if grid.num_terminated + grid.num_errors < _stage_size(sweep, confirm):
+    Ctrl-C stops the stage the way Tune's own handler does (its state saved, ``fit()``
+    returning as if done) and is then raised as ``KeyboardInterrupt`` (exit 130, "continue with
+    --resume"), before anything is chosen from the stage or a confirmation stage starts on
+    partial results (see :func:`_ctrl_c_stops_tune`)."""
+    with _ctrl_c_stops_tune() as pressed:
+        grid = _tuner(sweep, sweep_dir, resume, max_concurrent, confirm).fit()
+    if pressed:
         raise KeyboardInterrupt(
             f"the sweep stopped before its trials ended; continue with divrec-rl sweep "
             f"SWEEP.yaml --out {sweep_dir} --resume"
@@ -283,14 +288,35 @@ def _fit(
     return [_row(result, sweep, sweep_dir, phase) for result in grid]
 
 
-def _stage_size(sweep: SweepFile, confirm: list[dict[str, Any]] | None) -> int:
-    """Trials of a stage: every grid point × sample × seed of the search, or every confirmed
-    configuration × confirmation seed."""
-    if confirm is not None:
-        assert sweep.confirm is not None
-        return len(confirm) * len(sweep.confirm.seeds)
-    grids = math.prod(len(axis.grid) for axis in sweep.space.values() if axis.grid is not None)
-    return sweep.num_samples * grids * len(sweep.seeds)
+@contextlib.contextmanager
+def _ctrl_c_stops_tune() -> Iterator[list[bool]]:
+    """While a stage runs, Ctrl-C asks Tune to stop through SIGUSR1, the signal its run loop
+    always handles as a stop request (checkpointing the stage's state), and is remembered in
+    the yielded list: Tune's own SIGINT handler (switched off with TUNE_DISABLE_SIGINT_HANDLER)
+    stops the same way but leaves no trace, so ``fit()`` looked finished.  Before Tune's loop
+    has started (no SIGUSR1 handler yet), or on a second Ctrl-C, it interrupts at once."""
+    pressed: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed  # signal handlers belong to the main thread
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if pressed or not callable(signal.getsignal(signal.SIGUSR1)):
+            raise KeyboardInterrupt
+        pressed.append(True)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    switch = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if switch is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = switch
 
 
 def _confirm_stage_resumes(
