@@ -321,6 +321,8 @@ def test_evaluate_input_errors_are_evaluation_errors(
     blocker.write_text("x")
     with pytest.raises(EvaluationError, match="--out"):
         check_output_dir(blocker, overwrite=False)
+    with pytest.raises(EvaluationError, match=r"--out .*: cannot create the directory .* a file"):
+        check_output_dir(blocker / "sub", overwrite=False)  # under a file: said before any work
     assert yaml.safe_load(blocker.read_text()) == "x"
 
 

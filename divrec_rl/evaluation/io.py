@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from divrec_rl.atomic import check_directory
 from divrec_rl.errors import EvaluationError
 from divrec_rl.evaluation.summary import METRICS
 from divrec_rl.rollout import Trajectories
@@ -120,9 +121,7 @@ def read_trajectories(path: str | Path, n_users: int) -> dict[tuple[str, int], T
 
 def check_output_dir(out: str | Path, overwrite: bool) -> Path:
     """Fail early (before any work) if ``out`` cannot receive the results."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise EvaluationError(f"--out '{path}': exists and is not a directory")
+    path = check_directory(Path(out), f"--out '{out}'", EvaluationError)
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise EvaluationError(
             f"--out '{path}': directory is not empty (pass --overwrite to replace its contents)"

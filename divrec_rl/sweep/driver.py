@@ -331,9 +331,11 @@ def _confirm_stage_resumes(
     state = sweep_dir / CONFIRM_NAME
     if not state.exists():
         return False
-    saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
-    if saved == json.loads(json.dumps(points)) and _can_restore(state):
-        return True
+    wanted = json.loads(json.dumps(points))  # as the record reads back (tuples → lists)
+    # A stage started before the record existed is trusted, as it was then.
+    saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else wanted
+    if saved == wanted:
+        return _can_restore(state)
     print("note: the search now ranks other configurations best; the confirmation stage "
           "starts afresh", file=sys.stderr)  # fmt: skip
     searched = {row.trial_id for row in search}
