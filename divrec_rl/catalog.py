@@ -69,6 +69,7 @@ class Catalog:
             raise ValueError("catalog.item_ids: must be 0..M-1 (item id = catalogue row)")
         if np.any(self.popularity < 0):
             raise ValueError("catalog.popularity: must be non-negative")
+        _check_rows(self.embeddings, self.category_weights)
         # Derived, read-only views used by every step; computed once here.
         object.__setattr__(self, "primary_category", np.argmax(self.category_weights, axis=1))
         logp = np.log1p(self.popularity)
@@ -99,6 +100,34 @@ class Catalog:
         order = np.argsort(self.primary_category, kind="stable")
         bounds = np.searchsorted(self.primary_category[order], np.arange(self.n_categories + 1))
         return [order[bounds[c] : bounds[c + 1]] for c in range(self.n_categories)]
+
+
+#: How far from 1 a row's norm (embeddings) or sum (category weights) may be: float32 rounding of
+#: a normalised row is ≈ 1e-7; 1e-3 still refuses any vector that was not normalised.
+ROW_TOLERANCE = 1e-3
+
+
+def _check_rows(embeddings: np.ndarray, category_weights: np.ndarray) -> None:
+    """Refuse item vectors that are not unit-norm and category rows that are not distributions:
+    the slate diversity (``1 − mean pairwise cosine`` computed from ``|Σ e|²``), the response
+    model's cosine and the observation bounds all assume both."""
+    norms = np.sqrt(np.einsum("ij,ij->i", embeddings, embeddings, dtype=np.float64))
+    bad = np.flatnonzero(~(np.abs(norms - 1.0) <= ROW_TOLERANCE))
+    if len(bad):
+        raise ValueError(
+            f"catalog.embeddings: every row must have unit L2 norm (normalise the item vectors), "
+            f"got norm {norms[bad[0]]:.6g} for item {bad[0]} ({len(bad)} such rows)"
+        )
+    sums = category_weights.sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(
+        ~(np.abs(sums - 1.0) <= ROW_TOLERANCE) | (category_weights < 0).any(axis=1)
+    )
+    if len(bad):
+        raise ValueError(
+            "catalog.category_weights: every row must be a distribution over the categories "
+            f"(non-negative, summing to 1), got sum {sums[bad[0]]:.6g} for item {bad[0]} "
+            f"({len(bad)} such rows)"
+        )
 
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:

@@ -176,8 +176,12 @@ class SlateSimulator:
 
     @diversity_weight.setter
     def diversity_weight(self, value: float) -> None:
-        self._diversity_weight = value
-        self._lambda = constant(value)  # the per-step operand (divrec_rl.arrays)
+        # Checked here too: a vector env's set_attr and a direct assignment reach only this.
+        weight = check_diversity_weight(value)
+        if weight is None:
+            raise TypeError("diversity_weight: must be a number, got None")
+        self._diversity_weight = weight
+        self._lambda = constant(weight)  # the per-step operand (divrec_rl.arrays)
 
     def reset_users(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Start new episodes for ``rows`` with per-user random ``keys`` (uint64): the population

@@ -68,10 +68,12 @@ class SlateBuilder(ABC):
 def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k largest scores per row, best first, ties → lower index.
 
-    Float32 scores are lifted to float64 and lowered by ``index·1e-12`` (far below float32
-    resolution), which makes every score distinct without reordering unequal ones, so any sort
-    gives the same answer: short rows are sorted outright, long ones partially partitioned first
-    (O(n) per row instead of a full sort).
+    The scores are lifted to float64 and lowered by ``index·1e-12``, which makes every score
+    distinct, so any sort gives the same answer: short rows are sorted outright, long ones
+    partially partitioned first (O(n) per row instead of a full sort).  So scores less than
+    ``(n−1)·1e-12`` apart count as tied and go to the lower index too: below float32's
+    resolution for scores of magnitude ≳ 1e-4, and far below any difference a policy means
+    (an exact lexicographic sort cost 2.3× more at 1,024 rows of 40).
     """
     n = scores.shape[1]
     # float64 − float32 promotes the scores to float64 exactly (no separate astype).
@@ -256,6 +258,7 @@ class CandidateSlateBuilder(SlateBuilder):
         return self.feature_dim
 
     def build(self, actions: np.ndarray) -> np.ndarray:
+        # Read at the action space's dtype: a float64 action is rounded to float32 first.
         scores = np.asarray(actions, dtype=np.float32).reshape(
             len(self.candidates), self.n_candidates
         )
@@ -312,6 +315,10 @@ class ActionCheck:
             raise ValueError(action_shape_error(self.shape, a.shape, detail))
         if a.dtype.kind not in "biuf":
             raise ValueError(f"action: must be a numeric array, got dtype {a.dtype}")
+        if a.dtype.kind == "f" and a.dtype not in (np.float32, np.float64):
+            # float16 and long double: exact or nearest in float64, the widest type the
+            # compiled check and the slate builders take.
+            a = a.astype(np.float64)
         if a.size == 0:
             return a
         if self._scalar is not None:

@@ -199,6 +199,12 @@ def generate_synthetic_shop(
         raise ValueError(
             f"catalog.n_categories: must be in [1, {len(_CATEGORIES)}], got {n_categories}"
         )
+    if n_items < 2 * n_categories:
+        # Every category gets at least 2 items (_item_categories); fewer would leave some empty.
+        raise ValueError(
+            f"catalog.n_items: must be at least 2 × catalog.n_categories = {2 * n_categories} "
+            f"(two items per category), got {n_items}"
+        )
     rng = np.random.default_rng(seed)
     cats = _CATEGORIES[:n_categories]
     d = embedding_dim

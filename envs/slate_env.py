@@ -160,7 +160,12 @@ class SlateRecEnv(gym.Env):
             raise gym.error.ResetNeeded(
                 "the user left or the episode ended: call reset() before step_slate()"
             )
-        return self._unpack(self.simulator.step_slates(np.asarray(slate)[None]))
+        s = np.asarray(slate)
+        k = self.simulator.k
+        if s.shape != (k,):
+            # Named as the caller passed it, not as the batch of one it becomes below.
+            raise ValueError(f"slate: expected shape ({k},), got {s.shape}")
+        return self._unpack(self.simulator.step_slates(s[None]))
 
     def _unpack(
         self, r: StepResult

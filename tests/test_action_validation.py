@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -37,6 +38,7 @@ def _vector(config: dict) -> Callable[[np.ndarray], object]:
 
 def _sb3(config: dict) -> Callable[[np.ndarray], object]:
     env = SlateRecVecEnv(N, config=config)
+    env.seed(0)
     env.reset()
     return env.step
 
@@ -66,6 +68,10 @@ BAD = {
     "short": (lambda a: a[:, :-1], r"action: expected shape \("),
     "long": (lambda a: np.concatenate([a, a[:, :1]], axis=1), r"action: expected shape \("),
     "text": (lambda a: a.astype(str), r"action: (must be a numeric array|expected shape)"),
+    "half-high": (
+        lambda a: _poisoned(1.5)(a).astype(np.float16),
+        r"action: every entry must lie in the action box \[-1, 1\]; user 0, entry 2 is 1.5",
+    ),
 }
 
 
@@ -78,6 +84,23 @@ def test_bad_actions_raise_on_every_face(face: str, builder: str, bad: str) -> N
     with pytest.raises(ValueError, match=message):
         step(spoil(_good(BUILDERS[builder])))
     step(_good(BUILDERS[builder]))  # the face still works after the refusal
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble, np.int8])
+@pytest.mark.parametrize("face", sorted(FACES))
+def test_any_numeric_dtype_steps_as_the_same_float32_action(face: str, dtype: type) -> None:
+    # float16 and long double reached the compiled box check, which has no loop for them
+    # (a numba NotImplementedError / TypingError instead of a step).
+    good = _good(SMALL)
+    good[:, ::3] = -1.0  # exactly representable in every dtype, and not a constant action
+    good[:, 1::3] = 1.0
+    if dtype is np.int8:
+        good[:, 2::3] = 0.0
+    expected, got = FACES[face](SMALL)(good), FACES[face](SMALL)(good.astype(dtype))
+    for a, b in zip(expected, got, strict=True):
+        if isinstance(a, dict):
+            a, b = a.get("slate", a.get("candidates")), b.get("slate", b.get("candidates"))
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
 
 
 def test_single_env_names_its_own_action_shape() -> None:
@@ -178,3 +201,15 @@ def test_a_path_is_a_scenario_file(tmp_path) -> None:
     path.write_text("base: synthetic-shop\ncatalog: {n_items: 200, n_categories: 5}\n")
     sim = make_simulator(path, 1)
     assert sim.catalog.n_items == 200
+
+
+@pytest.mark.parametrize("bad_shape", [(9,), (1, 10), (11,)])
+def test_single_env_step_slate_names_the_shape_it_was_given(bad_shape: tuple[int, ...]) -> None:
+    env = gym.make(divrec_rl.ENV_ID, config=SMALL)
+    env.reset(seed=0)
+    slate = np.arange(int(np.prod(bad_shape))).reshape(bad_shape)
+    with pytest.raises(
+        ValueError, match=rf"slate: expected shape \(10,\), got {re.escape(str(bad_shape))}"
+    ):
+        env.unwrapped.step_slate(slate)
+    env.unwrapped.step_slate(np.arange(10))  # still works after the refusal

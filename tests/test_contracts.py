@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +307,76 @@ def test_per_user_behaviours_cannot_write_the_simulators_fields() -> None:
     sim.reset_users(np.arange(1), np.array([1], dtype=np.uint64))
     with pytest.raises(AttributeError, match=r"user\.session_step: kept by the simulator"):
         sim.step(np.zeros((1, *sim.action_space.shape), dtype=np.float32))
+
+
+# -- the catalogue's item vectors and category rows ------------------------------------------------
+
+
+def _catalog_parts() -> dict[str, np.ndarray | list[str]]:
+    from divrec_rl.synthetic_shop import generate_synthetic_shop
+
+    shop = generate_synthetic_shop(n_items=60, n_categories=5, embedding_dim=8)
+    return {
+        "item_ids": shop.item_ids.copy(),
+        "texts": list(shop.texts),
+        "category_names": list(shop.category_names),
+        "category_weights": shop.category_weights.copy(),
+        "popularity": shop.popularity.copy(),
+        "embeddings": shop.embeddings.copy(),
+        "quality": shop.quality.copy(),
+    }
+
+
+def _with_row(x: np.ndarray, row: int, value: object) -> np.ndarray:
+    x = x.copy()
+    x[row] = value
+    return x
+
+
+@pytest.mark.parametrize(
+    ("field", "spoil", "message"),
+    [
+        ("embeddings", lambda e: e * 3.0, r"catalog.embeddings: every row must have unit L2 norm"),
+        ("embeddings", lambda e: _with_row(e, 7, 0.0), r"norm 0 for item 7 \(1 such rows\)"),
+        ("embeddings", lambda e: _with_row(e, 2, np.nan), r"norm nan for item 2"),
+        (
+            "category_weights",
+            lambda w: w * 3.0,
+            r"catalog.category_weights: every row must be a distribution",
+        ),
+        (
+            "category_weights",
+            lambda w: _with_row(w, 4, [1.5, -0.5, 0, 0, 0]),
+            r"sum 1 for item 4 \(1 such rows\)",
+        ),
+    ],
+)
+def test_a_catalogue_needs_unit_vectors_and_category_distributions(
+    field: str, spoil: Callable[[np.ndarray], np.ndarray], message: str
+) -> None:
+    # ILD's pair-sum identity, the response model's cosine and the observation bounds assume
+    # both; a plug-in catalogue with raw tower outputs gave a diversity of −3.8 (range [0, 2]).
+    from divrec_rl.catalog import Catalog
+
+    parts = _catalog_parts()
+    Catalog(**parts)  # the unspoilt parts are accepted
+    parts[field] = spoil(parts[field]).astype(np.float32)
+    with pytest.raises(ValueError, match=message):
+        Catalog(**parts)
+
+
+def test_a_shared_lambda_set_after_construction_is_checked_like_the_constructors() -> None:
+    from divrec_rl.envs import SlateRecVecEnv
+
+    venv = SlateRecVecEnv(2, config=SMALL)
+    for bad, error in [
+        (math.nan, ValueError),
+        (-5.0, ValueError),
+        (True, TypeError),
+        (None, TypeError),
+    ]:
+        with pytest.raises(error, match="diversity_weight: must be a number"):
+            venv.set_attr("diversity_weight", bad)
+        assert venv.get_attr("diversity_weight") == [0.1, 0.1], "a refused λ changes nothing"
+    venv.set_attr("diversity_weight", 0.25)
+    assert venv.simulator.diversity_weight == 0.25

@@ -161,11 +161,25 @@ def test_more_favourite_categories_than_the_catalogue_has_is_refused(tmp_path: P
 def test_a_catalogue_too_small_to_retrieve_a_slate_says_why(tmp_path: Path) -> None:
     path = write(
         tmp_path / "small.yaml",
-        "base: synthetic-shop\ncatalog: {n_items: 15}\nslate: {size: 2, n_candidates: 5}\n",
+        "base: synthetic-shop\ncatalog: {n_items: 40}\nslate: {size: 30, n_candidates: 35}\n",
     )
     [error] = check_scenario(str(path))
-    assert "this catalogue (15 items in 20 categories) can retrieve at most 0 distinct" in error
-    assert "fewer than slate.size (2)" in error
+    assert "this catalogue (40 items in 20 categories) can retrieve at most 20 distinct" in error
+    assert "fewer than slate.size (30)" in error
+
+
+def test_a_synthetic_shop_with_fewer_than_two_items_a_category_is_refused(tmp_path: Path) -> None:
+    # It used to be generated with empty categories, whose users' favourite categories then
+    # held nothing to start a history from (and NaN weights in the population).
+    path = write(
+        tmp_path / "tiny.yaml",
+        "base: synthetic-shop\ncatalog: {n_items: 15}\nslate: {size: 2, builder: query}\n",
+    )
+    [error] = check_scenario(str(path))
+    assert error.endswith(
+        "catalog.n_items: must be at least 2 × catalog.n_categories = 40 (two items per "
+        "category), got 15"
+    )
 
 
 # -- plug-in modules -----------------------------------------------------------------------------
