@@ -259,6 +259,62 @@ def test_failing_runner_reports_its_last_stderr_line(tmp_path: Path) -> None:
         rs.run_recsim_ng(cfg, tmp_path / "o", Path(sys.executable), fake)
 
 
+_FAKE_RUNNER = """
+import json, sys
+from pathlib import Path
+import numpy as np
+out = Path(sys.argv[sys.argv.index("--out") + 1])
+mode = {mode!r}
+stats = '{{"versions": ' if mode == "truncated-stats" else "{{}}"
+if mode != "no-stats":
+    (out / "recsim_ng_stats.json").write_text(stats)
+arrays = {{name: np.zeros((1, 1)) for name in {fields!r}}}
+for policy in ("random", "greedy"):
+    path = out / f"recsim_ng_raw_{{policy}}.npz"
+    if mode == "damaged-npz":
+        path.write_bytes(b"PK not a zip")
+    else:
+        np.savez(path, **arrays)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("no-stats", r"recsim_ng_stats.json: not a readable runner output \(No such file"),
+        ("truncated-stats", r"recsim_ng_stats.json: not a readable runner output"),
+        ("damaged-npz", r"recsim_ng_raw_random.npz: not a readable runner output"),
+        ("wrong-shape", r"recsim_ng_raw_random.npz: not a readable runner output \(step log\."),
+    ],
+)
+def test_a_runner_that_exits_0_with_bad_output_is_one_error_line(
+    tmp_path: Path, mode: str, message: str
+) -> None:
+    # These were FileNotFoundError, JSONDecodeError, BadZipFile and ValueError tracebacks.
+    fake = tmp_path / "runner.py"
+    fake.write_text(_FAKE_RUNNER.format(mode=mode, fields=list(rs.StepLog.FIELDS)))
+    with pytest.raises(rs.RecSimNGError, match=message):
+        rs.compare(rs.parse_config(SMALL), tmp_path / "o", Path(sys.executable), fake, plot=False)
+
+
+def test_out_and_config_problems_are_one_error_line_before_the_runner(
+    compare_script: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    binary = tmp_path / "cfg.json"
+    binary.write_bytes(bytes(range(128, 256)))
+    python = ["--recsim-python", sys.executable]
+    for argv, needle in [
+        (["--out", str(tmp_path / "afile"), *python], "exists and is not a directory"),
+        (["--out", str(tmp_path / "afile" / "sub"), *python], "is a file)"),
+        (["--out", str(tmp_path / "o"), "--config", str(binary)], "not a UTF-8 text file"),
+        (["--out", str(tmp_path / "o"), "--recsim-python", str(tmp_path)], "is not a file"),
+    ]:
+        assert compare_script.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0], err
+
+
 def test_runner_uses_the_shared_module(runner: ModuleType) -> None:
     assert Path(runner.shared.__file__) == ROOT / "divrec_rl" / "interop" / "recsim_ng_stats.py"
     assert not hasattr(runner, "compute_statistics") and not hasattr(runner, "validate_config")

@@ -8,8 +8,9 @@ writes its statistics and the per-(user, step) arrays they come from; this modul
 1. derives our scenario configuration from a RecSim NG configuration (:func:`derive_scenario`:
    users, topics ↔ categories, documents ↔ items, slate size, horizon, seed; everything else
    differs and is listed by :func:`model_differences`);
-2. runs the same policy (``random``: uniform slates; ``greedy``: the myopic oracle, top-k by the
-   true click logit) through our rollout machinery (:func:`run_divrec`);
+2. runs the same policy (``random``: uniform slates; ``greedy``: RecSim NG's greedy, top-k by
+   the true click logit, boredom-blind -- not the project's myopic oracle) through our rollout
+   machinery (:func:`run_divrec`);
 3. computes the same statistics for both with one function,
    :func:`~divrec_rl.interop.recsim_ng_stats.statistics` (the runner loads that module, which
    also holds the configuration schema, by path);
@@ -27,12 +28,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from divrec_rl.agents.baselines import AttractionRankerAgent, RandomAgent
+from divrec_rl.atomic import check_directory
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioConfig, ScenarioError
 from divrec_rl.interop import recsim_ng_stats as shared
@@ -100,12 +103,16 @@ class StepLog(shared.StepLog):
 
     @classmethod
     def from_npz(cls, path: str | Path) -> StepLog:
-        """Read the RecSim NG runner's ``recsim_ng_raw_<policy>.npz`` (extra arrays ignored)."""
-        with np.load(path) as data:
-            missing = [f for f in cls.FIELDS if f not in data.files]
-            if missing:
-                raise RecSimNGError(f"{path}: missing arrays {', '.join(missing)}")
-            return cls(**{f: np.asarray(data[f]) for f in cls.FIELDS}).validate()
+        """Read the RecSim NG runner's ``recsim_ng_raw_<policy>.npz`` (extra arrays ignored);
+        a missing, damaged or malformed file is one :class:`RecSimNGError` naming it."""
+        try:
+            with np.load(path) as data:
+                missing = [f for f in cls.FIELDS if f not in data.files]
+                if missing:
+                    raise RecSimNGError(f"{path}: missing arrays {', '.join(missing)}")
+                return cls(**{f: np.asarray(data[f]) for f in cls.FIELDS}).validate()
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise RecSimNGError(f"{path}: not a readable runner output ({_reason(exc)})") from None
 
     @classmethod
     def from_trajectories(
@@ -201,6 +208,11 @@ def default_python(repo_root: str | Path) -> Path:
     return Path(env) if env else Path(repo_root) / ".venv-recsim" / "bin" / "python"
 
 
+def _reason(exc: BaseException) -> str:
+    """One line saying why a file could not be read."""
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0] or type(exc).__name__
+
+
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else "(no output)"
@@ -215,36 +227,56 @@ def run_recsim_ng(
     the set-up script), the run failed (its last stderr line) or timed out.
     """
     if not Path(python).is_file():
+        why = "is not a file" if Path(python).exists() else "does not exist"
         raise RecSimNGError(
-            f"RecSim NG environment not found ({python} does not exist): run "
+            f"RecSim NG environment not found ({python} {why}): run "
             f"`bash {SETUP_SCRIPT}` or point --recsim-python / ${PYTHON_ENV_VAR} at its python"
         )
     if not Path(runner).is_file():
         raise RecSimNGError(f"RecSim NG runner not found: {runner}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecSimNGError(
+            f"--out '{out_dir}': cannot create the directory ({_reason(exc)})"
+        ) from None
     config_path = out_dir / "recsim_ng_config.json"
     config_path.write_text(json.dumps(cfg.to_json(), indent=1), encoding="utf-8")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
     env.pop("PYTHONPATH", None)  # nothing of this environment may leak into the other one
-    cmd = [str(python), str(runner), "--config", str(config_path), "--out", str(out_dir)]
+    # Absolute: a bare relative name ('venv/bin/python' given as 'python') would be looked up
+    # on PATH instead of in the working directory.
+    cmd = [str(Path(python).absolute()), str(runner), "--config", str(config_path)]
+    cmd += ["--out", str(out_dir)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RecSimNGError(f"the RecSim NG runner took longer than {timeout:.0f} s") from None
+    except OSError as exc:  # not executable, wrong format
+        raise RecSimNGError(f"cannot run the RecSim NG python {python}: {_reason(exc)}") from None
     (out_dir / "recsim_ng_stderr.log").write_text(done.stderr, encoding="utf-8")
     if done.returncode != 0:
         raise RecSimNGError(
             f"the RecSim NG runner failed (exit {done.returncode}): {_last_line(done.stderr)} "
             f"(full log: {out_dir / 'recsim_ng_stderr.log'})"
         )
-    return json.loads((out_dir / STATS_FILE).read_text(encoding="utf-8"))
+    stats_path = out_dir / STATS_FILE
+    try:
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # missing, not UTF-8, or not JSON
+        raise RecSimNGError(
+            f"{stats_path}: not a readable runner output ({_reason(exc)})"
+        ) from None
+    if not isinstance(stats, dict):
+        raise RecSimNGError(f"{stats_path}: not a readable runner output (not a JSON object)")
+    return stats
 
 
 def compare(
     cfg: RecSimNGConfig, out_dir: str | Path, python: Path, runner: Path, plot: bool = True
 ) -> Comparison:
     """Run both models under every policy of ``cfg`` and write the report into ``out_dir``."""
-    out = Path(out_dir)
+    out = check_directory(Path(out_dir), f"--out '{out_dir}'", RecSimNGError)
     scenario, matched = derive_scenario(cfg)
     report = run_recsim_ng(cfg, out, python, runner)
     recsim: dict[str, dict[str, Any]] = {}

@@ -136,7 +136,7 @@ def _reading(c: Comparison) -> list[str]:
             return ", ".join(f"`{r['statistic']}`" for r in effects if r["direction"] == kind)
 
         lines.append(
-            "- The greedy oracle moves these statistics in the same direction in both models: "
+            "- The greedy policy moves these statistics in the same direction in both models: "
             f"{names('agree') or 'none'}; in opposite directions, or in one model only: "
             f"{names('disagree') or 'none'}; in neither: {names('both flat') or 'none'}."
         )
@@ -159,8 +159,9 @@ def markdown_report(c: Comparison) -> str:
         f"Both simulators run {cfg.num_users} users for at most {cfg.horizon} steps with slates "
         f"of {cfg.slate_size} from {cfg.num_docs} documents in {cfg.num_topics} topics (seed "
         f"{cfg.seed}), under the policies {', '.join(f'`{p}`' for p in cfg.policies)}: `random` "
-        "= a uniformly random slate; `greedy` = the myopic oracle, the top-k items by the user's "
-        "true click logit (RecSim NG: affinity −‖θ − f‖; ours: `AttractionRankerAgent`). "
+        "= a uniformly random slate; `greedy` = RecSim NG's greedy, the top-k items by the user's "
+        "true click logit, boredom-blind (RecSim NG: affinity −‖θ − f‖; ours: "
+        "`AttractionRankerAgent`, not the project's myopic oracle). "
         "RecSim NG runs in `.venv-recsim` (versions: "
         + ", ".join(f"{k} {v}" for k, v in (c.recsim_meta.get("versions") or {}).items())
         + "); statistics of both are computed by `divrec_rl.interop.recsim_ng_stats.statistics` "

@@ -165,6 +165,8 @@ def load_config(
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a JSON object of configuration fields")
     return parse_config({**raw, **(overrides or {})}, str(path), max_topics)
@@ -227,7 +229,7 @@ def entropy_bits(counts: np.ndarray) -> float:
     if total <= 0:
         return 0.0
     p = counts[counts > 0] / total
-    return float(-(p * np.log2(p)).sum())
+    return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0: one topic gives 0.0, not −0.0
 
 
 def distinct_per_row(values: np.ndarray) -> np.ndarray:
