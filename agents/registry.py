@@ -253,9 +253,10 @@ def load_ppo_run(path: str | Path) -> PPORun:
 
     if is_sweep_dir(path):
         try:
-            runs = [_load_one(run_dir) for _, run_dir in chosen_runs(path)]
+            chosen = chosen_runs(path)  # its messages name the sweep or its sweep.csv
         except DivrecError as exc:
-            raise ModelError([f"agent 'ppo' sweep '{path}': {e}" for e in exc.errors]) from None
+            raise ModelError([f"agent 'ppo': {e}" for e in exc.errors]) from None
+        runs = [_load_one(run_dir) for _, run_dir in chosen]
         first = runs[0]
         first.seed_runs, first.sweep_dir = runs, Path(path)
         return first
@@ -284,9 +285,9 @@ def _load_one(path: str | Path) -> PPORun:
         # The run's plug-ins are imported here; a run whose scenario cannot be rebuilt is an
         # error, not a silent evaluation on some other scenario.
         try:
-            record = read_run(run_dir, what=f"agent 'ppo' {path}")
-        except DivrecError as exc:
-            raise ModelError([f"agent 'ppo' '{path}': {e}" for e in exc.errors]) from None
+            record = read_run(run_dir, what=f"agent 'ppo' '{path}'")
+        except DivrecError as exc:  # read_run's messages already name the agent and the path
+            raise ModelError(list(exc.errors)) from None
         scenario_config = record.scenario
         seed = record.train.get("seed")
     return PPORun(

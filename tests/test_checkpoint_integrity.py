@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -292,6 +293,25 @@ def test_config_errors_name_the_file_and_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ckpt.CheckpointError) as err:
         ckpt.read_config(tmp_path)
     assert str(err.value) == f"{tmp_path}: no user-model checkpoint here (config.json not found)"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("files", {"tables.safetensors": 5}, "key 'files.tables.safetensors' must be a sha256"),
+        ("files", {"tables.safetensors": "abc"}, "(64 hex digits), got 'abc'"),
+        ("dataset", {"n_items": "40", "n_users": 3}, "key 'dataset.n_items' must be an integer"),
+    ],
+)
+def test_edited_nested_config_values_are_named(
+    tmp_path: Path, key: str, value: Any, said: str
+) -> None:
+    # An int digest was a TypeError reported against catalog.source; a string item count gave
+    # "tables hold 40 items … but config.json describes 40".
+    _write_small(tmp_path)
+    _edit_config(tmp_path, **{key: value})
+    with pytest.raises(ckpt.CheckpointError, match=re.escape(said)):
+        ckpt.read_config(tmp_path)
 
 
 def test_incomplete_and_mismatched_checkpoints_are_refused(tmp_path: Path) -> None:

@@ -286,6 +286,73 @@ def test_simulate_chooses_and_checks_a_ppo_runs_scenario_as_evaluate_does(
     assert "note: ppo was trained on small-shop and is evaluated on synthetic-shop" in captured.err
 
 
+def _spoilt_copy(run: Path, tmp_path: Path, spoil) -> Path:
+    import shutil
+
+    copy = Path(shutil.copytree(run, tmp_path / run.name))
+    spoil(copy)
+    return copy
+
+
+def _as_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _best_val(run: Path) -> None:
+    config = run / "config.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["train"]["select_checkpoint"] = "best-val"
+    config.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "said"),
+    [
+        (lambda r: _as_directory(r / "model.zip"), "model.zip' exists but is not a file"),
+        (lambda r: _as_directory(r / "config.yaml"), "config.yaml' exists but is not a file"),
+        (_best_val, "has no best_model.zip (no validation evaluation was saved); give '"),
+        (lambda r: (r / "config.yaml").write_text(""), "config.yaml' has no 'train:' section"),
+    ],
+)
+def test_a_run_directory_with_a_wrong_kind_of_file_is_one_line_not_another_model(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], spoil, said: str
+) -> None:
+    # These loaded a checkpoint, or the final model of a best-val run, or no scenario record,
+    # without a word; an emptied config.yaml said "agent 'ppo' …" twice.
+    run = _spoilt_copy(small_run, tmp_path, spoil)
+    assert cli.main(["simulate", "--policy", f"ppo={run}", "--users", "2"]) == 2
+    line = _one_error_line(capsys)
+    assert said in line and line.count("agent 'ppo'") == 1, line
+
+
+def test_simulate_says_when_a_run_without_a_final_model_plays_a_checkpoint(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def checkpoint_only(run: Path) -> None:
+        (run / "checkpoints").mkdir()
+        (run / "model.zip").rename(run / "checkpoints" / "step_000000000016.zip")
+
+    run = _spoilt_copy(small_run, tmp_path, checkpoint_only)
+    assert cli.main(["simulate", "--policy", f"ppo={run}", "--users", "2"]) == 0
+    assert f"note: '{run}' has no final model; using {run}/checkpoints/step_" in (
+        capsys.readouterr().err
+    )
+
+
+def test_an_empty_config_file_is_refused_not_the_defaults_trained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, text in [("empty.yaml", ""), ("nulls.yaml", "train:\nscenario:\n")]:
+        (tmp_path / name).write_text(text)
+        argv = ["train", "--config", str(tmp_path / name), "--logdir", str(tmp_path / "runs")]
+        assert cli.main(argv) == 2
+        assert _one_error_line(capsys).endswith(
+            f"{name}: empty config file (no training or scenario fields)"
+        )
+    assert not (tmp_path / "runs").exists()
+
+
 def test_simulate_refuses_a_negative_seed_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["simulate", "--seed", "-1", "--users", "2"]) == 2
     assert _one_error_line(capsys) == "error: --seed: must be ≥ 0, got -1"

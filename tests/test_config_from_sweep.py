@@ -4,6 +4,7 @@ it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,32 @@ def test_a_directory_without_a_choice_is_refused(tmp_path: Path, make, needle: s
     make(directory)
     with pytest.raises(SweepError, match=needle):
         configure({"config": [str(directory)]})
+
+
+@pytest.mark.parametrize(
+    ("spoil", "needle"),
+    [
+        (lambda d: (d / "sweep.csv").write_bytes(bytes(range(128, 256))), "not UTF-8 CSV text"),
+        (
+            lambda d: (d / "sweep.csv").write_text("trial_id,seed,chosen\nc,abc,yes\n"),
+            "a chosen row needs an integer 'seed' and a 'run_dir', got seed 'abc', run_dir ''",
+        ),
+    ],
+)
+def test_a_damaged_sweep_csv_is_one_error_for_train_and_evaluate(
+    tmp_path: Path, spoil, needle: str
+) -> None:
+    # UnicodeDecodeError, ValueError and KeyError tracebacks before.
+    from divrec_rl.agents.registry import load_ppo_run
+    from divrec_rl.errors import ModelError
+
+    directory = sweep_dir(tmp_path, ("0.001", "none", "0.0"))
+    spoil(directory)
+    with pytest.raises(ModelError, match=rf"^agent 'ppo': .*sweep.csv.*{re.escape(needle)}"):
+        load_ppo_run(directory)
+    if "UTF-8" in needle:
+        with pytest.raises(SweepError, match=needle):
+            configure({"config": [str(directory)]})
 
 
 def test_a_chosen_value_the_sweep_never_had_is_refused(tmp_path: Path) -> None:

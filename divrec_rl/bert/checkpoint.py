@@ -219,7 +219,30 @@ def read_config(directory: str | Path) -> dict[str, Any]:
                 f"{path}: key '{key}' must be {allowed}, got {type(cfg[key]).__name__}; the file "
                 "was edited or damaged: re-train with `divrec-rl finetune`"
             )
+    _check_nested(cfg, path)
     return cfg
+
+
+def _check_nested(cfg: dict[str, Any], path: Path) -> None:
+    """The nested values loading indexes into: each ``files`` value a sha256 hex digest, and
+    ``dataset.n_items`` / ``n_users`` (when present) integers."""
+    for name, digest in cfg["files"].items():
+        if not (isinstance(digest, str) and len(digest) == 64 and _is_hex(digest)):
+            raise CheckpointError(
+                f"{path}: key 'files.{name}' must be a sha256 hex digest (64 hex digits), got "
+                f"{digest!r}; the file was edited or damaged: re-train with `divrec-rl finetune`"
+            )
+    for key in ("n_items", "n_users"):
+        value = cfg["dataset"].get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise CheckpointError(
+                f"{path}: key 'dataset.{key}' must be an integer, got {value!r}; the file was "
+                "edited or damaged: re-train with `divrec-rl finetune`"
+            )
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text.lower())
 
 
 #: Types of config.json's keys that other code indexes into (an edited file fails here, in one

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from divrec_rl.commands.common import (
@@ -72,6 +73,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from divrec_rl.envs.slate_env import make_simulator
     from divrec_rl.evaluation.summary import summarise
     from divrec_rl.rollout import rollout, user_keys
+    from divrec_rl.training.rundir import CHECKPOINT_DIR
 
     if args.users < 1:
         raise EvaluationError(f"--users: must be ≥ 1, got {args.users}")
@@ -90,6 +92,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         ) from None
     import_modules(args)
     runs = {spec.path: load_ppo_run(spec.path)} if spec.kind == "ppo" else {}
+    for given, run in runs.items():
+        if Path(given).is_dir() and run.model_path.parent.name == CHECKPOINT_DIR:
+            # evaluate records the model it used in its report; simulate has only stderr
+            print(f"note: '{given}' has no final model; using {run.model_path}", file=sys.stderr)
     if runs:  # the run's own scenario, or one that matches it field by field
         scenario = _ppo_scenario(args, specs, runs)
         sim = make_simulator(scenario, args.users, args.split, args.diversity_weight)

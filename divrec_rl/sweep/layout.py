@@ -91,9 +91,15 @@ def is_sweep_dir(path: str | Path) -> bool:
 
 
 def read_rows(sweep_dir: str | Path) -> list[dict[str, str]]:
-    """The rows of ``sweep.csv`` (strings, as written)."""
-    with open(Path(sweep_dir) / CSV_FILE, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    """The rows of ``sweep.csv`` (strings, as written); a file that cannot be read as CSV text is
+    one SweepError naming it."""
+    path = Path(sweep_dir) / CSV_FILE
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 CSV text"
+        raise SweepError(f"{path}: cannot read the sweep's results ({why})") from None
 
 
 def _chosen_rows(sweep_dir: str | Path, instead: str) -> list[dict[str, str]]:
@@ -111,7 +117,15 @@ def chosen_runs(sweep_dir: str | Path) -> list[tuple[int, Path]]:
     """``(training seed, run directory)`` of every finished trial of the chosen configuration,
     by seed.  A SweepError when the sweep chose none."""
     rows = _chosen_rows(sweep_dir, "give one of its trials' run directories instead")
-    runs = [(int(r["seed"]), Path(sweep_dir) / r["run_dir"]) for r in rows]
+    runs = []
+    for r in rows:
+        seed, run_dir = r.get("seed") or "", r.get("run_dir") or ""
+        if not seed.isdigit() or not run_dir:
+            raise SweepError(
+                f"{Path(sweep_dir) / CSV_FILE}: a chosen row needs an integer 'seed' and a "
+                f"'run_dir', got seed {seed!r}, run_dir {run_dir!r}"
+            )
+        runs.append((int(seed), Path(sweep_dir) / run_dir))
     return sorted(runs)
 
 

@@ -296,6 +296,9 @@ def read_extra(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(training fields, scenario fields) of one ``--config`` file: an extra file or a run's
     ``config.yaml``."""
     data = read_yaml(Path(path))
+    if not any(value is not None for value in data.values()):
+        # An emptied run config.yaml would otherwise train the defaults without a word.
+        raise TrainingError(f"{path}: empty config file (no training or scenario fields)")
     train = data.pop("train", None) or {}
     run = data.pop("run", None)
     if isinstance(run, dict) and isinstance(run.get("plugins"), list):

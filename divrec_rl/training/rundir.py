@@ -176,10 +176,19 @@ def selects_best(run_dir: Path) -> bool:
 def find_model(path: str | Path, what: str = "agent 'ppo'") -> tuple[Path, Path | None]:
     """(model zip, run directory or None) of a run directory (its ``best_model.zip`` when the
     run selects its checkpoint on validation users, else its ``model.zip``, else its latest
-    checkpoint), a model zip or a checkpoint.  A ModelError names ``what`` otherwise."""
+    checkpoint), a model zip or a checkpoint.  A ModelError names ``what`` otherwise, also when a
+    run's ``config.yaml``, ``model.zip`` or ``best_model.zip`` exists but is not a file, and when
+    a ``best-val`` run has no ``best_model.zip`` (another model would be evaluated unsaid)."""
     p = Path(path)
     if p.is_dir():
-        if (p / BEST_MODEL_FILE).is_file() and selects_best(p):
+        _check_run_files(p, what)
+        if selects_best(p):
+            if not (p / BEST_MODEL_FILE).is_file():
+                raise ModelError(
+                    f"{what}: '{p}' selects its model on validation users "
+                    f"(select_checkpoint: best-val) but has no {BEST_MODEL_FILE} (no validation "
+                    f"evaluation was saved); give '{model_path(p)}' for its final weights"
+                )
             return p / BEST_MODEL_FILE, p
         if model_path(p).is_file():
             return model_path(p), p
@@ -191,8 +200,17 @@ def find_model(path: str | Path, what: str = "agent 'ppo'") -> tuple[Path, Path 
         return found[-1], p
     if p.is_file():
         run_dir = _run_dir_of(p)
+        _check_run_files(run_dir, what)
         return p, run_dir if (run_dir / CONFIG_FILE).is_file() else None
     raise ModelError(f"{what}: '{p}' does not exist (give a run directory or a .zip)")
+
+
+def _check_run_files(run_dir: Path, what: str) -> None:
+    """A run's record or model that exists as something other than a file (a directory, say)
+    is an error: passing over it would load another model, or none of the run's record."""
+    for name in (CONFIG_FILE, BEST_MODEL_FILE, MODEL_FILE):
+        if (run_dir / name).exists() and not (run_dir / name).is_file():
+            raise ModelError(f"{what}: '{run_dir / name}' exists but is not a file")
 
 
 def plugins_for(spec: str | None) -> list[str]:
