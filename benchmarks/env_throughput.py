@@ -7,7 +7,8 @@ Prints, for the scenario given (default synthetic-shop, slate 10), the throughpu
 with random actions drawn beforehand and autoreset on, so resets are part of the cost.  Each figure
 is the best of ``--repeats`` timed windows, taken round-robin over the faces (machines are
 shared; the best window is the least disturbed one).  Targets on 2 cores: ≥ 100,000
-user-steps/s at N = 1024, ≥ 5,000 steps/s single.
+user-steps/s at N = 1024, ≥ 5,000 steps/s single.  The flags, the scenario and ``--set`` are
+checked before the first window.
 
     python benchmarks/env_throughput.py [--scenario NAME] [--seconds 2] [--repeats 5] [--set k=v]
 """
@@ -20,12 +21,14 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from _cli import positive_float, positive_int, run
 
 import divrec_rl
 from divrec_rl.training.config import parse_set as parse_assignments
 
 
 def single_env_rate(scenario: str, overrides: dict, seconds: float) -> float:
+    """Env-steps per second of the single-user ``gymnasium.make`` face over ``seconds``."""
     env = gym.make(divrec_rl.ENV_ID, scenario=scenario, config=overrides)
     env.reset(seed=0)
     actions = (
@@ -42,6 +45,7 @@ def single_env_rate(scenario: str, overrides: dict, seconds: float) -> float:
 
 
 def vector_env_rate(scenario: str, overrides: dict, n: int, seconds: float) -> float:
+    """User-steps per second of the batched face with ``n`` users over ``seconds``."""
     env = gym.make_vec(
         divrec_rl.ENV_ID,
         num_envs=n,
@@ -62,15 +66,25 @@ def vector_env_rate(scenario: str, overrides: dict, n: int, seconds: float) -> f
     return steps * n / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; window length and count are checked here."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="synthetic-shop")
-    p.add_argument("--seconds", type=float, default=2.0, help="length of one timed window")
-    p.add_argument("--repeats", type=int, default=5, help="timed windows per figure (best is kept)")
+    p.add_argument("--seconds", type=positive_float, default=2.0,
+                   help="length of one timed window (s)")  # fmt: skip
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed windows per figure (best is kept)")  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     p.add_argument("--json", action="store_true")
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time every face (module docstring); print a table or JSON."""
+    args = parser().parse_args(argv)
     overrides = parse_assignments(args.set)
+    # Resolved first: an unknown scenario or field is one error line before any window.
+    slate = divrec_rl.resolve_scenario(args.scenario, None, overrides).slate.size
     # Round-robin over the faces, so a disturbed period of the shared machine slows one window
     # of each face rather than every window of one face; each face keeps its best window.
     measures = {"single_env": lambda: single_env_rate(args.scenario, overrides, args.seconds)}
@@ -85,7 +99,6 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    slate = divrec_rl.resolve_scenario(args.scenario, None, overrides).slate.size
     print(f"scenario {args.scenario} (slate {slate})")
     print(f"{'face':28s} {'user-steps/s':>14s}")
     print(f"{'gymnasium.make (N=1)':28s} {results['single_env']:14,.0f}")
@@ -94,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from _cli import at_least, existing_path, positive_int, run
 
 from divrec_rl.agents.ppo import make_ppo
 from divrec_rl.agents.registry import parse_agents
@@ -50,7 +50,7 @@ def untrained_ppo(folder: Path) -> Path:
 
 
 def measure(ppo: Path, users: int, seeds: int, out: Path) -> dict[str, float]:
-    """One full evaluation; returns the timings."""
+    """One full evaluation; returns the timings in seconds."""
     start = time.perf_counter()
     config = EvaluationConfig(
         agents=parse_agents(f"ppo={ppo},baseline,greedy,popularity,random"),
@@ -67,14 +67,21 @@ def measure(ppo: Path, users: int, seeds: int, out: Path) -> dict[str, float]:
     return timings
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
+    """The flags; counts are checked here (an evaluation needs at least 2 users)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--users", type=int, default=1000, help="held-out users per seed")
-    p.add_argument("--seeds", type=int, default=1, help="evaluation seeds")
-    p.add_argument("--ppo", type=Path, default=None, help="trained PPO run (default: untrained)")
-    p.add_argument("--repeats", type=int, default=1, help="runs; the fastest is kept")
+    p.add_argument("--users", type=at_least(2), default=1000, help="held-out users per seed")
+    p.add_argument("--seeds", type=positive_int, default=1, help="evaluation seeds")
+    p.add_argument("--ppo", type=existing_path, default=None,
+                   help="trained PPO run or model zip (default: untrained)")  # fmt: skip
+    p.add_argument("--repeats", type=positive_int, default=1, help="runs; the fastest is kept")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the evaluation; 0 when the target is met, else 1."""
+    args = parser().parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         ppo = args.ppo or untrained_ppo(Path(tmp) / "ppo")
         runs = [
@@ -96,4 +103,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

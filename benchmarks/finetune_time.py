@@ -8,7 +8,8 @@ the checkpoint's wall time, the final validation metrics (in-sample with the def
 ``fit_period`` train+val; ``--fit-period train`` holds validation out) and the peak resident
 memory.
 Acceptance targets (issue 13, 2 CPU cores): ≤ 20 min for MovieLens-100k, ≤ 60 min for
-MovieLens-1M.  Machines are shared: one run, reported as measured.
+MovieLens-1M.  Machines are shared: one run, reported as measured.  The flags, the recipe, the
+device and the ``--keep`` folder are checked before fine-tuning.
 
     python benchmarks/finetune_time.py [--dataset movielens-100k|movielens-1m]
         [--device cpu|cuda|auto] [--threads 1] [--seed 0] [--base-model DIR] [--keep DIR]
@@ -24,8 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _cli import existing_directory, nonnegative_int, output_directory, run
+
 from divrec_rl.bert.settings import TrainConfig
 from divrec_rl.bert.train import finetune
+from divrec_rl.training.device import DEVICES, resolve_device
 
 
 def measure(
@@ -34,7 +38,7 @@ def measure(
     threads: int,
     seed: int,
     base_model: str | None = None,
-    keep: str | None = None,
+    keep: Path | None = None,
     fit_period: str = "train+val",
 ) -> dict[str, object]:
     """Fine-tune once with the dataset's default recipe (what ``divrec-rl finetune`` runs);
@@ -43,7 +47,7 @@ def measure(
         {"dataset": dataset, "seed": seed, "base_model": base_model, "fit_period": fit_period}
     )
     with tempfile.TemporaryDirectory(prefix="divrec-finetune-time-") as tmp:
-        out = Path(keep).expanduser() if keep else Path(tmp) / "model"
+        out = keep or Path(tmp) / "model"
         start = time.perf_counter()
         result = finetune(cfg, out, device=device, progress=False, threads=threads)
         wall = time.perf_counter() - start
@@ -61,14 +65,18 @@ def measure(
     }
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; counts, the device name and the ``--keep`` folder are checked here."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="movielens-100k", help="dataset name or directory")
-    p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
-    p.add_argument("--seed", type=int, default=0, help="fine-tuning seed")
-    p.add_argument("--base-model", default=None, help="encoder folder (default: MiniLM)")
-    p.add_argument("--keep", default=None, metavar="DIR", help="keep the checkpoint in DIR")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="auto, cpu or cuda")
+    p.add_argument("--threads", type=nonnegative_int, default=1,
+                   help="torch CPU threads (0 = torch default)")  # fmt: skip
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="fine-tuning seed")
+    p.add_argument("--base-model", type=existing_directory, default=None,
+                   help="encoder folder (default: MiniLM)")  # fmt: skip
+    p.add_argument("--keep", type=output_directory, default=None, metavar="DIR",
+                   help="keep the checkpoint in DIR")  # fmt: skip
     p.add_argument(
         "--fit-period",
         default="train+val",
@@ -76,13 +84,19 @@ def main() -> None:
         help="ratings fitted on (train holds validation out)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Fine-tune once and print the timings (module docstring)."""
+    args = parser().parse_args(argv)
+    device = resolve_device(args.device)  # a cuda without GPU fails before any work
     row = measure(
         args.dataset,
-        args.device,
+        device,
         args.threads,
         args.seed,
-        args.base_model,
+        str(args.base_model) if args.base_model else None,
         args.keep,
         args.fit_period,
     )
@@ -100,4 +114,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,8 +11,12 @@ different users per seed) and is scored under the scenario's reward. Reported pe
 coverage. The learning curves come from the runs' own TensorBoard ``eval/*`` points (held-out
 users, deterministic policy).
 
-Writes ``OUT.md`` (the table), ``OUT.json`` (every number, per seed, and the command) and
-``OUT.png`` (curves) — default ``benchmarks/results/learning_curve.*``.
+The header gives the steps the runs actually trained (PPO trains whole rollouts, so a run
+asked for 1,024 steps may train 4,096). Writes ``OUT.md`` (the table), ``OUT.json`` (every
+number, per seed, and the command) and ``OUT.png`` (curves) — default
+``benchmarks/results/learning_curve.*``; the suffixes are appended to OUT's name (``--out
+res.v2`` writes ``res.v2.md``), and the three files are replaced together or not at all.
+Every flag and the output paths are checked before the first training.
 
     python benchmarks/learning_curve.py [--seeds 0 1 2] [--total-timesteps 200000]
         [--lambdas 0 0.1] [--eval-users 1024] [--logdir runs/learning_curve]
@@ -25,10 +29,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _cli import check_output_files, output_directory, positive_int, run
 from scipy import stats
 from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -36,10 +42,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from divrec_rl.agents.baselines import RandomAgent
 from divrec_rl.agents.myopic import MyopicOracleAgent
 from divrec_rl.agents.ppo import PPOAgent
+from divrec_rl.atomic import atomic_write_all
 from divrec_rl.envs import make_simulator
 from divrec_rl.resolve import resolve_scenario
 from divrec_rl.scenario import build_scenario
 from divrec_rl.training.config import config_from_args
+from divrec_rl.training.device import resolve_device
 from divrec_rl.training.episodes import run_episodes
 from divrec_rl.training.runner import train_run
 
@@ -62,21 +70,22 @@ def ci95(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(half)
 
 
-def train(seed: int, diversity_weight: float, args: argparse.Namespace) -> Path:
-    """Train one PPO agent; return its run directory."""
+def train(seed: int, diversity_weight: float, args: argparse.Namespace) -> tuple[Path, int]:
+    """Train one PPO agent; return its run directory and the env-steps it trained."""
     given: dict[str, Any] = {
         "scenario": args.scenario,
         "seed": str(seed),
         "diversity_weight": str(diversity_weight),
         "total_timesteps": str(args.total_timesteps),
-        "logdir": args.logdir,
+        "logdir": str(args.logdir),
         "eval_every": str(args.eval_every),
         "checkpoint_every": "0",
         "progress_bar": False,
         "device": args.device,
     }
     config, overrides = config_from_args(given)
-    return train_run(config, overrides, command=" ".join(sys.argv)).run_dir
+    result = train_run(config, overrides, command=" ".join(sys.argv))
+    return result.run_dir, result.num_timesteps
 
 
 def evaluate(agent: Any, scenario: Any, seed: int, n_users: int) -> dict[str, float]:
@@ -100,8 +109,9 @@ def curve(run_dir: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p.step for p in points]), np.array([p.value for p in points])
 
 
-def plot(runs: dict[str, list[Path]], baselines: dict[str, list[dict]], path: Path) -> None:
-    """Engagement return and ILD on held-out users vs steps, mean ± 95% CI over seeds."""
+def plot(runs: dict[str, list[Path]], baselines: dict[str, list[dict]]) -> Any:
+    """Engagement return and ILD on held-out users vs steps, mean ± 95% CI over seeds (the
+    matplotlib figure, not yet saved)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,28 +147,83 @@ def plot(runs: dict[str, list[Path]], baselines: dict[str, list[dict]], path: Pa
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    return fig
 
 
-def main() -> None:
+def output_paths(out: Path) -> dict[str, Path]:
+    """The table, record and plot files of ``--out OUT``: the suffix appended to OUT's name
+    (``res.v2`` → ``res.v2.md``, where ``with_suffix`` would give ``res.md``)."""
+    return {ext: out.parent / f"{out.name}.{ext}" for ext in ("md", "json", "png")}
+
+
+def out_stem(text: str) -> Path:
+    """A ``type=`` check of ``--out``: the three files can be written (a folder that exists or
+    can be created, no folder in the way of a file)."""
+    out = Path(text).expanduser()
+    check_output_files(output_paths(out).values())
+    return out
+
+
+def write_outputs(out: Path, table: str, record: dict, figure: Any) -> list[Path]:
+    """Write the table, the JSON record and the plot together: all three replaced, or (one
+    failing) none of them."""
+    paths = output_paths(out)
+    writes: dict[Path, Callable[[Path], object]] = {
+        paths["md"]: lambda tmp: tmp.write_text(table + "\n", encoding="utf-8"),
+        paths["json"]: lambda tmp: tmp.write_text(json.dumps(record, indent=2), encoding="utf-8"),
+        # The format is given: the temporary file's name does not end in .png.
+        paths["png"]: lambda tmp: figure.savefig(tmp, dpi=120, format="png"),
+    }
+    atomic_write_all(writes)
+    return list(paths.values())
+
+
+def steps_label(steps: list[int]) -> str:
+    """The env-steps the runs trained, e.g. ``4,096`` or ``4,096–6,144`` when they differ."""
+    low, high = min(steps), max(steps)
+    return f"{low:,}" if low == high else f"{low:,}–{high:,}"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The flags; counts and output paths are checked here, before any training."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="synthetic-shop")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--total-timesteps", type=int, default=200_000)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                   help="training seeds, all different (the CI is over seeds)")  # fmt: skip
+    p.add_argument("--total-timesteps", type=positive_int, default=200_000,
+                   help="steps asked per run (PPO trains whole rollouts: maybe more)")  # fmt: skip
     p.add_argument(
         "--lambdas",
         type=float,
         nargs="+",
         help="PPO diversity weights (default: 0 and the scenario's)",
     )
-    p.add_argument("--eval-every", type=int, default=20_000, help="curve points (TensorBoard)")
-    p.add_argument("--eval-users", type=int, default=1024, help="held-out users, final table")
+    p.add_argument("--eval-every", type=positive_int, default=20_000,
+                   help="curve points (TensorBoard)")  # fmt: skip
+    p.add_argument("--eval-users", type=positive_int, default=1024,
+                   help="held-out users, final table")  # fmt: skip
     p.add_argument("--device", default="auto")
-    p.add_argument("--logdir", default="runs/learning_curve")
-    p.add_argument("--out", default="benchmarks/results/learning_curve")
-    args = p.parse_args()
-    started = time.perf_counter()
+    p.add_argument("--logdir", type=output_directory, default="runs/learning_curve")
+    p.add_argument("--out", type=out_stem, default="benchmarks/results/learning_curve",
+                   help="OUT: writes OUT.md, OUT.json and OUT.png")  # fmt: skip
+    return p
 
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags, checked; repeated seeds are refused (each would count as one more
+    independent run and narrow the CI, to zero width when all are repeats)."""
+    p = parser()
+    args = p.parse_args(argv)
+    if len(set(args.seeds)) < len(args.seeds):
+        p.error(f"--seeds: must all differ, got {' '.join(map(str, args.seeds))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train, evaluate, then write the table, record and plot (module docstring)."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    resolve_device(args.device)
     scenario = build_scenario(resolve_scenario(args.scenario))
     lam = scenario.config.reward.diversity_weight
     weights = args.lambdas if args.lambdas is not None else [0.0, lam]
@@ -166,10 +231,12 @@ def main() -> None:
     methods = ["random", "greedy", *ppo]
     per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     runs: dict[str, list[Path]] = {name: [] for name in ppo}
+    trained: list[int] = []
     for seed in args.seeds:
         for name, weight in ppo.items():
-            run_dir = train(seed, weight, args)
+            run_dir, steps = train(seed, weight, args)
             runs[name].append(run_dir)
+            trained.append(steps)
             agent = PPOAgent(PPO.load(run_dir / "model.zip", device="cpu"))
             per_seed[name].append(evaluate(agent, scenario, seed, args.eval_users))
         per_seed["random"].append(evaluate(RandomAgent(seed), scenario, seed, args.eval_users))
@@ -179,8 +246,8 @@ def main() -> None:
     header = "| method | " + " | ".join(label for _, label in METRICS) + " |"
     lines = [
         f"Learning curve benchmark: {args.scenario}, λ = {lam:g} in the reward, "
-        f"{args.total_timesteps:,} PPO steps, seeds {args.seeds}, {args.eval_users} held-out "
-        "users per seed; mean ± 95% CI over seeds.",
+        f"{steps_label(trained)} PPO steps trained a run, seeds {args.seeds}, "
+        f"{args.eval_users} held-out users per seed; mean ± 95% CI over seeds.",
         "",
         header,
         "|---|" + "---:|" * len(METRICS),
@@ -193,13 +260,11 @@ def main() -> None:
     table = "\n".join(lines)
     print("\n" + table)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
     record = {
         "command": " ".join(sys.argv),
         "seeds": args.seeds,
         "total_timesteps": args.total_timesteps,
+        "trained_timesteps": trained,
         "eval_users": args.eval_users,
         "final_eval_seed": FINAL_EVAL_SEED,
         "diversity_weight": lam,
@@ -210,10 +275,11 @@ def main() -> None:
         "runs": {m: [str(d) for d in dirs] for m, dirs in runs.items()},
         "seconds": time.perf_counter() - started,
     }
-    out.with_suffix(".json").write_text(json.dumps(record, indent=2), encoding="utf-8")
-    plot(runs, {m: per_seed[m] for m in ("random", "greedy")}, out.with_suffix(".png"))
-    print(f"\nwrote {out}.md, {out}.json, {out}.png ({time.perf_counter() - started:.0f} s)")
+    figure = plot(runs, {m: per_seed[m] for m in ("random", "greedy")})
+    written = write_outputs(args.out, table, record, figure)
+    names = ", ".join(str(p) for p in written)
+    print(f"\nwrote {names} ({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -36,6 +36,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from _cli import output_file, positive_int, run
+
+from divrec_rl.atomic import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -189,22 +193,29 @@ def report(results: dict[str, dict], diffs: bool = True) -> None:
             print(diff)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; the worker count and the ``--json`` path are checked here."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("groups", nargs="*", help=f"some of: {', '.join(GROUPS)} (default all)")
+    p.add_argument("--list", action="store_true", help="print the groups and exit")
+    p.add_argument("--max-children", type=positive_int, default=2, help="parallel mutant workers")
+    p.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
+    # Checked now: the file is written after every group ran, hours later.
+    p.add_argument("--json", type=output_file(), help="also write the results to this file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
     """Parse the group names, run each group, print the report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("groups", nargs="*", help=f"some of: {', '.join(GROUPS)} (default all)")
-    parser.add_argument("--list", action="store_true", help="print the groups and exit")
-    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary workspaces")
-    parser.add_argument("--json", type=Path, help="also write the results to this file")
-    args = parser.parse_args()
+    p = parser()
+    args = p.parse_args(argv)
     if args.list:
         for name, group in GROUPS.items():
             print(f"{name}: {' '.join(group.files)}  <-  {' '.join(group.tests)}")
         return
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
-        parser.error(f"groups: unknown {', '.join(unknown)}; allowed: {', '.join(GROUPS)}")
+        p.error(f"groups: unknown {', '.join(unknown)}; allowed: {', '.join(GROUPS)}")
     results: dict[str, dict] = {}
     for name in args.groups or list(GROUPS):
         print(f"[{name}] running mutmut …", flush=True)
@@ -215,8 +226,8 @@ def main() -> None:
     print("All groups")
     report(results, diffs=False)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        atomic_write_text(args.json, json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -14,6 +14,7 @@ import argparse
 import time
 
 import numpy as np
+from _cli import positive_float, run
 
 from divrec_rl.envs import make_simulator
 from divrec_rl.plugins import PerUserBehaviour, register_behaviour
@@ -76,6 +77,7 @@ class PerUserThreshold(PerUserBehaviour):
 
 
 def rate(model: str, n: int, seconds: float) -> float:
+    """User-steps per second of behaviour ``model`` with ``n`` users over ``seconds``."""
     sim = make_simulator("synthetic-shop", n, config={"behaviour": {"model": model}})
     rows = np.arange(n)
     sim.reset_users(rows, rows.astype(np.uint64))
@@ -93,10 +95,16 @@ def rate(model: str, n: int, seconds: float) -> float:
     return steps * n / (time.perf_counter() - start)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; the window length is checked here (a 0 s window times no step)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=2.0)
-    args = p.parse_args()
+    p.add_argument("--seconds", type=positive_float, default=2.0, help="timed window per figure")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time both versions at each N; print the table."""
+    args = parser().parse_args(argv)
     print(f"{'N':>6s} {'batched':>14s} {'per-user':>14s} {'slowdown':>9s}   (user-steps/s)")
     for n in (1, 64, 1024):
         batched = rate("bench-threshold-batched", n, args.seconds)
@@ -105,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch as th
+from _cli import nonnegative_int, positive_int, run
 from stable_baselines3.common.vec_env import VecMonitor
 
 from divrec_rl.agents.ppo import make_ppo
@@ -38,6 +39,7 @@ VARIANTS = {
 
 
 def _median_ms(fn: Callable[[], None], repeats: int) -> float:
+    """Median milliseconds of ``repeats`` calls of ``fn``, after one warm-up call."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -80,15 +82,25 @@ def measure(
         return act_ms, _median_ms(update, repeats)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; sizes and counts are checked here."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-envs", type=int, default=64, help="users per rollout step")
-    p.add_argument("--batch-size", type=int, default=1024, help="PPO minibatch size")
-    p.add_argument("--repeats", type=int, default=30, help="timings per figure (median kept)")
+    p.add_argument("--n-envs", type=positive_int, default=64, help="users per rollout step")
+    p.add_argument("--batch-size", type=positive_int, default=1024, help="PPO minibatch size")
+    p.add_argument("--repeats", type=positive_int, default=30,
+                   help="timings per figure (median kept)")  # fmt: skip
     p.add_argument(
-        "--update-threads", type=int, default=0, help="torch threads of the update (0 = CPUs)"
+        "--update-threads",
+        type=nonnegative_int,
+        default=0,
+        help="torch threads of the update (0 = CPUs)",
     )
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time every policy variant; print the table."""
+    args = parser().parse_args(argv)
     threads = resolve_threads(args.update_threads)
     print(
         f"\nPolicy cost, synthetic-shop, torch {th.__version__}, act 1 thread, "
@@ -102,4 +114,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

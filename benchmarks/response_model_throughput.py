@@ -24,6 +24,7 @@ import json
 import time
 
 import numpy as np
+from _cli import nonnegative_int, positive_int, run
 
 from divrec_rl.config import merge_overrides
 from divrec_rl.envs.slate_env import make_simulator
@@ -79,17 +80,25 @@ def measure(scenario: str, model: str, n_users: int, steps: int, repeats: int, s
     }
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; sizes and counts are checked here."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="movielens-100k", help="scenario name or YAML path")
-    p.add_argument("--users", type=int, default=1024, help="batch size N")
-    p.add_argument("--steps", type=int, default=100, help="batched steps per measurement")
-    p.add_argument("--repeats", type=int, default=3, help="measurements per model; best kept")
-    p.add_argument("--seed", type=int, default=0, help="seed of users and actions")
+    p.add_argument("--users", type=positive_int, default=1024, help="batch size N")
+    p.add_argument("--steps", type=positive_int, default=100,
+                   help="batched steps per measurement")  # fmt: skip
+    p.add_argument("--repeats", type=positive_int, default=3,
+                   help="measurements per model; best kept")  # fmt: skip
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of users and actions")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="scenario override, e.g. response.path=out/ml100k-model")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure both response models; print a table or JSON."""
+    args = parser().parse_args(argv)
     overrides = parse_assignments(args.set)
     rows = [
         measure(args.scenario, model, args.users, args.steps, args.repeats, args.seed, overrides)
@@ -109,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -8,12 +8,18 @@ its own): the batched Gymnasium ``VectorEnv`` face
 least ``--seconds`` and at least ``--min-steps`` steps.  Reported per point:
 
 * ``user-steps/s`` — N × steps / seconds of stepping (construction and reset excluded);
-* ``setup s`` — ``make_vec`` plus the first reset (catalogue generation included);
-* ``peak RSS MB`` — the child's peak resident set size (``getrusage``), and ``core MB`` the same
-  less the child's footprint after its imports (what the catalogue, users and buffers take).
+* ``setup s`` — ``make_vec`` plus the first reset (catalogue generation included; the one-off
+  imports and kernel compilation are in the warm-up below, JSON ``warmup_s``);
+* ``peak RSS MB`` — the child's peak resident set size (``getrusage``), and ``data MB`` (JSON
+  ``core_mb``) the same less the child's peak after a warm-up: one user on a small catalogue
+  (:data:`WARMUP_ITEMS` items, another catalogue seed) built, reset and stepped first, so
+  the modules that making and stepping the env imports (numba, LLVM, SciPy, ≈ 125 MB) and
+  its compiled kernels are in the baseline, and the column is what the point's catalogue,
+  users and buffers take.
 
 Machines are shared: compare the rows of one run, not runs; ``--repeats`` > 1 keeps each point's
-best rate.
+best rate.  The flags, the scenario at every catalogue size and the plot path are checked
+before the first point; the plot (``.png``, ``.pdf`` or ``.svg``) is written atomically.
 
     python benchmarks/scaling.py [--users 1 64 1024 16384 100000] [--items 2000 20000 200000]
                                  [--seconds 2] [--out out/scaling.png]
@@ -30,9 +36,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _cli import BenchmarkError, nonnegative_float, output_file, positive_int, run
 
 USERS = [1, 64, 1024, 16_384, 100_000]
 ITEMS = [2_000, 20_000, 200_000]
+#: Catalogue size of the child's warm-up env (the point's own size if smaller): big enough for
+#: a slate of 40 candidates in 20 categories, small enough to add little to the baseline.
+WARMUP_ITEMS = 400
+#: Plot formats matplotlib writes without extra software.
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def _peak_rss_mb() -> float:
@@ -40,22 +52,42 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_point(scenario: str, n_users: int, n_items: int, seconds: float, min_steps: int) -> dict:
-    """Measure one point in this process (called in the child)."""
+def make_env(scenario: str, n_users: int, catalog: dict) -> object:
+    """The batched face of ``scenario`` for ``n_users`` with ``catalog.*`` overrides."""
     import gymnasium as gym
 
     import divrec_rl
-    from divrec_rl.training.config import parse_set
 
-    baseline = _peak_rss_mb()
-    start = time.perf_counter()
-    env = gym.make_vec(
+    return gym.make_vec(
         divrec_rl.ENV_ID,
         num_envs=n_users,
         vectorization_mode="vector_entry_point",
         scenario=scenario,
-        config=parse_set([f"catalog.n_items={n_items}"]),
+        config={"catalog": catalog},
     )
+
+
+def warm_up(scenario: str, n_items: int) -> float:
+    """Build, reset and step one user on a small catalogue: the imports and compiled kernels
+    that making and stepping the env loads land before the memory baseline.  Another catalogue
+    seed, so the point builds (and counts) its own catalogue rather than this cached one.
+    Returns its wall seconds."""
+    start = time.perf_counter()
+    env = make_env(scenario, 1, {"n_items": min(n_items, WARMUP_ITEMS), "seed": 1_000_003})
+    env.reset(seed=0)
+    action = np.zeros((1, *env.single_action_space.shape), dtype=np.float32)
+    for _ in range(3):
+        env.step(action)
+    env.close()
+    return time.perf_counter() - start
+
+
+def run_point(scenario: str, n_users: int, n_items: int, seconds: float, min_steps: int) -> dict:
+    """Measure one point in this process (called in the child)."""
+    warmup = warm_up(scenario, n_items)
+    baseline = _peak_rss_mb()
+    start = time.perf_counter()
+    env = make_env(scenario, n_users, {"n_items": n_items})
     env.reset(seed=0)
     setup = time.perf_counter() - start
     pool = (
@@ -75,6 +107,7 @@ def run_point(scenario: str, n_users: int, n_items: int, seconds: float, min_ste
         "steps": steps,
         "user_steps_per_s": n_users * steps / elapsed,
         "setup_s": setup,
+        "warmup_s": warmup,
         "peak_rss_mb": peak,
         "core_mb": peak - baseline,
     }
@@ -95,16 +128,24 @@ def measure(scenario: str, n_users: int, n_items: int, seconds: float, min_steps
         "--min-steps",
         str(min_steps),
     ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        # The child prints one `error: …` line (or a traceback): its last line says why.
+        lines = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
+        why = lines[-1].removeprefix("error: ")
+        raise BenchmarkError(f"point N={n_users}, {n_items} items: {why}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def plot(rows: list[dict], out: Path) -> None:
-    """Log–log plot: user-steps/s and peak RSS against N, one line per catalogue size."""
+    """Log–log plot: user-steps/s and peak RSS against N, one line per catalogue size, written
+    atomically to ``out`` (in the format its suffix names)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from divrec_rl.atomic import atomic_write
 
     fig, (rate_ax, mem_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
     for n_items in sorted({r["n_items"] for r in rows}):
@@ -123,26 +164,47 @@ def plot(rows: list[dict], out: Path) -> None:
     rate_ax.set_title("throughput")
     mem_ax.set_title("peak memory")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    # The format is given: the temporary file's name does not end in the suffix.
+    atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix[1:].lower()))
     plt.close(fig)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; counts, durations and the plot path are checked here."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="synthetic-shop")
-    p.add_argument("--users", type=int, nargs="+", default=USERS, help="values of N")
-    p.add_argument("--items", type=int, nargs="+", default=ITEMS, help="catalogue sizes")
-    p.add_argument("--seconds", type=float, default=2.0, help="stepping time per point")
-    p.add_argument("--min-steps", type=int, default=3, help="steps per point at least")
-    p.add_argument("--repeats", type=int, default=1, help="runs per point; the best rate is kept")
-    p.add_argument("--out", type=Path, default=Path("out/scaling.png"), help="plot path (PNG)")
+    p.add_argument("--users", type=positive_int, nargs="+", default=USERS, help="values of N")
+    p.add_argument("--items", type=positive_int, nargs="+", default=ITEMS,
+                   help="catalogue sizes")  # fmt: skip
+    p.add_argument("--seconds", type=nonnegative_float, default=2.0,
+                   help="stepping time per point")  # fmt: skip
+    p.add_argument("--min-steps", type=positive_int, default=3, help="steps per point at least")
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="runs per point; the best rate is kept")  # fmt: skip
+    p.add_argument("--out", type=output_file(PLOT_SUFFIXES), default="out/scaling.png",
+                   help=f"plot path ({', '.join(PLOT_SUFFIXES)})")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--point", type=int, nargs=2, metavar=("USERS", "ITEMS"), help=argparse.SUPPRESS)
-    args = p.parse_args()
+    p.add_argument("--point", type=positive_int, nargs=2, metavar=("USERS", "ITEMS"),
+                   help=argparse.SUPPRESS)  # fmt: skip
+    return p
+
+
+def check_scenario(scenario: str, items: list[int]) -> None:
+    """The project's error for a scenario that cannot be built at one of the catalogue sizes
+    (unknown name, too few items for its slate), before the first child starts."""
+    from divrec_rl.resolve import resolve_scenario
+
+    for n_items in items:
+        resolve_scenario(scenario, None, {"catalog": {"n_items": n_items}})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure every (items, N) point in a child process; plot; print a table or JSON."""
+    args = parser().parse_args(argv)
     if args.point:
         print(json.dumps(run_point(args.scenario, *args.point, args.seconds, args.min_steps)))
         return
+    check_scenario(args.scenario, args.items)
     rows = []
     for n_items in args.items:
         for n_users in args.users:
@@ -156,7 +218,7 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(f"\nBatched core scaling, {args.scenario}; plot: {args.out}")
-    print("| items | users N | steps | user-steps/s | setup s | peak RSS MB | core MB |")
+    print("| items | users N | steps | user-steps/s | setup s | peak RSS MB | data MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
@@ -164,7 +226,8 @@ def main() -> None:
             f"| {r['user_steps_per_s']:,.0f} | {r['setup_s']:.2f} | {r['peak_rss_mb']:,.0f} "
             f"| {r['core_mb']:,.0f} |"
         )
+    print("\n(data MB: peak RSS less the peak after a 1-user warm-up env: imports excluded)")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

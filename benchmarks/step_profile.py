@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+from _cli import positive_int, run
 
 import divrec_rl
 from divrec_rl.reward import slate_diversity
@@ -86,13 +87,20 @@ def profile(scenario: str, calls: int, repeats: int) -> dict[str, float]:
     return {name: best_us(call, calls, repeats, restore) for name, call in parts.items()}
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; the window size and count are checked here."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="synthetic-shop")
-    p.add_argument("--calls", type=int, default=4000, help="calls per timed window")
-    p.add_argument("--repeats", type=int, default=5, help="timed windows per part (best is kept)")
+    p.add_argument("--calls", type=positive_int, default=4000, help="calls per timed window")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed windows per part (best is kept)")  # fmt: skip
     p.add_argument("--json", action="store_true")
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Profile the scenario's step (module docstring); print a table or JSON."""
+    args = parser().parse_args(argv)
     us = profile(args.scenario, args.calls, args.repeats)
     if args.json:
         print(json.dumps(us))
@@ -105,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _cli import positive_int, run
 
 TRIALS = 8
 
@@ -56,11 +57,18 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4096)
-    parser.add_argument("--train-repeats", type=int, default=2)
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    """The flags; counts are checked here, before the first run (not after both sweeps)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=positive_int, default=4096, help="env-steps per run")
+    p.add_argument("--train-repeats", type=positive_int, default=2,
+                   help="plain training runs; their mean wall time is the reference")  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time the plain runs and both sweeps; print the figures as JSON."""
+    args = parser().parse_args(argv)
     cli = [sys.executable, "-m", "divrec_rl.cli"]
     train = settings(args.steps)
     overrides = ["catalog.n_items=300", "catalog.n_categories=8"]
@@ -117,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

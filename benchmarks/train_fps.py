@@ -9,9 +9,10 @@ figure is the training loop itself.  Reported per (policy, size):
 
 * ``fps`` — SB3's ``time/fps`` at the end: steps / seconds since ``learn()`` started (rollouts,
   PPO updates and logging; the first rollout included);
-* ``steady_fps`` — steps / seconds between the second and the last logged rollout: start-up
-  excluded, including the first PPO update, in which torch's optimiser imports
-  ``torch._dynamo`` on first use (≈ 1 s, once per process);
+* ``steady_fps`` — steps / seconds between the second and the last logged rollout: the start-up
+  and the first PPO update are excluded (in that update torch's optimiser imports
+  ``torch._dynamo`` on first use, ≈ 1 s, once per process); ``n/a`` (JSON ``null``) when
+  fewer than 3 rollouts were logged, as there is then no such window;
 * ``wall_s`` — the whole ``train_run`` call, catalogue generation and model saving included;
 * where ``learn()``'s time goes (:data:`SHARES`): PPO's updates, the simulator's steps, the
   policy's forward passes in the rollouts, the rollout buffer; the rest is SB3's loop.
@@ -35,18 +36,22 @@ import itertools
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch as th
+from _cli import nonnegative_int, positive_int, run
 from stable_baselines3 import PPO
-from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from divrec_rl.agents.rollout_buffer import SlateRolloutBuffer
 from divrec_rl.envs import SlateRecVecEnv
-from divrec_rl.training.config import config_from_args
+from divrec_rl.resolve import resolve_scenario
+from divrec_rl.training.config import config_from_args, parse_set
+from divrec_rl.training.device import resolve_device
 from divrec_rl.training.runner import train_run
 
 #: Named policy variants: training fields of each.
@@ -57,13 +62,20 @@ VARIANTS = {
 }
 
 
-#: Where a training run's time goes: (class, method) timed, and the phase it is charged to.
-PHASES = {
-    "learn": (OnPolicyAlgorithm, "learn"),
-    "update": (PPO, "train"),
-    "simulator": (SlateRecVecEnv, "step_wait"),
-    "policy": (ActorCriticPolicy, "forward"),
-    "buffer": (RolloutBuffer, "add"),
+#: Where a training run's time goes: the phase each timed method is charged to, and the
+#: (class, method) pairs timed for it.  The buffer's ``add`` is timed on every rollout buffer
+#: class that defines one: the slate policy's buffer (:class:`SlateRolloutBuffer`) is a
+#: ``DictRolloutBuffer``, whose ``add`` does not call ``RolloutBuffer.add``.
+PHASES: dict[str, tuple[tuple[type, str], ...]] = {
+    "learn": ((OnPolicyAlgorithm, "learn"),),
+    "update": ((PPO, "train"),),
+    "simulator": ((SlateRecVecEnv, "step_wait"),),
+    "policy": ((ActorCriticPolicy, "forward"),),
+    "buffer": tuple(
+        (cls, "add")
+        for cls in (RolloutBuffer, DictRolloutBuffer, SlateRolloutBuffer)
+        if "add" in cls.__dict__
+    ),
 }
 
 
@@ -72,31 +84,52 @@ SHARES = ("update", "simulator", "policy", "buffer")
 
 
 @contextlib.contextmanager
-def phase_timer() -> Iterator[dict[str, float]]:
-    """Seconds spent in each of :data:`PHASES` while the block runs (the methods are wrapped
-    for the block only; ``learn`` is the whole training loop).  ``policy`` counts the
-    rollouts' forward passes (the update's go through ``evaluate_actions``, inside
-    ``update``)."""
+def phase_timer(clock: Callable[[], float] = time.perf_counter) -> Iterator[dict[str, float]]:
+    """Seconds (of ``clock``) spent in each of :data:`PHASES` while the block runs (the methods
+    are wrapped for the block only; ``learn`` is the whole training loop).  ``policy`` counts
+    the rollouts' forward passes (the update's go through ``evaluate_actions``, inside
+    ``update``).  A phase's method called from inside the same phase (a subclass's ``add``
+    calling its parent's) is counted once, by the outermost call."""
     spent = dict.fromkeys(PHASES, 0.0)
-    originals = {name: cls.__dict__[attr] for name, (cls, attr) in PHASES.items()}
+    depth = dict.fromkeys(PHASES, 0)
+    originals = {
+        (cls, attr): cls.__dict__[attr] for pairs in PHASES.values() for cls, attr in pairs
+    }
 
     def timed(name: str, method: Callable) -> Callable:
         def wrapper(*args: object, **kwargs: object) -> object:
-            start = time.perf_counter()
+            if depth[name]:
+                return method(*args, **kwargs)
+            depth[name] += 1
+            start = clock()
             try:
                 return method(*args, **kwargs)
             finally:
-                spent[name] += time.perf_counter() - start
+                spent[name] += clock() - start
+                depth[name] -= 1
 
         return wrapper
 
-    for name, (cls, attr) in PHASES.items():
-        setattr(cls, attr, timed(name, originals[name]))
+    for name, pairs in PHASES.items():
+        for cls, attr in pairs:
+            setattr(cls, attr, timed(name, originals[cls, attr]))
     try:
         yield spent
     finally:
-        for name, (cls, attr) in PHASES.items():
-            setattr(cls, attr, originals[name])
+        for (cls, attr), method in originals.items():
+            setattr(cls, attr, method)
+
+
+def steady_fps(rollouts: Sequence[tuple[int, float]]) -> float | None:
+    """Env-steps per second between the second and the last logged rollout, from the
+    ``(step, wall time in s)`` of each logged rollout; ``None`` with fewer than 3 rollouts.
+
+    SB3 logs a rollout before the update that follows it: the second logged rollout comes after
+    the first update and its one-off import (module docstring), so the window starts there."""
+    if len(rollouts) < 3:
+        return None
+    (first_step, first_time), (last_step, last_time) = rollouts[1], rollouts[-1]
+    return (last_step - first_step) / max(last_time - first_time, 1e-9)
 
 
 def measure(
@@ -108,7 +141,7 @@ def measure(
     device: str = "cpu",
     update_threads: int = 0,
     torch_threads: int = 1,
-) -> dict[str, float | int | str]:
+) -> dict[str, float | int | str | None]:
     """Train ``policy`` once on a catalogue of ``n_items`` on ``device`` and return the
     throughput figures and the share of ``learn()``'s time in each of :data:`SHARES`."""
     config, overrides = config_from_args(
@@ -132,12 +165,9 @@ def measure(
     wall = time.perf_counter() - start
     events = EventAccumulator(str(result.run_dir))
     events.Reload()
-    fps = events.Scalars("time/fps")[-1].value
-    rollouts = events.Scalars("rollout/ep_len_mean")
-    # SB3 logs a rollout before the update that follows it: the second logged rollout comes
-    # after the first update and its one-off import (module docstring).
-    first, last = rollouts[1 if len(rollouts) > 2 else 0], rollouts[-1]
-    steady = (last.step - first.step) / max(last.wall_time - first.wall_time, 1e-9)
+    # time/fps is logged with every rollout (rollout/* only once an episode has ended).
+    logged = events.Scalars("time/fps")
+    steady = steady_fps([(point.step, point.wall_time) for point in logged])
     return {
         "policy": policy,
         "device": device,
@@ -145,16 +175,18 @@ def measure(
         "torch_threads": config.torch_threads,
         "n_items": n_items,
         "steps": result.num_timesteps,
-        "fps": float(fps),
-        "steady_fps": float(steady),
+        "fps": float(logged[-1].value),
+        "steady_fps": steady,
         "wall_s": wall,
         **{f"{name}_share": spent[name] / spent["learn"] for name in SHARES},
     }
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The flags; every count is checked here, before any training."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--items", type=int, nargs="+", default=[2000, 20000], help="catalogue sizes")
+    p.add_argument("--items", type=positive_int, nargs="+", default=[2000, 20000],
+                   help="catalogue sizes")  # fmt: skip
     p.add_argument(
         "--policies",
         nargs="+",
@@ -162,9 +194,13 @@ def main() -> None:
         default=list(VARIANTS),
         help="slate policies (plackett-luce-independent = without set-aware scores)",
     )
-    p.add_argument("--total-timesteps", type=int, default=50_000, help="steps per measurement")
-    p.add_argument("--n-envs", type=int, default=64, help="parallel users (as in training)")
-    p.add_argument("--repeats", type=int, default=1, help="runs per size; the best is kept")
+    p.add_argument("--total-timesteps", type=positive_int, default=50_000,
+                   help="steps per measurement")  # fmt: skip
+    p.add_argument(
+        "--n-envs", type=positive_int, default=64, help="parallel users (as in training)"
+    )
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="runs per size; the best is kept")  # fmt: skip
     p.add_argument(
         "--devices", nargs="+", choices=["cpu", "cuda"], default=["cpu"], help="training devices"
     )
@@ -173,9 +209,51 @@ def main() -> None:
         ("--torch-threads", 1, "the rollouts (train's --torch-threads, default 1)"),
     ):
         help = f"torch threads of {phase}"
-        p.add_argument(flag, type=int, nargs="+", default=[default], help=help)
+        p.add_argument(flag, type=nonnegative_int, nargs="+", default=[default], help=help)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = p.parse_args()
+    return p
+
+
+def check_settings(args: argparse.Namespace) -> None:
+    """Raise the project's error for a setting no measurement could run with (a catalogue size
+    the scenario refuses, a device not here, a training field out of range) before the first
+    measurement, rather than after the ones before it."""
+    for n_items in args.items:
+        resolve_scenario("synthetic-shop", None, parse_set([f"catalog.n_items={n_items}"]))
+    for device in args.devices:
+        resolve_device(device, "--devices")
+    config_from_args({"total_timesteps": str(args.total_timesteps), "n_envs": str(args.n_envs)})
+
+
+def print_table(rows: list[dict], n_envs: int) -> None:
+    """The measurements as a Markdown table (shares in % of ``learn()``'s time)."""
+    print(f"\nPPO training throughput, synthetic-shop, {n_envs} users, torch {th.__version__}")
+    print(
+        "| policy | device | rollout threads | update threads | catalogue items | steps "
+        "| fps (SB3 time/fps) "
+        "| steady fps | wall s | update % | simulator % | policy act % | buffer % |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        shares = " | ".join(f"{100 * float(r[f'{name}_share']):.0f}" for name in SHARES)
+        steady = "n/a" if r["steady_fps"] is None else f"{r['steady_fps']:,.0f}"
+        print(
+            f"| {r['policy']} | {r['device']} | {r['torch_threads']} | {r['update_threads']} "
+            f"| {r['n_items']:,} "
+            f"| {r['steps']:,} | {r['fps']:,.0f} | {steady} | {r['wall_s']:.1f} "
+            f"| {shares} |"
+        )
+    print(
+        "\n(% of learn()'s time: PPO's updates; the simulator's steps; the policy's rollout "
+        "forward passes; the rollout buffer's adds; the rest is SB3's loop, observation "
+        "conversion and callbacks.  steady fps: n/a with fewer than 3 logged rollouts.)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure every (size, policy, device, threads) point; print a table or JSON."""
+    args = parser().parse_args(argv)
+    check_settings(args)
     rows = []
     grid = itertools.product(
         args.items, args.policies, args.devices, args.update_threads, args.torch_threads
@@ -188,27 +266,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"\nPPO training throughput, synthetic-shop, {args.n_envs} users, torch {th.__version__}")
-    print(
-        "| policy | device | rollout threads | update threads | catalogue items | steps "
-        "| fps (SB3 time/fps) "
-        "| steady fps | wall s | update % | simulator % | policy act % | buffer % |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        shares = " | ".join(f"{100 * float(r[f'{name}_share']):.0f}" for name in SHARES)
-        print(
-            f"| {r['policy']} | {r['device']} | {r['torch_threads']} | {r['update_threads']} "
-            f"| {r['n_items']:,} "
-            f"| {r['steps']:,} | {r['fps']:,.0f} | {r['steady_fps']:,.0f} | {r['wall_s']:.1f} "
-            f"| {shares} |"
-        )
-    print(
-        "\n(% of learn()'s time: PPO's updates; the simulator's steps; the policy's rollout "
-        "forward passes; the rollout buffer's adds; the rest is SB3's loop, observation "
-        "conversion and callbacks.)"
-    )
+    print_table(rows, args.n_envs)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
