@@ -93,6 +93,8 @@ Walk = tuple[th.Tensor, th.Tensor, Callable[[], th.Tensor]]
 #: Logit of a candidate already picked.  ``exp(−1e9 − max)`` is exactly 0 in float32, so the
 #: candidate gets probability 0 as with −∞ (the other log-probabilities are unchanged), while its
 #: entropy term ``p·log p`` is ``0·(finite) = 0`` — where −∞ would give NaN and need a second mask.
+#: It holds while every free candidate's logit score/τ lies above −1e9: ``--temperature-floor``
+#: is at least 1e-3, so scores down to −1e6.
 TAKEN_LOGIT = -1e9
 
 

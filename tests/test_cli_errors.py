@@ -126,6 +126,13 @@ def test_every_train_field_has_a_flag_with_its_description() -> None:
         (["--verbose", "2"], "field 'verbose' (--verbose): must be in [0, 1]"),
         (["--device", "gpu"], "(--device): must be one of auto, cpu, cuda, got 'gpu'"),
         (["--diversity-weight", "abc"], "(--diversity-weight): must be a finite number"),
+        # Below 1e-3 the picked candidates' mask broke (repeated picks); 1e39 overflowed the
+        # float32 bias after the run directory had been made.
+        (
+            ["--temperature-floor", "1e-4"],
+            "(--temperature-floor): must be in [0.001, 1000], got '1e-4'",
+        ),
+        (["--temperature-init", "1e39"], "(--temperature-init): must be in (0, 1000], got '1e39'"),
     ],
 )
 def test_bad_training_values_name_the_flag(

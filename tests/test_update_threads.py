@@ -87,3 +87,41 @@ def test_a_sweep_trial_updates_with_its_cpu_share_unless_the_file_says_otherwise
     assert trial_train(_sweep(resources={"cpus_per_trial": 0.5})).update_threads == 1
     chosen = _sweep(train={"update_threads": 4}, resources={"cpus_per_trial": 2})
     assert trial_train(chosen).update_threads == 4
+
+
+def test_the_runs_evaluations_step_the_simulator_with_the_rollout_threads(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thread switch came last among the callbacks, so every evaluation after the first ran
+    # with the update's threads (contending with the simulator it steps).
+    from divrec_rl.training import callbacks
+    from divrec_rl.training.config import config_from_args
+    from divrec_rl.training.runner import train_run
+
+    seen: list[int] = []
+    run_episodes = callbacks.run_episodes
+
+    def probe(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(th.get_num_threads())
+        return run_episodes(*args, **kwargs)
+
+    monkeypatch.setattr(callbacks, "run_episodes", probe)
+    config, overrides = config_from_args(
+        {"total_timesteps": "96", "n_envs": "4", "n_steps": "8", "batch_size": "16",
+         "eval_every": "32", "eval_users": "2", "checkpoint_every": "0", "progress_bar": False,
+         "logdir": str(tmp_path), "torch_threads": "1", "update_threads": "2",
+         "overrides": ["catalog.n_items=200", "catalog.n_categories=5"]}
+    )  # fmt: skip
+    with torch_threads(1):
+        train_run(config, overrides)
+    assert len(seen) >= 6, "initial, periodic and final evaluations, each deterministic + sampled"
+    assert set(seen) == {1}, seen
+
+
+def test_a_reseeded_evaluation_forks_the_cuda_generator_training_samples_from() -> None:
+    # fork_rng(devices=[]) saved only the CPU state while manual_seed reseeded CUDA too.
+    from divrec_rl.training.callbacks import rng_devices
+
+    assert rng_devices(th.device("cpu")) == []
+    assert rng_devices(th.device("cuda", 1)) == [1]
+    assert rng_devices(th.device("cuda")) == [0]

@@ -38,6 +38,7 @@ __all__ = [
     "SlateGapCallback",
     "UpdateThreadsCallback",
     "is_due",
+    "rng_devices",
     "slate_overlap",
     "spread_rows",
 ]
@@ -249,7 +250,8 @@ class EvalCallback(_PeriodicCallback):
     def evaluate(self) -> dict[str, float]:
         """Run the held-out episodes now and record ``eval/*``; return the summary."""
         stats = run_episodes(PPOAgent(self.model), self.simulator, self.seed).summary()  # type: ignore[arg-type]
-        with th.random.fork_rng(devices=[]):
+        # th.manual_seed reseeds the CUDA generators too: fork the one training samples from.
+        with th.random.fork_rng(devices=rng_devices(self.model.device)):  # type: ignore[attr-defined]
             th.manual_seed(self.seed)
             sampled_agent = PPOAgent(self.model, deterministic=False)  # type: ignore[arg-type]
             sampled = run_episodes(sampled_agent, self.simulator, self.seed).summary()
@@ -358,13 +360,22 @@ class ProgressCallback(BaseCallback):
         self.bar.close()
 
 
+def rng_devices(device: th.device) -> list[int]:
+    """The CUDA devices whose random state ``th.random.fork_rng`` must save and restore around a
+    reseeded evaluation for a model on ``device``: its own on CUDA, none on the CPU."""
+    return [device.index or 0] if device.type == "cuda" else []
+
+
 class UpdateThreadsCallback(BaseCallback):
     """torch's CPU threads per phase of PPO: ``rollout`` threads while the rollouts step the
     simulator (numpy, in the main thread: more torch threads would contend with it for the
     cores), ``update`` threads during PPO's minibatch updates, when nothing else runs and the
     update's matmuls and elementwise passes over (batch × candidates × width) tensors split
     across the cores.  SB3 calls ``on_rollout_end`` right before its update and
-    ``on_rollout_start`` right after it."""
+    ``on_rollout_start`` right after it.  Put it first among the callbacks: the periodic and the
+    final evaluations (at ``on_rollout_start`` and ``on_training_end``) step the simulator too, and
+    must find the rollout threads set; what runs at ``on_rollout_end`` (nothing steps the
+    simulator then) gets the update threads."""
 
     def __init__(self, rollout: int, update: int) -> None:
         super().__init__()

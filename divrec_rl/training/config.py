@@ -150,13 +150,19 @@ class TrainConfig(SettingsModel):
         "plackett-luce: let each pick's scores depend on the items already picked (their mean "
         "projection and the largest similarity to one of them), so the policy can compose a set.",
     )
+    # Bounded: below 1e-3 the picked candidates' finite mask logit (−1e9) no longer stays below
+    # every free candidate's score/τ, and τ is stored in float32 (a huge init overflowed there).
     temperature_floor: float = _opt(
-        0.05, "plackett-luce: lower bound τ_min of the state-dependent softmax temperature.", gt=0.0
+        0.05,
+        "plackett-luce: lower bound τ_min of the state-dependent softmax temperature.",
+        ge=1e-3,
+        le=1e3,
     )
     temperature_init: float = _opt(
         1.0,
         "plackett-luce: softmax temperature at initialisation (must exceed --temperature-floor).",
         gt=0.0,
+        le=1e3,
     )
     prior: Literal["none", "baseline"] = _opt(
         "none",

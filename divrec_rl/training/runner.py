@@ -321,6 +321,8 @@ def _learn(
     )
     callbacks = CallbackList(
         [
+            # First: the evaluations below step the simulator and need the rollout threads.
+            UpdateThreadsCallback(config.torch_threads, resolve_threads(config.update_threads)),
             ProgressCallback(config.progress_bar),
             HParamsCallback(hparams, table),
             evaluation,
@@ -328,7 +330,6 @@ def _learn(
             metrics,
             checkpoints,
             *([CriticWarmupCallback(config.critic_warmup)] if config.critic_warmup else []),
-            UpdateThreadsCallback(config.torch_threads, resolve_threads(config.update_threads)),
         ]
     )
     remaining = config.total_timesteps - model.num_timesteps
