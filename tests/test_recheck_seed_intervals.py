@@ -80,3 +80,27 @@ def test_a_page_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     err = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(err) == 1 and "--page" in err[0] and not res.stdout
+
+
+def test_a_table_after_a_bold_lead_is_placed_under_that_lead(tmp_path: Path) -> None:
+    # A heading can hold several tables: the filter-bubble five-fit table sat under "Cross-
+    # simulator check" and was listed as that check's rows.
+    page = tmp_path / "evaluation.md"
+    table = textwrap.dedent(
+        """\
+        | comparison | PPO − baseline, seed level | per seed | seeds PPO won | t p |
+        |---|---|---|---|---|
+        | five fits | +0.100 [+0.000, +0.200] | 0.1, 0.2, 0.0, 0.1, 0.1 | 4/5 | 0.05 |
+        """
+    )
+    page.write_text(
+        "### my-shop\n\n#### Cross-simulator check\n\n"
+        "**Retrained elsewhere (2026-12-02).** Five fits:\n\n" + table
+        + "\n#### Next heading\n\n" + table,
+        encoding="utf-8",
+    )  # fmt: skip
+    rows = [line for line in run(page).splitlines() if line.startswith("| my-shop")]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| my-shop › Cross-simulator check › Retrained elsewhere (2026-12-02)",
+        "| my-shop › Next heading",
+    ]

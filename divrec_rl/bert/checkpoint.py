@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ def _check_nested(cfg: dict[str, Any], path: Path) -> None:
     """The nested values loading indexes into: each ``files`` value a sha256 hex digest, and
     ``dataset.n_items`` / ``n_users`` (when present) integers."""
     for name, digest in cfg["files"].items():
-        if not (isinstance(digest, str) and len(digest) == 64 and _is_hex(digest)):
+        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
             raise CheckpointError(
                 f"{path}: key 'files.{name}' must be a sha256 hex digest (64 hex digits), got "
                 f"{digest!r}; the file was edited or damaged: re-train with `divrec-rl finetune`"
@@ -239,10 +240,6 @@ def _check_nested(cfg: dict[str, Any], path: Path) -> None:
                 f"{path}: key 'dataset.{key}' must be an integer, got {value!r}; the file was "
                 "edited or damaged: re-train with `divrec-rl finetune`"
             )
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text.lower())
 
 
 #: Types of config.json's keys that other code indexes into (an edited file fails here, in one

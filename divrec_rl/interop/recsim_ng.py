@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from divrec_rl.agents.baselines import AttractionRankerAgent, RandomAgent
-from divrec_rl.atomic import check_directory
+from divrec_rl.atomic import make_directory
 from divrec_rl.catalog import Catalog
 from divrec_rl.config import ScenarioConfig, ScenarioError
 from divrec_rl.interop import recsim_ng_stats as shared
@@ -234,12 +234,7 @@ def run_recsim_ng(
         )
     if not Path(runner).is_file():
         raise RecSimNGError(f"RecSim NG runner not found: {runner}")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RecSimNGError(
-            f"--out '{out_dir}': cannot create the directory ({_reason(exc)})"
-        ) from None
+    make_directory(out_dir, f"--out '{out_dir}'", RecSimNGError)
     config_path = out_dir / "recsim_ng_config.json"
     config_path.write_text(json.dumps(cfg.to_json(), indent=1), encoding="utf-8")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
@@ -276,7 +271,7 @@ def compare(
     cfg: RecSimNGConfig, out_dir: str | Path, python: Path, runner: Path, plot: bool = True
 ) -> Comparison:
     """Run both models under every policy of ``cfg`` and write the report into ``out_dir``."""
-    out = check_directory(Path(out_dir), f"--out '{out_dir}'", RecSimNGError)
+    out = Path(out_dir)  # checked and made by run_recsim_ng, before the runner starts
     scenario, matched = derive_scenario(cfg)
     report = run_recsim_ng(cfg, out, python, runner)
     recsim: dict[str, dict[str, Any]] = {}

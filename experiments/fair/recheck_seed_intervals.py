@@ -79,10 +79,18 @@ def _seed_row(line: str) -> tuple[str, tuple[float, float, float], list[float]] 
     return None
 
 
+#: A paragraph that opens with a bold phrase: its lead names what follows.
+_LEAD = re.compile(r"^\*\*(?P<lead>[^*]+)\*\*")
+
+
 def recheck(text: str) -> list[Recheck]:
     """Every seed-level row of ``text`` (the page), with its corrected interval: the report's
     "Seed level" tables and the hand-assembled tables that print per-seed differences."""
     headings: dict[int, str] = {}
+    # The bold lead of the paragraph that introduces a table under a heading which holds
+    # several ("**Retrained on a third machine, …**"): without it those rows read as the
+    # heading's own table.
+    lead = ""
     comparison, out = "", []
     fenced = False  # inside a ``` block, where "# …" is a shell comment, not a heading
     for line in text.splitlines():
@@ -95,10 +103,13 @@ def recheck(text: str) -> list[Recheck]:
             level = len(line) - len(line.lstrip("#"))
             headings = {k: v for k, v in headings.items() if k < level}
             headings[level] = line.lstrip("#").strip()
+            lead = ""
             continue
         match = _COMPARISON.match(line)
         if match:
             comparison = f"{match['a']} − {match['b']}"
+        elif bold := _LEAD.match(line):
+            lead = bold["lead"].rstrip(".:")
         found = _seed_row(line) if line.startswith("|") else None
         if found is None:
             continue
@@ -106,7 +117,9 @@ def recheck(text: str) -> list[Recheck]:
         ci = t_interval(np.array(values), 0.95)
         out.append(
             Recheck(
-                where=" › ".join(headings[k] for k in sorted(headings) if k >= 3),
+                where=" › ".join(
+                    [*(headings[k] for k in sorted(headings) if k >= 3), *([lead] if lead else [])]
+                ),
                 comparison=comparison
                 if first in (_OTHER_METRICS | {"return"})
                 else "PPO − baseline",
